@@ -1,0 +1,22 @@
+"""Monte Carlo study of regression loss functions: why is L2 the default, and when is it wrong?"""
+
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/simulate.smk"
+include: "workflow/rules/fit.smk"
+include: "workflow/rules/summarise.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        "results/scenarios.csv",
+        "results/performance.csv",
+        expand("results/tables/{scenario}.tex", scenario=STUDY.scenarios),

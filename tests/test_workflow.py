@@ -1,0 +1,223 @@
+"""The Snakemake workflow end to end on a tiny study in a temporary directory."""
+
+from __future__ import annotations
+
+import copy
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from lossstudy.performance import MEASURES
+
+ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.slow
+
+TINY = {
+    "seed": 7,
+    "replicates": 20,
+    "replicates_per_job": 10,
+    "level": 0.9,
+    "defaults": {"n": 30, "coefficients": [1.0, 0.5, 0.0]},
+    "scenarios": {
+        "gm": {},
+        "cauchy": {"errors": {"distribution": "cauchy"}},
+        "singular": {"design": {"correlation": 1.0}},
+    },
+    "estimators": {
+        "ols": {"method": "ols"},
+        "hc3": {"method": "ols", "se": "hc3"},
+        "lad": {"method": "lad"},
+        "huber": {"method": "huber", "k": 1.345},
+        "ridge": {"method": "ridge", "penalty": 2.0},
+    },
+}
+
+
+def write_config(workdir: Path, config: dict) -> None:
+    (workdir / "config").mkdir(parents=True, exist_ok=True)
+    (workdir / "config" / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+
+
+def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    cmd = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "-d", str(workdir)]
+    return subprocess.run([*cmd, *args], capture_output=True, text=True, check=False)
+
+
+def job_counts(dry_run_output: str) -> dict[str, int]:
+    """Parse the 'Job stats' table of a dry run into {rule: count}."""
+    if "Nothing to be done" in dry_run_output:
+        return {}
+    table = dry_run_output.split("Job stats:")[1]
+    counts = {}
+    for line in table.splitlines()[3:]:
+        m = re.match(r"^(\w+)\s+(\d+)$", line.strip())
+        if m and m.group(1) == "total":
+            break
+        if not m:
+            break
+        counts[m.group(1)] = int(m.group(2))
+    return counts
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    workdir = tmp_path_factory.mktemp("study")
+    write_config(workdir, TINY)
+    run = snakemake(workdir, "--cores", "2")
+    assert run.returncode == 0, run.stderr[-3000:]
+    return workdir
+
+
+def test_performance_table_covers_every_cell(study: Path):
+    perf = pd.read_csv(study / "results" / "performance.csv")
+    assert list(perf.columns[:7]) == [
+        "scenario",
+        "estimator",
+        "term",
+        "measure",
+        "value",
+        "mcse",
+        "n_used",
+    ]
+    expected = {
+        (s, e, t, m)
+        for s in TINY["scenarios"]
+        for e in TINY["estimators"]
+        for t in ("intercept", "x1", "x2")
+        for m in (*MEASURES, "failure_rate")
+    }
+    got = set(perf[["scenario", "estimator", "term", "measure"]].itertuples(index=False, name=None))
+    assert got == expected
+    # moments of linear estimators under Cauchy errors are flagged as non-existent
+    cauchy = perf[(perf.scenario == "cauchy") & (perf.measure == "empse")]
+    flagged = dict(zip(cauchy.estimator, cauchy.defined, strict=True))
+    assert not flagged["ols"] and not flagged["ridge"]
+    assert flagged["lad"] and flagged["huber"]
+    # singular design: OLS/LAD/Huber fail on every replicate (recorded, not crashed), ridge fits
+    singular = perf[(perf.scenario == "singular") & (perf.measure == "failure_rate")]
+    rates = dict(zip(singular.estimator, singular.value, strict=True))
+    assert rates == {"ols": 1.0, "hc3": 1.0, "lad": 1.0, "huber": 1.0, "ridge": 0.0}
+    note = singular[singular.estimator == "ols"].note.iloc[0]
+    assert "rank" in note
+
+
+def test_estimates_are_tidy_and_complete(study: Path):
+    est = pd.read_parquet(study / "results" / "estimates" / "gm.parquet")
+    for col in (
+        "scenario",
+        "replicate",
+        "estimator",
+        "term",
+        "estimate",
+        "std_error",
+        "ci_low",
+        "ci_high",
+        "status",
+        "true_value",
+    ):
+        assert col in est.columns
+    assert len(est) == 20 * 5 * 3
+    assert sorted(est.replicate.unique()) == list(range(20))
+    assert (est.status == "ok").all()
+    ridge = est[est.estimator == "ridge"]
+    assert ridge.ci_low.isna().all()  # no interval for a biased-by-design estimator
+
+
+def test_side_outputs_exist(study: Path):
+    res = study / "results"
+    scen = pd.read_csv(res / "scenarios.csv")
+    assert set(scen.scenario) == set(TINY["scenarios"])
+    row = scen.set_index("scenario").loc["singular"]
+    assert row["full_rank"] == "breaks" and row["gauss_markov"] == "breaks"
+    assert scen.set_index("scenario").loc["gm", "gauss_markov"] == "holds"
+    for s in TINY["scenarios"]:
+        assert (res / "tables" / f"{s}.csv").exists()
+        tex = (res / "tables" / f"{s}.tex").read_text()
+        assert "\\toprule" in tex and "\\bottomrule" in tex
+    with np.load(res / "datasets" / "gm" / "chunk1.npz") as data:
+        assert data["y"].shape == (10, 30)
+        assert list(data["replicates"]) == list(range(10, 20))
+    assert not list(res.rglob("*.part"))
+
+
+def test_rerun_is_a_no_op(study: Path):
+    assert job_counts(snakemake(study, "-n").stdout) == {}
+
+
+def _extend(study: Path, tmp_path: Path, config: dict) -> dict[str, int]:
+    """Copy a finished study, change its config, and dry-run it."""
+    work = tmp_path / "copy"
+    subprocess.run(["cp", "-a", str(study), str(work)], check=True)
+    write_config(work, config)
+    run = snakemake(work, "-n")
+    assert run.returncode == 0, run.stderr[-2000:]
+    return job_counts(run.stdout)
+
+
+def test_adding_a_scenario_runs_only_its_jobs(study: Path, tmp_path: Path):
+    config = copy.deepcopy(TINY)
+    config["scenarios"]["laplace"] = {"errors": {"distribution": "laplace"}}
+    counts = _extend(study, tmp_path, config)
+    assert counts == {
+        "simulate": 2,
+        "fit": 2 * 5,
+        "summarise": 1,
+        "performance": 1,
+        "scenarios": 1,
+        "all": 1,
+    }
+
+
+def test_adding_an_estimator_runs_only_its_fits(study: Path, tmp_path: Path):
+    config = copy.deepcopy(TINY)
+    config["estimators"]["ridge_big"] = {"method": "ridge", "penalty": 50.0}
+    counts = _extend(study, tmp_path, config)
+    assert counts == {"fit": 3 * 2, "summarise": 3, "performance": 1, "all": 1}
+
+
+def test_changing_one_scenario_reruns_that_scenario_only(study: Path, tmp_path: Path):
+    config = copy.deepcopy(TINY)
+    config["scenarios"]["gm"] = {"errors": {"scale": 2.0}}
+    counts = _extend(study, tmp_path, config)
+    assert counts == {
+        "simulate": 2,
+        "fit": 2 * 5,
+        "summarise": 1,
+        "performance": 1,
+        "scenarios": 1,
+        "all": 1,
+    }
+
+
+def test_job_split_and_cores_do_not_change_results(study: Path, tmp_path: Path):
+    config = copy.deepcopy(TINY)
+    config["replicates_per_job"] = 7
+    config["scenarios"] = {"cauchy": TINY["scenarios"]["cauchy"], "gm": {}}  # reordered, fewer
+    write_config(tmp_path, config)
+    run = snakemake(tmp_path, "--cores", "1")
+    assert run.returncode == 0, run.stderr[-2000:]
+    for s in ("gm", "cauchy"):
+        a, b = (
+            pd.read_parquet(w / "results" / "estimates" / f"{s}.parquet")
+            .sort_values(["estimator", "replicate", "term"])
+            .reset_index(drop=True)
+            for w in (study, tmp_path)
+        )
+        pd.testing.assert_frame_equal(a, b, check_exact=True)
+
+
+def test_invalid_config_fails_before_any_job(tmp_path: Path):
+    config = copy.deepcopy(TINY)
+    config["scenarios"]["gm"] = {"errors": {"distribution": "t", "df": -1}}
+    write_config(tmp_path, config)
+    run = snakemake(tmp_path, "--cores", "1")
+    assert run.returncode != 0
+    assert "scenarios.gm.errors.df" in run.stderr + run.stdout
+    assert "> 0" in run.stderr + run.stdout
+    assert not (tmp_path / "results").exists()

@@ -1,0 +1,210 @@
+"""Data-generating processes: each knob switches on one departure from Gauss–Markov.
+
+Model of one replicate (rows are observations, read as time for the AR(1) knobs)::
+
+    x_i  ~ N(0, Σ),  Σ = equicorrelation(correlation), columns AR(1) in i if design.autocorrelation
+    X    = [1, x]; the last round(fraction·n) rows are shifted by +distance in every predictor
+           (leverage); y follows the shifted rows only if leverage.follows_model
+    β    = coefficients, or slopes ~ N(0, τ²) per replicate when prior.tau > 0 (intercept kept)
+    u_i  = errors(scale, ...) · sqrt(1 + strength · x_ij²)          (heteroskedasticity)
+    e_i  = φ e_{i-1} + u_i, stationary start                        (autocorrelation)
+    e_i  ← sqrt(1 − ρ²) e_i + ρ · sd(errors) · x_ij                  (endogeneity)
+    y_i  = X_i β + δ · g(x_ij) + e_i,  g = x² − 1 or x³              (misspecified mean)
+
+The true value of each coefficient is β (the structural parameter), whatever the knobs.
+Random numbers come from ``lossstudy.seeding`` only: the draws of replicate r are a function of
+(seed, scenario id, r) and nothing else.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from lossstudy.io import atomic_path
+from lossstudy.seeding import design_rng, replicate_rng
+
+
+@dataclass(frozen=True)
+class ErrorMoments:
+    """What exists of the error distribution; decides which performance measures exist."""
+
+    mean_finite: bool
+    var_finite: bool
+    fourth_finite: bool
+    sd: float
+    symmetric: bool
+    median: float
+
+
+def error_moments(errors: dict[str, Any]) -> ErrorMoments:
+    """Moments of the (iid, innovation) error distribution, including its scale."""
+    dist, s = errors["distribution"], float(errors.get("scale", 1.0))
+    if dist == "normal":
+        return ErrorMoments(True, True, True, s, True, 0.0)
+    if dist == "t":
+        df = float(errors["df"])
+        sd = s * math.sqrt(df / (df - 2)) if df > 2 else math.inf
+        return ErrorMoments(df > 1, df > 2, df > 4, sd, True, 0.0)
+    if dist == "laplace":
+        return ErrorMoments(True, True, True, s * math.sqrt(2.0), True, 0.0)
+    if dist == "cauchy":
+        return ErrorMoments(False, False, False, math.inf, True, 0.0)
+    if dist == "contaminated":
+        f, o = float(errors["fraction"]), float(errors["outlier_scale"])
+        return ErrorMoments(True, True, True, s * math.sqrt(1 - f + f * o * o), True, 0.0)
+    if dist == "exponential":
+        return ErrorMoments(True, True, True, s, False, s * (math.log(2.0) - 1.0))
+    if dist == "lognormal":
+        v = float(errors["sigma"]) ** 2
+        sd = s * math.sqrt((math.exp(v) - 1.0) * math.exp(v))
+        return ErrorMoments(True, True, True, sd, False, s * (1.0 - math.exp(v / 2)))
+    raise ValueError(f"unknown error distribution {dist!r}")
+
+
+def draw_errors(rng: np.random.Generator, errors: dict[str, Any], n: int) -> np.ndarray:
+    """n iid errors with mean zero (where the mean exists) times ``scale``."""
+    dist, s = errors["distribution"], float(errors.get("scale", 1.0))
+    if dist == "normal":
+        e = rng.standard_normal(n)
+    elif dist == "t":
+        e = rng.standard_t(float(errors["df"]), n)
+    elif dist == "laplace":
+        e = rng.laplace(0.0, 1.0, n)
+    elif dist == "cauchy":
+        e = rng.standard_cauchy(n)
+    elif dist == "contaminated":
+        outlier = rng.random(n) < float(errors["fraction"])
+        e = rng.standard_normal(n) * np.where(outlier, float(errors["outlier_scale"]), 1.0)
+    elif dist == "exponential":
+        e = rng.standard_exponential(n) - 1.0
+    elif dist == "lognormal":
+        sigma = float(errors["sigma"])
+        e = np.exp(sigma * rng.standard_normal(n)) - math.exp(sigma * sigma / 2)
+    else:
+        raise ValueError(f"unknown error distribution {dist!r}")
+    return s * e
+
+
+def _ar1_rows(z: np.ndarray, phi: float, innovation_sd: float) -> np.ndarray:
+    """Filter along axis -2 (rows): out_0 = z_0/sqrt(1-φ²)·sd, out_t = φ out_{t-1} + sd·z_t."""
+    out = np.empty_like(z)
+    out[..., 0, :] = z[..., 0, :] * innovation_sd / math.sqrt(1.0 - phi * phi)
+    for t in range(1, z.shape[-2]):
+        out[..., t, :] = phi * out[..., t - 1, :] + innovation_sd * z[..., t, :]
+    return out
+
+
+def equicorrelation_root(k: int, rho: float) -> np.ndarray:
+    """Symmetric square root of the k×k equicorrelation matrix (valid up to rho = 1)."""
+    sigma = np.full((k, k), rho) + (1.0 - rho) * np.eye(k)
+    w, v = np.linalg.eigh(sigma)
+    # Zero eigenvalues (rho = 1) come back as ±1e-16 rounding noise whose square root (1e-8)
+    # would make "identical" predictors differ (design rank 3, not 2): treat them as zero.
+    w = np.where(w > k * np.finfo(float).eps * w.max(), w, 0.0)
+    return (v * np.sqrt(w)) @ v.T
+
+
+def draw_design(rng: np.random.Generator, knobs: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    """Observed design [1, x] and the clean one (before leverage shifts), both n×p."""
+    n, p = int(knobs["n"]), len(knobs["coefficients"])
+    d = knobs["design"]
+    z = rng.standard_normal((n, p - 1))
+    psi = float(d["autocorrelation"])
+    if psi != 0.0:
+        z = _ar1_rows(z, psi, math.sqrt(1.0 - psi * psi))
+    x = z @ equicorrelation_root(p - 1, float(d["correlation"]))
+    clean = np.column_stack([np.ones(n), x])
+    observed = clean.copy()
+    m = leverage_rows(knobs)
+    if m:
+        observed[n - m :, 1:] += float(d["leverage"]["distance"])
+    return observed, clean
+
+
+def leverage_rows(knobs: dict[str, Any]) -> int:
+    """How many (trailing) rows are high-leverage points."""
+    return int(round(float(knobs["design"]["leverage"]["fraction"]) * int(knobs["n"])))
+
+
+@dataclass
+class Dataset:
+    """A chunk of replicates: X is n×p when the design is fixed, else R×n×p."""
+
+    X: np.ndarray
+    y: np.ndarray
+    beta: np.ndarray
+    replicates: np.ndarray
+
+    @property
+    def fixed(self) -> bool:
+        return self.X.ndim == 2
+
+    def design(self, i: int) -> np.ndarray:
+        return self.X if self.fixed else self.X[i]
+
+    def stacked_design(self) -> np.ndarray:
+        """R×n×p view of the design (broadcast, no copy, for a fixed design)."""
+        if self.fixed:
+            return np.broadcast_to(self.X, (len(self.replicates), *self.X.shape))
+        return self.X
+
+    def save(self, path: str | Path) -> None:
+        """Write atomically (temporary name, then rename) so a killed job leaves no stub."""
+        with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+            np.savez(fh, X=self.X, y=self.y, beta=self.beta, replicates=self.replicates)
+
+    @classmethod
+    def load(cls, path: str | Path) -> Dataset:
+        with np.load(path) as f:
+            return cls(f["X"], f["y"], f["beta"], f["replicates"])
+
+
+def simulate(knobs: dict[str, Any], seed: int, scenario_id: str, start: int, stop: int) -> Dataset:
+    """Replicates [start, stop) of one scenario."""
+    n, p = int(knobs["n"]), len(knobs["coefficients"])
+    reps = np.arange(start, stop, dtype=np.int64)
+    fixed = bool(knobs["design"]["fixed"])
+    tau = float(knobs["prior"]["tau"])
+    base_beta = np.asarray(knobs["coefficients"], dtype=float)
+
+    if fixed:
+        x_obs, x_clean = draw_design(design_rng(seed, scenario_id), knobs)
+    else:
+        x_obs = np.empty((len(reps), n, p))
+        x_clean = np.empty((len(reps), n, p))
+    beta = np.tile(base_beta, (len(reps), 1))
+    u = np.empty((len(reps), n))
+    for i, r in enumerate(reps):
+        rng = replicate_rng(seed, scenario_id, int(r))
+        if not fixed:
+            x_obs[i], x_clean[i] = draw_design(rng, knobs)
+        if tau > 0:
+            beta[i, 1:] = tau * rng.standard_normal(p - 1)
+        u[i] = draw_errors(rng, knobs["errors"], n)
+
+    xc = np.broadcast_to(x_clean, (len(reps), n, p))
+    het = knobs["heteroskedasticity"]
+    if het["strength"] > 0:
+        u = u * np.sqrt(1.0 + het["strength"] * xc[:, :, het["predictor"]] ** 2)
+    phi = float(knobs["autocorrelation"]["phi"])
+    e = _ar1_rows(u[:, :, None], phi, 1.0)[:, :, 0] if phi != 0.0 else u
+    endo = knobs["endogeneity"]
+    if endo["correlation"] != 0:
+        rho = float(endo["correlation"])
+        sd = error_moments(knobs["errors"]).sd
+        e = math.sqrt(1.0 - rho * rho) * e + rho * sd * xc[:, :, endo["predictor"]]
+
+    follows = bool(knobs["design"]["leverage"]["follows_model"])
+    x_mean = np.broadcast_to(x_obs if follows else x_clean, (len(reps), n, p))
+    y = np.einsum("rnp,rp->rn", x_mean, beta) + e
+    mis = knobs["misspecification"]
+    if mis["strength"] != 0:
+        xj = xc[:, :, mis["predictor"]]
+        g = xj**2 - 1.0 if mis["form"] == "quadratic" else xj**3
+        y = y + float(mis["strength"]) * g
+    return Dataset(x_obs, y, beta, reps)

@@ -1,0 +1,513 @@
+"""Performance measures with Monte Carlo standard errors (Morris, White & Crowther 2019).
+
+One call of :func:`performance_table` summarises the per-replicate fits of one scenario into a
+tidy table: one row per estimator x term x measure, each with its Monte Carlo standard error
+(MCSE), the number of replicates it rests on and whether it is defined.
+
+Estimation error
+    Everything is computed from the estimation error ``d_i = estimate_i - true_value_i``, so the
+    measures stay right when the true value is drawn per replicate from a prior. For a fixed
+    true value ``SD(d) = SD(t)`` and ``mean(d) = t_bar - theta``, i.e. the textbook formulas.
+
+Missing-data rule
+    A row (estimator, term, replicate) is *usable* only if ``status == "ok"`` and ``d`` is finite
+    (finite estimate and finite true value). Rows are dropped per estimator, never per replicate:
+    one estimator failing on a replicate does not remove that replicate from the others.
+    On top of that,
+
+    * ``modse`` and ``rel_error_modse`` use usable rows with a finite ``std_error``
+      (``rel_error_modse`` takes EmpSE over exactly those rows);
+    * ``coverage``, ``be_coverage`` and ``rejection`` use usable rows with finite ``ci_low`` and
+      ``ci_high`` (the bias for ``be_coverage`` is the mean of ``d`` over those same rows);
+    * ``rel_precision``, ``rel_efficiency`` and ``rel_mse`` use the replicates usable by *both*
+      this estimator and the reference (paired), and compute both EmpSEs / MSEs and the
+      correlation on that set. The correlation is that of the errors ``d`` (the same as that
+      of the estimates when the true value is fixed), consistent with EmpSE being SD(d).
+
+    ``n_used`` is the number of replicates a measure rests on. With ``n_used < 2``, or when an
+    estimator reports no model SE / no intervals at all, value and MCSE are NaN, ``defined`` is
+    False and ``note`` says why.
+
+Estimators without moments
+    ``undefined`` names estimators whose moments do not exist in the scenario (OLS under
+    Cauchy errors). Their moment-based measures keep the computed sample value but are flagged
+    ``defined=False``: the number estimates nothing. If the reference is such an estimator, every
+    estimator's relative measures are flagged. Coverage, rejection, median bias and MAD stay
+    defined.
+
+Intervals are taken as given: ``level`` is the confidence level they were built at, so
+``rejection`` is the rejection rate of H0: term = 0 at significance ``1 - level``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["MEASURES", "OUTPUT_COLUMNS", "performance_table"]
+
+MEASURES: tuple[str, ...] = (
+    "bias",
+    "empse",
+    "mse",
+    "rmse",
+    "rel_precision",
+    "rel_efficiency",
+    "rel_mse",
+    "modse",
+    "rel_error_modse",
+    "coverage",
+    "be_coverage",
+    "rejection",
+    "median_bias",
+    "mad",
+)
+
+OUTPUT_COLUMNS: tuple[str, ...] = (
+    "scenario",
+    "estimator",
+    "term",
+    "measure",
+    "value",
+    "mcse",
+    "n_used",
+    "defined",
+    "note",
+)
+
+_INPUT_COLUMNS: tuple[str, ...] = (
+    "scenario",
+    "replicate",
+    "estimator",
+    "term",
+    "estimate",
+    "std_error",
+    "ci_low",
+    "ci_high",
+    "status",
+    "true_value",
+)
+
+# Measures that need finite moments of the estimator (flagged for ``undefined`` estimators).
+_MOMENT_MEASURES = frozenset(
+    {
+        "bias",
+        "empse",
+        "mse",
+        "rmse",
+        "rel_precision",
+        "rel_efficiency",
+        "rel_mse",
+        "modse",
+        "rel_error_modse",
+    }
+)
+_RELATIVE_MEASURES = frozenset({"rel_precision", "rel_efficiency", "rel_mse"})
+# Measures whose normal-theory MCSE needs a finite fourth moment.
+_HEAVY_TAIL_MEASURES = frozenset(
+    {
+        "empse",
+        "mse",
+        "rmse",
+        "modse",
+        "rel_error_modse",
+        "rel_precision",
+        "rel_efficiency",
+        "rel_mse",
+    }
+)
+_SE_MEASURES = frozenset({"modse", "rel_error_modse"})
+_CI_MEASURES = frozenset({"coverage", "be_coverage", "rejection"})
+
+_Z = 1.96
+_MAD_SCALE = 1.4826
+_N_BOOT = 200
+_BOOT_SEED = 0
+
+
+# --------------------------------------------------------------------------------------------
+# masked reductions along the last axis (replicates); masked-out entries may hold NaN
+# --------------------------------------------------------------------------------------------
+
+
+def _count(mask: np.ndarray) -> np.ndarray:
+    """Number of usable replicates per cell."""
+    return mask.sum(axis=-1)
+
+
+def _mean(x: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Mean over usable entries (NaN where none); masking keeps NaNs out of the sums."""
+    n = _count(mask)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(mask, x, 0.0).sum(axis=-1) / n
+
+
+def _cov(x: np.ndarray, y: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Sample covariance (n - 1) over usable entries, centred per cell for accuracy."""
+    n = _count(mask)
+    xc = np.where(mask, x - _mean(x, mask)[..., None], 0.0)
+    yc = np.where(mask, y - _mean(y, mask)[..., None], 0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (xc * yc).sum(axis=-1) / (n - 1)
+
+
+def _var(x: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Sample variance (n - 1) over usable entries."""
+    return _cov(x, x, mask)
+
+
+def _sorted_usable(x: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Usable values sorted ascending per cell, unusable ones pushed to the end as NaN."""
+    return np.sort(np.where(mask, x, np.nan), axis=-1)
+
+
+def _take(sorted_x: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """Pick one order statistic per cell (``idx`` already clipped to valid positions)."""
+    return np.take_along_axis(sorted_x, idx[..., None], axis=-1)[..., 0]
+
+
+def _median(x: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Median over usable entries from the sorted values (NaN where none)."""
+    n = _count(mask)
+    s = _sorted_usable(x, mask)
+    lo = np.clip((n - 1) // 2, 0, None)
+    hi = np.clip(n // 2, 0, None)
+    return np.where(n > 0, 0.5 * (_take(s, lo) + _take(s, hi)), np.nan)
+
+
+def _median_mcse(x: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Distribution-free MCSE of the median from the order statistics bracketing it."""
+    n = _count(mask)
+    s = _sorted_usable(x, mask)
+    half = _Z * np.sqrt(n) / 2.0
+    top = np.clip(n - 1, 0, None)
+    lo = np.clip(np.floor(n / 2.0 - half).astype(np.int64), 0, top)
+    hi = np.clip(np.ceil(n / 2.0 + half).astype(np.int64), 0, top)
+    return (_take(s, hi) - _take(s, lo)) / (2.0 * _Z)
+
+
+def _mad(x: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Scaled median absolute deviation: a spread that exists even without moments."""
+    med = _median(x, mask)
+    return _MAD_SCALE * _median(np.abs(x - med[..., None]), mask)
+
+
+def _mad_bootstrap_mcse(x: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Bootstrap SD (ddof=1) of the MAD over 200 resamples: it has no simple closed-form MCSE.
+
+    Every cell draws its resample indices from a fresh ``np.random.default_rng(0)``, so its
+    MCSE depends only on its own usable values, never on what else is in the table. The
+    indices (into the cell's *sorted* values) are sorted too, so each resample comes out
+    sorted and its median is read off by position; only the absolute deviations need a
+    partition. This is the ordinary bootstrap: the resampled multisets are the same as
+    resampling the values in any order with those indices.
+    """
+    cells = _sorted_usable(x, mask).reshape(-1, x.shape[-1])
+    n = mask.reshape(-1, mask.shape[-1]).sum(axis=-1)
+    out = np.full(cells.shape[0], np.nan)
+    for size in np.unique(n[n >= 2]).tolist():
+        idx = np.random.default_rng(_BOOT_SEED).integers(0, size, size=(_N_BOOT, size))
+        idx.sort(axis=-1)
+        lo, hi = (size - 1) // 2, size // 2
+        # one cell at a time: the block stays in cache, and the floating-point result of a
+        # cell cannot depend on which other cells were batched with it
+        for cell in np.flatnonzero(n == size).tolist():
+            block = cells[cell, :size][idx]  # (resamples, size), each row sorted
+            med = 0.5 * (block[:, lo] + block[:, hi])
+            block -= med[:, None]
+            np.abs(block, out=block)
+            block.partition((lo, hi), axis=-1)
+            mads = _MAD_SCALE * 0.5 * (block[:, lo] + block[:, hi])
+            out[cell] = mads.std(ddof=1)
+    return out.reshape(x.shape[:-1])
+
+
+# --------------------------------------------------------------------------------------------
+# input handling
+# --------------------------------------------------------------------------------------------
+
+
+def _validate(estimates: pd.DataFrame, level: float) -> None:
+    """Fail early on inputs the measures would silently get wrong."""
+    missing = [c for c in _INPUT_COLUMNS if c not in estimates.columns]
+    if missing:
+        raise ValueError(f"estimates lack columns: {missing}")
+    if not 0.0 < float(level) < 1.0:
+        raise ValueError(f"level must lie in (0, 1), got {level!r}")
+    scenarios = pd.unique(estimates["scenario"])
+    if len(scenarios) > 1:
+        raise ValueError(f"estimates must hold one scenario, got {len(scenarios)}")
+    key = ["estimator", "term", "replicate"]
+    if estimates[key].isna().any().any():
+        raise ValueError("estimator, term and replicate must not be missing")
+    if estimates.duplicated(subset=key).any():
+        raise ValueError("estimates hold duplicate (estimator, term, replicate) rows")
+
+
+def _cube(
+    estimates: pd.DataFrame,
+) -> tuple[list[str], list[str], dict[str, np.ndarray]]:
+    """Spread the tidy rows into (estimator, term, replicate) arrays, NaN where absent."""
+    e_codes, e_names = pd.factorize(estimates["estimator"], sort=False)
+    t_codes, t_names = pd.factorize(estimates["term"], sort=False)
+    r_codes, r_names = pd.factorize(estimates["replicate"], sort=False)
+    shape = (len(e_names), len(t_names), len(r_names))
+    where = (e_codes, t_codes, r_codes)
+    cube: dict[str, np.ndarray] = {}
+    for col in ("estimate", "std_error", "ci_low", "ci_high", "true_value"):
+        arr = np.full(shape, np.nan)
+        arr[where] = pd.to_numeric(estimates[col], errors="coerce").to_numpy(
+            dtype=float, na_value=np.nan
+        )
+        cube[col] = arr
+    ok = np.zeros(shape, dtype=bool)
+    ok[where] = (estimates["status"] == "ok").to_numpy(dtype=bool, na_value=False)
+    cube["ok"] = ok
+    return [str(e) for e in e_names], [str(t) for t in t_names], cube
+
+
+def _empty_table() -> pd.DataFrame:
+    """The output schema with no rows."""
+    return pd.DataFrame(
+        {
+            "scenario": pd.Series(dtype=object),
+            "estimator": pd.Series(dtype=object),
+            "term": pd.Series(dtype=object),
+            "measure": pd.Series(dtype=object),
+            "value": pd.Series(dtype=float),
+            "mcse": pd.Series(dtype=float),
+            "n_used": pd.Series(dtype=np.int64),
+            "defined": pd.Series(dtype=bool),
+            "note": pd.Series(dtype=object),
+        }
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# measure blocks: each returns {measure: (value, mcse, n_used)} with arrays of shape (E, T)
+# --------------------------------------------------------------------------------------------
+
+_Block = dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]
+
+
+def _error_measures(d: np.ndarray, use: np.ndarray) -> _Block:
+    """Bias, EmpSE, MSE, RMSE, median bias and MAD of the estimation error."""
+    n = _count(use)
+    bias = _mean(d, use)
+    var_d = _var(d, use)
+    empse = np.sqrt(var_d)
+    sq = d * d
+    mse = _mean(sq, use)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        bias_mcse = np.sqrt(var_d / n)
+        empse_mcse = empse / np.sqrt(2.0 * (n - 1))
+        mse_mcse = np.sqrt(_var(sq, use) / n)
+        rmse = np.sqrt(mse)
+        rmse_mcse = mse_mcse / (2.0 * rmse)
+    return {
+        "bias": (bias, bias_mcse, n),
+        "empse": (empse, empse_mcse, n),
+        "mse": (mse, mse_mcse, n),
+        "rmse": (rmse, rmse_mcse, n),
+        "median_bias": (_median(d, use), _median_mcse(d, use), n),
+        "mad": (_mad(d, use), _mad_bootstrap_mcse(d, use), n),
+    }
+
+
+def _model_se_measures(d: np.ndarray, se: np.ndarray, use: np.ndarray) -> _Block:
+    """Average model SE and its relative error against EmpSE on the same replicates."""
+    n = _count(use)
+    v = se * se
+    var_v = _var(v, use)
+    modse = np.sqrt(_mean(v, use))
+    empse = np.sqrt(_var(d, use))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        modse_mcse = np.sqrt(var_v / (4.0 * n * modse**2))
+        ratio = modse / empse
+        rel_err = 100.0 * (ratio - 1.0)
+        rel_err_mcse = 100.0 * ratio * np.sqrt(var_v / (4.0 * n * modse**4) + 1.0 / (2.0 * (n - 1)))
+    return {
+        "modse": (modse, modse_mcse, n),
+        "rel_error_modse": (rel_err, rel_err_mcse, n),
+    }
+
+
+def _interval_measures(
+    d: np.ndarray,
+    truth: np.ndarray,
+    low: np.ndarray,
+    high: np.ndarray,
+    use: np.ndarray,
+) -> _Block:
+    """Coverage, bias-eliminated coverage and rejection of H0: term = 0."""
+    n = _count(use)
+    bias = _mean(d, use)
+    target = truth + bias[..., None]
+    covered = (low <= truth) & (truth <= high)
+    be_covered = (low <= target) & (target <= high)
+    rejects = (low > 0.0) | (high < 0.0)
+    out: _Block = {}
+    for name, hit in (("coverage", covered), ("be_coverage", be_covered), ("rejection", rejects)):
+        p = _mean(hit.astype(float), use)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out[name] = (p, np.sqrt(p * (1.0 - p) / n), n)
+    return out
+
+
+def _relative_measures(d: np.ndarray, use: np.ndarray, ref: int) -> _Block:
+    """Precision, efficiency and MSE of each estimator relative to the reference, paired."""
+    d_ref = np.broadcast_to(d[ref], d.shape)
+    pair = use & use[ref][None]
+    n = _count(pair)
+    empse_ref = np.sqrt(_var(d_ref, pair))
+    empse = np.sqrt(_var(d, pair))
+    a = d_ref * d_ref
+    b = d * d
+    a_bar = _mean(a, pair)
+    b_bar = _mean(b, pair)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rho = _cov(d, d_ref, pair) / (empse * empse_ref)
+        ratio2 = (empse_ref / empse) ** 2
+        prec = 100.0 * (ratio2 - 1.0)
+        prec_mcse = 200.0 * ratio2 * np.sqrt(np.clip(1.0 - rho**2, 0.0, None) / (n - 1))
+        rel_mse = a_bar / b_bar
+        var_r = (_var(a, pair) - 2.0 * rel_mse * _cov(a, b, pair) + rel_mse**2 * _var(b, pair)) / (
+            n * b_bar**2
+        )
+        rel_mse_mcse = np.sqrt(np.clip(var_r, 0.0, None))
+    # the reference against itself: exact by definition, not up to rounding
+    prec[ref], prec_mcse[ref] = 0.0, 0.0
+    ratio2[ref] = 1.0
+    rel_mse[ref], rel_mse_mcse[ref] = 1.0, 0.0
+    return {
+        "rel_precision": (prec, prec_mcse, n),
+        "rel_efficiency": (ratio2, prec_mcse / 100.0, n),
+        "rel_mse": (rel_mse, rel_mse_mcse, n),
+    }
+
+
+def _no_reference(shape: tuple[int, int]) -> _Block:
+    """Relative measures when there is no reference to compare with."""
+    nan = np.full(shape, np.nan)
+    zero = np.zeros(shape, dtype=np.int64)
+    return {m: (nan, nan, zero) for m in ("rel_precision", "rel_efficiency", "rel_mse")}
+
+
+# --------------------------------------------------------------------------------------------
+# public entry point
+# --------------------------------------------------------------------------------------------
+
+
+def performance_table(
+    estimates: pd.DataFrame,
+    reference: str | None,
+    level: float,
+    undefined: Mapping[str, str] | None = None,
+    heavy_tails_note: str | None = None,
+) -> pd.DataFrame:
+    """Summarise one scenario's replicate fits into measures with MCSEs and a reason when undefined.
+
+    The MCSE says how far each measure could move with another set of replicates, so that
+    differences between estimators are read against simulation noise; ``defined``/``note``
+    keep numbers that estimate nothing (no intervals, no moments) from being read as results.
+    See the module docstring for the missing-data rule. Rows come out ordered by estimator and
+    term (first appearance in ``estimates``) and by :data:`MEASURES`.
+    """
+    _validate(estimates, level)
+    if estimates.empty:
+        return _empty_table()
+    undefined = dict(undefined or {})
+    scenario = str(estimates["scenario"].iloc[0])
+    estimators, terms, cube = _cube(estimates)
+    n_est, n_term = len(estimators), len(terms)
+
+    d = cube["estimate"] - cube["true_value"]
+    base = cube["ok"] & np.isfinite(d)
+    se_use = base & np.isfinite(cube["std_error"])
+    ci_use = base & np.isfinite(cube["ci_low"]) & np.isfinite(cube["ci_high"])
+
+    block: _Block = {}
+    block.update(_error_measures(d, base))
+    block.update(_model_se_measures(d, cube["std_error"], se_use))
+    block.update(_interval_measures(d, cube["true_value"], cube["ci_low"], cube["ci_high"], ci_use))
+    ref_missing_note = ""
+    if reference is None:
+        ref_missing_note = "no reference estimator given"
+    elif reference not in estimators:
+        ref_missing_note = f"reference estimator {reference!r} not in the estimates"
+    if ref_missing_note:
+        block.update(_no_reference((n_est, n_term)))
+    else:
+        block.update(_relative_measures(d, base, estimators.index(str(reference))))
+
+    n_base = _count(base)
+    has_se = _count(se_use) > 0
+    has_ci = _count(ci_use) > 0
+    ref_undefined = reference is not None and reference in undefined and not ref_missing_note
+
+    values = np.empty((n_est, n_term, len(MEASURES)))
+    mcses = np.empty_like(values)
+    n_used = np.empty(values.shape, dtype=np.int64)
+    defined = np.empty(values.shape, dtype=bool)
+    notes: list[str] = []
+    for i, est in enumerate(estimators):
+        for j in range(n_term):
+            for k, measure in enumerate(MEASURES):
+                value, mcse, n = (float(a[i, j]) for a in block[measure])
+                reasons: list[str] = []
+                computable = True
+                if measure in _RELATIVE_MEASURES and ref_missing_note:
+                    reasons.append(ref_missing_note)
+                    computable = False
+                elif measure in _SE_MEASURES and n_base[i, j] > 0 and not has_se[i, j]:
+                    reasons.append("no model SE: estimator reports none")
+                    computable = False
+                elif measure in _CI_MEASURES and n_base[i, j] > 0 and not has_ci[i, j]:
+                    reasons.append("no intervals: estimator reports none")
+                    computable = False
+                elif n < 2:
+                    paired = " (paired with the reference)" if measure in _RELATIVE_MEASURES else ""
+                    reasons.append(f"{int(n)} usable replicates{paired}; need at least 2")
+                    computable = False
+                elif not np.isfinite(value):
+                    reasons.append("not computable: zero spread in the replicates")
+                    computable = False
+                elif not np.isfinite(mcse):
+                    reasons.append("MCSE not computable: zero spread in the replicates")
+                if not computable:
+                    value = mcse = np.nan
+                ok = computable
+                if measure in _MOMENT_MEASURES and est in undefined:
+                    reasons.append(undefined[est])
+                    ok = False
+                if measure in _RELATIVE_MEASURES and ref_undefined and est != reference:
+                    reasons.append(
+                        f"reference {reference!r} has no finite moments here: "
+                        f"{undefined[str(reference)]}"
+                    )
+                    ok = False
+                if heavy_tails_note and measure in _HEAVY_TAIL_MEASURES and est not in undefined:
+                    reasons.append(heavy_tails_note)
+                values[i, j, k] = value
+                mcses[i, j, k] = mcse
+                n_used[i, j, k] = int(n)
+                defined[i, j, k] = ok
+                notes.append("; ".join(reasons))
+
+    n_rows = values.size
+    per_est = n_term * len(MEASURES)
+    return pd.DataFrame(
+        {
+            "scenario": np.full(n_rows, scenario, dtype=object),
+            "estimator": np.repeat(np.array(estimators, dtype=object), per_est),
+            "term": np.tile(np.repeat(np.array(terms, dtype=object), len(MEASURES)), n_est),
+            "measure": np.tile(np.array(MEASURES, dtype=object), n_est * n_term),
+            "value": values.ravel(),
+            "mcse": mcses.ravel(),
+            "n_used": n_used.ravel(),
+            "defined": defined.ravel(),
+            "note": np.array(notes, dtype=object),
+        }
+    )

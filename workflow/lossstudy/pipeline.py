@@ -1,0 +1,297 @@
+"""File-level steps of the workflow; each Snakemake rule calls exactly one of these.
+
+config → ``scenarios.csv`` → datasets (``.npz`` per scenario and job) → estimates (Parquet per
+scenario, job and estimator; merged per scenario) → performance (CSV per scenario; merged) →
+human-readable tables. Every writer is atomic (see ``lossstudy.io``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from lossstudy.config import Study, term_names
+from lossstudy.dgp import Dataset, simulate
+from lossstudy.io import atomic_path
+
+log = logging.getLogger("lossstudy")
+
+ESTIMATE_COLUMNS = (
+    "scenario",
+    "replicate",
+    "estimator",
+    "method",
+    "term",
+    "true_value",
+    "estimate",
+    "std_error",
+    "ci_low",
+    "ci_high",
+    "status",
+    "message",
+)
+
+
+def setup_logging(path: str | Path | None) -> None:
+    """Send the package's progress messages to a rule's log file."""
+    handler: logging.Handler = (
+        logging.FileHandler(path, mode="w") if path else logging.StreamHandler()
+    )
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    root = logging.getLogger("lossstudy")
+    root.handlers[:] = [handler]
+    root.setLevel(logging.INFO)
+
+
+# --------------------------------------------------------------------------- scenarios
+
+
+def write_scenarios(study: Study, path: str | Path) -> None:
+    """One row per expanded scenario: its knobs (flattened) and the assumptions it meets."""
+    import pandas as pd
+
+    from lossstudy.assumptions import GAUSS_MARKOV, assumptions
+
+    rows = []
+    for sc in study.scenarios.values():
+        row: dict[str, Any] = {"scenario": sc.id, "base": sc.base, "replicates": sc.replicates}
+        row.update(_flatten(sc.knobs))
+        flags = assumptions(sc.knobs)
+        for name, (holds, why) in flags.items():
+            row[name] = "holds" if holds else "breaks"
+            row[f"{name}_why"] = why
+        row["gauss_markov"] = "holds" if all(flags[a][0] for a in GAUSS_MARKOV) else "breaks"
+        rows.append(row)
+    with atomic_path(path) as tmp:
+        pd.DataFrame(rows).to_csv(tmp, index=False)
+
+
+def _flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in tree.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            out.update(_flatten(value, f"{name}."))
+        elif isinstance(value, list):
+            out[name] = json.dumps(value)
+        else:
+            out[name] = value
+    return out
+
+
+# --------------------------------------------------------------------------- simulate
+
+
+def simulate_chunk(
+    knobs: Mapping[str, Any], seed: int, scenario_id: str, start: int, stop: int, out: str | Path
+) -> None:
+    """Generate replicates [start, stop) of one scenario and save them."""
+    t0 = time.perf_counter()
+    data = simulate(dict(knobs), seed, scenario_id, start, stop)
+    data.save(out)
+    log.info(
+        "simulated %s replicates %d..%d (n=%d) in %.2fs",
+        scenario_id,
+        start,
+        stop - 1,
+        data.y.shape[1],
+        time.perf_counter() - t0,
+    )
+
+
+# --------------------------------------------------------------------------- fit
+
+
+def fit_chunk(
+    dataset: str | Path,
+    scenario_id: str,
+    estimator: str,
+    spec: Mapping[str, Any],
+    level: float,
+    out: str | Path,
+) -> None:
+    """Fit one estimator to every replicate of a dataset file; write a tidy Parquet file."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from lossstudy.estimators import fit_dataset
+
+    t0 = time.perf_counter()
+    data = Dataset.load(dataset)
+    res = fit_dataset(data, dict(spec), level)
+    R, p = data.beta.shape
+    terms = term_names(p)
+    statuses, counts = np.unique(res.status.astype(str), return_counts=True)
+    log.info(
+        "fitted %s with %s on %d replicates in %.2fs; statuses: %s",
+        scenario_id,
+        estimator,
+        R,
+        time.perf_counter() - t0,
+        dict(zip(statuses.tolist(), counts.tolist(), strict=True)),
+    )
+    table = pa.table(
+        {
+            "scenario": pa.array([scenario_id] * (R * p), pa.string()),
+            "replicate": np.repeat(data.replicates, p),
+            "estimator": pa.array([estimator] * (R * p), pa.string()),
+            "method": pa.array([spec["method"]] * (R * p), pa.string()),
+            "term": pa.array(terms * R, pa.string()),
+            "true_value": data.beta.ravel(),
+            "estimate": res.estimate.ravel(),
+            "std_error": res.std_error.ravel(),
+            "ci_low": res.ci_low.ravel(),
+            "ci_high": res.ci_high.ravel(),
+            "status": pa.array(np.repeat(res.status, p).tolist(), pa.string()),
+            "message": pa.array(np.repeat(res.message, p).tolist(), pa.string()),
+        }
+    )
+    with atomic_path(out) as tmp:
+        pq.write_table(table, tmp)
+
+
+# --------------------------------------------------------------------------- summarise
+
+
+def estimator_notes(
+    knobs: Mapping[str, Any], estimators: Mapping[str, Mapping[str, Any]]
+) -> tuple[dict[str, str], dict[str, str], dict[str, str]]:
+    """Per estimator: why its moments do not exist, heavy-tail MCSE caveats, intercept caveats."""
+    from lossstudy.dgp import error_moments
+    from lossstudy.estimators import is_linear_in_y
+
+    mom = error_moments(dict(knobs["errors"]))
+    dist = knobs["errors"]["distribution"]
+    undefined: dict[str, str] = {}
+    heavy: dict[str, str] = {}
+    intercept: dict[str, str] = {}
+    for name, spec in estimators.items():
+        if is_linear_in_y(spec):
+            if not mom.mean_finite:
+                undefined[name] = (
+                    f"does not exist: {spec['method']} is linear in y and {dist} errors have no "
+                    "mean, so the estimator has no mean or variance"
+                )
+            elif not mom.var_finite:
+                undefined[name] = (
+                    f"does not exist: {spec['method']} is linear in y and {dist} errors have no "
+                    "variance"
+                )
+            elif not mom.fourth_finite:
+                heavy[name] = (
+                    "normal-theory MCSE unreliable: errors have no finite fourth moment; "
+                    "see median_bias and mad"
+                )
+        elif not mom.symmetric and spec["method"] in ("lad", "huber"):
+            intercept[name] = (
+                f"skewed errors: the {spec['method']} intercept estimates a location of y other "
+                "than its mean, so its bias is by design (for LAD the target is intercept + "
+                f"median(e), i.e. {mom.median:+.4f} off)"
+            )
+    return undefined, heavy, intercept
+
+
+def summarise_scenario(
+    estimate_files: Sequence[str | Path],
+    knobs: Mapping[str, Any],
+    estimators: Mapping[str, Mapping[str, Any]],
+    reference: str | None,
+    level: float,
+    out_estimates: str | Path,
+    out_performance: str | Path,
+) -> None:
+    """Merge a scenario's estimates into one Parquet file and compute its performance table."""
+    import pandas as pd
+
+    from lossstudy.performance import performance_table
+
+    est = pd.concat([pd.read_parquet(f) for f in estimate_files], ignore_index=True)
+    order = {name: i for i, name in enumerate(estimators)}
+    est = est.sort_values(
+        ["estimator", "replicate"],
+        key=lambda s: s.map(order) if s.name == "estimator" else s,
+        kind="stable",
+    ).reset_index(drop=True)
+    undefined, heavy, intercept = estimator_notes(knobs, estimators)
+    perf = performance_table(est, reference, level, undefined=undefined)
+    for name, note in heavy.items():
+        rows = (perf["estimator"] == name) & perf["measure"].isin(
+            ["empse", "mse", "rmse", "modse", "rel_error_modse"]
+        )
+        perf.loc[rows, "note"] = _join_notes(perf.loc[rows, "note"], note)
+    for name, note in intercept.items():
+        rows = (perf["estimator"] == name) & (perf["term"] == "intercept")
+        perf.loc[rows, "note"] = _join_notes(perf.loc[rows, "note"], note)
+    perf = pd.concat([perf, failure_rows(est)], ignore_index=True)
+    perf = _sorted(perf, list(estimators), est["term"].unique().tolist())
+    with atomic_path(out_estimates) as tmp:
+        est.to_parquet(tmp, index=False)
+    with atomic_path(out_performance) as tmp:
+        perf.to_csv(tmp, index=False)
+    log.info("summarised %d estimate rows into %d performance rows", len(est), len(perf))
+
+
+def failure_rows(est: Any) -> Any:
+    """``failure_rate`` per estimator × term: share of replicates not used (status != ok).
+
+    Its note gives the counts by status and the most common message, so a reader sees how
+    failures were handled (excluded from every measure of that estimator only).
+    """
+    import pandas as pd
+
+    rows = []
+    for (estimator, term), grp in est.groupby(["estimator", "term"], sort=False):
+        total = len(grp)
+        bad = grp[grp["status"] != "ok"]
+        rate = len(bad) / total
+        note = ""
+        if len(bad):
+            counts = bad["status"].value_counts()
+            top = bad["message"].value_counts().index[0]
+            note = (
+                ", ".join(f"{c} {s}" for s, c in counts.items())
+                + f" of {total}; excluded from this estimator's measures; most common: {top}"
+            )
+        rows.append(
+            {
+                "scenario": grp["scenario"].iloc[0],
+                "estimator": estimator,
+                "term": term,
+                "measure": "failure_rate",
+                "value": rate,
+                "mcse": float(np.sqrt(rate * (1 - rate) / total)),
+                "n_used": total,
+                "defined": True,
+                "note": note,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _sorted(perf: Any, estimators: list[str], terms: list[str]) -> Any:
+    from lossstudy.performance import MEASURES
+
+    keys = {"estimator": estimators, "term": terms, "measure": [*MEASURES, "failure_rate"]}
+    return perf.sort_values(
+        list(keys), key=lambda col: col.map({v: i for i, v in enumerate(keys[col.name])})
+    ).reset_index(drop=True)
+
+
+def _join_notes(existing: Any, note: str) -> Any:
+    return existing.map(lambda s: f"{s}; {note}" if s else note)
+
+
+def aggregate_performance(files: Sequence[str | Path], out: str | Path) -> None:
+    """Concatenate per-scenario performance tables into the study's tidy table."""
+    import pandas as pd
+
+    perf = pd.concat([pd.read_csv(f, keep_default_na=False, na_values=[""]) for f in files])
+    perf["note"] = perf["note"].fillna("")
+    with atomic_path(out) as tmp:
+        perf.to_csv(tmp, index=False)

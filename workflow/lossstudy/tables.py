@@ -1,0 +1,92 @@
+"""Human-readable tables: bias and variance side by side by estimator, each ± its MCSE."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pandas as pd
+
+from lossstudy.io import atomic_path, write_text
+
+TABLE_MEASURES = ("bias", "empse", "mse", "rel_efficiency", "coverage", "median_bias", "mad")
+LABELS = {
+    "bias": "Bias",
+    "empse": "Emp. SE",
+    "mse": "MSE",
+    "rel_efficiency": "Rel. eff.",
+    "coverage": "Coverage",
+    "median_bias": "Median bias",
+    "mad": "MAD",
+}
+
+
+def wide_table(perf: pd.DataFrame) -> pd.DataFrame:
+    """One row per term × estimator; a value and an MCSE column per measure.
+
+    ``<measure>_defined`` is False where the measure does not exist or could not be computed,
+    so a reader of the CSV sees the same caveats as the tidy table.
+    """
+    sub = perf[perf["measure"].isin(TABLE_MEASURES)].copy()
+    est_order = list(dict.fromkeys(sub["estimator"]))
+    term_order = list(dict.fromkeys(sub["term"]))
+    sub["defined"] = sub["defined"].astype(bool)
+    wide = sub.pivot_table(
+        index=["term", "estimator"],
+        columns="measure",
+        values=["value", "mcse", "defined"],
+        dropna=False,
+        aggfunc="first",
+    )
+    wide.columns = [m if kind == "value" else f"{m}_{kind}" for kind, m in wide.columns]
+    cols = [
+        c for m in TABLE_MEASURES for c in (m, f"{m}_mcse", f"{m}_defined") if c in wide.columns
+    ]
+    wide = wide[cols].reset_index()
+    wide["term"] = pd.Categorical(wide["term"], term_order, ordered=True)
+    wide["estimator"] = pd.Categorical(wide["estimator"], est_order, ordered=True)
+    return wide.sort_values(["term", "estimator"]).reset_index(drop=True)
+
+
+def _fmt(value: float, mcse: float, defined: bool) -> str:
+    if value is None or not math.isfinite(value):
+        return "--"
+    digits = 3 if abs(value) < 100 else 1
+    text = f"{value:.{digits}f}"
+    if mcse is not None and math.isfinite(mcse):
+        text += f" ({mcse:.{digits}f})"
+    return text if defined else f"[{text}]"
+
+
+def latex_table(wide: pd.DataFrame, scenario: str) -> str:
+    """booktabs LaTeX: term × estimator rows, measures as columns, MCSE in parentheses."""
+    measures = [m for m in TABLE_MEASURES if m in wide.columns]
+    body = pd.DataFrame(
+        {
+            LABELS[m]: [
+                _fmt(v, s, bool(d))
+                for v, s, d in zip(wide[m], wide[f"{m}_mcse"], wide[f"{m}_defined"], strict=True)
+            ]
+            for m in measures
+        },
+        index=pd.MultiIndex.from_arrays(
+            [wide["term"].astype(str), wide["estimator"].astype(str)], names=["Term", "Estimator"]
+        ),
+    )
+    caption = (
+        f"Scenario {scenario}: performance by estimator (Monte Carlo SE in parentheses). "
+        "Values in brackets do not exist as population quantities (e.g. moments of a linear "
+        "estimator under Cauchy errors) or rest on too few replicates; -- not available."
+    )
+    return body.to_latex(caption=caption, label=f"tab:{scenario}", escape=True, multirow=True)
+
+
+def write_scenario_tables(
+    performance_csv: str | Path, scenario: str, out_csv: str | Path, out_tex: str | Path
+) -> None:
+    """Write the per-scenario table as numeric CSV and booktabs LaTeX."""
+    perf = pd.read_csv(performance_csv, keep_default_na=False, na_values=[""])
+    wide = wide_table(perf)
+    with atomic_path(out_csv) as tmp:
+        wide.to_csv(tmp, index=False)
+    write_text(out_tex, latex_table(wide, scenario))

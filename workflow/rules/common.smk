@@ -1,0 +1,46 @@
+import json
+
+from snakemake.exceptions import WorkflowError
+
+try:
+    from lossstudy.config import ConfigError, load_study
+except ImportError as exc:
+    raise WorkflowError(
+        "The study package is not installed: run `pip install -e .` in the repository first."
+    ) from exc
+
+try:
+    STUDY = load_study(config)
+except ConfigError as err:
+    raise WorkflowError(str(err)) from None
+
+
+wildcard_constraints:
+    scenario=r"[A-Za-z0-9][A-Za-z0-9_.\-]*",
+    estimator=r"[A-Za-z0-9][A-Za-z0-9_]*",
+    chunk=r"\d+",
+
+
+def scenario_knobs(wildcards):
+    """Only this scenario's resolved knobs: editing another scenario never reruns this one."""
+    return STUDY.scenarios[wildcards.scenario].knobs_json()
+
+
+def chunk_range(wildcards):
+    return list(STUDY.chunk_range(wildcards.scenario, int(wildcards.chunk)))
+
+
+def estimator_spec(wildcards):
+    return json.dumps(STUDY.estimators[wildcards.estimator], sort_keys=True)
+
+
+def fit_files(wildcards):
+    return [
+        f"results/fits/{wildcards.scenario}/{estimator}/chunk{chunk}.parquet"
+        for estimator in STUDY.estimators
+        for chunk in STUDY.chunks(wildcards.scenario)
+    ]
+
+
+def maybe_temp(path):
+    return path if STUDY.keep_datasets else temp(path)

@@ -1,0 +1,15 @@
+"""Rule `fit`: one estimator on one job's datasets."""
+
+import json
+
+from lossstudy.pipeline import fit_chunk, setup_logging
+
+setup_logging(snakemake.log[0])
+fit_chunk(
+    snakemake.input[0],
+    snakemake.wildcards.scenario,
+    snakemake.wildcards.estimator,
+    json.loads(snakemake.params.spec),
+    float(snakemake.params.level),
+    snakemake.output[0],
+)

@@ -1,0 +1,6 @@
+"""Rule `performance`: the study's tidy performance table."""
+
+from lossstudy.pipeline import aggregate_performance, setup_logging
+
+setup_logging(snakemake.log[0])
+aggregate_performance(list(snakemake.input), snakemake.output[0])
