@@ -1,0 +1,7 @@
+"""``python -m lossstudy ...``: see lossstudy.cli."""
+
+import sys
+
+from lossstudy.cli import main
+
+sys.exit(main())
