@@ -67,6 +67,7 @@ STUDY_DEFAULTS: dict[str, Any] = {
     "replicates_per_job": 1000,
     "level": 0.95,
     "keep_datasets": True,
+    "engine": "vectorized",
     "grid": {},
     "defaults": {},
 }
@@ -110,6 +111,7 @@ class Study:
     level: float
     reference: str | None
     keep_datasets: bool
+    engine: str
     scenarios: dict[str, Scenario]
     estimators: dict[str, dict[str, Any]]
 
@@ -416,6 +418,7 @@ def load_study(raw: Mapping[str, Any], schema_path: str | Path = SCHEMA_PATH) ->
         level=float(config["level"]),
         reference=reference,
         keep_datasets=bool(config["keep_datasets"]),
+        engine=str(config["engine"]),
         scenarios=scenarios,
         estimators=estimators,
     )

@@ -16,5 +16,6 @@ rule fit:
     params:
         spec=estimator_spec,
         level=STUDY.level,
+        engine=STUDY.engine,
     script:
         "../scripts/fit.py"

@@ -11,5 +11,6 @@ fit_chunk(
     snakemake.wildcards.estimator,
     json.loads(snakemake.params.spec),
     float(snakemake.params.level),
+    snakemake.params.engine,
     snakemake.output[0],
 )

@@ -1,0 +1,411 @@
+"""The vectorised engine reproduces the reference engine (lossstudy.estimators), replicate by
+replicate.
+
+Datasets come from ``lossstudy.dgp.simulate`` over every error distribution and every knob, fixed
+and random designs, n ∈ {6 = p + 1, 8, 25, 100}. OLS, ridge and Huber must agree with the
+reference within 1e-8 (relative where values are large) in estimates, SEs and intervals, with
+equal statuses and messages. LAD must equal the exact LP optimum where it is unique (checked here
+with an independent dual certificate at the reference solution) and its objective everywhere;
+its SEs must equal the reference formula evaluated at the same coefficients.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from lossstudy import estimators, vectorized
+from lossstudy.config import BUILTIN_DEFAULTS, deep_merge
+from lossstudy.dgp import Dataset, simulate
+from lossstudy.estimators import FAILED, NOT_CONVERGED, OK, FitResult, fit_dataset
+from lossstudy.vectorized import EngineInfo, fit_dataset_vectorized
+
+LEVEL = 0.90  # not 0.95, so that a hard-coded 1.96 or 0.975 would show
+TOL = 1e-8
+R = 40
+
+SPECS: dict[str, dict[str, Any]] = {
+    "ols": {"method": "ols", "se": "classical"},
+    "ols_hc3": {"method": "ols", "se": "hc3"},
+    "ridge": {"method": "ridge", "penalty": 2.5},
+    "huber": {"method": "huber", "k": 1.345},
+    "lad": {"method": "lad"},
+}
+
+# (id, knob overrides); every error distribution and every knob appears at least once
+CASES: list[tuple[str, dict[str, Any]]] = [
+    ("normal-fixed-100", {"n": 100}),
+    ("normal-random-25", {"n": 25, "design": {"fixed": False}}),
+    ("t3-fixed-25", {"n": 25, "errors": {"distribution": "t", "df": 3}}),
+    (
+        "t5-random-100",
+        {"n": 100, "design": {"fixed": False}, "errors": {"distribution": "t", "df": 5}},
+    ),
+    ("laplace-fixed-8", {"n": 8, "errors": {"distribution": "laplace", "scale": 2.0}}),
+    (
+        "cauchy-random-25",
+        {"n": 25, "design": {"fixed": False}, "errors": {"distribution": "cauchy"}},
+    ),
+    ("cauchy-fixed-100", {"n": 100, "errors": {"distribution": "cauchy"}}),
+    (
+        "contaminated-random-100",
+        {
+            "n": 100,
+            "design": {"fixed": False},
+            "errors": {"distribution": "contaminated", "fraction": 0.2, "outlier_scale": 10.0},
+        },
+    ),
+    ("exponential-fixed-25", {"n": 25, "errors": {"distribution": "exponential"}}),
+    (
+        "lognormal-random-8",
+        {"n": 8, "design": {"fixed": False}, "errors": {"distribution": "lognormal", "sigma": 1.5}},
+    ),
+    ("correlated-random-100", {"n": 100, "design": {"fixed": False, "correlation": 0.9}}),
+    ("design-ar1-fixed-25", {"n": 25, "design": {"autocorrelation": 0.7}}),
+    (
+        "leverage-fixed-100",
+        {"n": 100, "design": {"leverage": {"fraction": 0.05, "distance": 10.0}}},
+    ),
+    (
+        "leverage-follows-random-25",
+        {
+            "n": 25,
+            "design": {"fixed": False, "leverage": {"fraction": 0.1, "follows_model": True}},
+        },
+    ),
+    (
+        "hetero-random-25",
+        {"n": 25, "design": {"fixed": False}, "heteroskedasticity": {"strength": 4.0}},
+    ),
+    ("hetero-fixed-100", {"n": 100, "heteroskedasticity": {"strength": 2.0, "predictor": 2}}),
+    ("error-ar1-fixed-100", {"n": 100, "autocorrelation": {"phi": 0.8}}),
+    (
+        "endogenous-random-25",
+        {"n": 25, "design": {"fixed": False}, "endogeneity": {"correlation": 0.5}},
+    ),
+    (
+        "quadratic-fixed-25",
+        {"n": 25, "misspecification": {"strength": 1.0, "form": "quadratic"}},
+    ),
+    (
+        "cubic-random-100",
+        {"n": 100, "design": {"fixed": False}, "misspecification": {"strength": 0.5}},
+    ),
+    ("prior-fixed-8", {"n": 8, "prior": {"tau": 1.0}}),
+    ("p-plus-1-fixed", {"n": 6}),
+    ("p-plus-1-random", {"n": 6, "design": {"fixed": False}}),
+    ("rank-deficient-fixed", {"n": 25, "design": {"correlation": 1.0}}),
+    ("rank-deficient-random", {"n": 25, "design": {"fixed": False, "correlation": 1.0}}),
+]
+
+
+def make(overrides: dict[str, Any], reps: int = R, seed: int = 11, sid: str = "vec") -> Dataset:
+    return simulate(deep_merge(BUILTIN_DEFAULTS, overrides), seed, sid, 0, reps)
+
+
+def rel_close(a: np.ndarray, b: np.ndarray, tol: float = TOL) -> np.ndarray:
+    """Per-row: equal NaN pattern and |a − b| ≤ tol·max(1, |b|) elsewhere."""
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    same_nan = np.isnan(a) == np.isnan(b)
+    diff = np.abs(np.where(np.isnan(a), 0.0, a) - np.where(np.isnan(b), 0.0, b))
+    ok = same_nan & (diff <= tol * np.maximum(1.0, np.abs(np.nan_to_num(b))))
+    return ok.all(axis=-1) if ok.ndim > 1 else ok
+
+
+def assert_same_statuses(vec: FitResult, ref: FitResult) -> None:
+    bad = np.flatnonzero((vec.status != ref.status) | (vec.message != ref.message))
+    assert bad.size == 0, (
+        f"replicates {bad[:5]}: {list(vec.status[bad[:3]])} {list(vec.message[bad[:3]])} vs "
+        f"{list(ref.status[bad[:3]])} {list(ref.message[bad[:3]])}"
+    )
+
+
+def assert_equivalent(vec: FitResult, ref: FitResult) -> None:
+    """Estimates, SEs and intervals within TOL and the same statuses and messages."""
+    assert_same_statuses(vec, ref)
+    for name in ("estimate", "std_error", "ci_low", "ci_high"):
+        ok = rel_close(getattr(vec, name), getattr(ref, name))
+        assert ok.all(), f"{name} differs in replicates {np.flatnonzero(~ok)[:5]}"
+
+
+def l1_certificate(X: np.ndarray, y: np.ndarray, b: np.ndarray) -> tuple[float, float]:
+    """Independent dual check of a vertex b of min Σ|y − Xb|: (max|s_h|, smallest other |r|).
+
+    b is optimal iff the basic multipliers s_h solving X_h's_h = −Σ_{i∉h} sign(r_i) x_i lie in
+    [−1, 1]; the optimum is unique when they lie strictly inside and no other residual is 0.
+    """
+    p = X.shape[1]
+    r = y - X @ b
+    order = np.argsort(np.abs(r))
+    h = order[:p]
+    sign = np.sign(r)
+    sign[h] = 0.0
+    s_h = np.linalg.solve(X[h].T, -(X.T @ sign))
+    gap = float(np.abs(r[order[p]])) if X.shape[0] > p else np.inf
+    return float(np.max(np.abs(s_h))), gap
+
+
+def check_lad(data: Dataset, vec: FitResult, ref: FitResult) -> int:
+    """LAD: exact optimum (unique) or equal objective; SEs = the reference formula at β̂."""
+    assert (vec.status == ref.status).all()
+    failed = ref.status != OK
+    assert (vec.message[failed] == ref.message[failed]).all()
+    unique_count = 0
+    for i in range(len(data.replicates)):
+        if ref.status[i] != OK:
+            continue
+        X, y = data.design(i), data.y[i]
+        bv, br = vec.estimate[i], ref.estimate[i]
+        obj_v, obj_r = np.abs(y - X @ bv).sum(), np.abs(y - X @ br).sum()
+        assert abs(obj_v - obj_r) <= 1e-10 * max(obj_r, 1e-300), (i, obj_v, obj_r)
+        smax, gap = l1_certificate(X, y, br)
+        if smax < 1.0 - 1e-7 and gap > 1e-9 * max(1.0, np.abs(y).max()):
+            unique_count += 1
+            assert rel_close(bv, br).all(), (i, bv, br)
+        se_ref = np.sqrt(np.diag(estimators.quantreg_kernel_cov(X, y, bv)))
+        if np.all(np.isfinite(se_ref)):
+            assert rel_close(vec.std_error[i], se_ref).all(), (i, vec.std_error[i], se_ref)
+            crit = stats.t.ppf(0.5 + LEVEL / 2, X.shape[0] - X.shape[1])
+            assert rel_close(vec.ci_low[i], bv - crit * se_ref).all()
+            assert rel_close(vec.ci_high[i], bv + crit * se_ref).all()
+            assert vec.message[i] == ""
+        else:
+            assert np.isnan(vec.std_error[i]).all() and np.isnan(vec.ci_low[i]).all()
+            assert vec.message[i].startswith("non-finite standard error")
+    return unique_count
+
+
+# --------------------------------------------------------------------------- equivalence
+
+
+@pytest.mark.parametrize("case, overrides", CASES, ids=[c[0] for c in CASES])
+def test_engine_matches_reference(case: str, overrides: dict[str, Any]) -> None:
+    data = make(overrides, sid=case)
+    for name, spec in SPECS.items():
+        info = EngineInfo()
+        vec = fit_dataset_vectorized(data, spec, LEVEL, info=info)
+        ref = fit_dataset(data, spec, LEVEL)
+        assert info.fits == R
+        if name == "lad":
+            unique = check_lad(data, vec, ref)
+            fitted = int((ref.status == OK).sum())
+            if fitted and data.y.shape[1] >= 25:
+                assert unique >= 0.8 * fitted  # the strict test above is not vacuous
+        else:
+            assert_equivalent(vec, ref)
+    if case.startswith("rank-deficient"):
+        assert (ref.status == FAILED).all()
+        assert ref.message[0].startswith("design matrix rank")
+
+
+def test_huber_hits_maxiter_like_rlm() -> None:
+    """Heteroskedastic errors at n = 25: some IRLS fits stop at maxiter, in both engines."""
+    data = make({"n": 25, "heteroskedasticity": {"strength": 9.0}}, reps=100, seed=5, sid="e")
+    spec = SPECS["huber"]
+    vec = fit_dataset_vectorized(data, spec, LEVEL)
+    ref = fit_dataset(data, spec, LEVEL)
+    assert (ref.status == NOT_CONVERGED).sum() >= 1
+    assert_equivalent(vec, ref)
+
+
+def test_huber_patched_maxiter(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The engine reads estimators.HUBER_MAXITER at call time, as the reference does."""
+    monkeypatch.setattr(estimators, "HUBER_MAXITER", 3)
+    data = make({"n": 25, "errors": {"distribution": "t", "df": 3}}, reps=60)
+    spec = {"method": "huber", "k": 2.0}
+    vec = fit_dataset_vectorized(data, spec, LEVEL)
+    ref = fit_dataset(data, spec, LEVEL)
+    assert (ref.status == NOT_CONVERGED).sum() > 10
+    assert set(ref.message[ref.status == NOT_CONVERGED]) == {"IRLS stopped at maxiter=3"}
+    assert_equivalent(vec, ref)
+
+
+def test_mixed_chunk_rank_deficient_and_non_finite_replicates() -> None:
+    """Per-replicate failures inside one random-design chunk, as the reference reports them."""
+    data = make({"n": 25, "design": {"fixed": False}}, reps=30)
+    X, y = data.X.copy(), data.y.copy()
+    X[3, :, 2] = X[3, :, 3]  # rank 4
+    X[7, :, 4] = 2.0 * X[7, :, 1] - X[7, :, 2]  # rank 4, not a duplicate
+    X[11, :, 1:] = X[11, :, 1:2]  # rank 2
+    y[5, 4] = np.nan
+    X[9, 0, 2] = np.inf
+    X[13, :, 2] = X[13, :, 3] + 1e-7 * X[13, :, 1]  # full rank but ill conditioned
+    data = Dataset(X, y, data.beta, data.replicates)
+    for spec in [*SPECS.values(), {"method": "ridge", "penalty": 0.0}]:
+        vec = fit_dataset_vectorized(data, spec, LEVEL)
+        ref = fit_dataset(data, spec, LEVEL)
+        assert_same_statuses(vec, ref)
+        good = ref.status == OK
+        for name in ("estimate", "std_error"):
+            a, b = getattr(vec, name), getattr(ref, name)
+            if spec["method"] == "lad":  # same exact optimum (unique here) through the LP
+                b = np.where(good[:, None], b, a)
+            assert rel_close(a, b, 1e-6).all(), (spec, name)
+        if spec["method"] != "ridge" or spec["penalty"] == 0.0:
+            assert ref.message[3] == ref.message[7] == "design matrix rank 4 < p = 5"
+            assert ref.message[11] == "design matrix rank 2 < p = 5"
+
+
+def test_fixed_non_finite_design_goes_to_the_reference() -> None:
+    data = make({"n": 25}, reps=5)
+    X = data.X.copy()
+    X[2, 3] = np.nan
+    data = Dataset(X, data.y, data.beta, data.replicates)
+    for spec in (SPECS["ols"], SPECS["ridge"]):
+        info = EngineInfo()
+        vec = fit_dataset_vectorized(data, spec, LEVEL, info=info)
+        assert_same_statuses(vec, fit_dataset(data, spec, LEVEL))
+        assert info.reference_fallback == 5
+
+
+def test_ridge_penalty_zero_equals_ols() -> None:
+    data = make({"n": 25, "design": {"fixed": False}})
+    vec = fit_dataset_vectorized(data, {"method": "ridge", "penalty": 0.0}, LEVEL)
+    ref = fit_dataset(data, {"method": "ridge", "penalty": 0.0}, LEVEL)
+    assert_equivalent(vec, ref)
+    ols = fit_dataset_vectorized(data, SPECS["ols"], LEVEL)
+    assert rel_close(vec.estimate, ols.estimate, 1e-10).all()
+
+
+def test_hc3_with_a_leverage_one_observation() -> None:
+    """A dummy column for one row gives h = 1: HC3 is 0/0 there; the reference decides."""
+    rng = np.random.default_rng(3)
+    n, p, reps = 10, 5, 6
+    X = np.column_stack([np.ones(n), rng.standard_normal((n, 3)), np.eye(n)[0]])
+    y = X @ np.ones(p) + rng.standard_normal((reps, n))
+    for design in (X, np.broadcast_to(X, (reps, n, p)).copy()):
+        data = Dataset(design, y, np.ones((reps, p)), np.arange(reps))
+        for spec in (SPECS["ols_hc3"], SPECS["ols"], SPECS["lad"], SPECS["huber"]):
+            vec = fit_dataset_vectorized(data, spec, LEVEL)
+            ref = fit_dataset(data, spec, LEVEL)
+            if spec["method"] == "lad":
+                check_lad(data, vec, ref)
+            else:
+                assert_equivalent(vec, ref)
+
+
+def test_huber_exact_fit_of_the_majority() -> None:
+    """17 of 20 points on a plane: the MAD scale collapses to 0, as RLM meets it."""
+    rng = np.random.default_rng(4)
+    X = np.column_stack([np.ones(20), rng.standard_normal((20, 4))])
+    y = np.tile(X @ np.ones(5), (5, 1))
+    y[:, :3] += 10.0 * rng.standard_normal((5, 3))
+    for design in (X, np.broadcast_to(X, (5, 20, 5)).copy()):
+        data = Dataset(design, y, np.ones((5, 5)), np.arange(5))
+        for spec in (SPECS["huber"], SPECS["lad"], SPECS["ols"]):
+            info = EngineInfo()
+            vec = fit_dataset_vectorized(data, spec, LEVEL, info=info)
+            ref = fit_dataset(data, spec, LEVEL)
+            assert_same_statuses(vec, ref)
+            assert rel_close(vec.estimate, ref.estimate).all()
+            if spec["method"] == "huber":
+                assert info.reference_fallback == 5
+
+
+def test_huber_replay_of_fits_stopped_at_maxiter(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rows stopped at maxiter are re-run; a disagreement sends them to the reference."""
+    data = make({"n": 8, "design": {"fixed": False}, "errors": {"distribution": "cauchy"}}, 60)
+    spec = SPECS["huber"]
+    ref = fit_dataset(data, spec, LEVEL)
+    stopped = int((ref.status == NOT_CONVERGED).sum())
+    assert stopped > 0
+    info = EngineInfo()
+    assert_equivalent(fit_dataset_vectorized(data, spec, LEVEL, info=info), ref)
+    assert info.huber_replayed >= stopped - info.reference_fallback
+    monkeypatch.setattr(vectorized, "HUBER_REPLAY_RTOL", -1.0)  # every replay "disagrees"
+    info = EngineInfo()
+    assert_equivalent(fit_dataset_vectorized(data, spec, LEVEL, info=info), ref)
+    assert info.reference_fallback >= stopped
+
+
+# --------------------------------------------------------------------------- LAD machinery
+
+
+def test_lad_lp_fallback_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With no vertex certifiable, every replicate goes to the exact LP and matches it."""
+    monkeypatch.setattr(vectorized, "CERT_TOL", -1.0)
+    data = make({"n": 25, "errors": {"distribution": "laplace"}}, reps=10)
+    info = EngineInfo()
+    vec = fit_dataset_vectorized(data, SPECS["lad"], LEVEL, info=info)
+    ref = fit_dataset(data, SPECS["lad"], LEVEL)
+    assert info.lad_lp_fallback == 10
+    assert_equivalent(vec, ref)
+
+
+def test_lad_no_fallback_on_typical_data() -> None:
+    data = make({"n": 100, "errors": {"distribution": "t", "df": 3}}, reps=200)
+    info = EngineInfo()
+    fit_dataset_vectorized(data, SPECS["lad"], LEVEL, info=info)
+    assert info.lad_lp_fallback == 0
+    assert info.reference_fallback == 0
+
+
+def test_lad_certificate_helper() -> None:
+    data = make({"n": 25}, reps=3)
+    X, y = data.X, data.y[0]
+    b, code, _ = estimators.lad_lp(X, y)
+    assert code == 0
+    optimal, unique = vectorized.lad_certificate(X, y, b)
+    assert optimal and unique
+    optimal, _ = vectorized.lad_certificate(X, y, b + 0.1)
+    assert not optimal
+
+
+def test_lad_non_unique_optimum_has_the_optimal_objective() -> None:
+    """y = |x| around 0 on a symmetric grid: many L1 optima; the objective must still match."""
+    x = np.repeat(np.linspace(-1.0, 1.0, 5), 2)
+    X = np.column_stack([np.ones_like(x), x])
+    y = np.tile(np.array([0.0, 1.0]), 5)[None, :].repeat(4, axis=0)
+    data = Dataset(X, y, np.zeros((4, 2)), np.arange(4))
+    vec = fit_dataset_vectorized(data, SPECS["lad"], LEVEL)
+    ref = fit_dataset(data, SPECS["lad"], LEVEL)
+    check_lad(data, vec, ref)
+
+
+# --------------------------------------------------------------------------- engine properties
+
+
+def test_deterministic_and_chunking_invariant(monkeypatch: pytest.MonkeyPatch) -> None:
+    data = make({"n": 25, "design": {"fixed": False}, "errors": {"distribution": "cauchy"}}, 60)
+    base = {}
+    for name, spec in SPECS.items():
+        a = fit_dataset_vectorized(data, spec, LEVEL)
+        b = fit_dataset_vectorized(data, spec, LEVEL)
+        for field in ("estimate", "std_error", "ci_low", "ci_high"):
+            assert np.array_equal(getattr(a, field), getattr(b, field), equal_nan=True)
+        assert (a.status == b.status).all() and (a.message == b.message).all()
+        base[name] = a
+    monkeypatch.setattr(vectorized, "CHUNK_CELLS", 25 * 7)  # chunks of 7 replicates
+    for name, spec in SPECS.items():
+        c = fit_dataset_vectorized(data, spec, LEVEL)
+        assert_same_statuses(base[name], c)
+        for field in ("estimate", "std_error"):
+            assert rel_close(getattr(c, field), getattr(base[name], field), 1e-12).all()
+
+
+def test_chunks_respect_the_memory_bound() -> None:
+    for n in (8, 100, 1000, 100_000):
+        for fixed in (True, False):
+            m = vectorized._chunk_size(n, 5, fixed)
+            assert m >= 1
+            assert m == 1 or m * n * 5 * 8 <= vectorized.MAX_CHUNK_BYTES
+
+
+def test_no_warnings_escape() -> None:
+    data = make({"n": 8, "design": {"fixed": False}, "errors": {"distribution": "cauchy"}})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for spec in SPECS.values():
+            fit_dataset_vectorized(data, spec, LEVEL)
+
+
+def test_unknown_specs_are_left_to_the_reference() -> None:
+    data = make({"n": 25}, reps=5)
+    for spec in ({"method": "ols", "se": "hc1"}, {"method": "ols", "bogus": 1}):
+        vec = fit_dataset_vectorized(data, spec, LEVEL)
+        ref = fit_dataset(data, spec, LEVEL)
+        assert_same_statuses(vec, ref)
