@@ -8,10 +8,14 @@ min_version("9.0")
 configfile: "config/config.yaml"
 
 
+report: "workflow/report/workflow.rst"
+
+
 include: "workflow/rules/common.smk"
 include: "workflow/rules/simulate.smk"
 include: "workflow/rules/fit.smk"
 include: "workflow/rules/summarise.smk"
+include: "workflow/rules/report.smk"
 
 
 rule all:
@@ -20,3 +24,4 @@ rule all:
         "results/scenarios.csv",
         "results/performance.csv",
         expand("results/tables/{scenario}.tex", scenario=STUDY.scenarios),
+        "report/report.html",

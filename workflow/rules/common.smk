@@ -44,3 +44,18 @@ def fit_files(wildcards):
 
 def maybe_temp(path):
     return path if STUDY.keep_datasets else temp(path)
+
+
+def benchmark_files(wildcards):
+    """Every job's benchmark file: the report sums wall time per rule from them."""
+    files = ["results/benchmarks/scenarios.tsv", "results/benchmarks/performance.tsv"]
+    files.append("results/benchmarks/figures.tsv")
+    for sid in STUDY.scenarios:
+        files.append(f"results/benchmarks/summarise/{sid}.tsv")
+        for chunk in STUDY.chunks(sid):
+            files.append(f"results/benchmarks/simulate/{sid}/chunk{chunk}.tsv")
+            files += [
+                f"results/benchmarks/fit/{sid}/{est}/chunk{chunk}.tsv"
+                for est in STUDY.estimators
+            ]
+    return files

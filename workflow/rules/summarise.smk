@@ -4,7 +4,12 @@ rule summarise:
     output:
         estimates="results/estimates/{scenario}.parquet",
         performance="results/performance/{scenario}.csv",
-        table_csv="results/tables/{scenario}.csv",
+        table_csv=report(
+            "results/tables/{scenario}.csv",
+            caption="../report/table.rst",
+            category="Tables",
+            subcategory="{scenario}",
+        ),
         table_tex="results/tables/{scenario}.tex",
     log:
         "results/logs/summarise/{scenario}.log",
@@ -29,7 +34,12 @@ rule performance:
     input:
         expand("results/performance/{scenario}.csv", scenario=STUDY.scenarios),
     output:
-        "results/performance.csv",
+        report(
+            "results/performance.csv",
+            caption="../report/performance.rst",
+            category="Tables",
+            subcategory="all scenarios",
+        ),
     log:
         "results/logs/performance.log",
     benchmark:

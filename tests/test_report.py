@@ -1,0 +1,212 @@
+"""The HTML report renders for one scenario and for many, names every scenario and estimator,
+has every section, and is self-contained (no http(s) sources or links)."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+
+from lossstudy import report  # noqa: E402
+from lossstudy.performance import MEASURES  # noqa: E402
+from lossstudy.report import render_report  # noqa: E402
+
+HEADINGS = (
+    "1. The question and the short answer",
+    "2. Design (ADEMP)",
+    "3. Results per scenario",
+    "4. Figures",
+    "5. Failures",
+    "6. Reproducibility",
+)
+ASSUMPTIONS = (
+    "linearity",
+    "exogeneity",
+    "full_rank",
+    "homoskedasticity",
+    "no_autocorrelation",
+    "normal_errors",
+)
+KINDS = ("normal", "t", "cauchy", "het")
+
+
+def make_study(tmp: Path, n_scen: int, estimators: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Synthetic config, scenarios.csv, performance.csv and benchmark TSVs under ``tmp``."""
+    rng = np.random.default_rng(1)
+    scen_rows, perf_rows = [], []
+    config = {
+        "seed": 11,
+        "replicates": 50,
+        "level": 0.9,
+        "defaults": {"n": 40},
+        "scenarios": {},
+        "estimators": estimators,
+    }
+    names = list(estimators)
+    for i in range(n_scen):
+        kind = KINDS[i % len(KINDS)]
+        sid = f"case{i}_{kind}"
+        config["scenarios"][sid] = {}
+        row = {
+            "scenario": sid,
+            "base": sid,
+            "replicates": 50,
+            "n": 40,
+            "coefficients": json.dumps([1.0, 2.0, 0.0]),
+            "errors.distribution": {"het": "normal"}.get(kind, kind),
+            "heteroskedasticity.strength": 2.0 if kind == "het" else 0.0,
+            "prior.tau": 0.0,
+            "design.correlation": 0.0,
+        }
+        breaks = {
+            "normal": {},
+            "t": {"normal_errors": "t"},
+            "cauchy": {
+                "exogeneity": "cauchy errors have no mean",
+                "homoskedasticity": "cauchy errors have infinite variance",
+                "normal_errors": "cauchy",
+            },
+            "het": {"homoskedasticity": "Var(e|x) = σ²(1 + 2·x1²)", "normal_errors": "normal"},
+        }[kind]
+        for a in ASSUMPTIONS:
+            row[a] = "breaks" if a in breaks else "holds"
+            row[f"{a}_why"] = breaks.get(a, "")
+        row["gauss_markov"] = "breaks" if set(breaks) - {"normal_errors"} else "holds"
+        scen_rows.append(row)
+        for j, e in enumerate(names):
+            linear = estimators[e]["method"] in ("ols", "ridge")
+            for term in ("intercept", "x1", "x2"):
+                for m in [*MEASURES, "failure_rate"]:
+                    value = float(rng.uniform(0.8, 1.2)) if m.startswith("rel") else 0.1
+                    if j == 0 and m.startswith("rel"):
+                        value = 1.0
+                    if m == "coverage":
+                        value = 0.9
+                    if m == "failure_rate":
+                        value = 0.04 if j == 1 else 0.0
+                    undefined = kind == "cauchy" and linear and m in ("bias", "empse", "mse")
+                    note = "does not exist: no mean <&>" if undefined else ""
+                    if m == "failure_rate" and value > 0:
+                        note = "2 failed of 50; excluded from this estimator's measures"
+                    perf_rows.append(
+                        {
+                            "scenario": sid,
+                            "estimator": e,
+                            "term": term,
+                            "measure": m,
+                            "value": value,
+                            "mcse": 0.01,
+                            "n_used": 50,
+                            "defined": not undefined,
+                            "note": note,
+                        }
+                    )
+    pd.DataFrame(scen_rows).to_csv(tmp / "scenarios.csv", index=False)
+    pd.DataFrame(perf_rows).to_csv(tmp / "performance.csv", index=False)
+    bench = tmp / "benchmarks"
+    for rel, secs in (("fit/a/b/chunk0.tsv", 2.5), ("fit/c/d/chunk1.tsv", 1.5), ("x.tsv", 0.2)):
+        path = bench / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(f"s\th:m:s\tmax_rss\n{secs}\t0:00:02\t100\n")
+    fig, ax = plt.subplots(figsize=(2, 1))
+    ax.plot([0, 1], [0, 1])
+    fig.savefig(tmp / "bias.png", dpi=40)
+    plt.close(fig)
+    return config
+
+
+def render(tmp: Path, n_scen: int, estimators: dict[str, dict[str, Any]]) -> tuple[str, dict]:
+    config = make_study(tmp, n_scen, estimators)
+    out = tmp / "report.html"
+    render_report(
+        config,
+        tmp / "performance.csv",
+        tmp / "scenarios.csv",
+        tmp / "estimates",
+        [tmp / "bias.png"],
+        tmp / "benchmarks",
+        out,
+        commit="0123abcd",
+    )
+    return out.read_text(encoding="utf-8"), config
+
+
+def check_common(text: str, config: dict[str, Any]) -> None:
+    for heading in HEADINGS:
+        assert heading in text
+    for name in config["scenarios"]:
+        assert name in text
+    for name in config["estimators"]:
+        assert f"<code>{name}</code>" in text
+    assert not re.search(r"""(src|href)\s*=\s*["']?https?:""", text, flags=re.I)
+    assert "<link" not in text and "<script" not in text
+    assert "data:image/png;base64," in text
+    assert "0123abcd" in text
+    assert text.count('<details class="scenario"') == len(config["scenarios"])
+
+
+def test_renders_one_scenario(tmp_path: Path) -> None:
+    text, config = render(tmp_path, 1, {"only_ls": {"method": "ols"}})
+    check_common(text, config)
+    assert "No fit failed." in text
+
+
+def test_renders_forty_scenarios_with_renamed_estimators(tmp_path: Path) -> None:
+    estimators = {
+        "l2_plain": {"method": "ols"},
+        "l2_sandwich": {"method": "ols", "se": "hc3"},
+        "absdev": {"method": "lad"},
+        "hub_k2": {"method": "huber", "k": 2.0},
+        "shrink5": {"method": "ridge", "penalty": 5.0},
+    }
+    text, config = render(tmp_path, 40, estimators)
+    check_common(text, config)
+    assert len(text) < 10_000_000
+    # undefined measures are shown as such, with their (escaped) note
+    assert "[0.100 ± 0.010]" in text and "does not exist: no mean &lt;&amp;&gt;" in text
+    # failures: only non-zero rates, once per scenario × estimator, with the handling note
+    failures = text.split('id="failures"')[1].split('id="reproducibility"')[0]
+    assert failures.count("2 failed of 50; excluded") == 40
+    # wall time per rule from the benchmark files: fit = 2.5 + 1.5 s
+    assert re.search(r"<code>fit</code></td><td class=\"num\">2</td><td class=\"num\">4.0 s", text)
+    # method table: loss and parameters from the config
+    assert "k = 2" in text and "λ = 5" in text
+    # coverage MCSE for R = 50 at level 0.9
+    assert f"{(0.9 * 0.1 / 50) ** 0.5:.4f}" in text
+    # the short answer is there and carries verdict badges
+    assert 'class="badge' in text
+
+
+def test_git_failure_is_tolerated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    def boom(*args: Any, **kwargs: Any) -> None:
+        raise OSError("no git")
+
+    monkeypatch.setattr(subprocess, "run", boom)
+    assert report._git_commit(tmp_path).startswith("not available")
+
+
+def test_missing_benchmarks_and_figures(tmp_path: Path) -> None:
+    config = make_study(tmp_path, 2, {"a": {"method": "ols"}, "b": {"method": "lad"}})
+    out = tmp_path / "r.html"
+    render_report(
+        config,
+        tmp_path / "performance.csv",
+        tmp_path / "scenarios.csv",
+        None,
+        [],
+        tmp_path / "nowhere",
+        out,
+        commit="",
+    )
+    text = out.read_text(encoding="utf-8")
+    assert "No figures were produced." in text and "No benchmark files found." in text

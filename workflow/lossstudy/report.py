@@ -1,0 +1,684 @@
+"""The study's HTML report: one self-contained file rendered from a Jinja2 template.
+
+:func:`render_report` gathers everything the template shows: the short answer
+(:mod:`lossstudy.answer`), the ADEMP design (scenarios with the Gauss–Markov assumptions they
+meet or break, estimands, methods, performance measures, replicates), per-scenario results with
+their Monte Carlo standard errors, the figures (embedded as base64 PNG), failures and how they
+were handled, and what is needed to reproduce the run (config, seed, versions, commit, wall time
+per rule). Figures and CSS are inlined, so the file opens from disk with no network access.
+Nothing in the template names a scenario or an estimator.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import datetime as _dt
+import html
+import json
+import math
+import platform
+import subprocess
+from collections.abc import Mapping, Sequence
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import yaml
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from lossstudy.answer import (
+    ASSUMPTIONS,
+    TOPICS,
+    Claim,
+    estimator_roles,
+    format_pm,
+    scenario_groups,
+    short_answer,
+)
+from lossstudy.io import write_text
+
+__all__ = ["MEASURE_DEFINITIONS", "METHOD_LOSSES", "render_report", "report_context"]
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+REPO_ROOT = Path(__file__).resolve().parents[2]
+PACKAGES = (
+    "numpy",
+    "scipy",
+    "pandas",
+    "statsmodels",
+    "seaborn",
+    "matplotlib",
+    "snakemake",
+    "pyarrow",
+    "jinja2",
+    "lossstudy",
+)
+
+#: measure -> (label, definition, MCSE), after Morris, White & Crowther (2019), Table 6.
+MEASURE_DEFINITIONS: dict[str, tuple[str, str, str]] = {
+    "bias": ("Bias", "mean of d = estimate − true value", "SD(d) / √R"),
+    "empse": ("Empirical SE", "SD of d over replicates", "EmpSE / √(2(R − 1))"),
+    "mse": ("MSE", "mean of d²", "SD(d²) / √R"),
+    "rmse": ("RMSE", "√MSE", "MCSE(MSE) / (2 RMSE)"),
+    "rel_precision": (
+        "Relative precision",
+        "100 [(EmpSE_ref / EmpSE)² − 1], paired with the reference",
+        "200 (EmpSE_ref/EmpSE)² √((1 − ρ²)/(R − 1))",
+    ),
+    "rel_efficiency": (
+        "Relative efficiency",
+        "(EmpSE_ref / EmpSE)²; > 1: less variable than the reference",
+        "as relative precision / 100",
+    ),
+    "rel_mse": (
+        "Relative MSE",
+        "MSE_ref / MSE; > 1: lower MSE than the reference",
+        "delta method, paired",
+    ),
+    "modse": ("Model SE", "√(mean of the reported SE²)", "√(Var(SE²) / (4 R ModSE²))"),
+    "rel_error_modse": (
+        "Relative error in model SE",
+        "100 (ModSE / EmpSE − 1)",
+        "100 (ModSE/EmpSE) √(Var(SE²)/(4R ModSE⁴) + 1/(2(R − 1)))",
+    ),
+    "coverage": ("Coverage", "share of intervals containing the true value", "√(C(1 − C)/R)"),
+    "be_coverage": (
+        "Bias-eliminated coverage",
+        "share of intervals containing true value + bias",
+        "√(B(1 − B)/R)",
+    ),
+    "rejection": (
+        "Rejection rate",
+        "share of intervals excluding 0 (power, or type I error for a zero slope)",
+        "√(P(1 − P)/R)",
+    ),
+    "median_bias": (
+        "Median bias",
+        "median of d (exists without moments)",
+        "order statistics around the median",
+    ),
+    "mad": ("MAD", "1.4826 × median |d − median d| (exists without moments)", "bootstrap, 200"),
+    "failure_rate": (
+        "Failure rate",
+        "share of replicates whose fit did not succeed (status ≠ ok)",
+        "√(F(1 − F)/R)",
+    ),
+}
+
+#: method -> (loss, penalty, intervals); methods are the config's fixed vocabulary.
+METHOD_LOSSES: dict[str, tuple[str, str, str]] = {
+    "ols": ("L2: Σ rᵢ²", "none", "t, n − p df; classical or HC3 SE"),
+    "lad": ("L1: Σ |rᵢ|", "none", "t, n − p df; kernel (Hall–Sheather) SE"),
+    "huber": ("Huber: Σ ρ_k(rᵢ/s), MAD scale s", "none", "normal (z); H1 covariance"),
+    "ridge": ("L2: Σ rᵢ²", "λ Σ βⱼ² on the slopes", "none: biased by design"),
+}
+
+_TABLE_MEASURES = (
+    "bias",
+    "empse",
+    "mse",
+    "rel_efficiency",
+    "rel_mse",
+    "coverage",
+    "median_bias",
+    "mad",
+    "failure_rate",
+)
+
+
+# --------------------------------------------------------------------------------------------
+# helpers
+# --------------------------------------------------------------------------------------------
+
+
+def _read_perf(path: str | Path) -> pd.DataFrame:
+    perf = pd.read_csv(path, keep_default_na=False, na_values=[""])
+    if "note" in perf:
+        perf["note"] = perf["note"].astype(object).where(perf["note"].notna(), "").astype(str)
+    else:
+        perf["note"] = ""
+    for col in ("scenario", "estimator", "term", "measure"):
+        perf[col] = perf[col].astype(str)
+    perf["defined"] = perf["defined"].map(
+        lambda v: str(v).strip().lower() in ("true", "1") if isinstance(v, str) else bool(v)
+    )
+    return perf
+
+
+def _flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in tree.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            out.update(_flatten(value, f"{name}."))
+        else:
+            out[name] = value
+    return out
+
+
+def _norm(value: Any) -> Any:
+    """Comparable form of a knob value read back from CSV or from the config."""
+    if value is None:
+        return None
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, bool | np.bool_):
+        return bool(value)
+    if isinstance(value, int | float | np.integer | np.floating):
+        return float(value)
+    if isinstance(value, list | tuple):
+        return [_norm(v) for v in value]
+    text = str(value).strip()
+    if text in ("True", "true"):
+        return True
+    if text in ("False", "false"):
+        return False
+    try:
+        return _norm(json.loads(text))
+    except (ValueError, TypeError):
+        return text
+
+
+def _show(value: Any) -> str:
+    v = _norm(value)
+    if isinstance(v, float):
+        return f"{v:g}"
+    if isinstance(v, list):
+        return "[" + ", ".join(_show(x) for x in v) + "]"
+    return str(v)
+
+
+def _study_defaults(config: Mapping[str, Any]) -> dict[str, Any]:
+    from lossstudy.config import BUILTIN_DEFAULTS, deep_merge
+
+    return _flatten(deep_merge(BUILTIN_DEFAULTS, config.get("defaults") or {}))
+
+
+def _normalise_estimators(config: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    from lossstudy.config import ESTIMATOR_PARAMETERS
+
+    out = {}
+    for name, spec in (config.get("estimators") or {}).items():
+        spec = dict(spec or {})
+        method = spec.get("method", "unknown")
+        out[str(name)] = {"method": method, **ESTIMATOR_PARAMETERS.get(method, {}), **spec}
+    return out
+
+
+def _reference(config: Mapping[str, Any], estimators: Mapping[str, Mapping[str, Any]]) -> str:
+    ref = config.get("reference")
+    if ref:
+        return str(ref)
+    return next((n for n, e in estimators.items() if e.get("method") == "ols"), "")
+
+
+def _versions() -> list[tuple[str, str]]:
+    out = [("python", platform.python_version())]
+    for pkg in PACKAGES:
+        try:
+            out.append((pkg, metadata.version(pkg)))
+        except metadata.PackageNotFoundError:
+            out.append((pkg, "not installed"))
+    return out
+
+
+def _git_commit(root: Path = REPO_ROOT) -> str:
+    try:
+        res = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return "not available (git not found)"
+    if res.returncode != 0 or not res.stdout.strip():
+        return "not available (not a git checkout)"
+    return res.stdout.strip()
+
+
+def _benchmarks(root: str | Path | None) -> tuple[list[dict[str, Any]], float]:
+    """Wall time per rule: the first path component under ``root`` (file stem at top level)."""
+    if root is None or not Path(root).exists():
+        return [], 0.0
+    root = Path(root)
+    acc: dict[str, list[float]] = {}
+    for path in sorted(root.rglob("*.tsv")):
+        rel = path.relative_to(root)
+        rule = rel.parts[0] if len(rel.parts) > 1 else path.stem
+        try:
+            tab = pd.read_csv(path, sep="\t")
+            secs = pd.to_numeric(tab["s"], errors="coerce").dropna().tolist()
+        except (OSError, ValueError, KeyError, pd.errors.ParserError):
+            continue
+        acc.setdefault(rule, []).extend(secs)
+    rows = [
+        {
+            "rule": rule,
+            "jobs": len(v),
+            "total": sum(v),
+            "mean": sum(v) / len(v) if v else math.nan,
+            "max": max(v) if v else math.nan,
+        }
+        for rule, v in acc.items()
+    ]
+    rows.sort(key=lambda r: -r["total"])
+    return rows, float(sum(r["total"] for r in rows))
+
+
+def _seconds(s: float) -> str:
+    if not np.isfinite(s):
+        return "--"
+    if s < 120:
+        return f"{s:.1f} s"
+    return str(_dt.timedelta(seconds=round(s)))
+
+
+def _figure(path: Path) -> dict[str, str] | None:
+    from lossstudy.figures import CAPTIONS
+
+    suffix = path.suffix.lower()
+    if suffix == ".png":
+        mime = "image/png"
+    elif suffix == ".svg":
+        mime = "image/svg+xml"
+    else:
+        return None
+    data = base64.b64encode(path.read_bytes()).decode("ascii")
+    name = path.stem
+    return {
+        "name": name,
+        "title": name.replace("_", " ").capitalize(),
+        "caption": CAPTIONS.get(name, ""),
+        "src": f"data:{mime};base64,{data}",
+        "anchor": f"fig-{name}",
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# sections
+# --------------------------------------------------------------------------------------------
+
+
+def _scenario_rows(
+    scen: pd.DataFrame, config: Mapping[str, Any], meta: pd.DataFrame
+) -> list[dict[str, Any]]:
+    defaults = _study_defaults(config)
+    skip = {"scenario", "base", "replicates", "n", "gauss_markov", *ASSUMPTIONS}
+    knob_cols = [c for c in scen.columns if c not in skip and not c.endswith("_why")]
+    group_of = dict(zip(meta["scenario"], meta["group"], strict=True))
+    rows = []
+    for rec in scen.to_dict("records"):
+        sid = str(rec["scenario"])
+        changed = []
+        for col in knob_cols:
+            v = _norm(rec.get(col))
+            if v is None:
+                continue
+            if col in defaults and _norm(defaults[col]) == v:
+                continue
+            changed.append(f"{col} = {_show(v)}")
+        flags = []
+        for a in ASSUMPTIONS:
+            state = str(rec.get(a, ""))
+            why = rec.get(f"{a}_why")
+            why = "" if why is None or (isinstance(why, float) and math.isnan(why)) else str(why)
+            if a == "normal_errors" and state == "breaks" and why == "normal":
+                why = "normal, but not iid N(0, σ²) given X"
+            flags.append({"name": a, "state": state, "why": why})
+        rows.append(
+            {
+                "id": sid,
+                "group": group_of.get(sid, sid),
+                "base": str(rec.get("base", sid)),
+                "n": _show(rec.get("n")),
+                "replicates": _show(rec.get("replicates")),
+                "changed": changed,
+                "flags": flags,
+                "gauss_markov": str(rec.get("gauss_markov", "")),
+                "breaks": [f for f in flags if f["state"] == "breaks"],
+            }
+        )
+    return rows
+
+
+def _methods(estimators: Mapping[str, Mapping[str, Any]], reference: str) -> list[dict[str, Any]]:
+    rows = []
+    for name, spec in estimators.items():
+        method = str(spec.get("method"))
+        loss, penalty, intervals = METHOD_LOSSES.get(method, (method, "?", "?"))
+        params = {k: v for k, v in spec.items() if k != "method"}
+        if method == "ridge":
+            penalty = f"λ = {_show(params.get('penalty'))}: λ Σ βⱼ² on the slopes"
+        if method == "ols":
+            intervals = f"t, n − p df; {params.get('se', 'classical')} SE"
+        rows.append(
+            {
+                "name": name,
+                "method": method,
+                "loss": loss,
+                "penalty": penalty,
+                "params": ", ".join(f"{k} = {_show(v)}" for k, v in params.items()) or "none",
+                "intervals": intervals,
+                "reference": name == reference,
+            }
+        )
+    return rows
+
+
+def _cell(
+    perf_idx: Mapping[tuple[str, str, str, str], Any],
+    scenario: str,
+    estimator: str,
+    term: str,
+    measure: str,
+    notes: dict[str, int],
+) -> dict[str, Any]:
+    r = perf_idx.get((scenario, estimator, term, measure))
+    if r is None:
+        return {"text": "", "value": math.nan, "mcse": math.nan, "ok": False, "note": None}
+    value, mcse, defined = float(r.value), float(r.mcse), bool(r.defined)
+    text = format_pm(value, mcse)
+    note_id = None
+    if r.note:
+        note_id = notes.setdefault(r.note, len(notes) + 1)
+    ok = defined and np.isfinite(value)
+    return {
+        "text": text if np.isfinite(value) else "--",
+        "value": value,
+        "mcse": mcse,
+        "ok": ok,
+        "undefined": not defined,
+        "note": note_id,
+        "best": False,
+    }
+
+
+def _mark_best(cells: list[dict[str, Any]], key: Any) -> None:
+    usable = [c for c in cells if c.get("ok")]
+    if len(usable) < 2:
+        return
+    best = min(key(c["value"]) for c in usable)
+    for c in usable:
+        if key(c["value"]) == best:
+            c["best"] = True
+
+
+def _results(
+    perf: pd.DataFrame,
+    scen_rows: list[dict[str, Any]],
+    estimators: list[str],
+    term: str,
+    level: float,
+) -> list[dict[str, Any]]:
+    idx = {
+        (r.scenario, r.estimator, r.term, r.measure): r
+        for r in perf[
+            ["scenario", "estimator", "term", "measure", "value", "mcse", "defined", "note"]
+        ].itertuples(index=False)
+    }
+    terms = list(dict.fromkeys(perf["term"]))
+    in_perf = set(perf["scenario"])
+    groups: list[dict[str, Any]] = []
+    for srow in scen_rows:
+        s = srow["id"]
+        if s not in in_perf:
+            continue
+        notes: dict[str, int] = {}
+        table = []
+        for e in estimators:
+            row = {"estimator": e}
+            for m in _TABLE_MEASURES:
+                row[m] = _cell(idx, s, e, term, m, notes)
+            b, sd = row["bias"], row["empse"]
+            if b["ok"] and sd["ok"]:
+                b2, var = b["value"] ** 2, sd["value"] ** 2
+                row["bias2"] = f"{b2:.2g}"
+                row["var"] = f"{var:.2g}"
+                row["share"] = f"{100 * b2 / (b2 + var):.0f}%" if b2 + var > 0 else "--"
+            else:
+                row["bias2"] = row["var"] = row["share"] = "--"
+            table.append(row)
+        for m, key in (
+            ("bias", abs),
+            ("empse", lambda v: v),
+            ("mse", lambda v: v),
+            ("coverage", lambda v: abs(v - level)),
+            ("median_bias", abs),
+            ("mad", lambda v: v),
+        ):
+            _mark_best([row[m] for row in table], key)
+        others = []
+        for t in terms:
+            if t == term:
+                continue
+            for e in estimators:
+                cells = {
+                    m: _cell(idx, s, e, t, m, notes) for m in ("bias", "empse", "mse", "coverage")
+                }
+                others.append({"term": t, "estimator": e, **cells})
+        entry = {
+            **srow,
+            "table": table,
+            "others": others,
+            "notes": sorted(((i, n) for n, i in notes.items()), key=lambda t: t[0]),
+        }
+        if not groups or groups[-1]["group"] != srow["group"]:
+            groups.append({"group": srow["group"], "scenarios": []})
+        groups[-1]["scenarios"].append(entry)
+    return groups
+
+
+def _failures(perf: pd.DataFrame) -> list[dict[str, Any]]:
+    fr = perf[(perf["measure"] == "failure_rate")]
+    fr = fr[pd.to_numeric(fr["value"], errors="coerce").fillna(0) > 0]
+    fr = fr.drop_duplicates(subset=["scenario", "estimator"], keep="first")
+    return [
+        {
+            "scenario": r.scenario,
+            "estimator": r.estimator,
+            "rate": format_pm(float(r.value), float(r.mcse), digits=3),
+            "n": int(r.n_used) if pd.notna(r.n_used) else 0,
+            "note": r.note,
+        }
+        for r in fr.itertuples(index=False)
+    ]
+
+
+def _claim_groups(claims: Sequence[Claim]) -> list[dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    for c in claims:
+        out.setdefault(
+            c.topic, {"topic": c.topic, "heading": TOPICS.get(c.topic, c.topic), "claims": []}
+        )
+        out[c.topic]["claims"].append(
+            {
+                "text": c.text,  # HTML-safe by construction (lossstudy.answer)
+                "verdict": c.verdict,
+                "numbers": [
+                    {
+                        "scenario": n.scenario,
+                        "estimator": n.estimator,
+                        "measure": n.measure,
+                        "value": n.text(),
+                        "defined": n.defined,
+                        "note": n.note,
+                    }
+                    for n in c.numbers
+                ],
+            }
+        )
+    return list(out.values())
+
+
+# --------------------------------------------------------------------------------------------
+# entry points
+# --------------------------------------------------------------------------------------------
+
+
+def report_context(
+    config: Mapping[str, Any],
+    performance_csv: str | Path,
+    scenarios_csv: str | Path,
+    estimates_dir: str | Path | None,
+    figures: Sequence[str | Path],
+    benchmarks_dir: str | Path | None,
+    *,
+    term: str = "x1",
+    commit: str | None = None,
+    command: str = "snakemake --cores 2",
+) -> dict[str, Any]:
+    """Everything the template shows, as plain data (see :func:`render_report`)."""
+    config = copy.deepcopy(dict(config))
+    perf = _read_perf(performance_csv)
+    scen = pd.read_csv(scenarios_csv)
+    scen["scenario"] = scen["scenario"].astype(str)
+    estimators = _normalise_estimators(config)
+    est_names = list(dict.fromkeys(perf["estimator"]))
+    for e in est_names:
+        estimators.setdefault(e, {"method": "unknown"})
+    reference = _reference(config, estimators)
+    level = float(config.get("level", 0.95))
+    terms = list(dict.fromkeys(perf["term"]))
+    if term not in terms:
+        slopes = [t for t in terms if t != "intercept"]
+        term = slopes[0] if slopes else (terms[0] if terms else term)
+    meta = scenario_groups(scen)
+    claims = short_answer(perf, scen, reference or None, term, estimators=estimators, level=level)
+    scen_rows = _scenario_rows(scen, config, meta)
+    reps = sorted({int(float(r)) for r in scen.get("replicates", pd.Series(dtype=float)).dropna()})
+    if not reps and "replicates" in config:
+        reps = [int(config["replicates"])]
+    mcse_rows = [
+        {
+            "R": r,
+            "coverage": f"{math.sqrt(level * (1 - level) / r):.4f}",
+            "coverage_pct": f"{100 * math.sqrt(level * (1 - level) / r):.2f}",
+            "worst": f"{math.sqrt(0.25 / r):.4f}",
+        }
+        for r in reps
+        if r > 0
+    ]
+    defaults = _study_defaults(config)
+    coefs = _norm(defaults.get("coefficients")) or []
+    term_names = ["intercept"] + [f"x{j}" for j in range(1, len(coefs))]
+    estimands = [
+        {"term": t, "value": _show(v), "focus": t == term}
+        for t, v in zip(term_names, coefs, strict=False)
+    ]
+    figs = []
+    paths = [Path(f) for f in figures]
+    pngs = {p.stem for p in paths if p.suffix.lower() == ".png"}
+    for p in paths:
+        if p.suffix.lower() == ".svg" and p.stem in pngs:
+            continue
+        if p.exists():
+            fig = _figure(p)
+            if fig is not None:
+                figs.append(fig)
+    from lossstudy.figures import CAPTIONS
+
+    order = {name: i for i, name in enumerate(CAPTIONS)}
+    figs.sort(key=lambda f: order.get(f["name"], len(order)))
+    bench, bench_total = _benchmarks(benchmarks_dir)
+    roles = estimator_roles(est_names, estimators)
+    ols_se = [f"{e} ({roles[e].get('se')})" for e in est_names if roles[e]["method"] == "ols"]
+    return {
+        "title": "Why L2? A Monte Carlo study of regression loss functions",
+        "term": term,
+        "level": level,
+        "reference": reference,
+        "claims": _claim_groups(claims),
+        "n_claims": len(claims),
+        "scenarios": scen_rows,
+        "n_scenarios": len(scen_rows),
+        "n_groups": len(dict.fromkeys(meta["group"])),
+        "assumptions": list(ASSUMPTIONS),
+        "config_defaults": yaml.safe_dump(
+            config.get("defaults") or {}, sort_keys=False, allow_unicode=True
+        ).strip(),
+        "grid": {k: _show(v) for k, v in (config.get("grid") or {}).items()},
+        "estimands": estimands,
+        "methods": _methods(estimators, reference),
+        "estimators": est_names,
+        "ols_se": ols_se,
+        "measures": [
+            {"key": k, "label": v[0], "definition": v[1], "mcse": v[2]}
+            for k, v in MEASURE_DEFINITIONS.items()
+        ],
+        "replicates": mcse_rows,
+        "results": _results(perf, scen_rows, est_names, term, level),
+        "figures": figs,
+        "failures": _failures(perf),
+        "config_yaml": yaml.safe_dump(config, sort_keys=False, allow_unicode=True),
+        "seed": config.get("seed", ""),
+        "versions": _versions(),
+        "commit": commit if commit is not None else _git_commit(),
+        "benchmarks": [
+            {
+                **b,
+                "total_s": _seconds(b["total"]),
+                "mean_s": _seconds(b["mean"]),
+                "max_s": _seconds(b["max"]),
+            }
+            for b in bench
+        ],
+        "bench_total": _seconds(bench_total),
+        "command": command,
+        "estimates_dir": str(estimates_dir) if estimates_dir is not None else "",
+    }
+
+
+def _environment() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(str(TEMPLATES)),
+        autoescape=select_autoescape(["html", "j2", "html.j2"]),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["esc"] = html.escape
+    return env
+
+
+def render_report(
+    config: Mapping[str, Any],
+    performance_csv: str | Path,
+    scenarios_csv: str | Path,
+    estimates_dir: str | Path | None,
+    figures: Sequence[str | Path],
+    benchmarks_dir: str | Path | None,
+    out_html: str | Path,
+    *,
+    term: str = "x1",
+    commit: str | None = None,
+    command: str = "snakemake --cores 2",
+) -> None:
+    """Render the self-contained HTML report to ``out_html`` (written atomically).
+
+    ``config`` is the study config as a dict (Snakemake's ``config``), ``figures`` the PNG paths
+    from :func:`lossstudy.figures.make_figures` (SVGs are skipped when the PNG is there),
+    ``benchmarks_dir`` the root of the Snakemake benchmark TSVs (rule = first path component),
+    ``term`` the coefficient the short answer and the tables focus on, ``commit`` overrides
+    ``git rev-parse HEAD`` and ``command`` is the command shown to rerun the study.
+    """
+    ctx = report_context(
+        config,
+        performance_csv,
+        scenarios_csv,
+        estimates_dir,
+        figures,
+        benchmarks_dir,
+        term=term,
+        commit=commit,
+        command=command,
+    )
+    env = _environment()
+    css = (TEMPLATES / "report.css").read_text(encoding="utf-8")
+    text = env.get_template("report.html.j2").render(**ctx, css=css)
+    write_text(out_html, text)
