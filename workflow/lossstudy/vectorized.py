@@ -39,10 +39,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy import stats
 
 from lossstudy import estimators
 from lossstudy.dgp import Dataset
+from lossstudy.distributions import norm_ppf, t_ppf
 from lossstudy.estimators import FAILED, NOT_CONVERGED, OK, FitResult
 
 __all__ = ["EngineInfo", "fit_dataset_vectorized", "lad_certificate", "single_thread_blas"]
@@ -56,7 +56,7 @@ CHUNK_CELLS = 1 << 16
 #: designs go to the reference, whose SVD-based solvers lose only cond(X)·eps, not cond(X)²·eps.
 COND_LIMIT = 1e8
 #: statsmodels' ``scale.mad`` constant, ``Gaussian.ppf(3/4)``.
-MAD_C = float(stats.norm.ppf(3 / 4.0))
+MAD_C = float(norm_ppf(3 / 4.0))
 #: HC3 divides a residual by 1 − h_ii; both are computed with a relative error of about
 #: eps·cond(X'X)/(1 − h_ii), the reference's as much as ours. A replicate where that bound
 #: exceeds ~1e-10 (1 − h_ii < HC3_LEVERAGE_RTOL·cond) goes to the reference.
@@ -358,7 +358,7 @@ def _ols(
         # h → 1 makes r/(1 − h) a ratio of rounding errors: leave it to the reference
         f.refer |= np.any(~(1.0 - h > HC3_LEVERAGE_RTOL * kappa), axis=-1)
     alpha = 1.0 - level  # RegressionResults.conf_int: t(df_resid) quantile at 1 − α/2
-    q = stats.t.ppf(1 - alpha / 2, df)
+    q = t_ppf(1 - alpha / 2, df)
     f.est = b
     f.lo = b - q * f.se
     f.hi = b + q * f.se
@@ -559,7 +559,7 @@ def _huber(
     f.est = out_b
     f.se = np.sqrt(factor[:, None] * ncp_diag)
     alpha = 1.0 - level
-    q = stats.norm.ppf(1 - alpha / 2)
+    q = norm_ppf(1 - alpha / 2)
     f.lo = out_b - q * f.se
     f.hi = out_b + q * f.se
     stopped = out_iter >= maxiter
@@ -837,7 +837,7 @@ def _lad_se(
     iqre = q75 - q25
     h0 = estimators.hall_sheather(n, q)
     sd_y = np.std(y, axis=1)
-    h = np.minimum(sd_y, iqre / 1.34) * (stats.norm.ppf(q + h0) - stats.norm.ppf(q - h0))
+    h = np.minimum(sd_y, iqre / 1.34) * (norm_ppf(q + h0) - norm_ppf(q - h0))
     u = e / h[:, None]
     kern = np.where(np.abs(u) <= 1, 0.75 * (1 - u**2), 0.0)
     fhat0 = 1.0 / (n * h) * kern.sum(axis=1)
@@ -888,7 +888,7 @@ def _lad(
     for i in np.flatnonzero(noisy & cert):
         cov = estimators.quantreg_kernel_cov(D.row(i), y[i], bv[i])
         se[i] = np.sqrt(np.diag(cov))
-    crit = stats.t.ppf(0.5 + level / 2, n - p)
+    crit = t_ppf(0.5 + level / 2, n - p)
     f.est, f.se = bv, se
     f.lo = bv - crit * se
     f.hi = bv + crit * se
