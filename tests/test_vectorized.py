@@ -411,3 +411,31 @@ def test_unknown_specs_are_left_to_the_reference() -> None:
         vec = fit_dataset_vectorized(data, spec, LEVEL)
         ref = fit_dataset(data, spec, LEVEL)
         assert_same_statuses(vec, ref)
+
+
+SPLIT_CASES = {
+    "fixed-normal": {},
+    "fixed-t3": {"errors": {"distribution": "t", "df": 3}},
+    "fixed-het-n25": {"n": 25, "heteroskedasticity": {"strength": 2.0}},
+    "random": {"design": {"fixed": False}},
+    "prior": {"prior": {"tau": 0.5}},
+}
+
+
+@pytest.mark.parametrize("case", SPLIT_CASES)
+@pytest.mark.parametrize("name", SPECS)
+def test_results_do_not_depend_on_how_replicates_are_split(case: str, name: str) -> None:
+    """Bit for bit: a replicate's fit must not depend on which others share its job
+    (replicates_per_job never changes a result)."""
+    knobs = deep_merge(BUILTIN_DEFAULTS, SPLIT_CASES[case])
+    if knobs["errors"]["distribution"] == "t":
+        knobs["errors"]["df"] = 3
+    whole = fit_dataset_vectorized(simulate(knobs, 3, case, 0, 45), SPECS[name], LEVEL)
+    parts = [
+        fit_dataset_vectorized(simulate(knobs, 3, case, a, b), SPECS[name], LEVEL)
+        for a, b in ((0, 1), (1, 14), (14, 45))
+    ]
+    for field in ("estimate", "std_error", "ci_low", "ci_high"):
+        joined = np.vstack([getattr(p, field) for p in parts])
+        assert np.array_equal(joined, getattr(whole, field), equal_nan=True), field
+    assert list(np.concatenate([p.status for p in parts])) == list(whole.status)
