@@ -31,6 +31,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from lossstudy.assumptions import GAUSS_MARKOV
+
 __all__ = [
     "ASSUMPTIONS",
     "TOPICS",
@@ -43,14 +45,7 @@ __all__ = [
 ]
 
 #: Assumption columns of ``scenarios.csv`` (Gauss–Markov ones first, then normality).
-ASSUMPTIONS: tuple[str, ...] = (
-    "linearity",
-    "exogeneity",
-    "full_rank",
-    "homoskedasticity",
-    "no_autocorrelation",
-    "normal_errors",
-)
+ASSUMPTIONS: tuple[str, ...] = (*GAUSS_MARKOV, "normal_errors")
 
 #: Topic key -> heading, in the order the claims are returned.
 TOPICS: dict[str, str] = {

@@ -38,6 +38,7 @@ from matplotlib.ticker import (  # noqa: E402
 
 from lossstudy.answer import Z_TIE, scenario_groups  # noqa: E402
 from lossstudy.io import atomic_path  # noqa: E402
+from lossstudy.pipeline import ESTIMATE_COLUMNS
 
 __all__ = [
     "CAPTIONS",
@@ -535,18 +536,7 @@ def read_estimates(
         files = sorted(root.glob("*.parquet"))
     else:
         files = [root / f"{s}.parquet" for s in scenarios if (root / f"{s}.parquet").exists()]
-    cols = [
-        "scenario",
-        "replicate",
-        "estimator",
-        "term",
-        "true_value",
-        "estimate",
-        "std_error",
-        "ci_low",
-        "ci_high",
-        "status",
-    ]
+    cols = [c for c in ESTIMATE_COLUMNS if c not in ("method", "message")]
     parts = [pd.read_parquet(f, columns=cols, filters=[("term", "==", term)]) for f in files]
     if not parts:
         return pd.DataFrame(columns=cols)
