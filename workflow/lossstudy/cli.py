@@ -24,11 +24,15 @@ def replay(
     results: str | Path = "results",
     dataset_csv: str | Path | None = None,
 ) -> str:
-    """Rebuild and refit one replicate; return a human-readable report."""
+    """Rebuild and refit one replicate with the study's engine; return a readable report.
+
+    Fits do not depend on how replicates are grouped into jobs, so refitting the replicate
+    alone reproduces the stored numbers bit for bit.
+    """
     import pandas as pd
 
     from lossstudy.dgp import simulate
-    from lossstudy.estimators import fit_dataset
+    from lossstudy.pipeline import fit_with
 
     study = load_study(load_yaml(config_path))
     if scenario not in study.scenarios:
@@ -58,7 +62,7 @@ def replay(
     for name in names:
         if name not in study.estimators:
             raise ConfigError(f"unknown estimator '{name}'; allowed: {', '.join(study.estimators)}")
-        fit = fit_dataset(data, study.estimators[name], study.level)
+        fit = fit_with(study.engine, data, study.estimators[name], study.level)
         match = ""
         if stored is not None:
             old = stored[(stored.estimator == name) & (stored.replicate == replicate)]

@@ -108,6 +108,17 @@ def simulate_chunk(
 # --------------------------------------------------------------------------- fit
 
 
+def fit_with(engine: str, data: Dataset, spec: Mapping[str, Any], level: float) -> Any:
+    """Fit a chunk with the named engine (``vectorized`` or ``reference``)."""
+    if engine == "reference":
+        from lossstudy.estimators import fit_dataset
+
+        return fit_dataset(data, dict(spec), level)
+    from lossstudy.vectorized import fit_dataset_vectorized
+
+    return fit_dataset_vectorized(data, dict(spec), level)
+
+
 def fit_chunk(
     dataset: str | Path,
     scenario_id: str,
@@ -127,14 +138,7 @@ def fit_chunk(
 
     t0 = time.perf_counter()
     data = Dataset.load(dataset)
-    if engine == "reference":
-        from lossstudy.estimators import fit_dataset
-
-        res = fit_dataset(data, dict(spec), level)
-    else:
-        from lossstudy.vectorized import fit_dataset_vectorized
-
-        res = fit_dataset_vectorized(data, dict(spec), level)
+    res = fit_with(engine, data, spec, level)
     R, p = data.beta.shape
     terms = term_names(p)
     statuses, counts = np.unique(res.status.astype(str), return_counts=True)
