@@ -111,6 +111,11 @@ MEASURE_DEFINITIONS: dict[str, tuple[str, str, str]] = {
 #: method -> (loss, penalty, intervals); methods are the config's fixed vocabulary.
 METHOD_LOSSES: dict[str, tuple[str, str, str]] = {
     "ols": ("L2: Σ rᵢ²", "none", "t, n − p df; classical or HC3 SE"),
+    "wls": (
+        "weighted L2: Σ wᵢ rᵢ², wᵢ = 1/(1 + s·xⱼ²) fixed",
+        "none",
+        "t, n − p df; classical WLS SE",
+    ),
     "lad": ("L1: Σ |rᵢ|", "none", "t, n − p df; kernel (Hall–Sheather) SE"),
     "huber": ("Huber: Σ ρ_k(rᵢ/s), MAD scale s", "none", "normal (z); H1 covariance"),
     "ridge": ("L2: Σ rᵢ²", "λ Σ βⱼ² on the slopes", "none: biased by design"),
@@ -357,6 +362,9 @@ def _methods(estimators: Mapping[str, Mapping[str, Any]], reference: str) -> lis
             penalty = f"λ = {_show(params.get('penalty'))}: λ Σ βⱼ² on the slopes"
         if method == "ols":
             intervals = f"t, n − p df; {params.get('se', 'classical')} SE"
+        if method == "wls":
+            j, g = params.get("predictor", 1), _show(params.get("strength", 1.0))
+            loss = f"weighted L2: Σ wᵢ rᵢ², fixed wᵢ = 1/(1 + {g}·x{j}ᵢ²)"
         rows.append(
             {
                 "name": name,
