@@ -42,6 +42,10 @@ TINY = {
 }
 
 
+#: Study-wide steps that rerun whenever any scenario or estimator changes.
+AGGREGATES = {"theory": 1, "figures": 1, "report": 1, "all": 1}
+
+
 def write_config(workdir: Path, config: dict) -> None:
     (workdir / "config").mkdir(parents=True, exist_ok=True)
     (workdir / "config" / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
@@ -149,6 +153,26 @@ def test_side_outputs_exist(study: Path):
     assert not list(res.rglob("*.part"))
 
 
+def test_theory_table_and_report_section(study: Path):
+    """The `theory` rule writes results/theory.csv; the report shows it. With 20 replicates the
+    z-scores are noisy but defined; the Cauchy scenario has no finite-variance theory, the
+    singular one only ridge's exact moments."""
+    from lossstudy.theory import COLUMNS, KINDS
+
+    th = pd.read_csv(study / "results" / "theory.csv", keep_default_na=False, na_values=[""])
+    assert list(th.columns) == list(COLUMNS)
+    assert set(th["kind"]) <= set(KINDS) and "exact" in set(th["kind"])
+    assert "cauchy" not in set(th["scenario"])
+    assert set(th.loc[th["scenario"] == "singular", "estimator"]) == {"ridge"}
+    gm = th[th["scenario"] == "gm"]
+    assert {"bias", "variance", "coverage", "rel_efficiency"} <= set(gm["quantity"])
+    assert gm["z"].notna().all() and (gm["n_used"] > 0).all()
+    skipped = pd.read_csv(study / "results" / "theory_skipped.csv")
+    assert (skipped["scenario"] == "cauchy").any()
+    html = (study / "report" / "report.html").read_text(encoding="utf-8")
+    assert "Does the simulation agree with theory?" in html and 'id="th-gm"' in html
+
+
 def test_rerun_is_a_no_op(study: Path):
     assert job_counts(snakemake(study, "-n").stdout) == {}
 
@@ -173,7 +197,7 @@ def test_adding_a_scenario_runs_only_its_jobs(study: Path, tmp_path: Path):
         "summarise": 1,
         "performance": 1,
         "scenarios": 1,
-        "all": 1,
+        **AGGREGATES,
     }
 
 
@@ -181,7 +205,7 @@ def test_adding_an_estimator_runs_only_its_fits(study: Path, tmp_path: Path):
     config = copy.deepcopy(TINY)
     config["estimators"]["ridge_big"] = {"method": "ridge", "penalty": 50.0}
     counts = _extend(study, tmp_path, config)
-    assert counts == {"fit": 3 * 2, "summarise": 3, "performance": 1, "all": 1}
+    assert counts == {"fit": 3 * 2, "summarise": 3, "performance": 1, **AGGREGATES}
 
 
 def test_changing_one_scenario_reruns_that_scenario_only(study: Path, tmp_path: Path):
@@ -194,7 +218,7 @@ def test_changing_one_scenario_reruns_that_scenario_only(study: Path, tmp_path: 
         "summarise": 1,
         "performance": 1,
         "scenarios": 1,
-        "all": 1,
+        **AGGREGATES,
     }
 
 
