@@ -111,12 +111,12 @@ COLUMNS = (
 )
 #: quantity -> label (``est``: the row's estimator, ``vs``: its comparator), in report order.
 QUANTITIES: dict[str, str] = {
-    "bias": "bias: mean of d = estimate − true value",
+    "bias": "bias (mean of d)",
     "variance": "variance of d",
     "coverage": "coverage of the t interval",
-    "rel_efficiency": "relative efficiency Var(vs) / Var(est), all coefficients",
+    "rel_efficiency": "Var(vs) / Var(est), pooled over terms",
     "variance_excess": "Var(est) − Var(vs), vs the BLUE",
-    "bayes_risk_excess": "mean slope MSE(est) − MSE(vs), vs the Bayes rule",
+    "bayes_risk_excess": "mean slope MSE: est − vs, vs the Bayes rule",
 }
 SKIPPED_COLUMNS = ("scenario", "check", "estimator", "reason")
 #: Φ⁻¹(3/4): statsmodels' MAD constant (RLM's scale is median|r| / MAD_C).
