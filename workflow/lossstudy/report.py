@@ -598,6 +598,7 @@ def _theory(
                 "agree": int((~grp["flag"]).sum()),
                 "flagged": len(flagged),
                 "explained": int((flagged["note"] != "").sum()),
+                "chance": int(flagged["note"].str.contains("by chance alone", regex=False).sum()),
                 "max_z": f"{grp['z'].abs().max():.1f}" if grp["z"].notna().any() else "--",
             }
         )
