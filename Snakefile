@@ -15,6 +15,7 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/simulate.smk"
 include: "workflow/rules/fit.smk"
 include: "workflow/rules/summarise.smk"
+include: "workflow/rules/theory.smk"
 include: "workflow/rules/report.smk"
 
 
@@ -23,5 +24,6 @@ rule all:
     input:
         "results/scenarios.csv",
         "results/performance.csv",
+        "results/theory.csv",
         expand("results/tables/{scenario}.tex", scenario=STUDY.scenarios),
         "report/report.html",

@@ -39,7 +39,7 @@ def test_default_config_is_valid_and_meets_the_required_design():
     assert {sc.knobs["n"] for sc in study.scenarios.values()} >= {25, 100, 400}
     assert all(sc.replicates >= 2000 for sc in study.scenarios.values())
     methods = [e["method"] for e in study.estimators.values()]
-    assert {"ols", "lad", "huber", "ridge"} <= set(methods)
+    assert {"ols", "wls", "lad", "huber", "ridge"} <= set(methods)
     assert {e.get("se") for e in study.estimators.values() if e["method"] == "ols"} == {
         "classical",
         "hc3",
@@ -183,6 +183,17 @@ def test_reference_defaults_to_first_ols():
         ),
         ({"reference": "nope"}, "reference", "not an estimator"),
         ({"estimators": {"r": {"method": "ridge", "k": 2}}}, "estimators.r.k", "not a parameter"),
+        (
+            {"estimators": {"w": {"method": "wls", "predictor": 5}}},
+            "estimators.w.predictor",
+            "allowed 1..4",
+        ),
+        ({"estimators": {"w": {"method": "wls", "strength": -1}}}, "estimators.w.strength", ">= 0"),
+        (
+            {"estimators": {"w": {"method": "wls", "penalty": 1}}},
+            "estimators.w.penalty",
+            "strength",
+        ),
     ],
 )
 def test_bad_input_names_field_and_what_is_allowed(change, field, allowed):
@@ -219,6 +230,14 @@ def test_missing_required_key():
     cfg = copy.deepcopy(BASE)
     del cfg["estimators"]
     assert "estimators" in error_of(cfg)
+
+
+def test_wls_parameters_default_and_validate():
+    study = load_study(
+        with_(estimators={"w": {"method": "wls"}, "v": {"method": "wls", "strength": 2}})
+    )
+    assert study.estimators["w"] == {"method": "wls", "predictor": 1, "strength": 1.0}
+    assert study.estimators["v"] == {"method": "wls", "predictor": 1, "strength": 2}
 
 
 def test_replicates_per_job_larger_than_replicates_is_fine():

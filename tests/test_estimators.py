@@ -77,6 +77,26 @@ def test_ols_classical_matches_textbook_formulas():
     np.testing.assert_allclose(hi, b + c * se, rtol=1e-10)
 
 
+def test_wls_matches_weighted_normal_equations():
+    """statsmodels WLS with w = 1/(1 + strength·x_j²): (X'WX)⁻¹X'Wy, σ̂² = Σ w r²/(n − p)."""
+    n, p = 60, 4
+    X, y = make_xy(n, p, seed=3, het=True)
+    spec = {"method": "wls", "predictor": 1, "strength": 2.0}
+    est, se, lo, hi, status, msg = fit_one(X, y, spec, LEVEL)
+    assert (status, msg) == (OK, "")
+    w = 1.0 / (1.0 + 2.0 * X[:, 1] ** 2)
+    xtwx = X.T @ (w[:, None] * X)
+    b = np.linalg.solve(xtwx, X.T @ (w * y))
+    np.testing.assert_allclose(est, b, rtol=1e-10, atol=1e-12)
+    r = y - X @ b
+    s2 = (w * r) @ r / (n - p)
+    np.testing.assert_allclose(se, np.sqrt(np.diag(s2 * np.linalg.inv(xtwx))), rtol=1e-10)
+    c = crit_t(LEVEL, n - p)
+    np.testing.assert_allclose(lo, b - c * se, rtol=1e-10)
+    np.testing.assert_allclose(hi, b + c * se, rtol=1e-10)
+    assert estimators.is_linear_in_y(spec)
+
+
 def test_ols_hc3_matches_direct_formula():
     n, p = 50, 3
     X, y = make_xy(n, p, seed=2, het=True)
@@ -311,6 +331,7 @@ ALL_SPECS = [
     {"method": "lad"},
     {"method": "huber", "k": 1.345},
     {"method": "ridge", "penalty": 1.0},
+    {"method": "wls", "predictor": 1, "strength": 2.0},
 ]
 
 
@@ -320,7 +341,9 @@ def duplicated_column(X: np.ndarray) -> np.ndarray:
     return X
 
 
-@pytest.mark.parametrize("spec", ALL_SPECS[:4] + [{"method": "ridge", "penalty": 0.0}])
+@pytest.mark.parametrize(
+    "spec", [*ALL_SPECS[:4], ALL_SPECS[5], {"method": "ridge", "penalty": 0.0}]
+)
 def test_rank_deficient_design_fails_with_a_rank_message(spec):
     X, y = make_xy(40, 4, seed=41)
     est, se, lo, hi, status, msg = fit_one(duplicated_column(X), y, spec, LEVEL)

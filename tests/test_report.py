@@ -24,10 +24,11 @@ from lossstudy.report import render_report  # noqa: E402
 HEADINGS = (
     "1. The question and the short answer",
     "2. Design (ADEMP)",
-    "3. Results per scenario",
-    "4. Figures",
-    "5. Failures",
-    "6. Reproducibility",
+    "3. Does the simulation agree with theory?",
+    "4. Results per scenario",
+    "5. Figures",
+    "6. Failures",
+    "7. Reproducibility",
 )
 ASSUMPTIONS = (
     "linearity",
@@ -185,6 +186,112 @@ def test_renders_forty_scenarios_with_renamed_estimators(tmp_path: Path) -> None
     assert f"{(0.9 * 0.1 / 50) ** 0.5:.4f}" in text
     # the short answer is there and carries verdict badges
     assert 'class="badge' in text
+
+
+def write_theory(tmp: Path, config: dict[str, Any]) -> tuple[Path, Path]:
+    """A synthetic theory table over the config's own names: one row flagged with a caveat,
+    one flagged without, one violated ordering; and a skipped check."""
+    scenarios, names = list(config["scenarios"]), list(config["estimators"])
+    rows = []
+    for i, sid in enumerate(scenarios):
+        for e in names:
+            rows.append((sid, e, "", "x1", "bias", 0.01, 0.01, 0.0, "=", 1.0, "exact", False, ""))
+            rows.append(
+                (
+                    sid,
+                    e,
+                    "",
+                    "all",
+                    "rel_efficiency",
+                    0.7,
+                    0.01,
+                    0.64,
+                    "=",
+                    6.0,
+                    "asymptotic",
+                    True,
+                    "asymptotic <finite n>" if i == 0 else "",
+                )
+            )
+        rows.append(
+            (
+                sid,
+                names[-1],
+                names[0],
+                "x1",
+                "variance_excess",
+                -0.5,
+                0.1,
+                0.0,
+                ">=",
+                -5.0,
+                "ordering",
+                True,
+                "",
+            )
+        )
+    cols = [
+        "scenario",
+        "estimator",
+        "versus",
+        "term",
+        "quantity",
+        "simulated",
+        "mcse",
+        "theoretical",
+        "relation",
+        "z",
+        "kind",
+        "flag",
+        "note",
+    ]
+    table = pd.DataFrame(rows, columns=cols)
+    table["rel_diff"], table["n_used"] = np.nan, 50
+    table.to_csv(tmp / "theory.csv", index=False)
+    skipped = pd.DataFrame(
+        [(scenarios[0], "coverage", names[0], "autocorrelated errors")],
+        columns=["scenario", "check", "estimator", "reason"],
+    )
+    skipped.to_csv(tmp / "theory_skipped.csv", index=False)
+    return tmp / "theory.csv", tmp / "theory_skipped.csv"
+
+
+def test_theory_section(tmp_path: Path) -> None:
+    estimators = {"plain": {"method": "ols"}, "weighted": {"method": "wls"}}
+    config = make_study(tmp_path, 3, estimators)
+    theory_csv, skipped_csv = write_theory(tmp_path, config)
+    out = tmp_path / "report.html"
+    render_report(
+        config,
+        tmp_path / "performance.csv",
+        tmp_path / "scenarios.csv",
+        None,
+        [tmp_path / "bias.png"],
+        None,
+        out,
+        commit="0123abcd",
+        theory_csv=theory_csv,
+        theory_skipped_csv=skipped_csv,
+    )
+    text = out.read_text(encoding="utf-8")
+    check_common(text, config)
+    section = text.split('id="theory"')[1].split('id="results"')[0]
+    n_rows = 3 * (2 * 2 + 1)
+    assert f"{n_rows} comparisons in 3 scenarios; 9 flagged" in section
+    assert "7 without an explanation" in section  # 4 efficiencies without a note, 3 orderings
+    assert "asymptotic &lt;finite n&gt;" in section  # notes are escaped
+    for sid in config["scenarios"]:
+        assert f'id="th-{sid}"' in section
+    assert section.count('<tr class="flagged">') == 9 + 9  # flagged table + per-scenario rows
+    assert "≥ 0" in section and "autocorrelated errors" in section
+    assert "<code>weighted</code> vs <code>plain</code>" in section
+    assert "weighted L2" in text  # the WLS row of the methods table
+
+
+def test_theory_section_without_a_table(tmp_path: Path) -> None:
+    text, _ = render(tmp_path, 1, {"only_ls": {"method": "ols"}})
+    section = text.split('id="theory"')[1].split('id="results"')[0]
+    assert "was not given to the report" in section
 
 
 def test_git_failure_is_tolerated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

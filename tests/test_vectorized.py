@@ -32,6 +32,7 @@ SPECS: dict[str, dict[str, Any]] = {
     "ols": {"method": "ols", "se": "classical"},
     "ols_hc3": {"method": "ols", "se": "hc3"},
     "ridge": {"method": "ridge", "penalty": 2.5},
+    "wls": {"method": "wls", "predictor": 2, "strength": 1.5},
     "huber": {"method": "huber", "k": 1.345},
     "lad": {"method": "lad"},
 }
@@ -200,6 +201,43 @@ def test_engine_matches_reference(case: str, overrides: dict[str, Any]) -> None:
     if case.startswith("rank-deficient"):
         assert (ref.status == FAILED).all()
         assert ref.message[0].startswith("design matrix rank")
+
+
+@pytest.mark.parametrize("fixed", [True, False], ids=["fixed", "random"])
+def test_wls_solves_the_weighted_normal_equations(fixed: bool) -> None:
+    """WLS: X'WX b = X'Wy with w = 1/(1 + strength·x_j²), σ̂² = Σ w r²/(n − p), t intervals;
+    the default parameters (predictor 1, strength 1) and strength 0 (= OLS) included."""
+    data = make({"n": 30, "design": {"fixed": fixed}, "heteroskedasticity": {"strength": 3.0}})
+    for spec in (
+        {"method": "wls"},
+        {"method": "wls", "predictor": 3, "strength": 0.5},
+        {"method": "wls", "strength": 0.0},
+    ):
+        vec = fit_dataset_vectorized(data, spec, LEVEL)
+        assert_equivalent(vec, fit_dataset(data, spec, LEVEL))
+        j, g = spec.get("predictor", 1), spec.get("strength", 1.0)
+        for i in (0, 7):
+            X, y = data.design(i), data.y[i]
+            w = 1.0 / (1.0 + g * X[:, j] ** 2)
+            b = np.linalg.solve(X.T @ (w[:, None] * X), X.T @ (w * y))
+            r = y - X @ b
+            cov = (w @ r**2) / (X.shape[0] - X.shape[1]) * np.linalg.inv(X.T @ (w[:, None] * X))
+            assert rel_close(vec.estimate[i], b, 1e-10).all()
+            assert rel_close(vec.std_error[i], np.sqrt(np.diag(cov)), 1e-10).all()
+            crit = stats.t.ppf(0.5 + LEVEL / 2, X.shape[0] - X.shape[1])
+            assert rel_close(vec.ci_high[i], b + crit * np.sqrt(np.diag(cov)), 1e-10).all()
+    ols = fit_dataset_vectorized(data, SPECS["ols"], LEVEL)
+    wls0 = fit_dataset_vectorized(data, {"method": "wls", "strength": 0.0}, LEVEL)
+    assert rel_close(wls0.estimate, ols.estimate, 1e-10).all()
+    assert rel_close(wls0.std_error, ols.std_error, 1e-10).all()
+
+
+def test_wls_predictor_beyond_the_design_is_left_to_the_reference() -> None:
+    data = make({"n": 25}, reps=3)
+    spec = {"method": "wls", "predictor": 7}
+    vec = fit_dataset_vectorized(data, spec, LEVEL)
+    assert_same_statuses(vec, fit_dataset(data, spec, LEVEL))
+    assert set(vec.status) == {FAILED}
 
 
 def test_huber_hits_maxiter_like_rlm(monkeypatch: pytest.MonkeyPatch) -> None:

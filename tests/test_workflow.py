@@ -161,12 +161,32 @@ def test_report_is_self_contained_and_complete(study: Path):
     assert {"mse_decomposition", "relative_efficiency", "bias", "coverage", "zip"} <= figures
 
 
+def test_theory_table_and_report_section(study: Path):
+    """The `theory` rule writes results/theory.csv; the report shows it. With 20 replicates the
+    z-scores are noisy but defined; the Cauchy scenario has no finite-variance theory, the
+    singular one only ridge's exact moments."""
+    from lossstudy.theory import COLUMNS, KINDS
+
+    th = pd.read_csv(study / "results" / "theory.csv", keep_default_na=False, na_values=[""])
+    assert list(th.columns) == list(COLUMNS)
+    assert set(th["kind"]) <= set(KINDS) and "exact" in set(th["kind"])
+    assert "cauchy" not in set(th["scenario"])
+    assert set(th.loc[th["scenario"] == "singular", "estimator"]) == {"ridge"}
+    gm = th[th["scenario"] == "gm"]
+    assert {"bias", "variance", "coverage", "rel_efficiency"} <= set(gm["quantity"])
+    assert gm["z"].notna().all() and (gm["n_used"] > 0).all()
+    skipped = pd.read_csv(study / "results" / "theory_skipped.csv")
+    assert (skipped["scenario"] == "cauchy").any()
+    html = (study / "report" / "report.html").read_text(encoding="utf-8")
+    assert "Does the simulation agree with theory?" in html and 'id="th-gm"' in html
+
+
 def test_rerun_is_a_no_op(study: Path):
     assert job_counts(snakemake(study, "-n").stdout) == {}
 
 
 # the study-wide steps that any change reruns
-AGGREGATION = {"performance": 1, "figures": 1, "report": 1, "all": 1}
+AGGREGATION = {"performance": 1, "theory": 1, "figures": 1, "report": 1, "all": 1}
 
 
 def _extend(study: Path, tmp_path: Path, config: dict) -> dict[str, int]:

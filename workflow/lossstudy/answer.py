@@ -217,7 +217,7 @@ def scenario_groups(scenarios: pd.DataFrame) -> pd.DataFrame:
 
 def _infer_method(name: str) -> dict[str, Any]:
     low = name.lower()
-    for method in ("ols", "lad", "huber", "ridge"):
+    for method in ("ols", "wls", "lad", "huber", "ridge"):
         if low.startswith(method):
             spec: dict[str, Any] = {"method": method}
             if method == "ols":

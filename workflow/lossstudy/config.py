@@ -58,6 +58,7 @@ ERROR_PARAMETERS: dict[str, dict[str, float | None]] = {
 
 ESTIMATOR_PARAMETERS: dict[str, dict[str, Any]] = {
     "ols": {"se": "classical"},
+    "wls": {"predictor": 1, "strength": 1.0},
     "lad": {},
     "huber": {"k": 1.345},
     "ridge": {"penalty": 1.0},
@@ -332,6 +333,17 @@ def _complete_errors(knobs: dict[str, Any], where: str) -> None:
 # --------------------------------------------------------------------------- semantics
 
 
+def _check_estimator_predictors(sc: Scenario, estimators: Mapping[str, Mapping[str, Any]]) -> None:
+    """A WLS estimator weights by a predictor that must exist in every scenario."""
+    slopes = sc.p - 1
+    for name, spec in estimators.items():
+        if spec["method"] == "wls" and int(spec["predictor"]) > slopes:
+            raise ConfigError(
+                f"config error at 'estimators.{name}.predictor': predictor {spec['predictor']} "
+                f"does not exist in scenario '{sc.id}'; allowed 1..{slopes}."
+            )
+
+
 def _check_scenario(sc: Scenario, where: str) -> None:
     k = sc.knobs
     p = len(k["coefficients"])
@@ -401,6 +413,7 @@ def load_study(raw: Mapping[str, Any], schema_path: str | Path = SCHEMA_PATH) ->
     scenarios = expand_scenarios(config, schema)
     for sc in scenarios.values():
         _check_scenario(sc, f"scenarios.{sc.base}")
+        _check_estimator_predictors(sc, estimators)
     reference = config.get("reference")
     if reference is None:
         reference = next((n for n, e in estimators.items() if e["method"] == "ols"), None)

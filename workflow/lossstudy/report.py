@@ -2,7 +2,8 @@
 
 :func:`render_report` gathers everything the template shows: the short answer
 (:mod:`lossstudy.answer`), the ADEMP design (scenarios with the Gauss–Markov assumptions they
-meet or break, estimands, methods, performance measures, replicates), per-scenario results with
+meet or break, estimands, methods, performance measures, replicates), the check of the
+simulation against exact and asymptotic theory (:mod:`lossstudy.theory`), per-scenario results with
 their Monte Carlo standard errors, the figures (embedded as base64 PNG), failures and how they
 were handled, and what is needed to reproduce the run (config, seed, versions, commit, wall time
 per rule). Figures and CSS are inlined, so the file opens from disk with no network access.
@@ -111,6 +112,11 @@ MEASURE_DEFINITIONS: dict[str, tuple[str, str, str]] = {
 #: method -> (loss, penalty, intervals); methods are the config's fixed vocabulary.
 METHOD_LOSSES: dict[str, tuple[str, str, str]] = {
     "ols": ("L2: Σ rᵢ²", "none", "t, n − p df; classical or HC3 SE"),
+    "wls": (
+        "weighted L2: Σ wᵢ rᵢ², wᵢ = 1/(1 + s·xⱼ²) fixed",
+        "none",
+        "t, n − p df; classical WLS SE",
+    ),
     "lad": ("L1: Σ |rᵢ|", "none", "t, n − p df; kernel (Hall–Sheather) SE"),
     "huber": ("Huber: Σ ρ_k(rᵢ/s), MAD scale s", "none", "normal (z); H1 covariance"),
     "ridge": ("L2: Σ rᵢ²", "λ Σ βⱼ² on the slopes", "none: biased by design"),
@@ -357,6 +363,9 @@ def _methods(estimators: Mapping[str, Mapping[str, Any]], reference: str) -> lis
             penalty = f"λ = {_show(params.get('penalty'))}: λ Σ βⱼ² on the slopes"
         if method == "ols":
             intervals = f"t, n − p df; {params.get('se', 'classical')} SE"
+        if method == "wls":
+            j, g = params.get("predictor", 1), _show(params.get("strength", 1.0))
+            loss = f"weighted L2: Σ wᵢ rᵢ², fixed wᵢ = 1/(1 + {g}·x{j}ᵢ²)"
         rows.append(
             {
                 "name": name,
@@ -516,6 +525,133 @@ def _claim_groups(claims: Sequence[Claim]) -> list[dict[str, Any]]:
     return list(out.values())
 
 
+def _digits(mcse: float) -> int:
+    if np.isfinite(mcse) and mcse > 0:
+        return int(np.clip(1 - math.floor(math.log10(mcse)), 0, 6))
+    return 4
+
+
+def _theory(
+    theory_csv: str | Path | None,
+    skipped_csv: str | Path | None,
+    perf: pd.DataFrame,
+    scen: pd.DataFrame,
+    scen_rows: list[dict[str, Any]],
+    estimators: Mapping[str, Mapping[str, Any]],
+    reference: str,
+    term: str,
+) -> dict[str, Any]:
+    """The section "Does the simulation agree with theory?" from ``results/theory.csv``."""
+    from lossstudy.theory import P_CHANCE, QUANTITIES, Z_FLAG, outside_the_theorem
+
+    empty = {"available": False, "z_flag": f"{Z_FLAG:g}"}
+    if theory_csv is None or not Path(theory_csv).exists():
+        return empty
+    tab = pd.read_csv(theory_csv, keep_default_na=False, na_values=[""])
+    if tab.empty:
+        return {**empty, "available": True, "n_rows": 0, "scenarios": [], "summary": []}
+    tab["note"] = tab["note"].fillna("").astype(str)
+    tab["versus"] = tab["versus"].fillna("").astype(str)
+    tab["flag"] = tab["flag"].map(lambda v: str(v).strip().lower() in ("true", "1"))
+    for col in ("simulated", "mcse", "theoretical", "z"):
+        tab[col] = pd.to_numeric(tab[col], errors="coerce")
+    kinds = {"exact": 0, "asymptotic": 1, "ordering": 2}
+    qorder = {q: i for i, q in enumerate(QUANTITIES)}
+
+    def row(r: Any, notes: dict[str, int] | None) -> dict[str, Any]:
+        digits = _digits(float(r.mcse))
+        theo = float(r.theoretical)
+        if r.relation == "=":
+            theo_text = f"{theo:.{min(digits + 1, 7)}f}" if np.isfinite(theo) else "--"
+        else:
+            theo_text = f"{'≥' if r.relation == '>=' else '≤'} {theo:g}"
+        note_id = None
+        if notes is not None and r.note:
+            note_id = notes.setdefault(r.note, len(notes) + 1)
+        return {
+            "scenario": r.scenario,
+            "estimator": r.estimator,
+            "versus": r.versus,
+            "term": r.term,
+            "quantity": QUANTITIES.get(r.quantity, r.quantity),
+            "kind": r.kind,
+            "simulated": format_pm(float(r.simulated), float(r.mcse)),
+            "theoretical": theo_text,
+            "z": f"{float(r.z):+.1f}" if np.isfinite(r.z) else "--",
+            "flag": bool(r.flag),
+            "note": r.note,
+            "note_id": note_id,
+        }
+
+    summary = []
+    for (kind, q), grp in sorted(
+        tab.groupby(["kind", "quantity"]),
+        key=lambda kv: (kinds.get(kv[0][0], 9), qorder.get(kv[0][1], 99)),
+    ):
+        flagged = grp[grp["flag"]]
+        summary.append(
+            {
+                "kind": kind,
+                "quantity": QUANTITIES.get(q, q),
+                "rows": len(grp),
+                "scenarios": grp["scenario"].nunique(),
+                "agree": int((~grp["flag"]).sum()),
+                "flagged": len(flagged),
+                "explained": int((flagged["note"] != "").sum()),
+                "chance": int(flagged["note"].str.contains("by chance alone", regex=False).sum()),
+                "max_z": f"{grp['z'].abs().max():.1f}" if grp["z"].notna().any() else "--",
+            }
+        )
+    order = [r["id"] for r in scen_rows]
+    by_scenario = []
+    for sid in [*order, *sorted(set(tab["scenario"]) - set(order))]:
+        sub = tab[tab["scenario"] == sid]
+        if sub.empty:
+            continue
+        notes: dict[str, int] = {}
+        rows = [row(r, notes) for r in sub.itertuples(index=False)]
+        by_scenario.append(
+            {
+                "id": sid,
+                "rows": rows,
+                "n_flagged": int(sub["flag"].sum()),
+                "kinds": ", ".join(
+                    f"{(sub['kind'] == k).sum()} {k}" for k in kinds if (sub["kind"] == k).any()
+                ),
+                "notes": sorted(((i, n) for n, i in notes.items()), key=lambda t: t[0]),
+            }
+        )
+    skipped: list[dict[str, Any]] = []
+    if skipped_csv is not None and Path(skipped_csv).exists():
+        sk = pd.read_csv(skipped_csv, keep_default_na=False, na_values=[""]).fillna("")
+        for (check, reason), grp in sk.groupby(["check", "reason"], sort=False):
+            where = [
+                f"{r.scenario} ({r.estimator})" if r.estimator else str(r.scenario)
+                for r in grp.itertuples(index=False)
+            ]
+            skipped.append({"check": check, "reason": reason, "where": where})
+    gm = scen.loc[scen.get("gauss_markov", pd.Series(dtype=str)).astype(str) == "holds", "scenario"]
+    n_exact = int((tab["kind"] == "exact").sum())
+    flagged = tab[tab["flag"]]
+    return {
+        "available": True,
+        "z_flag": f"{Z_FLAG:g}",
+        "n_rows": len(tab),
+        "n_scenarios": tab["scenario"].nunique(),
+        "n_exact": n_exact,
+        "chance": f"{n_exact * P_CHANCE:.1f}",
+        "p_chance": f"{100 * P_CHANCE:.2f}",
+        "n_flagged": len(flagged),
+        "n_unexplained": int((flagged["note"] == "").sum()),
+        "summary": summary,
+        "flagged": [row(r, None) for r in flagged.itertuples(index=False)],
+        "scenarios": by_scenario,
+        "skipped": skipped,
+        "outside": outside_the_theorem(perf, list(gm), estimators, reference or None, term),
+        "term": term,
+    }
+
+
 # --------------------------------------------------------------------------------------------
 # entry points
 # --------------------------------------------------------------------------------------------
@@ -532,6 +668,8 @@ def report_context(
     term: str = "x1",
     commit: str | None = None,
     command: str = "snakemake --cores 2",
+    theory_csv: str | Path | None = None,
+    theory_skipped_csv: str | Path | None = None,
 ) -> dict[str, Any]:
     """Everything the template shows, as plain data (see :func:`render_report`)."""
     config = copy.deepcopy(dict(config))
@@ -615,6 +753,16 @@ def report_context(
         "results": _results(perf, scen_rows, est_names, term, level),
         "figures": figs,
         "failures": _failures(perf),
+        "theory": _theory(
+            theory_csv,
+            theory_skipped_csv,
+            perf,
+            scen,
+            scen_rows,
+            estimators,
+            reference,
+            term,
+        ),
         "config_yaml": yaml.safe_dump(config, sort_keys=False, allow_unicode=True),
         "seed": config.get("seed", ""),
         "versions": _versions(),
@@ -658,6 +806,8 @@ def render_report(
     term: str = "x1",
     commit: str | None = None,
     command: str = "snakemake --cores 2",
+    theory_csv: str | Path | None = None,
+    theory_skipped_csv: str | Path | None = None,
 ) -> None:
     """Render the self-contained HTML report to ``out_html`` (written atomically).
 
@@ -665,7 +815,9 @@ def render_report(
     from :func:`lossstudy.figures.make_figures` (SVGs are skipped when the PNG is there),
     ``benchmarks_dir`` the root of the Snakemake benchmark TSVs (rule = first path component),
     ``term`` the coefficient the short answer and the tables focus on, ``commit`` overrides
-    ``git rev-parse HEAD`` and ``command`` is the command shown to rerun the study.
+    ``git rev-parse HEAD`` and ``command`` is the command shown to rerun the study;
+    ``theory_csv`` and ``theory_skipped_csv`` (from :mod:`lossstudy.theory`) feed the section
+    "Does the simulation agree with theory?" (it says so when they are not given).
     """
     ctx = report_context(
         config,
@@ -677,6 +829,8 @@ def render_report(
         term=term,
         commit=commit,
         command=command,
+        theory_csv=theory_csv,
+        theory_skipped_csv=theory_skipped_csv,
     )
     env = _environment()
     css = (TEMPLATES / "report.css").read_text(encoding="utf-8")

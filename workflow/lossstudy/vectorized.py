@@ -9,6 +9,9 @@ study's numbers:
 - OLS, ridge: batched normal equations (a fixed design is factored once, through the same
   pseudo-inverse statsmodels uses); classical and HC3 SEs, t intervals; ridge SE as
   ``estimators.ridge_closed_form`` with NaN intervals.
+- WLS: the batched weighted normal equations X'WX b = X'Wy, solved as statsmodels ``WLS``
+  solves them: OLS (classical SEs, t intervals) on the whitened data √w·X, √w·y, whose
+  residual sum of squares is Σ w r². The weights are fixed by X, so a fixed design stays fixed.
 - Huber: a batched IRLS that replays ``RLM(HuberT(k)).fit()`` step by step (OLS start, MAD
   scale about 0 re-estimated each step, deviance stopping rule with the WLS scale, tol 1e-8,
   ``estimators.HUBER_MAXITER``), so the iteration counts and ``not_converged`` flags agree;
@@ -89,6 +92,7 @@ _PARAMS: dict[str, set[str]] = {
     "lad": set(),
     "huber": {"k"},
     "ridge": {"penalty"},
+    "wls": {"predictor", "strength"},
 }
 _NONFINITE_SE = "non-finite standard error: estimate kept, SE and interval set to NaN"
 
@@ -1023,6 +1027,17 @@ def _scatter(dst: _Fits, src: _Fits, rows: np.ndarray) -> None:
         getattr(dst, name)[rows] = getattr(src, name)
 
 
+def _whitened(data: Dataset, spec: dict[str, Any]) -> Dataset:
+    """√w·X and √w·y with the WLS weights of ``estimators.wls_weights`` (non-finite data stays
+    non-finite; those replicates go to the reference anyway)."""
+    with np.errstate(all="ignore"):
+        w = estimators.wls_weights(
+            data.X, int(spec.get("predictor", 1)), float(spec.get("strength", 1.0))
+        )
+        sw = np.sqrt(w)
+        return Dataset(sw[..., None] * data.X, sw * data.y, data.beta, data.replicates)
+
+
 def fit_dataset_vectorized(
     data: Dataset, spec: dict[str, Any], level: float, *, info: EngineInfo | None = None
 ) -> FitResult:
@@ -1036,6 +1051,8 @@ def fit_dataset_vectorized(
         return estimators.fit_dataset(data, spec, level)  # the reference reports the problem
     if method == "ols" and spec.get("se", "classical") not in ("classical", "hc3"):
         return estimators.fit_dataset(data, spec, level)
+    if method == "wls" and not 0 <= int(spec.get("predictor", 1)) < data.X.shape[-1]:
+        return estimators.fit_dataset(data, spec, level)  # no such column: the reference fails
     info = info if info is not None else EngineInfo()
     if data.fixed:
         # A shared design would let BLAS combine replicates in one product, whose last bits
@@ -1046,6 +1063,11 @@ def fit_dataset_vectorized(
         )
     R, p = data.beta.shape
     n = data.y.shape[1]
+    # what the batched code fits: WLS is OLS on the whitened data (as statsmodels WLS computes
+    # it); replicates handed to the reference are refitted from the original data and spec
+    fit_data, fit_spec = data, spec
+    if method == "wls":
+        fit_data, fit_spec = _whitened(data, spec), {"method": "ols", "se": "classical"}
     est, se, lo, hi = (np.full((R, p), np.nan) for _ in range(4))
     status = np.empty(R, dtype=object)
     message = np.empty(R, dtype=object)
@@ -1061,15 +1083,15 @@ def fit_dataset_vectorized(
     refer = ~finite
 
     with single_thread_blas(), np.errstate(all="ignore"):
-        pre = _Prep.fixed(data.X) if fixed and finite_x.all() else _Prep.none()
+        pre = _Prep.fixed(fit_data.X) if fixed and finite_x.all() else _Prep.none()
         rows = np.flatnonzero(finite)
         step = _chunk_size(n, p, fixed)
         for start in range(0, rows.size, step):
             sel = rows[start : start + step]
             if sel[-1] - sel[0] + 1 == sel.size:  # contiguous: views, no copies
                 sel = slice(int(sel[0]), int(sel[-1]) + 1)
-            D = _Design(data.X if fixed else data.X[sel])
-            f = _fit_chunk(D, data.y[sel], spec, level, pre, info)
+            D = _Design(fit_data.X if fixed else fit_data.X[sel])
+            f = _fit_chunk(D, fit_data.y[sel], fit_spec, level, pre, info)
             _finish(f)
             est[sel], se[sel], lo[sel], hi[sel] = f.est, f.se, f.lo, f.hi
             status[sel], message[sel] = f.status, f.message

@@ -49,7 +49,7 @@ def maybe_temp(path):
 def benchmark_files(wildcards):
     """Every job's benchmark file: the report sums wall time per rule from them."""
     files = ["results/benchmarks/scenarios.tsv", "results/benchmarks/performance.tsv"]
-    files.append("results/benchmarks/figures.tsv")
+    files += ["results/benchmarks/figures.tsv", "results/benchmarks/theory.tsv"]
     for sid in STUDY.scenarios:
         files.append(f"results/benchmarks/summarise/{sid}.tsv")
         for chunk in STUDY.chunks(sid):

@@ -38,6 +38,8 @@ rule report:
             "results/estimates/{scenario}.parquet", scenario=STUDY.scenarios
         ),
         figures="results/figures",
+        theory="results/theory.csv",
+        theory_skipped="results/theory_skipped.csv",
         benchmarks=benchmark_files,
     output:
         "report/report.html",

@@ -17,4 +17,6 @@ render_report(
     figures,
     "results/benchmarks",
     snakemake.output[0],
+    theory_csv=snakemake.input.theory,
+    theory_skipped_csv=snakemake.input.theory_skipped,
 )

@@ -1,0 +1,33 @@
+rule theory:
+    input:
+        estimates=expand(
+            "results/estimates/{scenario}.parquet", scenario=STUDY.scenarios
+        ),
+        performance="results/performance.csv",
+    output:
+        table=report(
+            "results/theory.csv",
+            caption="../report/theory.rst",
+            category="Tables",
+            subcategory="theory",
+        ),
+        skipped="results/theory_skipped.csv",
+    log:
+        "results/logs/theory.log",
+    benchmark:
+        "results/benchmarks/theory.tsv"
+    conda:
+        "../../environment.yml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        scenarios=lambda wildcards: json.dumps(
+            {sid: sc.knobs for sid, sc in STUDY.scenarios.items()}, sort_keys=True
+        ),
+        estimators=json.dumps(STUDY.estimators, sort_keys=True),
+        seed=STUDY.seed,
+        level=STUDY.level,
+    script:
+        "../scripts/theory.py"
