@@ -49,6 +49,31 @@ def setup_logging(path: str | Path | None) -> None:
     root.setLevel(logging.INFO)
 
 
+class Progress:
+    """``progress(done, total)`` callback that logs ``what: done/total replicates`` to the rule's
+    log each time another tenth of the replicates is done (and at the end), however often it is
+    called: the engines call it per replicate or per internal chunk, this decides what to log."""
+
+    def __init__(self, what: str, total: int, parts: int = 10) -> None:
+        self.what = what
+        self.step = max(1, -(-total // parts))
+        self.next = self.step
+        self.t0 = time.perf_counter()
+
+    def __call__(self, done: int, total: int) -> None:
+        if done < self.next and done < total:
+            return
+        log.info(
+            "%s: %d/%d replicates done (%.0f%%, %.2fs)",
+            self.what,
+            done,
+            total,
+            100.0 * done / total if total else 100.0,
+            time.perf_counter() - self.t0,
+        )
+        self.next = (done // self.step + 1) * self.step
+
+
 # --------------------------------------------------------------------------- scenarios
 
 
@@ -93,7 +118,9 @@ def simulate_chunk(
 ) -> None:
     """Generate replicates [start, stop) of one scenario and save them."""
     t0 = time.perf_counter()
-    data = simulate(dict(knobs), seed, scenario_id, start, stop)
+    log.info("simulating %s replicates %d..%d", scenario_id, start, stop - 1)
+    progress = Progress(f"simulate {scenario_id}", stop - start)
+    data = simulate(dict(knobs), seed, scenario_id, start, stop, progress=progress)
     data.save(out)
     log.info(
         "simulated %s replicates %d..%d (n=%d) in %.2fs",
@@ -125,17 +152,23 @@ def fit_chunk(
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    if engine == "reference":
+        from lossstudy.estimators import fit_dataset as fit
+    else:
+        from lossstudy.vectorized import fit_dataset_vectorized as fit
+
     t0 = time.perf_counter()
     data = Dataset.load(dataset)
-    if engine == "reference":
-        from lossstudy.estimators import fit_dataset
-
-        res = fit_dataset(data, dict(spec), level)
-    else:
-        from lossstudy.vectorized import fit_dataset_vectorized
-
-        res = fit_dataset_vectorized(data, dict(spec), level)
     R, p = data.beta.shape
+    log.info(
+        "fitting %s with %s (%s engine): %d replicates, n = %d",
+        scenario_id,
+        estimator,
+        engine,
+        R,
+        data.y.shape[1],
+    )
+    res = fit(data, dict(spec), level, progress=Progress(f"fit {scenario_id} {estimator}", R))
     terms = term_names(p)
     statuses, counts = np.unique(res.status.astype(str), return_counts=True)
     log.info(
