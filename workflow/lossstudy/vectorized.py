@@ -55,8 +55,10 @@ CHUNK_CELLS = 1 << 16
 #: Largest cond(X'X) (bounded by tr(X'X)·tr((X'X)⁻¹)) fitted through normal equations; worse
 #: designs go to the reference, whose SVD-based solvers lose only cond(X)·eps, not cond(X)²·eps.
 COND_LIMIT = 1e8
-#: statsmodels' ``scale.mad`` constant, ``Gaussian.ppf(3/4)``.
-MAD_C = float(norm_ppf(3 / 4.0))
+#: statsmodels' ``scale.mad`` constant, ``Gaussian.ppf(3/4)``, as a literal (its repr: the
+#: same double) so that importing this module needs no scipy; tests/test_distributions.py
+#: checks it equals ``norm_ppf(3/4)`` bit for bit.
+MAD_C = 0.6744897501960817
 #: HC3 divides a residual by 1 − h_ii; both are computed with a relative error of about
 #: eps·cond(X'X)/(1 − h_ii), the reference's as much as ours. A replicate where that bound
 #: exceeds ~1e-10 (1 − h_ii < HC3_LEVERAGE_RTOL·cond) goes to the reference.
