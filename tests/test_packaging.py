@@ -1,4 +1,4 @@
-"""environment.yml (conda users) and pyproject.toml (pip, CI) must list the same packages."""
+"""environment.yml (conda, `--sdm conda`) and pyproject.toml (pip, CI) list the same packages."""
 
 from __future__ import annotations
 
@@ -25,8 +25,13 @@ def _split(req: str) -> tuple[str, str]:
 
 
 def test_environment_yml_matches_pyproject_dependencies():
+    """environment.yml = the dependencies + the Snakemake executor plugins of the test extra."""
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     pip_deps = dict(_split(r) for r in project["dependencies"])
+    test_extra = dict(_split(r) for r in project["optional-dependencies"]["test"])
+    plugins = {k: v for k, v in test_extra.items() if k.startswith("snakemake-executor-plugin-")}
+    assert "snakemake-executor-plugin-cluster-generic" in plugins
+    pip_deps |= plugins
     env = yaml.safe_load((ROOT / "environment.yml").read_text())
     conda = [d for d in env["dependencies"] if isinstance(d, str)]
     conda_deps = dict(_split(d) for d in conda if not d.startswith(("python", "pip")))
