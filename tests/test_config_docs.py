@@ -10,7 +10,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from lossstudy.config import BUILTIN_DEFAULTS, ERROR_PARAMETERS, SCHEMA_PATH, load_study
+from lossstudy.config import (
+    BUILTIN_DEFAULTS,
+    ERROR_PARAMETERS,
+    ESTIMATOR_PARAMETERS,
+    SCHEMA_PATH,
+    load_study,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = (ROOT / "config" / "README.md").read_text()
@@ -74,9 +80,14 @@ def test_every_scenario_knob_is_documented_with_a_valid_example():
         load_study(config)
 
 
-@pytest.mark.parametrize("method", ["ols", "lad", "huber", "ridge"])
+def test_every_estimator_method_is_documented():
+    assert set(table("## Estimators")) == set(ESTIMATOR_PARAMETERS)
+
+
+@pytest.mark.parametrize("method", sorted(ESTIMATOR_PARAMETERS))
 def test_every_estimator_is_documented_with_a_valid_example(method: str):
     row = table("## Estimators")[method]
+    assert len(row) == 4, method  # method, parameters (default), notes, example
     config = copy.deepcopy(BASE)
     config["estimators"].update(example(row[3]))
     load_study(config)

@@ -59,6 +59,16 @@ def test_every_rule_runs_in_the_top_level_environment():
     assert envs == {(ROOT / "environment.yml").resolve()}
 
 
+def test_every_script_finds_the_package_without_it_installed():
+    """Each rule's script imports _lossstudy_path before anything from lossstudy."""
+    scripts = sorted((ROOT / "workflow" / "scripts").glob("[!_]*.py"))
+    assert scripts
+    for script in scripts:
+        text = script.read_text()
+        helper = text.find("import _lossstudy_path")
+        assert 0 <= helper < text.find("from lossstudy"), script.name
+
+
 def test_scripts_run_without_the_package_installed(tmp_path: Path):
     """A job in an environment that has the dependencies but not the package (as under
     `--sdm conda`) imports the repository's copy: run the simulate script that way."""
