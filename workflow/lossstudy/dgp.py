@@ -19,6 +19,7 @@ Random numbers come from ``lossstudy.seeding`` only: the draws of replicate r ar
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -164,8 +165,19 @@ class Dataset:
             return cls(f["X"], f["y"], f["beta"], f["replicates"])
 
 
-def simulate(knobs: dict[str, Any], seed: int, scenario_id: str, start: int, stop: int) -> Dataset:
-    """Replicates [start, stop) of one scenario."""
+def simulate(
+    knobs: dict[str, Any],
+    seed: int,
+    scenario_id: str,
+    start: int,
+    stop: int,
+    *,
+    progress: Callable[[int, int], None] | None = None,
+) -> Dataset:
+    """Replicates [start, stop) of one scenario.
+
+    ``progress``, if given, is called as ``progress(done, total)`` after each replicate's draws.
+    """
     n, p = int(knobs["n"]), len(knobs["coefficients"])
     reps = np.arange(start, stop, dtype=np.int64)
     fixed = bool(knobs["design"]["fixed"])
@@ -186,6 +198,8 @@ def simulate(knobs: dict[str, Any], seed: int, scenario_id: str, start: int, sto
         if tau > 0:
             beta[i, 1:] = tau * rng.standard_normal(p - 1)
         u[i] = draw_errors(rng, knobs["errors"], n)
+        if progress is not None:
+            progress(i + 1, len(reps))
 
     xc = np.broadcast_to(x_clean, (len(reps), n, p))
     het = knobs["heteroskedasticity"]

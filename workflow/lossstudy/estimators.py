@@ -234,8 +234,17 @@ def fit_one(X: np.ndarray, y: np.ndarray, spec: dict[str, Any], level: float) ->
     return est, se, lo, hi, status, msg
 
 
-def fit_dataset(data: Dataset, spec: dict[str, Any], level: float) -> FitResult:
-    """Fit every replicate of a chunk with one estimator."""
+def fit_dataset(
+    data: Dataset,
+    spec: dict[str, Any],
+    level: float,
+    *,
+    progress: Callable[[int, int], None] | None = None,
+) -> FitResult:
+    """Fit every replicate of a chunk with one estimator.
+
+    ``progress``, if given, is called as ``progress(done, total)`` after each replicate.
+    """
     R, p = data.beta.shape
     est, se, lo, hi = (np.full((R, p), np.nan) for _ in range(4))
     status = np.empty(R, dtype=object)
@@ -244,4 +253,6 @@ def fit_dataset(data: Dataset, spec: dict[str, Any], level: float) -> FitResult:
         est[i], se[i], lo[i], hi[i], status[i], message[i] = fit_one(
             data.design(i), data.y[i], spec, level
         )
+        if progress is not None:
+            progress(i + 1, R)
     return FitResult(est, se, lo, hi, status, message)

@@ -36,7 +36,7 @@ import ctypes
 import functools
 import glob
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -58,8 +58,10 @@ CHUNK_CELLS = 1 << 16
 #: Largest cond(X'X) (bounded by tr(X'X)·tr((X'X)⁻¹)) fitted through normal equations; worse
 #: designs go to the reference, whose SVD-based solvers lose only cond(X)·eps, not cond(X)²·eps.
 COND_LIMIT = 1e8
-#: statsmodels' ``scale.mad`` constant, ``Gaussian.ppf(3/4)``.
-MAD_C = float(norm_ppf(3 / 4.0))
+#: statsmodels' ``scale.mad`` constant, ``Gaussian.ppf(3/4)``, as a literal (its repr: the
+#: same double) so that importing this module needs no scipy; tests/test_distributions.py
+#: checks it equals ``norm_ppf(3/4)`` bit for bit.
+MAD_C = 0.6744897501960817
 #: HC3 divides a residual by 1 − h_ii; both are computed with a relative error of about
 #: eps·cond(X'X)/(1 − h_ii), the reference's as much as ours. A replicate where that bound
 #: exceeds ~1e-10 (1 − h_ii < HC3_LEVERAGE_RTOL·cond) goes to the reference.
@@ -1039,20 +1041,29 @@ def _whitened(data: Dataset, spec: dict[str, Any]) -> Dataset:
 
 
 def fit_dataset_vectorized(
-    data: Dataset, spec: dict[str, Any], level: float, *, info: EngineInfo | None = None
+    data: Dataset,
+    spec: dict[str, Any],
+    level: float,
+    *,
+    info: EngineInfo | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> FitResult:
     """Fit every replicate of a chunk with one estimator; same results as ``fit_dataset``.
 
     ``info``, if given, accumulates counts of fallbacks and iterations (see EngineInfo).
+    ``progress``, if given, is called as ``progress(done, total)`` after each internal chunk
+    and after each replicate handed to the reference.
     """
     method = spec.get("method")
     params = {k for k in spec if k != "method"}
     if method not in _PARAMS or not params <= _PARAMS[method]:
-        return estimators.fit_dataset(data, spec, level)  # the reference reports the problem
+        # the reference reports the problem
+        return estimators.fit_dataset(data, spec, level, progress=progress)
     if method == "ols" and spec.get("se", "classical") not in ("classical", "hc3"):
-        return estimators.fit_dataset(data, spec, level)
+        return estimators.fit_dataset(data, spec, level, progress=progress)
     if method == "wls" and not 0 <= int(spec.get("predictor", 1)) < data.X.shape[-1]:
-        return estimators.fit_dataset(data, spec, level)  # no such column: the reference fails
+        # no such column: the reference fails and says so
+        return estimators.fit_dataset(data, spec, level, progress=progress)
     info = info if info is not None else EngineInfo()
     if data.fixed:
         # A shared design would let BLAS combine replicates in one product, whose last bits
@@ -1081,6 +1092,7 @@ def fit_dataset_vectorized(
         finite_x = np.all(np.isfinite(data.X), axis=(1, 2))
     finite = finite_y & finite_x
     refer = ~finite
+    done = 0  # replicates whose fit is final (the reference's are counted as they finish)
 
     with single_thread_blas(), np.errstate(all="ignore"):
         pre = _Prep.fixed(fit_data.X) if fixed and finite_x.all() else _Prep.none()
@@ -1096,10 +1108,16 @@ def fit_dataset_vectorized(
             est[sel], se[sel], lo[sel], hi[sel] = f.est, f.se, f.lo, f.hi
             status[sel], message[sel] = f.status, f.message
             refer[sel] |= f.refer
+            done += len(f.refer) - int(np.count_nonzero(f.refer))
+            if progress is not None:
+                progress(done, R)
 
     for i in np.flatnonzero(refer):
         est[i], se[i], lo[i], hi[i], status[i], message[i] = estimators.fit_one(
             data.design(int(i)), data.y[i], spec, level
         )
+        done += 1
+        if progress is not None:
+            progress(done, R)
     info.reference_fallback += int(refer.sum())
     return FitResult(est, se, lo, hi, status, message)

@@ -1,13 +1,15 @@
 import json
+import sys
+from importlib.util import find_spec
+from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
 
-try:
-    from lossstudy.config import ConfigError, load_study
-except ImportError as exc:
-    raise WorkflowError(
-        "The study package is not installed: run `pip install -e .` in the repository first."
-    ) from exc
+# Not installed (e.g. a conda env made from environment.yml): use the repository's copy.
+if find_spec("lossstudy") is None:
+    sys.path.insert(0, str(Path(workflow.basedir) / "workflow"))
+
+from lossstudy.config import ConfigError, load_study
 
 try:
     STUDY = load_study(config)

@@ -1,3 +1,8 @@
+# Cheap (tens of ms, under 100 MB): run by Snakemake itself, never queued on a cluster.
+localrules:
+    scenarios,
+
+
 rule scenarios:
     output:
         "results/scenarios.csv",
@@ -8,8 +13,9 @@ rule scenarios:
     conda:
         "../../environment.yml"
     threads: 1
+    # Measured (README "Job granularity"): 0.7 s, 120 MB peak RSS.
     resources:
-        mem_mb=500,
+        mem_mb=400,
         runtime=5,
     params:
         scenarios=lambda wildcards: json.dumps(
@@ -29,9 +35,11 @@ rule simulate:
     conda:
         "../../environment.yml"
     threads: 1
+    # Measured (README "Job granularity"): at most 1.7 s (0.4 s unloaded) and 113 MB peak RSS
+    # for 2000 replicates of n = 400 with a random design.
     resources:
-        mem_mb=1000,
-        runtime=10,
+        mem_mb=400,
+        runtime=5,
     params:
         knobs=scenario_knobs,
         seed=STUDY.seed,

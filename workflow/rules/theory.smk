@@ -19,8 +19,10 @@ rule theory:
     conda:
         "../../environment.yml"
     threads: 1
+    # Measured: 3.4 s, 661 MB peak RSS for the default study (benchmark TSV; reads every
+    # scenario's per-replicate estimates).
     resources:
-        mem_mb=2000,
+        mem_mb=1500,
         runtime=10,
     params:
         scenarios=lambda wildcards: json.dumps(

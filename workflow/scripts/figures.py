@@ -2,6 +2,8 @@
 
 from pathlib import Path
 
+import _lossstudy_path  # noqa: F401  (finds lossstudy without the package installed)
+
 from lossstudy.figures import make_figures
 from lossstudy.pipeline import setup_logging
 

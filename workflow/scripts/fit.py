@@ -2,6 +2,8 @@
 
 import json
 
+import _lossstudy_path  # noqa: F401  (finds lossstudy without the package installed)
+
 from lossstudy.pipeline import fit_chunk, setup_logging
 
 setup_logging(snakemake.log[0])

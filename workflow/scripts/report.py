@@ -2,6 +2,8 @@
 
 from pathlib import Path
 
+import _lossstudy_path  # noqa: F401  (finds lossstudy without the package installed)
+
 from lossstudy.figures import CAPTIONS
 from lossstudy.pipeline import setup_logging
 from lossstudy.report import render_report

@@ -2,6 +2,8 @@
 
 import json
 
+import _lossstudy_path  # noqa: F401  (finds lossstudy without the package installed)
+
 from lossstudy.pipeline import setup_logging, simulate_chunk
 
 setup_logging(snakemake.log[0])

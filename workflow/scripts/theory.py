@@ -3,6 +3,8 @@
 import json
 from pathlib import Path
 
+import _lossstudy_path  # noqa: F401  (finds lossstudy without the package installed)
+
 from lossstudy.pipeline import setup_logging
 from lossstudy.theory import write_theory
 

@@ -1,0 +1,72 @@
+"""Per-job start-up: a fit job imports neither pandas nor, unless it needs a quantile, scipy.
+
+Every job of the workflow is a fresh Python process, and a default study runs about 500 fit
+jobs whose fitting takes a fraction of a second, so what a job imports is most of its cost
+(README, "Job granularity"). These tests keep the heavy imports out of the fit path.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from lossstudy.pipeline import arrow_table
+
+FIT_JOB = """
+import sys
+from lossstudy.config import BUILTIN_DEFAULTS
+from lossstudy.pipeline import fit_chunk, simulate_chunk
+simulate_chunk(BUILTIN_DEFAULTS, 1, "s", 0, 50, "{tmp}/d.npz")
+fit_chunk("{tmp}/d.npz", "s", "e", {spec!r}, 0.95, "vectorized", "{tmp}/f.parquet")
+print(" ".join(m for m in ("pandas", "scipy.special", "statsmodels") if m in sys.modules))
+"""
+
+
+@pytest.mark.parametrize(
+    ("spec", "heavy"),
+    [
+        ({"method": "ridge", "penalty": 1.0}, ""),
+        ({"method": "ols"}, "scipy.special"),
+        ({"method": "lad"}, "scipy.special"),
+    ],
+    ids=["ridge", "ols", "lad"],
+)
+def test_fit_job_imports_no_pandas(tmp_path, spec, heavy):
+    code = FIT_JOB.format(tmp=tmp_path, spec=spec)
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert run.stdout.strip() == heavy
+
+
+def test_arrow_table_equals_pa_table(tmp_path):
+    rng = np.random.default_rng(1)
+    floats = rng.standard_normal(6)
+    floats[[1, 4]] = np.nan
+    columns = {
+        "s": ["gm", "gm", "gm", "gm", "gm", "gm"],
+        "replicate": np.repeat(np.arange(3, dtype=np.int64), 2),
+        "x": floats,
+        "strided": np.arange(12.0).reshape(6, 2)[:, 1],
+        "message": ["", "ok", "design matrix rank 2 < p = 3", "", "Ünïcode ✓", ""],
+    }
+    expected = pa.table(
+        {k: pa.array(v, pa.string()) if isinstance(v, list) else v for k, v in columns.items()}
+    )
+    got = arrow_table(columns)
+    got.validate(full=True)
+    assert got.schema == expected.schema
+    for name in columns:
+        a, b = got[name].combine_chunks(), expected[name].combine_chunks()
+        assert a.null_count == b.null_count == 0
+        if pa.types.is_string(a.type):
+            assert a.to_pylist() == b.to_pylist()
+        else:  # bit for bit, NaN included
+            assert a.to_numpy().tobytes() == b.to_numpy().tobytes()
+    # and the Parquet files the fit jobs write are byte-identical
+    pq.write_table(got, tmp_path / "got.parquet")
+    pq.write_table(expected, tmp_path / "expected.parquet")
+    assert (tmp_path / "got.parquet").read_bytes() == (tmp_path / "expected.parquet").read_bytes()

@@ -1,0 +1,18 @@
+"""Make ``import lossstudy`` work in a job whose Python environment lacks the package.
+
+Snakemake puts this directory on ``sys.path`` when it runs a rule's script, so every script
+imports this module before ``lossstudy``. With ``pip install -e .`` (the README's setup) the
+package is importable and nothing happens. Under ``snakemake --sdm conda`` the job runs in the
+environment that Snakemake builds from environment.yml in ``.snakemake/conda/``, outside the
+repository, where ``pip install -e .`` cannot resolve; that environment holds the dependencies
+only, so the repository's own copy of the package (``workflow/lossstudy``) is used instead.
+"""
+
+import sys
+from importlib.util import find_spec
+from pathlib import Path
+
+WORKFLOW_DIR = str(Path(__file__).resolve().parents[1])
+
+if find_spec("lossstudy") is None:
+    sys.path.insert(0, WORKFLOW_DIR)
