@@ -8,16 +8,8 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from lossstudy.answer import Claim, format_pm, scenario_groups, short_answer
+from lossstudy.answer import ASSUMPTIONS, Claim, format_pm, scenario_groups, short_answer
 
-ASSUMPTIONS = (
-    "linearity",
-    "exogeneity",
-    "full_rank",
-    "homoskedasticity",
-    "no_autocorrelation",
-    "normal_errors",
-)
 GM = ASSUMPTIONS[:5]
 
 

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from lossstudy.answer import ASSUMPTIONS
 from lossstudy.figures import (
     CAPTIONS,
     fig_bias,
@@ -26,14 +27,6 @@ from lossstudy.performance import MEASURES
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 METHODS = ("ols", "lad", "huber", "ridge")
-ASSUMPTIONS = (
-    "linearity",
-    "exogeneity",
-    "full_rank",
-    "homoskedasticity",
-    "no_autocorrelation",
-    "normal_errors",
-)
 
 
 def synthetic_study(

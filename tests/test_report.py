@@ -18,6 +18,7 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
 from lossstudy import report  # noqa: E402
+from lossstudy.answer import ASSUMPTIONS
 from lossstudy.performance import MEASURES  # noqa: E402
 from lossstudy.report import render_report  # noqa: E402
 
@@ -29,14 +30,6 @@ HEADINGS = (
     "5. Figures",
     "6. Failures",
     "7. Reproducibility",
-)
-ASSUMPTIONS = (
-    "linearity",
-    "exogeneity",
-    "full_rank",
-    "homoskedasticity",
-    "no_autocorrelation",
-    "normal_errors",
 )
 KINDS = ("normal", "t", "cauchy", "het")
 
