@@ -86,8 +86,7 @@ def test_fit_job_log_shows_progress(tmp_path: Path):
         fit_chunk(
             tmp_path / "d.npz",
             "s",
-            "ols",
-            {"method": "ols"},
+            {"ols": {"method": "ols"}, "lad": {"method": "lad"}},
             0.9,
             "vectorized",
             tmp_path / "f.parquet",
@@ -96,8 +95,31 @@ def test_fit_job_log_shows_progress(tmp_path: Path):
         logging.getLogger("lossstudy").handlers[:] = []
     text = log.read_text()
     assert "simulate s: 400/400 replicates done (100%" in text
-    assert "fitting s with ols (vectorized engine): 400 replicates, n = 400" in text
+    assert "fitting s with 2 estimators (vectorized engine): 400 replicates, n = 400" in text
     step = _chunk_size(N, 5, True)
     assert f"fit s ols: {step}/400 replicates done" in text
     assert "fit s ols: 400/400 replicates done (100%" in text
-    assert len(pd.read_parquet(tmp_path / "f.parquet")) == R * 5
+    assert "fit s lad: 400/400 replicates done (100%" in text
+    assert "fitted s with lad in" in text
+    fits = pd.read_parquet(tmp_path / "f.parquet")
+    assert len(fits) == 2 * R * 5 and list(fits["estimator"].unique()) == ["ols", "lad"]
+
+
+def test_fitting_estimators_together_equals_fitting_each_alone(tmp_path: Path):
+    """A fit job fits all estimators in one process; no estimator's rows may depend on which
+    others share the job or on their order (so adding an estimator changes no other's fits)."""
+    simulate_chunk(KNOBS, 9, "s", 0, 30, tmp_path / "d.npz")
+    specs = {
+        "huber": {"method": "huber", "k": 1.345},
+        "lad": {"method": "lad"},
+        "ols": {"method": "ols", "se": "hc3"},
+    }
+    fit_chunk(tmp_path / "d.npz", "s", specs, 0.9, "vectorized", tmp_path / "all.parquet")
+    together = pd.read_parquet(tmp_path / "all.parquet")
+    assert list(together["estimator"].unique()) == list(specs)
+    for name, spec in reversed(specs.items()):
+        out = tmp_path / f"{name}.parquet"
+        fit_chunk(tmp_path / "d.npz", "s", {name: spec}, 0.9, "vectorized", out)
+        alone = pd.read_parquet(out)
+        part = together[together["estimator"] == name].reset_index(drop=True)
+        pd.testing.assert_frame_equal(part, alone, check_exact=True)

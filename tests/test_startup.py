@@ -1,7 +1,7 @@
 """Per-job start-up: a fit job imports neither pandas nor, unless it needs a quantile, scipy.
 
-Every job of the workflow is a fresh Python process, and a default study runs about 500 fit
-jobs whose fitting takes a fraction of a second, so what a job imports is most of its cost
+Every job of the workflow is a fresh Python process, and the fits of a default-study job take
+about as long as the imports that precede them, so what a job imports is a large part of its cost
 (README, "Job granularity"). These tests keep the heavy imports out of the fit path.
 """
 
@@ -22,7 +22,7 @@ import sys
 from lossstudy.config import BUILTIN_DEFAULTS
 from lossstudy.pipeline import fit_chunk, simulate_chunk
 simulate_chunk(BUILTIN_DEFAULTS, 1, "s", 0, 50, "{tmp}/d.npz")
-fit_chunk("{tmp}/d.npz", "s", "e", {spec!r}, 0.95, "vectorized", "{tmp}/f.parquet")
+fit_chunk("{tmp}/d.npz", "s", {{"e": {spec!r}}}, 0.95, "vectorized", "{tmp}/f.parquet")
 print(" ".join(m for m in ("pandas", "scipy.special", "statsmodels") if m in sys.modules))
 """
 

@@ -19,7 +19,6 @@ except ConfigError as err:
 
 wildcard_constraints:
     scenario=r"[A-Za-z0-9][A-Za-z0-9_.\-]*",
-    estimator=r"[A-Za-z0-9][A-Za-z0-9_]*",
     chunk=r"\d+",
 
 
@@ -32,14 +31,9 @@ def chunk_range(wildcards):
     return list(STUDY.chunk_range(wildcards.scenario, int(wildcards.chunk)))
 
 
-def estimator_spec(wildcards):
-    return json.dumps(STUDY.estimators[wildcards.estimator], sort_keys=True)
-
-
 def fit_files(wildcards):
     return [
-        f"results/fits/{wildcards.scenario}/{estimator}/chunk{chunk}.parquet"
-        for estimator in STUDY.estimators
+        f"results/fits/{wildcards.scenario}/chunk{chunk}.parquet"
         for chunk in STUDY.chunks(wildcards.scenario)
     ]
 
@@ -56,8 +50,5 @@ def benchmark_files(wildcards):
         files.append(f"results/benchmarks/summarise/{sid}.tsv")
         for chunk in STUDY.chunks(sid):
             files.append(f"results/benchmarks/simulate/{sid}/chunk{chunk}.tsv")
-            files += [
-                f"results/benchmarks/fit/{sid}/{est}/chunk{chunk}.tsv"
-                for est in STUDY.estimators
-            ]
+            files.append(f"results/benchmarks/fit/{sid}/chunk{chunk}.tsv")
     return files

@@ -2,11 +2,11 @@ rule fit:
     input:
         "results/datasets/{scenario}/chunk{chunk}.npz",
     output:
-        "results/fits/{scenario}/{estimator}/chunk{chunk}.parquet",
+        "results/fits/{scenario}/chunk{chunk}.parquet",
     log:
-        "results/logs/fit/{scenario}/{estimator}/chunk{chunk}.log",
+        "results/logs/fit/{scenario}/chunk{chunk}.log",
     benchmark:
-        "results/benchmarks/fit/{scenario}/{estimator}/chunk{chunk}.tsv"
+        "results/benchmarks/fit/{scenario}/chunk{chunk}.tsv"
     conda:
         "../../environment.yml"
     # One thread: the vectorised engine pins BLAS to one thread (and Snakemake sets
@@ -17,7 +17,8 @@ rule fit:
         mem_mb=500,
         runtime=5,
     params:
-        spec=estimator_spec,
+        # every estimator, keys sorted: reordering the config reruns nothing
+        estimators=json.dumps(STUDY.estimators, sort_keys=True),
         level=STUDY.level,
         engine=STUDY.engine,
     script:

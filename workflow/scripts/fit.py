@@ -1,4 +1,4 @@
-"""Rule `fit`: one estimator on one job's datasets."""
+"""Rule `fit`: every estimator on one job's datasets."""
 
 import json
 
@@ -10,8 +10,7 @@ setup_logging(snakemake.log[0])
 fit_chunk(
     snakemake.input[0],
     snakemake.wildcards.scenario,
-    snakemake.wildcards.estimator,
-    json.loads(snakemake.params.spec),
+    json.loads(snakemake.params.estimators),
     float(snakemake.params.level),
     snakemake.params.engine,
     snakemake.output[0],
