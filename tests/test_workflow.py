@@ -394,3 +394,28 @@ def test_replay_reproduces_a_stored_replicate(study: Path, tmp_path: Path):
     lad = stored[(stored.estimator == "lad") & (stored.replicate == 13)]
     for term, value in zip(lad.term, lad.estimate, strict=True):
         assert f"{value:.6g}" in out, term
+
+
+def test_overhead_command_accounts_for_every_fit(study: Path, tmp_path: Path):
+    """`python -m lossstudy overhead` refits the stored datasets in one process and sets the
+    fitting time against the fit jobs' benchmarks; with a reference sample it counts its fits."""
+    import json
+
+    out = tmp_path / "overhead.json"
+    cmd = [sys.executable, "-m", "lossstudy", "overhead", "--reference-sample", "0.2"]
+    run = subprocess.run(
+        [*cmd, "--out", str(out)], cwd=study, capture_output=True, text=True, check=False
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    m = json.loads(out.read_text())
+    jobs = {r["rule"]: r["jobs"] for r in m["rules"]}
+    assert jobs["fit"] == jobs["simulate"] == 3 * 2 and jobs["summarise"] == 3
+    n_est = len(TINY["estimators"])
+    fits = {k: v["fits"] for k, v in m["warm_fit_by_estimator"].items()}
+    assert fits == {name: 3 * 20 for name in TINY["estimators"]}
+    assert m["reference"]["fits"] == 3 * 2 * 2 * n_est  # ceil(0.2 × 10) per job
+    assert 0 < m["warm_fit_seconds"] < m["fit_jobs_seconds"]
+    assert 0 < m["fit_job_overhead_share"] < 1
+    assert m["snakemake_run"]["command"].endswith("--cores 2")
+    assert m["snakemake_run"]["seconds"] > m["fit_jobs_seconds"] / 2  # 2 cores at most
+    assert "start-up and I/O" in run.stdout

@@ -1,4 +1,5 @@
-"""Command line: ``python -m lossstudy replay`` regenerates one replicate to inspect it.
+"""Command line: ``python -m lossstudy replay`` regenerates one replicate to inspect it;
+``python -m lossstudy overhead`` says how much of a finished study's time was fitting.
 
 A strange estimate in ``results/estimates/{scenario}.parquet`` can be reproduced from its
 scenario id and replicate index alone (the seed scheme makes them sufficient): the dataset is
@@ -101,8 +102,24 @@ def main(argv: list[str] | None = None) -> int:
     rp.add_argument("--estimator", action="append", help="only this estimator (repeatable)")
     rp.add_argument("--results", default="results", help="where stored estimates are compared")
     rp.add_argument("--dataset-csv", help="also write the dataset (y, x1..) to this CSV file")
+    op = sub.add_parser(
+        "overhead", help="a finished study's time: fitting proper against per-job overhead"
+    )
+    op.add_argument("--config", default="config/config.yaml")
+    op.add_argument("--results", default="results")
+    op.add_argument(
+        "--reference-sample",
+        type=float,
+        default=0.0,
+        help="also time the reference engine on this fraction of each dataset (e.g. 0.05)",
+    )
+    op.add_argument("--out", default="results/overhead.json", help="JSON output path")
     args = parser.parse_args(argv)
     try:
+        if args.command == "overhead":
+            from lossstudy.overhead import main as overhead
+
+            return overhead(args.config, args.results, ".", args.reference_sample, args.out)
         print(
             replay(
                 args.config,

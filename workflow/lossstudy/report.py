@@ -40,6 +40,7 @@ from lossstudy.answer import (
     short_answer,
 )
 from lossstudy.io import write_text
+from lossstudy.overhead import rule_wall_times
 
 __all__ = ["MEASURE_DEFINITIONS", "METHOD_LOSSES", "render_report", "report_context"]
 
@@ -246,35 +247,6 @@ def _git_commit(root: Path = REPO_ROOT) -> str:
     if res.returncode != 0 or not res.stdout.strip():
         return "not available (not a git checkout)"
     return res.stdout.strip()
-
-
-def _benchmarks(root: str | Path | None) -> tuple[list[dict[str, Any]], float]:
-    """Wall time per rule: the first path component under ``root`` (file stem at top level)."""
-    if root is None or not Path(root).exists():
-        return [], 0.0
-    root = Path(root)
-    acc: dict[str, list[float]] = {}
-    for path in sorted(root.rglob("*.tsv")):
-        rel = path.relative_to(root)
-        rule = rel.parts[0] if len(rel.parts) > 1 else path.stem
-        try:
-            tab = pd.read_csv(path, sep="\t")
-            secs = pd.to_numeric(tab["s"], errors="coerce").dropna().tolist()
-        except (OSError, ValueError, KeyError, pd.errors.ParserError):
-            continue
-        acc.setdefault(rule, []).extend(secs)
-    rows = [
-        {
-            "rule": rule,
-            "jobs": len(v),
-            "total": sum(v),
-            "mean": sum(v) / len(v) if v else math.nan,
-            "max": max(v) if v else math.nan,
-        }
-        for rule, v in acc.items()
-    ]
-    rows.sort(key=lambda r: -r["total"])
-    return rows, float(sum(r["total"] for r in rows))
 
 
 def _seconds(s: float) -> str:
@@ -723,7 +695,8 @@ def report_context(
 
     order = {name: i for i, name in enumerate(CAPTIONS)}
     figs.sort(key=lambda f: order.get(f["name"], len(order)))
-    bench, bench_total = _benchmarks(benchmarks_dir)
+    bench = rule_wall_times(benchmarks_dir)
+    bench_total = float(sum(b["total"] for b in bench))
     roles = estimator_roles(est_names, estimators)
     ols_se = [f"{e} ({roles[e].get('se')})" for e in est_names if roles[e]["method"] == "ols"]
     return {
