@@ -429,10 +429,9 @@ def test_deterministic_and_chunking_invariant(monkeypatch: pytest.MonkeyPatch) -
 
 def test_chunks_respect_the_memory_bound() -> None:
     for n in (8, 100, 1000, 100_000):
-        for fixed in (True, False):
-            m = vectorized._chunk_size(n, 5, fixed)
-            assert m >= 1
-            assert m == 1 or m * n * 5 * 8 <= vectorized.MAX_CHUNK_BYTES
+        m = vectorized._chunk_size(n, 5)
+        assert m >= 1
+        assert m == 1 or m * n * 5 * 8 <= vectorized.MAX_CHUNK_BYTES
 
 
 def test_no_warnings_escape() -> None:

@@ -6,12 +6,11 @@ arrays and reproduces the reference — the same statuses and messages, and esti
 intervals equal to rounding (typically 1e-14 relative) — so either engine can produce the
 study's numbers:
 
-- OLS, ridge: batched normal equations (a fixed design is factored once, through the same
-  pseudo-inverse statsmodels uses); classical and HC3 SEs, t intervals; ridge SE as
-  ``estimators.ridge_closed_form`` with NaN intervals.
+- OLS, ridge: batched normal equations (Cholesky and one step of refinement); classical and
+  HC3 SEs, t intervals; ridge SE as ``estimators.ridge_closed_form`` with NaN intervals.
 - WLS: the batched weighted normal equations X'WX b = X'Wy, solved as statsmodels ``WLS``
   solves them: OLS (classical SEs, t intervals) on the whitened data √w·X, √w·y, whose
-  residual sum of squares is Σ w r². The weights are fixed by X, so a fixed design stays fixed.
+  residual sum of squares is Σ w r².
 - Huber: a batched IRLS that replays ``RLM(HuberT(k)).fit()`` step by step (OLS start, MAD
   scale about 0 re-estimated each step, deviance stopping rule with the WLS scale, tol 1e-8,
   ``estimators.HUBER_MAXITER``), so the iteration counts and ``not_converged`` flags agree;
@@ -21,6 +20,11 @@ study's numbers:
   that is kept only when a dual (subgradient) certificate proves it optimal. A replicate that
   cannot be certified is refitted by the reference (exact LP). SEs by the batched
   ``estimators.quantreg_kernel_cov`` formula, t intervals.
+
+Every fit works on per-replicate (stacked) designs, a fixed design copied to each replicate:
+a product shared by a batch would let BLAS round a replicate's fit differently by where it sits
+in the batch, so stacking makes every result independent of how replicates are split into jobs
+(bit for bit), at ~2× the cost of a shared design.
 
 Rank-deficient designs get the reference's ``failed`` status and message directly. Replicates
 whose result the reference itself computes from rounding noise, or that this engine cannot
@@ -234,11 +238,10 @@ class _Chol:
 
 
 class _Design:
-    """The design of a batch: one shared n×p matrix (fixed) or m stacked n×p matrices."""
+    """The designs of a batch: m stacked n×p matrices, one per replicate."""
 
     def __init__(self, X: np.ndarray, pairs: np.ndarray | None = None) -> None:
         self.X = X
-        self.fixed = X.ndim == 2
         self.p = X.shape[-1]
         self._pairs = pairs
 
@@ -251,43 +254,40 @@ class _Design:
         return self._pairs
 
     def take(self, idx: np.ndarray) -> _Design:
-        if self.fixed:
-            return self
+        """The replicates idx (an index array or a boolean mask)."""
         return _Design(self.X[idx], None if self._pairs is None else self._pairs[idx])
-
-    def row(self, i: int) -> np.ndarray:
-        return self.X if self.fixed else self.X[i]
 
     def xb(self, b: np.ndarray) -> np.ndarray:
         """X b for every replicate: m×p → m×n."""
-        if self.fixed:
-            return b @ self.X.T
         return (self.X @ b[:, :, None])[:, :, 0]
 
     def xtv(self, v: np.ndarray) -> np.ndarray:
         """X'v for every replicate: m×n → m×p."""
-        if self.fixed:
-            return v @ self.X
         return (v[:, None, :] @ self.X)[:, 0, :]
 
     def gram(self, w: np.ndarray) -> np.ndarray:
         """Packed X' diag(w) X for every replicate: m×n → m×P."""
-        if self.fixed:
-            return w @ self.pairs
         return (w[:, None, :] @ self.pairs)[:, 0, :]
 
-    def gram_full(self, m: int) -> np.ndarray:
+    def gram_full(self) -> np.ndarray:
         """X'X (m×p×p)."""
-        if self.fixed:
-            return np.broadcast_to(self.X.T @ self.X, (m, self.p, self.p))
         return self.X.transpose(0, 2, 1) @ self.X
+
+    def take_rows(self, idx: np.ndarray) -> np.ndarray:
+        """X[i, idx[i], :] for every replicate: m×q index → m×q×p."""
+        return np.take_along_axis(self.X, idx[:, :, None], axis=1)
 
 
 def _diag_sandwich(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """diag(A B A) for symmetric A (p×p or m×p×p) and m×p×p B → m×p."""
-    if a.ndim == 2:
-        return np.einsum("jk,rkl,lj->rj", a, b, a)
+    """diag(A B A) for m×p×p symmetric A and m×p×p B → m×p."""
     return np.einsum("rjk,rkl,rlj->rj", a, b, a)
+
+
+def _compact_now(live: np.ndarray) -> bool:
+    """Drop finished rows from an iteration's working arrays now? Once at least half are
+    finished: the copy also moves X and its pair products, so doing it every step costs more
+    than iterating the dead rows."""
+    return 2 * int(live.sum()) <= live.size
 
 
 # --------------------------------------------------------------------------- results
@@ -325,42 +325,27 @@ def _finish(f: _Fits) -> None:
 # --------------------------------------------------------------------------- OLS and ridge
 
 
-def _ols(
-    D: _Design, y: np.ndarray, level: float, se_type: str, pre: _Prep, chol: _Chol | None
-) -> _Fits:
+def _ols(D: _Design, y: np.ndarray, level: float, se_type: str, chol: _Chol) -> _Fits:
     """OLS with classical or HC3 SEs and t(n − p) intervals, as statsmodels OLS."""
     m, n = y.shape
     p = D.p
     f = _Fits.empty(m, p)
     df = n - p
-    if D.fixed:
-        b = y @ pre.pinv.T
-        r = y - D.xb(b)
-    else:
-        assert chol is not None
-        b = chol.solve(D.xtv(y))
-        r = y - D.xb(b)
-        b = b + chol.solve(D.xtv(r))  # one step of refinement: error ~cond(X)·eps, as pinv
-        r = y - D.xb(b)
+    b = chol.solve(D.xtv(y))
+    r = y - D.xb(b)
+    b = b + chol.solve(D.xtv(r))  # one step of refinement: error ~cond(X)·eps, as pinv
+    r = y - D.xb(b)
     if se_type == "classical":
         scale = np.einsum("rn,rn->r", r, r) / df
-        ncp_diag = np.diag(pre.ncp) if D.fixed else _inv_diag(chol)
-        f.se = np.sqrt(scale[:, None] * ncp_diag)
+        f.se = np.sqrt(scale[:, None] * _inv_diag(chol))
     else:  # HC3, statsmodels cov_HC3: pinv (r/(1-h))² pinv'
-        if D.fixed:
-            h = np.einsum("ij,ik,kj->i", D.X, D.X, pre.ncp)
-            het = (r / (1 - h)) ** 2
-            f.se = np.sqrt(het @ (pre.pinv**2).T)
-            kappa = np.asarray(pre.cond2)
-        else:
-            assert chol is not None
-            inv = chol.inverse()
-            q_mat = D.X @ inv  # X (X'X)⁻¹ = pinv'
-            h = np.einsum("rnp,rnp->rn", q_mat, D.X)
-            het = (r / (1 - h)) ** 2
-            f.se = np.sqrt((het[:, None, :] @ (q_mat * q_mat))[:, 0, :])
-            trace_g = np.einsum("rnp,rnp->r", D.X, D.X)
-            kappa = (trace_g * np.trace(inv, axis1=1, axis2=2))[:, None]  # ≥ cond(X'X)
+        inv = chol.inverse()
+        q_mat = D.X @ inv  # X (X'X)⁻¹ = pinv'
+        h = np.einsum("rnp,rnp->rn", q_mat, D.X)
+        het = (r / (1 - h)) ** 2
+        f.se = np.sqrt((het[:, None, :] @ (q_mat * q_mat))[:, 0, :])
+        trace_g = np.einsum("rnp,rnp->r", D.X, D.X)
+        kappa = (trace_g * np.trace(inv, axis1=1, axis2=2))[:, None]  # ≥ cond(X'X)
         # h → 1 makes r/(1 − h) a ratio of rounding errors: leave it to the reference
         f.refer |= np.any(~(1.0 - h > HC3_LEVERAGE_RTOL * kappa), axis=-1)
     alpha = 1.0 - level  # RegressionResults.conf_int: t(df_resid) quantile at 1 − α/2
@@ -371,8 +356,8 @@ def _ols(
     return f
 
 
-def _inv_diag(chol: _Chol | None) -> np.ndarray:
-    assert chol is not None
+def _inv_diag(chol: _Chol) -> np.ndarray:
+    """Diagonals of the inverses (m×p)."""
     return np.diagonal(chol.inverse(), axis1=1, axis2=2)
 
 
@@ -383,29 +368,16 @@ def _ridge(D: _Design, y: np.ndarray, penalty: float) -> _Fits | None:
     f = _Fits.empty(m, p)
     pen = np.eye(p)
     pen[0, 0] = 0.0
-    if D.fixed:
-        xtx = D.X.T @ D.X
-        try:
-            a_inv = np.linalg.inv(xtx + penalty * pen)
-        except np.linalg.LinAlgError:
-            return None
-        b = (a_inv @ (D.X.T @ y.T)).T
-        r = y - D.xb(b)
-        df_eff = n - np.trace(a_inv @ xtx)  # tr(X A⁻¹ X') without the n×n matrix
-        sigma2 = np.einsum("rn,rn->r", r, r) / df_eff
-        cov_diag = np.diag(a_inv @ xtx @ a_inv)
-        f.se = np.sqrt(sigma2[:, None] * cov_diag)
-    else:
-        xtx = D.gram_full(m)
-        try:
-            a_inv = np.linalg.inv(xtx + penalty * pen)
-        except np.linalg.LinAlgError:
-            return None
-        b = (a_inv @ D.xtv(y)[:, :, None])[:, :, 0]
-        r = y - D.xb(b)
-        df_eff = n - np.einsum("rjk,rkj->r", a_inv, xtx)  # tr(X A⁻¹ X') = tr(A⁻¹ X'X)
-        sigma2 = np.einsum("rn,rn->r", r, r) / df_eff
-        f.se = np.sqrt(sigma2[:, None] * _diag_sandwich(a_inv, xtx))
+    xtx = D.gram_full()
+    try:
+        a_inv = np.linalg.inv(xtx + penalty * pen)
+    except np.linalg.LinAlgError:
+        return None
+    b = (a_inv @ D.xtv(y)[:, :, None])[:, :, 0]
+    r = y - D.xb(b)
+    df_eff = n - np.einsum("rjk,rkj->r", a_inv, xtx)  # tr(X A⁻¹ X') = tr(A⁻¹ X'X)
+    sigma2 = np.einsum("rn,rn->r", r, r) / df_eff
+    f.se = np.sqrt(sigma2[:, None] * _diag_sandwich(a_inv, xtx))
     f.est = b
     return f
 
@@ -436,8 +408,7 @@ def _irls(
     y: np.ndarray,
     k: float,
     maxiter: int,
-    pre: _Prep,
-    chol0: _Chol | None,
+    chol0: _Chol,
     refine: bool = False,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """RLM's IRLS loop for every row; returns (β, residuals, MAD scale, iterations, refer).
@@ -448,15 +419,9 @@ def _irls(
     m, n = y.shape
     p = D.p
     df_resid = float(n - p)
-    # start: OLS (statsmodels: WLS with unit weights, solved through pinv)
-    if D.fixed:
-        b = y @ pre.pinv.T
-        if refine:
-            b += (y - D.xb(b)) @ pre.pinv.T
-    else:
-        assert chol0 is not None
-        b = chol0.solve(D.xtv(y))
-        b = b + chol0.solve(D.xtv(y - D.xb(b)))
+    # start: OLS (statsmodels: WLS with unit weights, solved through pinv), refined
+    b = chol0.solve(D.xtv(y))
+    b = b + chol0.solve(D.xtv(y - D.xb(b)))
     r = y - D.xb(b)
     ar = np.abs(r)
     wscale = np.einsum("rn,rn->r", r, r) / df_resid
@@ -508,7 +473,7 @@ def _irls(
             live &= ~done
             if not live.any():
                 break
-            if _compact_now(Dw, live):
+            if _compact_now(live):
                 keep = live
                 idx = idx[keep]
                 Dw = Dw.take(keep)
@@ -523,8 +488,7 @@ def _huber(
     y: np.ndarray,
     level: float,
     k: float,
-    pre: _Prep,
-    chol0: _Chol | None,
+    chol0: _Chol,
     info: EngineInfo,
 ) -> _Fits:
     """Replay of RLM(HuberT(k)).fit(maxiter=HUBER_MAXITER) on every replicate at once.
@@ -539,12 +503,12 @@ def _huber(
     maxiter = int(estimators.HUBER_MAXITER)
     df_resid = float(n - p)
     f = _Fits.empty(m, p)
-    out_b, out_r, out_scale, out_iter, f.refer = _irls(D, y, k, maxiter, pre, chol0)
+    out_b, out_r, out_scale, out_iter, f.refer = _irls(D, y, k, maxiter, chol0)
     stopped = (out_iter >= maxiter) & ~f.refer
     if stopped.any():
         sel = np.flatnonzero(stopped)
-        ch = None if D.fixed else _Chol(_packed(D.take(sel).gram_full(sel.size)), p)
-        b2, _, _, it2, ref2 = _irls(D.take(sel), y[sel], k, maxiter, pre, ch, refine=True)
+        Ds = D.take(sel)
+        b2, _, _, it2, ref2 = _irls(Ds, y[sel], k, maxiter, _Chol(_packed(Ds.gram_full()), p), True)
         tol = HUBER_REPLAY_RTOL * np.maximum(1.0, np.abs(out_b[sel]).max(axis=1))
         unstable = ref2 | (it2 != out_iter[sel]) | ~(np.abs(b2 - out_b[sel]).max(axis=1) <= tol)
         f.refer[sel[unstable]] = True
@@ -561,9 +525,8 @@ def _huber(
     ss_psi = (psi**2).sum(axis=1)
     s_pd = pd_.sum(axis=1)
     factor = kk**2 * (1 / df_resid * ss_psi * out_scale**2) / ((1 / n * s_pd) ** 2)
-    ncp_diag = np.broadcast_to(np.diag(pre.ncp), (m, p)) if D.fixed else _inv_diag(chol0)
     f.est = out_b
-    f.se = np.sqrt(factor[:, None] * ncp_diag)
+    f.se = np.sqrt(factor[:, None] * _inv_diag(chol0))
     alpha = 1.0 - level
     q = norm_ppf(1 - alpha / 2)
     f.lo = out_b - q * f.se
@@ -596,8 +559,7 @@ def _frisch_newton(
     D: _Design,
     y: np.ndarray,
     gap_tol: float,
-    chol0: _Chol | None,
-    pre: _Prep,
+    chol0: _Chol,
     polish_tol: float | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Median regression by the Frisch–Newton interior point (rq.fit.fnb), batched.
@@ -615,13 +577,8 @@ def _frisch_newton(
     p = D.p
     tau = 0.5
     c = -y
-    if D.fixed:
-        b_rhs = np.broadcast_to((1 - tau) * D.X.sum(axis=0), (m, p))
-        ydual = c @ pre.pinv.T  # least-squares multipliers
-    else:
-        assert chol0 is not None
-        b_rhs = (1 - tau) * D.X.sum(axis=1)
-        ydual = chol0.solve(D.xtv(c))
+    b_rhs = (1 - tau) * D.X.sum(axis=1)
+    ydual = chol0.solve(D.xtv(c))  # least-squares multipliers
     r = c - D.xb(ydual)
     delta = 1e-6 * (1.0 + np.abs(r).mean(axis=1, keepdims=True))
     z = np.maximum(r, 0.0) + delta
@@ -660,7 +617,7 @@ def _frisch_newton(
             live &= ~done
             if not live.any():
                 break
-            if _compact_now(Dw, live):
+            if _compact_now(live):
                 keep = live
                 idx = idx[keep]
                 Dw = Dw.take(keep)
@@ -752,20 +709,6 @@ def _frisch_newton(
     return beta_out, iters, cert_out, tie_out
 
 
-def _compact_now(D: _Design, live: np.ndarray) -> bool:
-    """Drop finished rows from the working arrays now? Always for a fixed design (copying a few
-    m×n arrays is cheaper than iterating dead rows); for a stacked design, whose copy also moves
-    X and its pair products, only once at least half of the rows are finished."""
-    return D.fixed or 2 * int(live.sum()) <= live.size
-
-
-def _take_rows(D: _Design, idx: np.ndarray) -> np.ndarray:
-    """X[i, idx[i], :] for every replicate: m×q index → m×q×p."""
-    if D.fixed:
-        return D.X[idx]
-    return np.take_along_axis(D.X, idx[:, :, None], axis=1)
-
-
 def _batched_inv(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Inverses of m×p×p matrices; a singular one gives NaN and ok = False (nothing raises)."""
     try:
@@ -798,7 +741,7 @@ def _polish(
     p = D.p
     r0 = y - D.xb(np.nan_to_num(beta))
     h = np.argpartition(np.abs(r0), p - 1, axis=1)[:, :p]
-    xh = _take_rows(D, h)
+    xh = D.take_rows(h)
     yh = np.take_along_axis(y, h, axis=1)
     inv, ok = _batched_inv(xh)
     inv[~ok] = 0.0
@@ -822,15 +765,16 @@ def lad_certificate(X: np.ndarray, y: np.ndarray, beta: np.ndarray) -> tuple[boo
     """(optimal, unique) for one replicate's vertex β of median regression.
 
     For tests and diagnostics: β must interpolate p observations (the p smallest |residuals|).
+    X (n×p) is fitted as a batch of one replicate.
     """
-    D = _Design(X)
+    D = _Design(np.asarray(X, dtype=float)[None])
     bv, cert, tie = _polish(D, y[None, :], np.asarray(beta, dtype=float)[None, :])
     same = bool(np.allclose(bv[0], beta, rtol=1e-9, atol=1e-9))
     return bool(cert[0]) and same, bool(cert[0]) and same and not bool(tie[0])
 
 
 def _lad_se(
-    D: _Design, y: np.ndarray, beta: np.ndarray, pre: _Prep, chol0: _Chol | None
+    D: _Design, y: np.ndarray, beta: np.ndarray, chol0: _Chol
 ) -> tuple[np.ndarray, np.ndarray]:
     """``estimators.quantreg_kernel_cov`` (q = 0.5) for every replicate: SEs and a flag for
     replicates whose bandwidth is rounding noise (tie of many zero residuals), which the caller
@@ -850,8 +794,7 @@ def _lad_se(
     fh = fhat0[:, None]
     d = np.where(e > 0, (q / fh) ** 2, ((1 - q) / fh) ** 2)
     xtdx = _unpack(D.gram(d), p)
-    xtxi = pre.xtx_pinv if D.fixed else chol0.inverse()  # type: ignore[union-attr]
-    se = np.sqrt(_diag_sandwich(xtxi, xtdx))
+    se = np.sqrt(_diag_sandwich(chol0.inverse(), xtdx))
     scale_y = np.maximum(sd_y, np.abs(e).max(axis=1))
     noisy = ~(np.abs(iqre) > 1e-8 * scale_y)
     return se, noisy
@@ -861,15 +804,14 @@ def _lad(
     D: _Design,
     y: np.ndarray,
     level: float,
-    pre: _Prep,
-    chol0: _Chol | None,
+    chol0: _Chol,
     info: EngineInfo,
 ) -> _Fits:
     """Exact median regression: interior point, certified vertex polish, LP for the rest."""
     m, n = y.shape
     p = D.p
     f = _Fits.empty(m, p)
-    bv, iters, cert, tie = _frisch_newton(D, y, FNB_GAP, chol0, pre, FNB_POLISH_GAP)
+    bv, iters, cert, tie = _frisch_newton(D, y, FNB_GAP, chol0, FNB_POLISH_GAP)
     info.ipm_iterations += int(iters.sum())
     if not cert.all():  # rows that reached the final gap uncertified: polish once more
         rest = np.flatnonzero(~cert)
@@ -880,8 +822,8 @@ def _lad(
         bad = np.flatnonzero(~cert)
         info.lad_second_pass += bad.size
         Db = D.take(bad)
-        cb = None if D.fixed else _Chol(Db.gram(np.ones((bad.size, n))), p)
-        beta2, iters2, _, _ = _frisch_newton(Db, y[bad], 1e-13, cb, pre)
+        cb = _Chol(Db.gram(np.ones((bad.size, n))), p)
+        beta2, iters2, _, _ = _frisch_newton(Db, y[bad], 1e-13, cb)
         info.ipm_iterations += int(iters2.sum())
         bv2, cert2, tie2 = _polish(Db, y[bad], beta2)
         bv[bad[cert2]] = bv2[cert2]
@@ -890,9 +832,9 @@ def _lad(
     info.lad_lp_fallback += int((~cert).sum())
     info.lad_nonunique += int(tie.sum())
     f.refer |= ~cert
-    se, noisy = _lad_se(D, y, bv, pre, chol0)
+    se, noisy = _lad_se(D, y, bv, chol0)
     for i in np.flatnonzero(noisy & cert):
-        cov = estimators.quantreg_kernel_cov(D.row(i), y[i], bv[i])
+        cov = estimators.quantreg_kernel_cov(D.X[i], y[i], bv[i])
         se[i] = np.sqrt(np.diag(cov))
     crit = t_ppf(0.5 + level / 2, n - p)
     f.est, f.se = bv, se
@@ -904,37 +846,10 @@ def _lad(
 # --------------------------------------------------------------------------- driver
 
 
-@dataclass
-class _Prep:
-    """What a fixed design needs once per call: computed the way statsmodels computes it."""
-
-    rank: int
-    well_conditioned: bool
-    cond2: float  # cond(X)² = cond(X'X)
-    pinv: np.ndarray
-    ncp: np.ndarray
-    xtx_pinv: np.ndarray
-
-    @classmethod
-    def fixed(cls, X: np.ndarray) -> _Prep:
-        p = X.shape[1]
-        rank = int(np.linalg.matrix_rank(X))
-        sv = np.linalg.svd(X, compute_uv=False)
-        cond2 = float((sv[0] / sv[-1]) ** 2) if sv[-1] > 0 else np.inf
-        well = rank == p and cond2 <= COND_LIMIT
-        pinv = np.linalg.pinv(X)
-        return cls(rank, well, cond2, pinv, pinv @ pinv.T, np.linalg.pinv(X.T @ X))
-
-    @classmethod
-    def none(cls) -> _Prep:
-        e = np.empty((0, 0))
-        return cls(0, True, 1.0, e, e, e)
-
-
-def _chunk_size(n: int, p: int, fixed: bool) -> int:
+def _chunk_size(n: int, p: int) -> int:
     """Replicates per chunk: about CHUNK_CELLS cells, and under MAX_CHUNK_BYTES in all."""
     pairs = p * (p + 1) // 2
-    per_rep = 8 * n * (24 + (0 if fixed else 2 * (p + pairs)))
+    per_rep = 8 * n * (24 + 2 * (p + pairs))  # working arrays, X and its pair products
     return max(1, min(CHUNK_CELLS // n, MAX_CHUNK_BYTES // per_rep))
 
 
@@ -943,7 +858,6 @@ def _fit_chunk(
     y: np.ndarray,
     spec: dict[str, Any],
     level: float,
-    pre: _Prep,
     info: EngineInfo,
 ) -> _Fits:
     """Fit one chunk whose data are finite; rows flagged ``refer`` go to the reference."""
@@ -960,39 +874,28 @@ def _fit_chunk(
             return f
         return r
 
-    # rank and conditioning
-    chol0: _Chol | None = None
-    good = np.ones(m, dtype=bool)
-    if D.fixed:
-        if pre.rank < p:
-            f.status[:] = FAILED
-            f.message[:] = f"design matrix rank {pre.rank} < p = {p}"
-            return f
-        if not pre.well_conditioned and method != "ols":
-            f.refer[:] = True
-            return f
-    else:
-        gfull = D.gram_full(m)
-        chol0 = _Chol(_packed(gfull), p)
-        inv = chol0.inverse()
-        cond_bound = np.trace(gfull, axis1=1, axis2=2) * np.trace(inv, axis1=1, axis2=2)
-        good = chol0.ok & (cond_bound <= COND_LIMIT)
-        for i in np.flatnonzero(~good):
-            rank = int(np.linalg.matrix_rank(D.X[i]))
-            if rank < p:
-                f.status[i] = FAILED
-                f.message[i] = f"design matrix rank {rank} < p = {p}"
-            else:
-                f.refer[i] = True
-        if not good.all():
-            sel = np.flatnonzero(good)
-            if sel.size == 0:
-                return f
-            sub = _fit_chunk_good(D.take(sel), y[sel], spec, level, pre, None, info)
-            _scatter(f, sub, sel)
-            return f
-    sub = _fit_chunk_good(D, y, spec, level, pre, chol0, info)
-    return sub
+    # rank and conditioning: rank-deficient designs fail, badly conditioned ones go to the
+    # reference
+    gfull = D.gram_full()
+    chol0 = _Chol(_packed(gfull), p)
+    inv = chol0.inverse()
+    cond_bound = np.trace(gfull, axis1=1, axis2=2) * np.trace(inv, axis1=1, axis2=2)
+    good = chol0.ok & (cond_bound <= COND_LIMIT)
+    if good.all():
+        return _fit_chunk_good(D, y, spec, level, chol0, info)
+    for i in np.flatnonzero(~good):
+        rank = int(np.linalg.matrix_rank(D.X[i]))
+        if rank < p:
+            f.status[i] = FAILED
+            f.message[i] = f"design matrix rank {rank} < p = {p}"
+        else:
+            f.refer[i] = True
+    sel = np.flatnonzero(good)
+    if sel.size:
+        Ds = D.take(sel)
+        sub = _fit_chunk_good(Ds, y[sel], spec, level, _Chol(_packed(Ds.gram_full()), p), info)
+        _scatter(f, sub, sel)
+    return f
 
 
 def _fit_chunk_good(
@@ -1000,26 +903,22 @@ def _fit_chunk_good(
     y: np.ndarray,
     spec: dict[str, Any],
     level: float,
-    pre: _Prep,
-    chol0: _Chol | None,
+    chol0: _Chol,
     info: EngineInfo,
 ) -> _Fits:
-    """Fit replicates whose designs are full rank and well conditioned."""
-    m, n = y.shape
-    p = D.p
-    if chol0 is None and not D.fixed:
-        chol0 = _Chol(_packed(D.gram_full(m)), p)
+    """Fit replicates whose designs are full rank and well conditioned (chol0: of X'X)."""
+    m = y.shape[0]
     method = spec["method"]
     if method == "ols":
-        return _ols(D, y, level, str(spec.get("se", "classical")), pre, chol0)
+        return _ols(D, y, level, str(spec.get("se", "classical")), chol0)
     if method == "huber":
-        return _huber(D, y, level, float(spec.get("k", 1.345)), pre, chol0, info)
+        return _huber(D, y, level, float(spec.get("k", 1.345)), chol0, info)
     if method == "lad":
-        return _lad(D, y, level, pre, chol0, info)
+        return _lad(D, y, level, chol0, info)
     # ridge with penalty 0 (needs full rank): the closed form applies unchanged
     r = _ridge(D, y, float(spec.get("penalty", 1.0)))
     if r is None:
-        r = _Fits.empty(m, p)
+        r = _Fits.empty(m, D.p)
         r.refer[:] = True
     return r
 
@@ -1065,10 +964,7 @@ def fit_dataset_vectorized(
         # no such column: the reference fails and says so
         return estimators.fit_dataset(data, spec, level, progress=progress)
     info = info if info is not None else EngineInfo()
-    if data.fixed:
-        # A shared design would let BLAS combine replicates in one product, whose last bits
-        # depend on where a replicate sits in the batch; per-replicate products make every fit
-        # independent of how replicates are split into jobs (bit for bit), at ~2x the cost.
+    if data.fixed:  # stacked, so that no fit depends on its batch (module docstring)
         data = Dataset(
             np.ascontiguousarray(data.stacked_design()), data.y, data.beta, data.replicates
         )
@@ -1084,26 +980,18 @@ def fit_dataset_vectorized(
     message = np.empty(R, dtype=object)
     info.fits += R
 
-    fixed = data.fixed
-    finite_y = np.all(np.isfinite(data.y), axis=1)
-    if fixed:
-        finite_x = np.full(R, bool(np.all(np.isfinite(data.X))))
-    else:
-        finite_x = np.all(np.isfinite(data.X), axis=(1, 2))
-    finite = finite_y & finite_x
+    finite = np.all(np.isfinite(data.y), axis=1) & np.all(np.isfinite(data.X), axis=(1, 2))
     refer = ~finite
     done = 0  # replicates whose fit is final (the reference's are counted as they finish)
 
     with single_thread_blas(), np.errstate(all="ignore"):
-        pre = _Prep.fixed(fit_data.X) if fixed and finite_x.all() else _Prep.none()
         rows = np.flatnonzero(finite)
-        step = _chunk_size(n, p, fixed)
+        step = _chunk_size(n, p)
         for start in range(0, rows.size, step):
             sel = rows[start : start + step]
             if sel[-1] - sel[0] + 1 == sel.size:  # contiguous: views, no copies
                 sel = slice(int(sel[0]), int(sel[-1]) + 1)
-            D = _Design(fit_data.X if fixed else fit_data.X[sel])
-            f = _fit_chunk(D, fit_data.y[sel], fit_spec, level, pre, info)
+            f = _fit_chunk(_Design(fit_data.X[sel]), fit_data.y[sel], fit_spec, level, info)
             _finish(f)
             est[sel], se[sel], lo[sel], hi[sel] = f.est, f.se, f.lo, f.hi
             status[sel], message[sel] = f.status, f.message
