@@ -50,7 +50,7 @@ def test_vectorised_engine_reports_per_internal_chunk_with_identical_results(met
     calls = Calls()
     with_progress = fit_dataset_vectorized(data, spec, 0.9, progress=calls)
     _same(with_progress, fit_dataset_vectorized(data, spec, 0.9))
-    step = _chunk_size(N, data.beta.shape[1], True)
+    step = _chunk_size(N, data.beta.shape[1])
     assert step < R  # several chunks
     done = [d for d, _ in calls]
     assert done == sorted(done) and calls[-1] == (R, R)
@@ -96,7 +96,7 @@ def test_fit_job_log_shows_progress(tmp_path: Path):
     text = log.read_text()
     assert "simulate s: 400/400 replicates done (100%" in text
     assert "fitting s with 2 estimators (vectorized engine): 400 replicates, n = 400" in text
-    step = _chunk_size(N, 5, True)
+    step = _chunk_size(N, 5)
     assert f"fit s ols: {step}/400 replicates done" in text
     assert "fit s ols: 400/400 replicates done (100%" in text
     assert "fit s lad: 400/400 replicates done (100%" in text

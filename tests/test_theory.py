@@ -533,8 +533,8 @@ def _lad_stops_early() -> Callable[[], Any]:
         return np.nan_to_num(beta), ok, np.zeros(len(y), dtype=bool)
 
     mp = pytest.MonkeyPatch()
-    mp.setattr(vectorized, "FNB_MAXIT", 3)
-    mp.setattr(vectorized, "_polish", accept)
+    mp.setattr(vectorized.lad, "FNB_MAXIT", 3)
+    mp.setattr(vectorized.lad, "_polish", accept)
     return mp.undo
 
 
@@ -550,7 +550,7 @@ def test_are_check_detects_a_lad_solver_that_stops_early():
 
 def test_are_check_detects_a_mis_specified_huber_scale():
     """MAD without its consistency constant (scale = median|r|): k acts as 0.91 SDs."""
-    with patched(vectorized, "MAD_C", 1.0):
+    with patched(vectorized.huber, "MAD_C", 1.0):
         tables = [are_study(name) for name in ("normal", "laplace")]
     for table in tables:
         with pytest.raises(AssertionError, match="huber: relative efficiency"):

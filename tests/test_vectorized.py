@@ -356,7 +356,7 @@ def test_huber_replay_of_fits_stopped_at_maxiter(monkeypatch: pytest.MonkeyPatch
     info = EngineInfo()
     assert_equivalent(fit_dataset_vectorized(data, spec, LEVEL, info=info), ref)
     assert info.huber_replayed >= stopped - info.reference_fallback
-    monkeypatch.setattr(vectorized, "HUBER_REPLAY_RTOL", -1.0)  # every replay "disagrees"
+    monkeypatch.setattr(vectorized.huber, "HUBER_REPLAY_RTOL", -1.0)  # every replay "disagrees"
     info = EngineInfo()
     assert_equivalent(fit_dataset_vectorized(data, spec, LEVEL, info=info), ref)
     assert info.reference_fallback >= stopped
@@ -367,7 +367,7 @@ def test_huber_replay_of_fits_stopped_at_maxiter(monkeypatch: pytest.MonkeyPatch
 
 def test_lad_lp_fallback_path(monkeypatch: pytest.MonkeyPatch) -> None:
     """With no vertex certifiable, every replicate goes to the exact LP and matches it."""
-    monkeypatch.setattr(vectorized, "CERT_TOL", -1.0)
+    monkeypatch.setattr(vectorized.lad, "CERT_TOL", -1.0)
     data = make({"n": 25, "errors": {"distribution": "laplace"}}, reps=10)
     info = EngineInfo()
     vec = fit_dataset_vectorized(data, SPECS["lad"], LEVEL, info=info)
@@ -429,10 +429,9 @@ def test_deterministic_and_chunking_invariant(monkeypatch: pytest.MonkeyPatch) -
 
 def test_chunks_respect_the_memory_bound() -> None:
     for n in (8, 100, 1000, 100_000):
-        for fixed in (True, False):
-            m = vectorized._chunk_size(n, 5, fixed)
-            assert m >= 1
-            assert m == 1 or m * n * 5 * 8 <= vectorized.MAX_CHUNK_BYTES
+        m = vectorized._chunk_size(n, 5)
+        assert m >= 1
+        assert m == 1 or m * n * 5 * 8 <= vectorized.MAX_CHUNK_BYTES
 
 
 def test_no_warnings_escape() -> None:

@@ -1,0 +1,207 @@
+"""Batched small-matrix algebra: m replicates' n×p designs and p×p systems at once.
+
+Why hand-written: for p ≈ 5 a loop over the p² entries with m-long vectors is as fast as
+numpy's batched LAPACK, and a singular matrix must flag its own replicate instead of raising
+for the whole batch. ``single_thread_blas`` pins BLAS to one thread for the engine's many
+small products.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import glob
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+
+
+def _openblas() -> tuple[Any, Any] | None:
+    """get/set-num-threads of the OpenBLAS numpy is linked to, if it is the bundled one."""
+    libdir = os.path.join(os.path.dirname(os.path.dirname(np.__file__)), "numpy.libs")
+    for path in sorted(glob.glob(os.path.join(libdir, "libscipy_openblas*.so*"))):
+        try:
+            lib = ctypes.CDLL(path)
+            return lib.scipy_openblas_get_num_threads64_, lib.scipy_openblas_set_num_threads64_
+        except (OSError, AttributeError):
+            continue
+    return None
+
+
+_BLAS = _openblas()
+
+
+@contextmanager
+def single_thread_blas() -> Iterator[None]:
+    """Run BLAS single-threaded, then restore the previous thread count.
+
+    Why: the engine's products are many small or skinny matrices; on a busy 2-core machine a
+    threaded gemm is 10–30× slower than a single thread, and one thread also rules out any
+    thread-count dependence of the results. A no-op when numpy's BLAS is not the bundled one.
+    """
+    if _BLAS is None:
+        yield
+        return
+    get, set_ = _BLAS
+    before = int(get())
+    set_(1)
+    try:
+        yield
+    finally:
+        set_(before)
+
+
+@functools.cache
+def _packed_index(p: int) -> np.ndarray:
+    """pos[j, k]: column of the pair (min(j,k), max(j,k)) in the packed upper triangle."""
+    iu0, iu1 = np.triu_indices(p)
+    pos = np.empty((p, p), dtype=np.intp)
+    pos[iu0, iu1] = np.arange(iu0.size)
+    pos[iu1, iu0] = np.arange(iu0.size)
+    return pos
+
+
+def _packed(g: np.ndarray) -> np.ndarray:
+    """m×p×p symmetric matrices → m×P packed upper triangles."""
+    iu0, iu1 = np.triu_indices(g.shape[-1])
+    return g[:, iu0, iu1]
+
+
+def _unpack(gp: np.ndarray, p: int) -> np.ndarray:
+    """m×P packed symmetric matrices → m×p×p."""
+    return gp[:, _packed_index(p)]
+
+
+class _Chol:
+    """Cholesky factors of m symmetric p×p matrices (packed), vectorised over m.
+
+    Why not ``np.linalg.cholesky``: one non-positive-definite matrix makes it raise for the whole
+    batch, and for p ≈ 5 a loop over the p² entries with m-long vectors is as fast. A matrix that
+    is not numerically positive definite gets ``ok = False`` (and NaNs), nothing raises.
+    """
+
+    def __init__(self, gp: np.ndarray, p: int) -> None:
+        pos = _packed_index(p)
+        g = np.ascontiguousarray(gp.T)  # P×m: one contiguous vector per entry
+        m = gp.shape[0]
+        self.p = p
+        self.low: list[list[np.ndarray]] = [[np.empty(0)] * p for _ in range(p)]
+        self.inv_diag: list[np.ndarray] = [np.empty(0)] * p
+        ok = np.ones(m, dtype=bool)
+        for j in range(p):
+            s = g[pos[j, j]].copy()
+            for k in range(j):
+                s -= self.low[j][k] * self.low[j][k]
+            ok &= s > 0.0
+            inv = 1.0 / np.sqrt(s)
+            self.inv_diag[j] = inv
+            for i in range(j + 1, p):
+                t = g[pos[i, j]].copy()
+                for k in range(j):
+                    t -= self.low[i][k] * self.low[j][k]
+                self.low[i][j] = t * inv
+        for j in range(p):
+            ok &= np.isfinite(self.inv_diag[j])
+        self.ok = ok
+
+    def solve(self, b: np.ndarray) -> np.ndarray:
+        """x with (L L') x = b for every matrix; b and x are m×p."""
+        p, low, inv = self.p, self.low, self.inv_diag
+        bt = np.ascontiguousarray(b.T)
+        z: list[np.ndarray] = []
+        for j in range(p):
+            t = bt[j].copy()
+            for k in range(j):
+                t -= low[j][k] * z[k]
+            z.append(t * inv[j])
+        x: list[np.ndarray] = [np.empty(0)] * p
+        for j in reversed(range(p)):
+            t = z[j]
+            for k in range(j + 1, p):
+                t -= low[k][j] * x[k]
+            x[j] = t * inv[j]
+        return np.stack(x, axis=1)
+
+    def inverse(self) -> np.ndarray:
+        """m×p×p inverses (symmetric)."""
+        m = self.inv_diag[0].shape[0]
+        eye = np.eye(self.p)
+        cols = [self.solve(np.broadcast_to(eye[j], (m, self.p))) for j in range(self.p)]
+        return np.stack(cols, axis=2)
+
+
+def _inv_diag(chol: _Chol) -> np.ndarray:
+    """Diagonals of the inverses (m×p)."""
+    return np.diagonal(chol.inverse(), axis1=1, axis2=2)
+
+
+def _batched_inv(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Inverses of m×p×p matrices; a singular one gives NaN and ok = False (nothing raises)."""
+    try:
+        return np.linalg.inv(a), np.ones(a.shape[0], dtype=bool)
+    except np.linalg.LinAlgError:
+        out = np.full(a.shape, np.nan)
+        ok = np.zeros(a.shape[0], dtype=bool)
+        for i in range(a.shape[0]):
+            try:
+                out[i] = np.linalg.inv(a[i])
+                ok[i] = True
+            except np.linalg.LinAlgError:
+                pass
+        return out, ok
+
+
+class _Design:
+    """The designs of a batch: m stacked n×p matrices, one per replicate."""
+
+    def __init__(self, X: np.ndarray, pairs: np.ndarray | None = None) -> None:
+        self.X = X
+        self.p = X.shape[-1]
+        self._pairs = pairs
+
+    @property
+    def pairs(self) -> np.ndarray:
+        """x_ij·x_ik for j ≤ k (m×n×P): turns every X'WX into one matrix product."""
+        if self._pairs is None:
+            iu0, iu1 = np.triu_indices(self.p)
+            self._pairs = self.X[..., iu0] * self.X[..., iu1]
+        return self._pairs
+
+    def take(self, idx: np.ndarray) -> _Design:
+        """The replicates idx (an index array or a boolean mask)."""
+        return _Design(self.X[idx], None if self._pairs is None else self._pairs[idx])
+
+    def xb(self, b: np.ndarray) -> np.ndarray:
+        """X b for every replicate: m×p → m×n."""
+        return (self.X @ b[:, :, None])[:, :, 0]
+
+    def xtv(self, v: np.ndarray) -> np.ndarray:
+        """X'v for every replicate: m×n → m×p."""
+        return (v[:, None, :] @ self.X)[:, 0, :]
+
+    def gram(self, w: np.ndarray) -> np.ndarray:
+        """Packed X' diag(w) X for every replicate: m×n → m×P."""
+        return (w[:, None, :] @ self.pairs)[:, 0, :]
+
+    def gram_full(self) -> np.ndarray:
+        """X'X (m×p×p)."""
+        return self.X.transpose(0, 2, 1) @ self.X
+
+    def take_rows(self, idx: np.ndarray) -> np.ndarray:
+        """X[i, idx[i], :] for every replicate: m×q index → m×q×p."""
+        return np.take_along_axis(self.X, idx[:, :, None], axis=1)
+
+
+def _diag_sandwich(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """diag(A B A) for m×p×p symmetric A and m×p×p B → m×p."""
+    return np.einsum("rjk,rkl,rlj->rj", a, b, a)
+
+
+def _compact_now(live: np.ndarray) -> bool:
+    """Drop finished rows from an iteration's working arrays now? Once at least half are
+    finished: the copy also moves X and its pair products, so doing it every step costs more
+    than iterating the dead rows."""
+    return 2 * int(live.sum()) <= live.size
