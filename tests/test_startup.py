@@ -70,3 +70,35 @@ def test_arrow_table_equals_pa_table(tmp_path):
     pq.write_table(got, tmp_path / "got.parquet")
     pq.write_table(expected, tmp_path / "expected.parquet")
     assert (tmp_path / "got.parquet").read_bytes() == (tmp_path / "expected.parquet").read_bytes()
+
+
+def test_strings_columns_equal_lists_of_str(tmp_path):
+    """Fit jobs pass string columns as ``Strings`` (distinct values + codes): the Parquet file
+    must be byte-identical to the one from plain lists of str."""
+    from lossstudy.pipeline import Strings
+
+    status = np.array(["ok", "failed", "ok", "not_converged"], dtype=object)
+    message = np.array(["", "design matrix rank 2 < p = 3", "", "Ünïcode ✓"], dtype=object)
+    parts = [
+        {
+            "estimator": Strings.constant(name, 8),
+            "term": Strings(("intercept", "x1"), np.tile(np.arange(2), 4)),
+            "value": np.arange(8.0) * k,
+            "status": Strings.per_row(status, 2),
+            "message": Strings.per_row(message, 2),
+        }
+        for k, name in enumerate(["ols", "lad"])
+    ]
+    merged = {
+        c: np.concatenate([p[c] for p in parts])
+        if c == "value"
+        else Strings.concat([p[c] for p in parts])
+        for c in parts[0]
+    }
+    plain = {c: v if isinstance(v, np.ndarray) else v.tolist() for c, v in merged.items()}
+    assert plain["status"][:4] == ["ok", "ok", "failed", "failed"]
+    assert plain["estimator"] == ["ols"] * 8 + ["lad"] * 8
+    assert plain["message"][6:8] == ["Ünïcode ✓"] * 2
+    pq.write_table(arrow_table(merged), tmp_path / "codes.parquet")
+    pq.write_table(arrow_table(plain), tmp_path / "plain.parquet")
+    assert (tmp_path / "codes.parquet").read_bytes() == (tmp_path / "plain.parquet").read_bytes()
