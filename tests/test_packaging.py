@@ -121,3 +121,20 @@ def test_readme_commands_are_what_ci_runs():
     assert "snakemake --cores" in setup
     assert "pytest" in tests
     assert "README.md" in ci  # CI extracts and runs those blocks rather than a copy of them
+
+
+def test_cli_lists_and_runs_its_subcommands(capsys):
+    """The README names `lossstudy replay | overhead | benchmark`; each answers --help."""
+    import pytest
+
+    from lossstudy.cli import main
+
+    for command, usage in [
+        ("replay", "python -m lossstudy replay"),
+        ("overhead", "python -m lossstudy overhead"),
+        ("benchmark", "python -m lossstudy.benchmark"),
+    ]:
+        with pytest.raises(SystemExit) as stop:
+            main([command, "--help"])
+        assert stop.value.code == 0
+        assert usage in capsys.readouterr().out

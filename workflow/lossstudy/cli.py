@@ -1,5 +1,6 @@
-"""Command line: ``python -m lossstudy replay`` regenerates one replicate to inspect it;
-``python -m lossstudy overhead`` says how much of a finished study's time was fitting.
+"""Command line (``python -m lossstudy`` or ``lossstudy``): ``replay`` regenerates one
+replicate to inspect it; ``overhead`` says how much of a finished study's time was fitting;
+``benchmark`` times both engines per fit (``lossstudy.benchmark``).
 
 A strange estimate in ``results/estimates/{scenario}.parquet`` can be reproduced from its
 scenario id and replicate index alone (the seed scheme makes them sufficient): the dataset is
@@ -114,6 +115,16 @@ def main(argv: list[str] | None = None) -> int:
         help="also time the reference engine on this fraction of each dataset (e.g. 0.05)",
     )
     op.add_argument("--out", default="results/overhead.json", help="JSON output path")
+    sub.add_parser(
+        "benchmark",
+        help="ms per fit of both engines on the same data (see `benchmark --help`)",
+        add_help=False,
+    )
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["benchmark"]:  # its own parser, options included
+        from lossstudy.benchmark import main as benchmark
+
+        return benchmark(argv[1:])
     args = parser.parse_args(argv)
     try:
         if args.command == "overhead":
