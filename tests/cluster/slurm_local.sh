@@ -20,26 +20,31 @@
 #      results/performance.csv and results/scenarios.csv byte for byte;
 #   5. prints PASS or FAIL, and stops the daemons it started (KEEP_DAEMONS=1 leaves them up).
 #
-# No job accounting (slurmdbd + a database) is set up: without it `sacct` only answers
-# "Slurm accounting storage is disabled", so the plugin is told to poll job states with
-# `squeue` (--slurm-status-command squeue), and MinJobAge=3600 keeps finished jobs visible to
-# squeue (and to `scontrol show job`, used for the resource check) for an hour. A real cluster
-# normally has accounting and the plugin's default, sacct, needs no flag there.
+# Job accounting. By default there is none (the lightest setup). Without slurmdbd, `sacct`
+# only answers "Slurm accounting storage is disabled", and the plugin, which polls job states
+# with sacct whenever sacct is installed, would never see a job finish (Snakemake waits
+# forever); so the check runs Snakemake with --slurm-status-command squeue, and MinJobAge=3600
+# keeps finished jobs visible to squeue (and to `scontrol show job`, used for the resource
+# check) for an hour. ACCOUNTING=1 also installs slurmdbd and MariaDB, keeps accounting in a
+# local database (slurm_acct_db, dropped and made anew on each run) and runs Snakemake without
+# that flag, i.e. with the plugin's default polling by sacct, as on a typical cluster.
 #
 # Usage (from anywhere; the repository is the one holding this script):
 #   bash tests/cluster/slurm_local.sh          # the whole check; a few minutes
-#   bash tests/cluster/slurm_local.sh stop     # only stop the daemons
+#   bash tests/cluster/slurm_local.sh stop     # only stop the daemons (ACCOUNTING=1: MariaDB too)
 # Environment:
 #   VENV=/path/to/venv   use an existing venv (default: <repo>/.venv, created if missing)
 #   WORK=/path           scratch directory for the two runs (default: /tmp/slurm_local_check)
 #   PLUGIN=spec          pip spec of the plugin (default: the version this was tested with)
-#   KEEP_DAEMONS=1       leave munged/slurmctld/slurmd running afterwards
+#   ACCOUNTING=1         job accounting with slurmdbd + MariaDB, status polling by sacct
+#   KEEP_DAEMONS=1       leave the daemons running afterwards
 # The workflow's own package is always taken from <repo>/workflow (PYTHONPATH), whatever the
 # venv has installed.
 #
-# Overwrites /etc/slurm/slurm.conf only if this script wrote it (it refuses otherwise), and
-# deletes /var/lib/slurm/slurmctld/* and /var/lib/slurm/slurmd/* (queued jobs, job ids):
-# do not run it on a machine that is part of a real cluster.
+# Overwrites /etc/slurm/slurm.conf (and slurmdbd.conf) only if this script wrote them (it
+# refuses otherwise), deletes /var/lib/slurm/slurmctld/* and /var/lib/slurm/slurmd/* (queued
+# jobs, job ids) and, with ACCOUNTING=1, the database slurm_acct_db, and stops MariaDB at the
+# end: do not run it on a machine that is part of a real cluster or serves databases.
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -47,11 +52,14 @@ VENV=${VENV:-$REPO/.venv}
 WORK=${WORK:-/tmp/slurm_local_check}
 PLUGIN=${PLUGIN:-snakemake-executor-plugin-slurm==2.8.0}
 KEEP_DAEMONS=${KEEP_DAEMONS:-0}
+ACCOUNTING=${ACCOUNTING:-0}
 
 SLURM_CONF=/etc/slurm/slurm.conf
+SLURMDBD_CONF=/etc/slurm/slurmdbd.conf
 MARK="# written by tests/cluster/slurm_local.sh"
 STATE_DIRS=(/var/lib/slurm/slurmctld /var/lib/slurm/slurmd)
 PACKAGES=(munge slurmctld slurmd slurm-client python3-venv)
+[ "$ACCOUNTING" != 1 ] || PACKAGES+=(slurmdbd mariadb-server)
 TARGETS=(results/performance.csv results/scenarios.csv)
 
 say() { printf '\n== %s\n' "$*"; }
@@ -76,29 +84,58 @@ stop_pidfile() {  # stop_pidfile NAME PIDFILE: TERM the daemon and wait up to 30
     rm -f "$pidfile"
 }
 
+accounting() { [ "$ACCOUNTING" = 1 ]; }
+
 stop_daemons() {
     if have_systemd; then
-        systemctl stop slurmd slurmctld munge || true
+        systemctl stop slurmd slurmctld slurmdbd munge || true
+        if accounting; then systemctl stop mariadb || true; fi
     else
-        # pid files: SlurmdPidFile/SlurmctldPidFile below, munged's default
+        # pid files: the *PidFile settings below, munged's default
         stop_pidfile slurmd /run/slurmd.pid
         stop_pidfile slurmctld /run/slurmctld.pid
+        stop_pidfile slurmdbd /run/slurmdbd.pid
+        if accounting && [ -s /run/mysqld/mysqld.pid ]; then /etc/init.d/mariadb stop; fi
         stop_pidfile munged /run/munge/munged.pid
     fi
+}
+
+start_accounting() {  # MariaDB, an empty slurm_acct_db, slurmdbd, and the cluster registered
+    if have_systemd; then systemctl restart mariadb; else /etc/init.d/mariadb start; fi
+    # slurmdbd runs as user slurm and logs in as database user slurm over the local socket
+    # (unix_socket authentication: no password to keep)
+    mariadb <<'SQL'
+DROP DATABASE IF EXISTS slurm_acct_db;
+CREATE DATABASE slurm_acct_db;
+CREATE USER IF NOT EXISTS 'slurm'@'localhost' IDENTIFIED VIA unix_socket;
+GRANT ALL ON slurm_acct_db.* TO 'slurm'@'localhost';
+SQL
+    if have_systemd; then systemctl restart slurmdbd; else /usr/sbin/slurmdbd; fi
+    local i
+    for i in $(seq 30); do  # slurmdbd answers once it has made its tables
+        sacctmgr -n list cluster >/dev/null 2>&1 && break
+        [ "$i" -lt 30 ] || { echo "slurmdbd does not answer; see /var/log/slurm/" >&2; return 1; }
+        sleep 1
+    done
+    sacctmgr -i add cluster localcheck
 }
 
 start_daemons() {
     if have_systemd; then
         systemctl restart munge
-        systemctl restart slurmctld slurmd
     else
         # munged must run as user munge; /run/munge holds its socket and pid file
         install -d -o munge -g munge -m 0755 /run/munge
         runuser -u munge -- /usr/sbin/munged
+    fi
+    munge -n | unmunge >/dev/null || { echo "munge does not work" >&2; return 1; }
+    if accounting; then start_accounting; fi
+    if have_systemd; then
+        systemctl restart slurmctld slurmd
+    else
         /usr/sbin/slurmctld   # daemonizes; drops to SlurmUser=slurm
         /usr/sbin/slurmd      # daemonizes; stays root (it starts the jobs)
     fi
-    munge -n | unmunge >/dev/null || { echo "munge does not work" >&2; return 1; }
     local i state
     for i in $(seq 60); do  # wait for the node to register and be schedulable
         state=$(sinfo -h -n "$NODE" -o %T 2>/dev/null || true)
@@ -169,10 +206,12 @@ say "single-node SLURM on $NODE"
 # slurmctld and slurmd find each other by this name
 getent hosts "$NODE" >/dev/null || echo "127.0.1.1 $NODE" >>/etc/hosts
 
-if [ -e "$SLURM_CONF" ] && ! grep -qxF "$MARK" "$SLURM_CONF"; then
-    echo "$SLURM_CONF exists and was not written by this script; not touching it" >&2
-    exit 1
-fi
+for conf in "$SLURM_CONF" "$SLURMDBD_CONF"; do
+    if [ -e "$conf" ] && ! grep -qxF "$MARK" "$conf"; then
+        echo "$conf exists and was not written by this script; not touching it" >&2
+        exit 1
+    fi
+done
 # The node line as slurmd itself detects it (CPUs, sockets, cores, threads, RealMemory in MB):
 # declaring more than slurmd finds would drain the node.
 node_line=$(slurmd -C | head -n 1)
@@ -181,6 +220,30 @@ case $node_line in
     *) echo "unexpected 'slurmd -C' output: $node_line" >&2; exit 1 ;;
 esac
 mkdir -p /etc/slurm /var/log/slurm
+if accounting; then
+    accounting_conf="# Accounting in slurmdbd (MariaDB): sacct answers, and the plugin polls it.
+AccountingStorageType=accounting_storage/slurmdbd
+AccountingStorageHost=localhost
+AccountingStoreFlags=job_comment"
+    # slurmdbd refuses a config file that others can read
+    install -m 0600 -o slurm -g slurm /dev/null "$SLURMDBD_CONF"
+    cat >"$SLURMDBD_CONF" <<EOF
+$MARK
+AuthType=auth/munge
+DbdHost=localhost
+SlurmUser=slurm
+StorageType=accounting_storage/mysql
+StorageHost=localhost
+StorageUser=slurm
+StorageLoc=slurm_acct_db
+PidFile=/run/slurmdbd.pid
+LogFile=/var/log/slurm/slurmdbd.log
+EOF
+else
+    accounting_conf="# No accounting database: sacct does not work, the plugin is told to poll squeue.
+AccountingStorageType=accounting_storage/none"
+    rm -f "$SLURMDBD_CONF"
+fi
 cat >"$SLURM_CONF" <<EOF
 $MARK
 # Single-node cluster for the manual check; see that script's header.
@@ -198,10 +261,10 @@ SchedulerType=sched/backfill
 SelectType=select/cons_tres
 SelectTypeParameters=CR_Core_Memory
 ReturnToService=2
-# No accounting database: the plugin polls squeue, which sees a finished job for MinJobAge s.
-AccountingStorageType=accounting_storage/none
+$accounting_conf
 JobAcctGatherType=jobacct_gather/none
 JobCompType=jobcomp/none
+# Finished jobs stay in slurmctld, visible to squeue and scontrol show job, for an hour.
 MinJobAge=3600
 SlurmctldPidFile=/run/slurmctld.pid
 SlurmdPidFile=/run/slurmd.pid
@@ -225,7 +288,7 @@ for d in "${STATE_DIRS[@]}"; do
     install -d -o slurm -g slurm -m 0755 "$d"
     find "$d" -mindepth 1 -delete
 done
-rm -f /var/log/slurm/slurmctld.log /var/log/slurm/slurmd.log
+rm -f /var/log/slurm/slurmctld.log /var/log/slurm/slurmd.log /var/log/slurm/slurmdbd.log
 started=1
 start_daemons
 sinfo
@@ -246,14 +309,18 @@ estimators: {ols: {method: ols}, lad: {method: lad}}
 EOF
 done
 
+# Without accounting, poll squeue (see the header); with it, the plugin's default (sacct).
+status_args=(--slurm-status-command squeue)
+if accounting; then status_args=(); fi
+status_by=${status_args[1]:-sacct}
+
 say "through SLURM: snakemake --workflow-profile profiles/slurm (log: $WORK/slurm.log)"
 SECONDS=0
 (
     cd "$WORK/slurm"
-    # --slurm-status-command squeue: no accounting here (see the header).
     # --slurm-keep-successful-logs: keep every job's SLURM log under .snakemake/slurm_logs.
     snakemake -s "$REPO/Snakefile" -d "$WORK/slurm" --workflow-profile "$REPO/profiles/slurm" \
-        --slurm-status-command squeue --slurm-keep-successful-logs "${TARGETS[@]}"
+        "${status_args[@]}" --slurm-keep-successful-logs "${TARGETS[@]}"
 ) >"$WORK/slurm.log" 2>&1 || { tail -n 40 "$WORK/slurm.log"; exit 1; }
 slurm_seconds=$SECONDS
 echo "done in ${slurm_seconds} s"
@@ -341,6 +408,11 @@ if problems:
 print(f"all {len(submitted)} SLURM jobs completed with their rule's cpus, memory and time")
 EOF
 
+if accounting; then
+    say "what accounting (sacct) recorded"
+    sacct -X --format=JobID,JobName%-12,Comment%-32,ReqCPUS,ReqMem,Timelimit,Elapsed,State
+fi
+
 say "are the results identical?"
 python - "$WORK/slurm" "$WORK/local" <<'EOF'
 import filecmp
@@ -371,4 +443,4 @@ for rel in ("results/performance.csv", "results/scenarios.csv"):
 print(f"{len(tables)} parquet files ({rows} rows) and 2 CSVs identical")
 EOF
 
-verdict="PASS: profiles/slurm ran the study on SLURM in ${slurm_seconds} s (locally ${local_seconds} s) with the rules' resources and identical results"
+verdict="PASS: profiles/slurm ran the study on SLURM (job states by $status_by) in ${slurm_seconds} s (locally ${local_seconds} s) with the rules' resources and identical results"
