@@ -1,0 +1,171 @@
+"""Figures of the study (seaborn on matplotlib's Agg backend), deterministic byte for byte.
+
+Every ``fig_*`` function takes the tidy performance table (and the scenario table or the
+per-replicate estimates) and returns a :class:`matplotlib.figure.Figure`; it never hard-codes a
+scenario or an estimator name, and its size grows with the number of scenarios and estimators.
+:func:`make_figures` writes them all as PNG and SVG. :data:`CAPTIONS` says what to see in each.
+
+Layout: a *group* is a set of scenarios that differ only in ``n`` (see
+:func:`lossstudy.answer.scenario_groups`). Figures whose scale changes with ``n`` facet by
+scenario (rows = group, columns = n when the scenarios form such a grid); the others facet by
+group and colour by ``n``.
+
+Modules: ``summary`` (MSE decomposition, relative efficiency, MSE versus n), ``forest`` (bias,
+coverage), ``replicates`` (sampling distributions, zip plots, reading the estimate files),
+``_data`` (the performance table as the figures read it), ``_style`` (rc settings, panel
+layout, titles and legends); this one holds the captions and the writer.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # before anything imports pyplot: the submodules below, seaborn
+
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+from lossstudy.io import atomic_path  # noqa: E402
+
+from ._data import Z as Z  # noqa: E402
+from ._data import _Data, _guess_reference  # noqa: E402
+from ._style import DPI, _rc  # noqa: E402
+from .forest import fig_bias, fig_coverage  # noqa: E402
+from .replicates import (  # noqa: E402
+    CLIP_MADS,
+    fig_sampling_distributions,
+    fig_zip,
+    read_estimates,
+    representative_scenarios,
+    zip_scenarios,
+)
+from .summary import fig_mse_decomposition, fig_mse_vs_n, fig_relative_efficiency  # noqa: E402
+
+__all__ = [
+    "CAPTIONS",
+    "fig_bias",
+    "fig_coverage",
+    "fig_mse_decomposition",
+    "fig_mse_vs_n",
+    "fig_relative_efficiency",
+    "fig_sampling_distributions",
+    "fig_zip",
+    "make_figures",
+    "read_estimates",
+]
+
+CAPTIONS: dict[str, str] = {
+    "mse_decomposition": (
+        "MSE of the focus slope split into squared bias (dark) and variance (EmpSE², light), "
+        "per scenario and estimator; the black tick is the MSE with its 95% Monte Carlo interval "
+        "(± 1.96 MCSE). Each panel has its own scale. Look for long dark segments: the "
+        "estimator pays in bias (ridge shrinkage, endogeneity, misspecification). Measures that "
+        "do not exist (moments of linear estimators under infinite-variance errors) are not "
+        "drawn and are marked 'undefined'; failed fits are marked 'no estimates'."
+    ),
+    "relative_efficiency": (
+        "Relative efficiency (EmpSE_ref / EmpSE)² of each estimator against the reference, "
+        "paired over replicates: above 1 (blue) the estimator is less variable than the "
+        "reference, below 1 (red) more variable; colours are on a log scale centred at 1 and "
+        "saturate at 1/8 and 8. Values in grey italics are within 2 MCSE of 1 (a tie). Hatched "
+        "grey cells are undefined (no finite moments, no usable replicates): × marks them. For "
+        "biased estimators (ridge) a smaller variance is not a smaller MSE: see the MSE figures."
+    ),
+    "sampling_distributions": (
+        "Sampling distributions of the estimation error (estimate − true value) of the focus "
+        "slope at the largest n of each scenario group. The vertical range is clipped to the "
+        f"range of the data, but at most the median ± {CLIP_MADS:g} MADs of the widest estimator, "
+        "so that heavy-tailed sampling "
+        "distributions (OLS under Cauchy errors) do not flatten the rest; the share of "
+        "replicates outside the window is printed above each violin. Failed fits are excluded."
+    ),
+    "bias": (
+        "Bias of the focus slope with its 95% Monte Carlo interval (± 1.96 MCSE), one panel per "
+        "scenario group, one colour per n. An interval that misses the dashed zero line is bias "
+        "beyond Monte Carlo error. Undefined bias (no mean) is not drawn and marked."
+    ),
+    "coverage": (
+        "Coverage of the nominal confidence intervals of the focus slope with 95% Monte Carlo "
+        "intervals; the dashed line is the nominal level and the grey band the range expected "
+        "from Monte Carlo error alone (nominal ± 1.96·sqrt(level·(1 − level)/R)). Estimators "
+        "without intervals (ridge) are marked."
+    ),
+    "zip": (
+        "Zip plots (Morris, White & Crowther 2019): every replicate's confidence interval, "
+        "centred at the true value and ranked by |z| = |estimate − true| / SE (bottom: smallest). "
+        "Blue intervals cover the truth, red ones miss it. The dashed line is the nominal level, "
+        "the orange line the observed coverage with its 95% Monte Carlo band: where intervals "
+        "are too narrow the red zone reaches below the dashed line."
+    ),
+    "mse_vs_n": (
+        "MSE of the focus slope against the sample size n on log–log axes, one line per "
+        "estimator and one panel per scenario group, with 95% Monte Carlo intervals. The dotted "
+        "grey line has slope −1 (MSE ∝ 1/n, the rate of a consistent estimator). A line that "
+        "flattens is dominated by bias that does not vanish with n. Undefined MSEs are omitted."
+    ),
+}
+
+
+def _save(fig: Figure, outdir: Path, name: str) -> list[Path]:
+    paths = []
+    with plt.rc_context(_rc()):
+        for ext, meta in (("png", {"Software": None}), ("svg", {"Date": None, "Creator": None})):
+            path = outdir / f"{name}.{ext}"
+            with atomic_path(path) as tmp:
+                fig.savefig(tmp, format=ext, dpi=DPI, metadata=meta)
+            paths.append(path)
+    plt.close(fig)
+    return paths
+
+
+def make_figures(
+    performance_csv: str | Path,
+    scenarios_csv: str | Path,
+    estimates_dir: str | Path,
+    outdir: str | Path,
+    *,
+    term: str = "x1",
+    level: float = 0.95,
+    reference: str | None = None,
+) -> list[Path]:
+    """Write every figure as ``{outdir}/{name}.png`` and ``.svg``; return the paths written.
+
+    ``name`` is a key of :data:`CAPTIONS`. ``mse_vs_n`` is skipped when ``n`` takes one value,
+    ``sampling_distributions`` and ``zip`` when there are no estimate files.
+    """
+    outdir = Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    perf = pd.read_csv(performance_csv, keep_default_na=False, na_values=[""])
+    scen = pd.read_csv(scenarios_csv)
+    data = _Data(perf, scen, term)
+    term = data.term
+    if reference is None:
+        reference = _guess_reference(data)
+    written: list[Path] = []
+    written += _save(fig_mse_decomposition(perf, scen, term), outdir, "mse_decomposition")
+    written += _save(
+        fig_relative_efficiency(perf, scen, term, reference), outdir, "relative_efficiency"
+    )
+    reps = representative_scenarios(data)
+    est = read_estimates(estimates_dir, reps, term)
+    if len(est):
+        written += _save(
+            fig_sampling_distributions(est, perf, scen, term, reps),
+            outdir,
+            "sampling_distributions",
+        )
+    written += _save(fig_bias(perf, scen, term), outdir, "bias")
+    written += _save(fig_coverage(perf, scen, term, level), outdir, "coverage")
+    available = {p.stem for p in Path(estimates_dir).glob("*.parquet")}
+    chosen = zip_scenarios(data, available, level)
+    if chosen:
+        zest = read_estimates(estimates_dir, chosen, term)
+        labels = {s: data.label(s) for s in chosen}
+        written += _save(fig_zip(zest, chosen, term, level, labels), outdir, "zip")
+    fig = fig_mse_vs_n(perf, scen, term)
+    if fig is not None:
+        written += _save(fig, outdir, "mse_vs_n")
+    return written
