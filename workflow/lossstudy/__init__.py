@@ -3,8 +3,12 @@
 The package holds all the science of the study; the Snakemake rules only wire files to it.
 Modules: ``config`` (validation, scenario expansion), ``seeding`` (random streams),
 ``dgp`` (data-generating processes), ``assumptions`` (which Gauss–Markov assumptions hold),
-``estimators`` (reference fits), ``performance`` (measures with Monte Carlo SEs),
-``tables`` (human-readable tables), ``pipeline`` (file-level steps the rules call).
+``estimators`` (reference fits), ``vectorized`` (the default engine: every replicate of a job
+at once), ``performance`` (measures with Monte Carlo SEs), ``theory`` (the simulation against
+exact and asymptotic theory), ``tables`` (human-readable tables), ``answer`` (the report's
+claims), ``figures``, ``report`` (the HTML report), ``pipeline`` (file-level steps the rules
+call), ``benchmark`` and ``overhead`` (speed), ``cli`` (``replay``, ``overhead``,
+``benchmark``).
 """
 
 __version__ = "0.1.0"
