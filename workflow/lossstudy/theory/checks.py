@@ -1,0 +1,172 @@
+"""What the exact, asymptotic and ordering checks share: a :class:`Check` (one theoretical
+statement), the scenario's :class:`Setting` and the premises several theorems test.
+
+Why: whether a theorem applies depends on the same few facts about a scenario (finite moments,
+a linear mean with exogenous errors, homoskedasticity, weights equal to 1/Var(e | x), full rank),
+so they are derived once, in :func:`setting`, and every check module reads them from there and
+appends its statements, or the reasons it skips them, to the same two lists, in a fixed order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from lossstudy.config import term_names
+from lossstudy.dgp import ErrorMoments, error_moments, leverage_rows
+
+HEAVY_TAILS_NOTE = (
+    "errors have no finite fourth moment: the MCSE of a variance (or of a ratio or difference "
+    "of variances) is unreliable and z is not a valid test here (rare huge errors make the "
+    "sample variance converge slowly)"
+)
+
+
+@dataclass
+class Check:
+    """One theoretical statement about one estimator (and a comparator, for orderings)."""
+
+    estimator: str
+    term: str
+    quantity: str
+    theoretical: float
+    relation: str  # "=", ">=" or "<="
+    kind: str
+    note: str = ""
+    versus: str = ""
+
+
+@dataclass
+class Setting:
+    """One scenario as the checks see it: its inputs, the facts about it that decide which
+    theorems apply (derived once by :func:`setting`), and the lists the checks go to."""
+
+    scenario_id: str
+    knobs: Mapping[str, Any]
+    seed: int
+    estimators: Mapping[str, Mapping[str, Any]]
+    level: float
+    p: int
+    n: int
+    terms: list[str]
+    errors: dict[str, Any]
+    dist: str
+    mom: ErrorMoments
+    tau: float
+    fixed: bool
+    groups: dict[str, list[str]]  # first of each set of estimators with equal point estimates
+    heavy: bool  # finite variance but no finite fourth moment
+    unbiased: bool
+    why_biased: str
+    homoskedastic: bool
+    checks: list[Check] = field(default_factory=list)
+    skipped: list[dict[str, str]] = field(default_factory=list)
+
+    def skip(self, check: str, reason: str, estimator: str = "") -> None:
+        self.skipped.append({"check": check, "estimator": estimator, "reason": reason})
+
+
+def setting(
+    scenario_id: str,
+    knobs: Mapping[str, Any],
+    seed: int,
+    estimators: Mapping[str, Mapping[str, Any]],
+    level: float,
+) -> Setting:
+    """The :class:`Setting` of one scenario, with no checks yet."""
+    p = len(knobs["coefficients"])
+    n = int(knobs["n"])
+    terms = term_names(p)
+    errors = dict(knobs["errors"])
+    dist = str(errors["distribution"])
+    mom = error_moments(errors)
+    tau = float(knobs["prior"]["tau"])
+    fixed = bool(knobs["design"]["fixed"])
+    groups = _point_groups(estimators)
+    heavy = mom.var_finite and not mom.fourth_finite
+    unbiased, why_biased = _unbiased_setting(knobs)
+    homoskedastic = (
+        float(knobs["heteroskedasticity"]["strength"]) == 0
+        and float(knobs["autocorrelation"]["phi"]) == 0
+    )
+    return Setting(
+        scenario_id=scenario_id,
+        knobs=knobs,
+        seed=seed,
+        estimators=estimators,
+        level=level,
+        p=p,
+        n=n,
+        terms=terms,
+        errors=errors,
+        dist=dist,
+        mom=mom,
+        tau=tau,
+        fixed=fixed,
+        groups=groups,
+        heavy=heavy,
+        unbiased=unbiased,
+        why_biased=why_biased,
+        homoskedastic=homoskedastic,
+    )
+
+
+def _point_groups(estimators: Mapping[str, Mapping[str, Any]]) -> dict[str, list[str]]:
+    """First estimator of each set with identical point estimates (OLS classical/HC3) → all."""
+    groups: dict[tuple[Any, ...], list[str]] = {}
+    for name, spec in estimators.items():
+        key = (spec["method"], tuple(sorted((k, str(v)) for k, v in spec.items() if k != "se")))
+        groups.setdefault(key, []).append(name)
+    return {names[0]: names for names in groups.values()}
+
+
+def _unbiased_setting(knobs: Mapping[str, Any]) -> tuple[bool, str]:
+    """Are linear unbiased estimators unbiased here (linear mean, exogenous errors)?"""
+    if float(knobs["misspecification"]["strength"]) != 0:
+        return False, "the mean is not linear in x (omitted term)"
+    if float(knobs["endogeneity"]["correlation"]) != 0:
+        return False, "errors correlated with a predictor"
+    lev = knobs["design"]["leverage"]
+    if leverage_rows(dict(knobs)) > 0 and not lev["follows_model"]:
+        return False, "bad leverage rows: y follows other x than observed"
+    if not error_moments(dict(knobs["errors"])).mean_finite:
+        return False, "errors have no mean"
+    return True, ""
+
+
+def _weights_match(knobs: Mapping[str, Any], spec: Mapping[str, Any]) -> tuple[bool, str]:
+    """Do the estimator's (implicit) weights equal 1/Var(e_i | x) up to a constant?"""
+    if float(knobs["autocorrelation"]["phi"]) != 0:
+        return False, "autocorrelated errors"
+    het = knobs["heteroskedasticity"]
+    gamma, j = float(het["strength"]), int(het["predictor"])
+    if spec["method"] == "wls":
+        g_e, j_e = float(spec.get("strength", 1.0)), int(spec.get("predictor", 1))
+    elif spec["method"] == "ols" and spec.get("se", "classical") == "classical":
+        g_e, j_e = 0.0, j
+    else:
+        return False, "not a classical (weighted) least-squares interval"
+    if gamma == 0 and g_e == 0:
+        return True, ""
+    if gamma > 0 and g_e == gamma and j_e == j:
+        if leverage_rows(dict(knobs)) > 0:
+            return False, "leverage rows: the weights use shifted x, the variance clean x"
+        return True, ""
+    if gamma == 0:
+        return False, "homoskedastic errors, but the weights are not constant"
+    return False, f"Var(e|x) ∝ 1 + {gamma:g}·x{j}², not 1/weights"
+
+
+def _full_rank(knobs: Mapping[str, Any]) -> bool:
+    return float(knobs["design"]["correlation"]) < 1.0
+
+
+def _twins_note(names: Sequence[str]) -> str:
+    if len(names) < 2:
+        return ""
+    return f"also {', '.join(names[1:])} (same point estimates)"
+
+
+def _join(*parts: str) -> str:
+    return "; ".join(p for p in parts if p)

@@ -1,0 +1,124 @@
+"""The simulated side of each check: value, MCSE and replicates used, from the estimates.
+
+Why: every theoretical statement is tested against the per-replicate estimates of
+``results/estimates`` (and bias and coverage against the performance table's own numbers, so
+that the theory table agrees with the report); the estimates are read once per scenario into
+d = estimate − true value, aligned across estimators by replicate, so that orderings are paired
+comparisons on the same replicates.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from .checks import Check
+
+
+def _errors(est: pd.DataFrame, terms: Sequence[str]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Per estimator: d (R×p, replicates aligned across estimators) and its usable mask."""
+    reps = np.sort(pd.unique(est["replicate"]))
+    r_idx = pd.Index(reps)
+    t_idx = pd.Index(list(terms))
+    out = {}
+    for name, grp in est.groupby("estimator", sort=False):
+        d = np.full((len(reps), len(terms)), np.nan)
+        ok = np.zeros(d.shape, dtype=bool)
+        ri = r_idx.get_indexer(grp["replicate"])
+        ti = t_idx.get_indexer(grp["term"])
+        keep = (ri >= 0) & (ti >= 0)
+        diff = pd.to_numeric(grp["estimate"], errors="coerce").to_numpy(float) - pd.to_numeric(
+            grp["true_value"], errors="coerce"
+        ).to_numpy(float)
+        d[ri[keep], ti[keep]] = diff[keep]
+        ok[ri[keep], ti[keep]] = (grp["status"].to_numpy() == "ok")[keep]
+        out[str(name)] = (d, ok & np.isfinite(d))
+    return out
+
+
+def _coverage(est: pd.DataFrame, name: str, term: str) -> tuple[float, float, int]:
+    sub = est[(est["estimator"] == name) & (est["term"] == term) & (est["status"] == "ok")]
+    lo, hi, tv = (
+        pd.to_numeric(sub[c], errors="coerce") for c in ("ci_low", "ci_high", "true_value")
+    )
+    use = np.isfinite(lo) & np.isfinite(hi) & np.isfinite(tv)
+    n = int(use.sum())
+    if n == 0:
+        return math.nan, math.nan, 0
+    c = float(((lo[use] <= tv[use]) & (tv[use] <= hi[use])).mean())
+    return c, math.sqrt(c * (1 - c) / n), n
+
+
+def _variance(d: np.ndarray, use: np.ndarray) -> tuple[float, float, int]:
+    x = d[use]
+    n = x.size
+    if n < 3:
+        return math.nan, math.nan, n
+    c2 = (x - x.mean()) ** 2
+    return float(x.var(ddof=1)), float(c2.std(ddof=1) / math.sqrt(n)), n
+
+
+def _paired_excess(a: np.ndarray, b: np.ndarray) -> tuple[float, float, int]:
+    """mean(a − b) and its MCSE sd(a − b)/√R over paired replicates."""
+    diff = a - b
+    n = diff.size
+    if n < 3:
+        return math.nan, math.nan, n
+    return float(diff.mean()), float(diff.std(ddof=1) / math.sqrt(n)), n
+
+
+def _simulate(
+    check: Check,
+    dd: Mapping[str, tuple[np.ndarray, np.ndarray]],
+    est: pd.DataFrame,
+    perf_idx: Mapping[tuple[str, str, str], tuple[float, float, int]],
+    terms: Sequence[str],
+) -> tuple[float, float, int]:
+    """Simulated value, MCSE and number of replicates for one check."""
+    name, q = check.estimator, check.quantity
+    if name not in dd or (check.versus and check.versus not in dd):
+        return math.nan, math.nan, 0
+    d, use = dd[name]
+    if q in ("bias", "coverage"):
+        hit = perf_idx.get((name, check.term, q))
+        if hit is not None:
+            return hit
+        j = list(terms).index(check.term)
+        if q == "bias":
+            x = d[use[:, j], j]
+            n = x.size
+            return float(x.mean()), float(x.std(ddof=1) / math.sqrt(n)) if n > 1 else math.nan, n
+        return _coverage(est, name, check.term)
+    if q == "variance":
+        j = list(terms).index(check.term)
+        return _variance(d[:, j], use[:, j])
+    d_v, use_v = dd[check.versus]
+    if q == "variance_excess":
+        j = list(terms).index(check.term)
+        pair = use[:, j] & use_v[:, j]
+        x, y = d[pair, j], d_v[pair, j]
+        n = x.size
+        if n < 3:
+            return math.nan, math.nan, n
+        value, mcse, n = _paired_excess((x - x.mean()) ** 2, (y - y.mean()) ** 2)
+        return value * n / (n - 1), mcse * n / (n - 1), n
+    if q == "bayes_risk_excess":
+        pair = use[:, 1:].all(axis=1) & use_v[:, 1:].all(axis=1)
+        a = (d[pair, 1:] ** 2).mean(axis=1)
+        b = (d_v[pair, 1:] ** 2).mean(axis=1)
+        return _paired_excess(a, b)
+    if q == "rel_efficiency":
+        pair = use.all(axis=1) & use_v.all(axis=1)
+        x, y = d[pair], d_v[pair]
+        n = int(pair.sum())
+        if n < 3:
+            return math.nan, math.nan, n
+        a = ((y - y.mean(axis=0)) ** 2).sum(axis=1)  # the comparator (OLS)
+        b = ((x - x.mean(axis=0)) ** 2).sum(axis=1)
+        ratio = a.mean() / b.mean()
+        mcse = math.sqrt(np.var(a - ratio * b, ddof=1) / n) / b.mean()
+        return float(ratio), float(mcse), n
+    raise ValueError(f"unknown quantity {q!r}")
