@@ -454,3 +454,13 @@ def test_dataset_save_failure_leaves_nothing(tmp_path, monkeypatch):
     with pytest.raises(OSError, match="disk full"):
         data.save(tmp_path / "chunk.npz")
     assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize("fixed", [True, False], ids=["fixed", "random"])
+def test_head_is_the_first_replicates(fixed):
+    """``Dataset.head(m)`` (benchmark and overhead subsets) equals simulating replicates 0..m."""
+    knobs = deep_merge(BUILTIN_DEFAULTS, {"n": 12, "design": {"fixed": fixed}})
+    head = simulate(knobs, 3, "s", 0, 9).head(4)
+    first = simulate(knobs, 3, "s", 0, 4)
+    for name in ("X", "y", "beta", "replicates"):
+        assert np.array_equal(getattr(head, name), getattr(first, name))

@@ -67,22 +67,17 @@ def _best_time(fn: Callable[[], Any], repeats: int) -> tuple[float, Any]:
     return best, out
 
 
-def _subset(data: Dataset, m: int) -> Dataset:
-    X = data.X if data.fixed else data.X[:m]
-    return Dataset(X, data.y[:m], data.beta[:m], data.replicates[:m])
-
-
 def bench_one(
     data: Dataset, name: str, spec: dict[str, Any], n_ref: int, level: float = 0.95
 ) -> dict[str, Any]:
     """Time both engines on one dataset and compare their coefficients."""
     R = len(data.replicates)
     info = EngineInfo()
-    fit_dataset_vectorized(_subset(data, min(R, 50)), spec, level)  # warm-up (imports, caches)
+    fit_dataset_vectorized(data.head(min(R, 50)), spec, level)  # warm-up (imports, caches)
     t_vec, vec = _best_time(lambda: fit_dataset_vectorized(data, spec, level), 3)
     fit_dataset_vectorized(data, spec, level, info=info)
-    ref_data = _subset(data, n_ref)
-    estimators.fit_dataset(_subset(data, 2), spec, level)  # warm-up (statsmodels imports)
+    ref_data = data.head(n_ref)
+    estimators.fit_dataset(data.head(2), spec, level)  # warm-up (statsmodels imports)
     t_ref, ref = _best_time(lambda: estimators.fit_dataset(ref_data, spec, level), 1)
     est_v = vec.estimate[:n_ref]
     both = np.isfinite(est_v) & np.isfinite(ref.estimate)

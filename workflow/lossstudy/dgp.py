@@ -148,6 +148,11 @@ class Dataset:
     def design(self, i: int) -> np.ndarray:
         return self.X if self.fixed else self.X[i]
 
+    def head(self, m: int) -> Dataset:
+        """The first ``m`` replicates (a fixed design is shared, not copied)."""
+        X = self.X if self.fixed else self.X[:m]
+        return Dataset(X, self.y[:m], self.beta[:m], self.replicates[:m])
+
     def stacked_design(self) -> np.ndarray:
         """R×n×p view of the design (broadcast, no copy, for a fixed design)."""
         if self.fixed:

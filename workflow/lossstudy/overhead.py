@@ -71,12 +71,6 @@ def rule_wall_times(root: str | Path | None) -> list[dict[str, Any]]:
     return rows
 
 
-def _head(data: Dataset, m: int) -> Dataset:
-    """The first ``m`` replicates of a chunk."""
-    X = data.X if data.fixed else data.X[:m]
-    return Dataset(X, data.y[:m], data.beta[:m], data.replicates[:m])
-
-
 def warm_fit_seconds(
     study: Study, results: str | Path, engine: str, sample: float = 1.0
 ) -> dict[str, dict[str, float]]:
@@ -97,7 +91,7 @@ def warm_fit_seconds(
                 )
             data = Dataset.load(path)
             if sample < 1.0:
-                data = _head(data, max(1, math.ceil(sample * len(data.replicates))))
+                data = data.head(max(1, math.ceil(sample * len(data.replicates))))
             for name, spec in study.estimators.items():
                 t0 = time.perf_counter()
                 fit_with(engine, data, spec, study.level)
