@@ -144,6 +144,18 @@ def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any] | None) -> d
     return out
 
 
+def flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested knobs as one level of dotted keys (``errors.df``); leaves, lists too, as they are."""
+    out: dict[str, Any] = {}
+    for key, value in tree.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            out.update(flatten(value, f"{name}."))
+        else:
+            out[name] = value
+    return out
+
+
 def load_yaml(path: str | Path) -> dict[str, Any]:
     with open(path, encoding="utf-8") as fh:
         return yaml.safe_load(fh) or {}

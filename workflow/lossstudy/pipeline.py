@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from lossstudy.config import Study, term_names
+from lossstudy.config import Study, flatten, term_names
 from lossstudy.dgp import Dataset, simulate
 from lossstudy.io import atomic_path
 
@@ -87,7 +87,10 @@ def write_scenarios(study: Study, path: str | Path) -> None:
     rows = []
     for sc in study.scenarios.values():
         row: dict[str, Any] = {"scenario": sc.id, "base": sc.base, "replicates": sc.replicates}
-        row.update(_flatten(sc.knobs))
+        # lists (coefficients) as JSON, one CSV cell each
+        row.update(
+            {k: json.dumps(v) if isinstance(v, list) else v for k, v in flatten(sc.knobs).items()}
+        )
         flags = assumptions(sc.knobs)
         for name, (holds, why) in flags.items():
             row[name] = "holds" if holds else "breaks"
@@ -96,19 +99,6 @@ def write_scenarios(study: Study, path: str | Path) -> None:
         rows.append(row)
     with atomic_path(path) as tmp:
         pd.DataFrame(rows).to_csv(tmp, index=False)
-
-
-def _flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in tree.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, Mapping):
-            out.update(_flatten(value, f"{name}."))
-        elif isinstance(value, list):
-            out[name] = json.dumps(value)
-        else:
-            out[name] = value
-    return out
 
 
 # --------------------------------------------------------------------------- simulate

@@ -155,17 +155,6 @@ def _read_perf(path: str | Path) -> pd.DataFrame:
     return perf
 
 
-def _flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in tree.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, Mapping):
-            out.update(_flatten(value, f"{name}."))
-        else:
-            out[name] = value
-    return out
-
-
 def _norm(value: Any) -> Any:
     """Comparable form of a knob value read back from CSV or from the config."""
     if value is None:
@@ -199,9 +188,9 @@ def _show(value: Any) -> str:
 
 
 def _study_defaults(config: Mapping[str, Any]) -> dict[str, Any]:
-    from lossstudy.config import BUILTIN_DEFAULTS, deep_merge
+    from lossstudy.config import BUILTIN_DEFAULTS, deep_merge, flatten
 
-    return _flatten(deep_merge(BUILTIN_DEFAULTS, config.get("defaults") or {}))
+    return flatten(deep_merge(BUILTIN_DEFAULTS, config.get("defaults") or {}))
 
 
 def _normalise_estimators(config: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
