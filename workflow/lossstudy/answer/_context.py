@@ -151,3 +151,10 @@ def _others(ctx: _Ctx, scenario: str, *, unpenalised: bool = True) -> list[str]:
 
 def _ref_ok(ctx: _Ctx, scenario: str) -> bool:
     return ctx.tab.usable(scenario, ctx.reference, "empse") is not None
+
+
+def _at_n(ctx: _Ctx, scenario: str, cells: list[str]) -> str:
+    """One sample size's cells of a claim: ``n = 100: cell; cell`` (the id if n is unknown)."""
+    n = ctx.nval[scenario]
+    head = f"n = {int(n)}" if np.isfinite(n) else _code(scenario)
+    return f"{head}: " + "; ".join(cells)

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from ._context import _Ctx, _float, _holds, _largest, _ref_ok, _select
+from ._context import _at_n, _Ctx, _float, _holds, _largest, _ref_ok, _select
 from .claims import Claim, Number, _code, _compare, _zword
 
 CORRELATED = 0.5  # design.correlation from which ridge is featured
@@ -97,9 +97,7 @@ def _ridge(ctx: _Ctx) -> Iterable[Claim]:
                     cell += f", paying bias {bias.text()}"
                 cells.append(cell)
             if cells:
-                n = ctx.nval[s]
-                head = f"n = {int(n)}" if np.isfinite(n) else _code(s)
-                per_n.append(f"{head}: " + "; ".join(cells))
+                per_n.append(_at_n(ctx, s, cells))
         if not per_n:
             continue
         if "win" in verdicts:

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from ._context import _Ctx, _float, _holds, _largest, _select
+from ._context import _at_n, _Ctx, _float, _holds, _largest, _select
 from .claims import _Z_LIMIT, Claim, Number, _code, _compare, _zword
 
 
@@ -132,9 +132,7 @@ def _coverage(ctx: _Ctx) -> Iterable[Claim]:
                 }[v]
                 cells.append(f"{_code(e)} ({kind} SE) {c.text()}, {word} ({_zword(c.z(lv))})")
             if cells:
-                n = ctx.nval[s]
-                head = f"n = {int(n)}" if np.isfinite(n) else _code(s)
-                per_n.append(f"{head}: " + "; ".join(cells))
+                per_n.append(_at_n(ctx, s, cells))
         if not per_n:
             continue
         cls_bad = any("loss" in status[e] for e in classical)
