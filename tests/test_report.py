@@ -21,6 +21,7 @@ from lossstudy import report  # noqa: E402
 from lossstudy.answer import ASSUMPTIONS
 from lossstudy.performance import MEASURES  # noqa: E402
 from lossstudy.report import render_report  # noqa: E402
+from lossstudy.theory import COLUMNS  # noqa: E402
 
 HEADINGS = (
     "1. The question and the short answer",
@@ -223,21 +224,8 @@ def write_theory(tmp: Path, config: dict[str, Any]) -> tuple[Path, Path]:
                 "",
             )
         )
-    cols = [
-        "scenario",
-        "estimator",
-        "versus",
-        "term",
-        "quantity",
-        "simulated",
-        "mcse",
-        "theoretical",
-        "relation",
-        "z",
-        "kind",
-        "flag",
-        "note",
-    ]
+    # the rows above give every theory column but these two, filled in below
+    cols = [c for c in COLUMNS if c not in ("rel_diff", "n_used")]
     table = pd.DataFrame(rows, columns=cols)
     table["rel_diff"], table["n_used"] = np.nan, 50
     table.to_csv(tmp / "theory.csv", index=False)
