@@ -16,6 +16,7 @@ include: "workflow/rules/simulate.smk"
 include: "workflow/rules/fit.smk"
 include: "workflow/rules/summarise.smk"
 include: "workflow/rules/theory.smk"
+include: "workflow/rules/sweeps.smk"
 include: "workflow/rules/report.smk"
 
 
@@ -25,5 +26,7 @@ rule all:
         "results/scenarios.csv",
         "results/performance.csv",
         "results/theory.csv",
+        "results/crossovers.csv",
+        "results/optima.csv",
         expand("results/tables/{scenario}.tex", scenario=STUDY.scenarios),
         "report/report.html",

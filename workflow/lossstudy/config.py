@@ -89,6 +89,10 @@ class Scenario:
     knobs: dict[str, Any]
     replicates: int
     grid_values: dict[str, Any] = field(default_factory=dict)
+    #: this scenario's own sweep, knob -> value (empty outside a sweep)
+    sweep_values: dict[str, Any] = field(default_factory=dict)
+    #: the sweep member that stands for its family in per-scenario figures, tables and claims
+    anchor: bool = True
 
     @property
     def p(self) -> int:
@@ -115,6 +119,12 @@ class Study:
     engine: str
     scenarios: dict[str, Scenario]
     estimators: dict[str, dict[str, Any]]
+    #: members of estimator sweeps: name -> {family, parameter, value, anchor}
+    estimator_sweeps: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def anchor_estimators(self) -> list[str]:
+        """Estimators shown everywhere; the other members of a sweep only in its sweep figure."""
+        return [e for e in self.estimators if self.estimator_sweeps.get(e, {}).get("anchor", True)]
 
     def chunks(self, scenario_id: str) -> list[int]:
         """Indices of the jobs a scenario's replicates are split into."""
@@ -283,9 +293,109 @@ def _grid_knob_allowed(schema: Mapping[str, Any], dotted: str) -> bool:
     return True
 
 
+def _nest(dotted: str, value: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    _set_path(out, dotted, value)
+    return out
+
+
+def _check_values(
+    schema: Mapping[str, Any],
+    node: Mapping[str, Any],
+    knob: str,
+    values: list[Any],
+    where: str,
+    context: Mapping[str, Any] | None = None,
+) -> None:
+    """Each value of a grid or sweep list against the schema of the knob it sets."""
+    import jsonschema
+
+    validator = jsonschema.Draft202012Validator({**node, "$defs": schema["$defs"]})
+    for i, value in enumerate(values):
+        instance = {**(context or {}), **_nest(knob, value)}
+        err = jsonschema.exceptions.best_match(validator.iter_errors(instance))
+        if err is not None:
+            raise ConfigError(f"config error at '{where}[{i}]': {_reword(err)}")
+
+
+def _suffix(values: Mapping[str, Any]) -> str:
+    return "".join(f"-{knob.split('.')[-1]}{_format_value(v)}" for knob, v in values.items())
+
+
+def _check_sweep(
+    schema: Mapping[str, Any],
+    sweep: Any,
+    where: str,
+    allowed: Any,
+    node: Mapping[str, Any],
+    context: Mapping[str, Any] | None = None,
+    hint: str = "a scenario knob such as 'errors.df', 'errors.fraction', 'design.correlation' "
+    "(dotted paths)",
+) -> dict[str, list[Any]]:
+    """A sweep is a non-empty map of knob -> non-empty list of distinct, valid values."""
+    if not isinstance(sweep, Mapping) or not sweep:
+        raise ConfigError(
+            f"config error at '{where}': a sweep maps a knob (dotted path) to a list of values, "
+            "e.g. {errors.df: [3, 5, 10]}; got " + json.dumps(sweep) + "."
+        )
+    out: dict[str, list[Any]] = {}
+    for knob, values in sweep.items():
+        knob = str(knob)
+        if not allowed(knob):
+            raise ConfigError(
+                f"config error at '{where}.{knob}': unknown knob '{knob}'. A sweep here varies "
+                f"{hint}."
+            )
+        if not isinstance(values, list) or not values:
+            raise ConfigError(
+                f"config error at '{where}.{knob}': got {json.dumps(values)}; must be a "
+                "non-empty list of values."
+            )
+        _check_values(schema, node, knob, values, f"{where}.{knob}", context)
+        tags = [_format_value(v) for v in values]
+        dup = next((t for t in tags if tags.count(t) > 1), None)
+        if dup is not None:
+            raise ConfigError(
+                f"config error at '{where}.{knob}': value {dup} appears twice; ids "
+                f"('-{knob.split('.')[-1]}{dup}') must be unique."
+            )
+        out[knob] = values
+    return out
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal as values: 2 and 2.0 are the same knob setting."""
+    if isinstance(a, int | float) and isinstance(b, int | float):
+        return float(a) == float(b)
+    return bool(a == b)
+
+
+def _check_anchor(own: Mapping[str, Any], knob: str, values: list[Any], where: str) -> bool:
+    """A knob set beside its own sweep must name one of the sweep's values: the anchor."""
+    if not _has_path(own, knob):
+        return False
+    node: Any = own
+    for part in knob.split("."):
+        node = node[part]
+    if not any(_same(node, v) for v in values):
+        raise ConfigError(
+            f"config error at '{where}': '{knob}' is set twice, to {json.dumps(node)} and by the "
+            f"sweep to {json.dumps(values)}; set it in one place only, or to one of the sweep's "
+            "values to mark the member that stands for the whole sweep in figures, tables and "
+            "claims."
+        )
+    return True
+
+
 def expand_scenarios(config: Mapping[str, Any], schema: Mapping[str, Any]) -> dict[str, Scenario]:
-    """Deep-merge defaults into every scenario and cross it with the grid."""
+    """Deep-merge defaults into every scenario, cross it with its own sweep and the grid.
+
+    Ids are ``{name}{-knob value for each sweep knob}{-knob value for each grid knob}``. A sweep
+    member is the scenario's *anchor* when the scenario itself sets the swept knob to that value
+    (or when the scenario has no such own value: then every member stands for itself).
+    """
     defaults = deep_merge(BUILTIN_DEFAULTS, config.get("defaults"))
+    knobs_node = schema["$defs"]["knobs"]
     grid: dict[str, list[Any]] = dict(config.get("grid") or {})
     for knob in grid:
         if knob == "replicates" or not _grid_knob_allowed(schema, knob):
@@ -293,29 +403,59 @@ def expand_scenarios(config: Mapping[str, Any], schema: Mapping[str, Any]) -> di
                 f"config error at 'grid.{knob}': unknown knob '{knob}'. A grid crosses scenario "
                 "knobs such as 'n', 'errors.scale', 'design.correlation' (dotted paths)."
             )
+        _check_values(schema, knobs_node, knob, grid[knob], f"grid.{knob}")
     combos = list(itertools.product(*grid.values())) if grid else [()]
     out: dict[str, Scenario] = {}
     for base, own in config["scenarios"].items():
-        own = own or {}
+        own = dict(own or {})
+        raw_sweep = own.pop("sweep", None)
         for knob in grid:
             if _has_path(own, knob):
                 raise ConfigError(
                     f"config error at 'scenarios.{base}.{knob}': the grid also sets '{knob}'; "
                     "set it in one place only (remove it from the scenario or from the grid)."
                 )
+        sweep: dict[str, list[Any]] = {}
+        anchored: dict[str, Any] = {}
+        if raw_sweep is not None:
+            where = f"scenarios.{base}.sweep"
+            sweep = _check_sweep(
+                schema,
+                raw_sweep,
+                where,
+                lambda k: k != "replicates" and _grid_knob_allowed(schema, k),
+                knobs_node,
+            )
+            for knob, values in sweep.items():
+                if knob in grid:
+                    raise ConfigError(
+                        f"config error at '{where}.{knob}': the grid also sets '{knob}'; set it "
+                        "in one place only (remove it from the sweep or from the grid)."
+                    )
+                if _check_anchor(own, knob, values, f"{where}.{knob}"):
+                    node: Any = own
+                    for part in knob.split("."):
+                        node = node[part]
+                    anchored[knob] = node
         merged = deep_merge(defaults, own)
         replicates = int(merged.pop("replicates", config["replicates"]))
-        for combo in combos:
-            knobs = copy.deepcopy(merged)
-            values = dict(zip(grid, combo, strict=True))
-            for knob, value in values.items():
-                _set_path(knobs, knob, value)
-            suffix = "".join(
-                f"-{knob.split('.')[-1]}{_format_value(v)}" for knob, v in values.items()
-            )
-            sid = f"{base}{suffix}"
-            _complete_errors(knobs, f"scenarios.{base}")
-            out[sid] = Scenario(sid, base, knobs, replicates, values)
+        sweep_combos = list(itertools.product(*sweep.values())) if sweep else [()]
+        for swept in sweep_combos:
+            sweep_values = dict(zip(sweep, swept, strict=True))
+            anchor = all(_same(v, anchored[k]) for k, v in sweep_values.items() if k in anchored)
+            for combo in combos:
+                knobs = copy.deepcopy(merged)
+                values = dict(zip(grid, combo, strict=True))
+                for knob, value in {**sweep_values, **values}.items():
+                    _set_path(knobs, knob, value)
+                sid = f"{base}{_suffix(sweep_values)}{_suffix(values)}"
+                if sid in out:
+                    raise ConfigError(
+                        f"config error at 'scenarios.{base}': the expanded id '{sid}' occurs "
+                        "twice; sweep and grid values must give distinct ids."
+                    )
+                _complete_errors(knobs, f"scenarios.{base}")
+                out[sid] = Scenario(sid, base, knobs, replicates, values, sweep_values, anchor)
     return out
 
 
@@ -395,9 +535,20 @@ def _check_scenario(sc: Scenario, where: str) -> None:
         )
 
 
-def _check_estimators(estimators: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
-    out = {}
+def _check_estimators(
+    estimators: Mapping[str, Mapping[str, Any]], schema: Mapping[str, Any]
+) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
+    """Complete every estimator's parameters and expand estimator sweeps into members.
+
+    A member of ``ridge: {method: ridge, sweep: {penalty: [1, 10]}}`` is named ``ridge-penalty1``;
+    the second mapping returned says, per member, its family, parameter, value and whether it is
+    the anchor (the value the estimator sets itself, or every member when it sets none).
+    """
+    out: dict[str, dict[str, Any]] = {}
+    meta: dict[str, dict[str, Any]] = {}
     for name, spec in estimators.items():
+        spec = dict(spec)
+        raw_sweep = spec.pop("sweep", None)
         method = spec["method"]
         allowed = ESTIMATOR_PARAMETERS[method]
         for key in spec:
@@ -406,8 +557,34 @@ def _check_estimators(estimators: Mapping[str, Mapping[str, Any]]) -> dict[str, 
                     f"config error at 'estimators.{name}.{key}': '{key}' is not a parameter of "
                     f"method '{method}' (it takes: {', '.join(allowed) or 'nothing'})."
                 )
-        out[name] = {"method": method, **allowed, **{k: v for k, v in spec.items()}}
-    return out
+        full = {"method": method, **allowed, **spec}
+        if raw_sweep is None:
+            out[name] = full
+            continue
+        where = f"estimators.{name}.sweep"
+        sweep = _check_sweep(
+            schema,
+            raw_sweep,
+            where,
+            lambda k, a=allowed: k in a and not isinstance(a[k], str),
+            schema["$defs"]["estimator"],
+            {"method": method},
+            f"a numeric parameter of method '{method}' "
+            f"({', '.join(k for k, v in allowed.items() if not isinstance(v, str)) or 'none'})",
+        )
+        if len(sweep) > 1:
+            raise ConfigError(
+                f"config error at '{where}': an estimator sweeps one parameter; got "
+                f"{', '.join(sweep)} (define one estimator per parameter to sweep)."
+            )
+        ((param, values),) = sweep.items()
+        own = _check_anchor(spec, param, values, f"{where}.{param}")
+        for value in values:
+            member = f"{name}-{param}{_format_value(value)}"
+            out[member] = {**full, param: value}
+            anchor = not own or _same(value, spec[param])
+            meta[member] = {"family": name, "parameter": param, "value": value, "anchor": anchor}
+    return out, meta
 
 
 def load_study(raw: Mapping[str, Any], schema_path: str | Path = SCHEMA_PATH) -> Study:
@@ -421,7 +598,12 @@ def load_study(raw: Mapping[str, Any], schema_path: str | Path = SCHEMA_PATH) ->
         raise ConfigError(problem)
     _schema_check(config, schema_path)
     config = deep_merge(STUDY_DEFAULTS, config)
-    estimators = _check_estimators(config["estimators"])
+    if "sweep" in config["defaults"]:
+        raise ConfigError(
+            "config error at 'defaults.sweep': a sweep belongs to one scenario; move it into "
+            "the scenario it varies (scenarios.<name>.sweep)."
+        )
+    estimators, estimator_sweeps = _check_estimators(config["estimators"], schema)
     scenarios = expand_scenarios(config, schema)
     for sc in scenarios.values():
         _check_scenario(sc, f"scenarios.{sc.base}")
@@ -446,4 +628,5 @@ def load_study(raw: Mapping[str, Any], schema_path: str | Path = SCHEMA_PATH) ->
         engine=str(config["engine"]),
         scenarios=scenarios,
         estimators=estimators,
+        estimator_sweeps=estimator_sweeps,
     )

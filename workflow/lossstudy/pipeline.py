@@ -86,7 +86,14 @@ def write_scenarios(study: Study, path: str | Path) -> None:
 
     rows = []
     for sc in study.scenarios.values():
-        row: dict[str, Any] = {"scenario": sc.id, "base": sc.base, "replicates": sc.replicates}
+        row: dict[str, Any] = {
+            "scenario": sc.id,
+            "base": sc.base,
+            "replicates": sc.replicates,
+            # the knob(s) this scenario's family is swept along, and whether it stands for it
+            "sweep": ",".join(sc.sweep_values),
+            "anchor": sc.anchor,
+        }
         # lists (coefficients) as JSON, one CSV cell each
         row.update(
             {k: json.dumps(v) if isinstance(v, list) else v for k, v in flatten(sc.knobs).items()}

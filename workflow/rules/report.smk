@@ -5,6 +5,9 @@ rule figures:
         estimates=expand(
             "results/estimates/{scenario}.parquet", scenario=STUDY.scenarios
         ),
+        crossovers="results/crossovers.csv",
+        optima="results/optima.csv",
+        sweep_theory="results/sweep_theory.csv",
     output:
         report(
             directory("results/figures"),
@@ -28,6 +31,8 @@ rule figures:
     params:
         level=STUDY.level,
         reference=STUDY.reference,
+        estimators=json.dumps(STUDY.anchor_estimators()),
+        families=json.dumps(STUDY.estimator_sweeps, sort_keys=True),
     script:
         "../scripts/figures.py"
 
@@ -42,6 +47,8 @@ rule report:
         figures="results/figures",
         theory="results/theory.csv",
         theory_skipped="results/theory_skipped.csv",
+        crossovers="results/crossovers.csv",
+        optima="results/optima.csv",
         benchmarks=benchmark_files,
     output:
         "report/report.html",

@@ -19,7 +19,11 @@ rule scenarios:
         runtime=5,
     params:
         scenarios=lambda wildcards: json.dumps(
-            {sid: sc.knobs for sid, sc in STUDY.scenarios.items()}, sort_keys=True
+            {
+                sid: [sc.knobs, sorted(sc.sweep_values), sc.anchor]
+                for sid, sc in STUDY.scenarios.items()
+            },
+            sort_keys=True,
         ),
     script:
         "../scripts/scenarios.py"

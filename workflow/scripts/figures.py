@@ -1,5 +1,6 @@
 """Rule `figures`: every figure of the study as PNG and SVG."""
 
+import json
 from pathlib import Path
 
 import _lossstudy_path  # noqa: F401  (finds lossstudy without the package installed)
@@ -16,4 +17,9 @@ make_figures(
     snakemake.output[0],
     level=float(snakemake.params.level),
     reference=snakemake.params.reference,
+    estimators=json.loads(snakemake.params.estimators),
+    families=json.loads(snakemake.params.families),
+    crossovers_csv=snakemake.input.crossovers,
+    optima_csv=snakemake.input.optima,
+    sweep_theory_csv=snakemake.input.sweep_theory,
 )

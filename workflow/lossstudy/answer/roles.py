@@ -23,7 +23,7 @@ from lossstudy.assumptions import GAUSS_MARKOV
 #: Assumption columns of ``scenarios.csv`` (Gauss–Markov ones first, then normality).
 ASSUMPTIONS: tuple[str, ...] = (*GAUSS_MARKOV, "normal_errors")
 
-_STRUCTURAL = {"scenario", "base", "replicates", "n", "gauss_markov"}
+_STRUCTURAL = {"scenario", "base", "replicates", "n", "gauss_markov", "sweep", "anchor"}
 
 
 def _knob_columns(scenarios: pd.DataFrame) -> list[str]:

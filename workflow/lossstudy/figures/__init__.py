@@ -43,6 +43,7 @@ from .replicates import (  # noqa: E402
     zip_scenarios,
 )
 from .summary import fig_mse_decomposition, fig_mse_vs_n, fig_relative_efficiency  # noqa: E402
+from .sweeps import fig_optimum, fig_sweep  # noqa: E402
 
 __all__ = [
     "CAPTIONS",
@@ -50,7 +51,9 @@ __all__ = [
     "fig_coverage",
     "fig_mse_decomposition",
     "fig_mse_vs_n",
+    "fig_optimum",
     "fig_relative_efficiency",
+    "fig_sweep",
     "fig_sampling_distributions",
     "fig_zip",
     "make_figures",
@@ -121,6 +124,25 @@ def _save(fig: Figure, outdir: Path, name: str) -> list[Path]:
     return paths
 
 
+#: file-name prefixes of the figures drawn once per sweep (their captions are generated)
+SWEEP_PREFIX = "sweep_"
+OPTIMUM_PREFIX = "optimum_"
+
+SWEEP_CAPTION = (
+    "{base}: {knob} swept, one column per {fixed}. Top: {measure} of each estimator against "
+    "{reference} (log scale; above 1 the estimator beats {reference}), with ± 2 MCSE bands; "
+    "dashed: theory ({theory}); triangles: crossovers (the comparison changes sign beyond "
+    "Monte Carlo error), with their 95% Monte Carlo interval as a bar. Bottom: coverage of the "
+    "nominal {level:g} intervals (dashed line)."
+)
+OPTIMUM_CAPTION = (
+    "MSE of the focus slope against {family}'s {parameter} in {scenario} (± 2 MCSE), the exact "
+    "MSE curve of the fixed design (dashed, over the prior) and its argmin (dotted); the red "
+    "triangle is the simulated argmin with its 95% bootstrap interval. Under a Gaussian prior "
+    "with normal errors the exact argmin is the Bayes rule λ = σ²/τ²."
+)
+
+
 def make_figures(
     performance_csv: str | Path,
     scenarios_csv: str | Path,
@@ -130,16 +152,27 @@ def make_figures(
     term: str = "x1",
     level: float = 0.95,
     reference: str | None = None,
+    estimators: list[str] | None = None,
+    families: dict[str, dict[str, object]] | None = None,
+    crossovers_csv: str | Path | None = None,
+    optima_csv: str | Path | None = None,
+    sweep_theory_csv: str | Path | None = None,
 ) -> list[Path]:
     """Write every figure as ``{outdir}/{name}.png`` and ``.svg``; return the paths written.
 
-    ``name`` is a key of :data:`CAPTIONS`. ``mse_vs_n`` is skipped when ``n`` takes one value,
-    ``sampling_distributions`` and ``zip`` when there are no estimate files.
+    ``name`` is a key of :data:`CAPTIONS`, or ``sweep_{family}`` / ``optimum_{estimator}`` for
+    the sweep figures (drawn when the crossover/optimum tables are given). ``mse_vs_n`` is
+    skipped when ``n`` takes one value, ``sampling_distributions`` and ``zip`` when there are
+    no estimate files. The per-scenario figures show the sweeps' anchors and ``estimators``
+    (default: all); the sweep figures show every member.
     """
+    from lossstudy.sweeps.series import representative, sweep_series
+
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
-    perf = pd.read_csv(performance_csv, keep_default_na=False, na_values=[""])
-    scen = pd.read_csv(scenarios_csv)
+    perf_all = pd.read_csv(performance_csv, keep_default_na=False, na_values=[""])
+    scen_all = pd.read_csv(scenarios_csv)
+    perf, scen = representative(perf_all, scen_all, estimators)
     data = _Data(perf, scen, term)
     term = data.term
     if reference is None:
@@ -168,4 +201,42 @@ def make_figures(
     fig = fig_mse_vs_n(perf, scen, term)
     if fig is not None:
         written += _save(fig, outdir, "mse_vs_n")
+    if crossovers_csv is not None and sweep_theory_csv is not None and reference:
+        cross = pd.read_csv(crossovers_csv, keep_default_na=False, na_values=[""])
+        curves = pd.read_csv(sweep_theory_csv, keep_default_na=False, na_values=[""])
+        shown = list(dict.fromkeys(perf["estimator"].astype(str)))
+        done: set[tuple[str, str]] = set()
+        for s in sweep_series(scen_all):
+            if (s.base, s.knob) in done:
+                continue
+            done.add((s.base, s.knob))
+            fig = fig_sweep(perf_all, scen_all, cross, curves, s.base, s.knob, shown, reference,
+                            level, term)  # fmt: skip
+            if fig is not None:
+                written += _save(fig, outdir, f"{SWEEP_PREFIX}{s.base}")
+    if optima_csv is not None and sweep_theory_csv is not None and families:
+        opt = pd.read_csv(optima_csv, keep_default_na=False, na_values=[""])
+        curves = pd.read_csv(sweep_theory_csv, keep_default_na=False, na_values=[""])
+        cells = optimum_cells(scen_all)
+        for family in dict.fromkeys(str(m["family"]) for m in families.values()):
+            members = {
+                name: float(m["value"])  # type: ignore[arg-type]
+                for name, m in families.items()
+                if m["family"] == family
+            }
+            fig = fig_optimum(perf_all, opt, curves, family, members, cells, term)
+            if fig is not None:
+                written += _save(fig, outdir, f"{OPTIMUM_PREFIX}{family}")
     return written
+
+
+def optimum_cells(scen: pd.DataFrame) -> list[str]:
+    """Where an estimator sweep is drawn: the cells with a prior on the slopes (where theory
+    names the best parameter), else the anchors of the first scenario family."""
+    if "prior.tau" in scen.columns:
+        tau = pd.to_numeric(scen["prior.tau"], errors="coerce").fillna(0)
+        cells = scen.loc[tau > 0, "scenario"].astype(str).tolist()
+        if cells:
+            return cells
+    first = scen[scen["base"].astype(str) == str(scen["base"].iloc[0])]
+    return first["scenario"].astype(str).tolist()

@@ -1,0 +1,58 @@
+"""When does L2 stop winning? Sweeps, crossover points and optima, beside theory.
+
+A *sweep* varies one knob of a scenario over a list of values (``sweep:`` in the config); a
+*series* is one sweep at fixed values of every other factor (``n``, other grid knobs). Along a
+series, :func:`crossovers` finds where an estimator's comparison with the reference changes
+sign beyond Monte Carlo error, and :func:`optima` finds the parameter value (ridge's λ) that
+minimises an estimator family's MSE. Both set theory beside the simulation where it applies.
+
+How the numbers are computed (README "Crossovers and optima" says the same):
+
+crossing
+    The statistic along a series is r_k = measure_k − null (null = 1 for relative efficiency and
+    relative MSE, the nominal level for coverage) with its MCSE m_k. A point is decided when
+    |r_k| > z m_k with z = Φ⁻¹(1 − 0.025/K), Bonferroni over the K points of the series, so a
+    sign change is called beyond Monte Carlo error at family-wise level 5% per series. The
+    *bracket* is the first pair of decided points with opposite signs (any points between them
+    are ties). The *crossing* is the root of the weighted least-squares line (weights 1/m²)
+    through the bracket's points (with two points: linear interpolation), and (ci_low, ci_high)
+    is Fieller's 95% interval for that root from the same line, the set of x where the line is
+    within 1.96 standard errors of 0. Cells are independent simulations (separate seed streams),
+    so the m_k are independent. The interval ignores the error of the straight-line model.
+optimum
+    Per-replicate losses (estimate − truth)² of the focus term for every member of the family
+    are averaged; the argmin over the grid is refined by the vertex of the parabola through it
+    and its two neighbours. The interval is the 2.5–97.5%
+    percentile of the same argmin over 400 bootstrap resamples of the replicates (members share
+    datasets, so the replicates are resampled jointly; the resampling seed is derived from the
+    study seed and the scenario id).
+theory
+    Asymptotic relative efficiency of LAD and Huber against OLS along error-distribution sweeps
+    (iid errors, every other assumption holding, symmetric errors for Huber); the exact
+    fixed-design variance and MSE of linear estimators (OLS, WLS, ridge), conditional on the
+    design of the series' first cell; and the exact ridge MSE(λ) of the focus slope, whose
+    argmin under a Gaussian prior with normal errors is the Bayes rule λ = σ²/τ².
+"""
+
+from __future__ import annotations
+
+from .crossing import Crossing, fieller_root, find_crossing, threshold
+from .optimum import Optimum, find_optimum
+from .series import Series, sweep_series
+from .study import CROSSOVER_COLUMNS, OPTIMA_COLUMNS, THEORY_COLUMNS, crossovers, optima
+
+__all__ = [
+    "CROSSOVER_COLUMNS",
+    "OPTIMA_COLUMNS",
+    "THEORY_COLUMNS",
+    "Crossing",
+    "Optimum",
+    "Series",
+    "crossovers",
+    "fieller_root",
+    "find_crossing",
+    "find_optimum",
+    "optima",
+    "sweep_series",
+    "threshold",
+]

@@ -1,0 +1,96 @@
+"""Series: one sweep at fixed values of every other factor, read from ``scenarios.csv``."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from lossstudy.answer.roles import _knob_columns
+
+
+@dataclass(frozen=True)
+class Series:
+    base: str
+    knob: str
+    fixed: dict[str, object]  # the other factors that vary within the family, at their values
+    values: list[float]
+    scenarios: list[str]  # one per value, ascending
+
+    @property
+    def fixed_text(self) -> str:
+        return "; ".join(f"{k}={_show(v)}" for k, v in self.fixed.items())
+
+
+def _show(value: object) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _number(value: object) -> float:
+    try:
+        return float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return float(json.loads(str(value)))
+
+
+def sweep_series(scen: pd.DataFrame) -> list[Series]:
+    """Every series of every swept family, in file order; the values ascend within a series.
+
+    The factors held fixed are the knob columns (and ``n``) that vary within the family other
+    than the swept knob itself.
+    """
+    if "sweep" not in scen.columns:
+        return []
+    out: list[Series] = []
+    sc = scen.reset_index(drop=True)
+    knobs = [c for c in ["n", *_knob_columns(sc)] if c in sc.columns]
+    for base, fam in sc.groupby(sc["base"].astype(str), sort=False):
+        swept = str(fam["sweep"].iloc[0]) if pd.notna(fam["sweep"].iloc[0]) else ""
+        for knob in [k for k in swept.split(",") if k]:
+            if knob not in fam.columns:
+                continue
+            varying = [
+                c for c in knobs if c != knob and fam[c].astype(str).nunique(dropna=False) > 1
+            ]
+            groups = fam.groupby(varying, sort=False, dropna=False) if varying else [((), fam)]
+            for key, part in groups:
+                key = key if isinstance(key, tuple) else (key,)
+                vals = np.array([_number(v) for v in part[knob]])
+                order = np.argsort(vals, kind="stable")
+                out.append(
+                    Series(
+                        str(base),
+                        knob,
+                        {c: _plain(v) for c, v in zip(varying, key, strict=True)},
+                        [float(vals[i]) for i in order],
+                        [str(part["scenario"].iloc[i]) for i in order],
+                    )
+                )
+    return out
+
+
+def _plain(value: object) -> object:
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def representative(
+    perf: pd.DataFrame, scen: pd.DataFrame, estimators: list[str] | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The per-scenario view: sweep anchors only, and only ``estimators`` (default: all).
+
+    Per-scenario figures, tables and claims read this view, so a sweep adds one figure rather
+    than a panel per member; the sweep figures and tables read everything.
+    """
+    if "anchor" in scen.columns:
+        keep = scen["anchor"].astype(str).str.lower().isin(["true", "1"])
+        scen = scen[keep].reset_index(drop=True)
+    perf = perf[perf["scenario"].astype(str).isin(set(scen["scenario"].astype(str)))]
+    if estimators is not None:
+        perf = perf[perf["estimator"].astype(str).isin(set(estimators))]
+    return perf.reset_index(drop=True), scen

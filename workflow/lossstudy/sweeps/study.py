@@ -1,0 +1,364 @@
+"""The study's crossover and optimum tables, and the theory curves the sweep figures draw.
+
+Inputs are the files of earlier stages (performance table, scenario table, per-replicate
+estimates) plus the resolved knobs and estimator specs; outputs are three tidy CSVs:
+``crossovers.csv``, ``optima.csv`` and ``sweep_theory.csv``.
+"""
+
+from __future__ import annotations
+
+import math
+import zlib
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from lossstudy.answer.roles import estimator_roles
+from lossstudy.config import term_names
+from lossstudy.io import atomic_path
+
+from . import theory as th
+from .crossing import find_crossing
+from .optimum import find_optimum
+from .series import Series, sweep_series
+
+CROSSOVER_COLUMNS = (
+    "scenario",
+    "knob",
+    "fixed",
+    "estimator",
+    "versus",
+    "measure",
+    "bracket_low",
+    "bracket_high",
+    "crossing",
+    "ci_low",
+    "ci_high",
+    "theory",
+    "note",
+    "better",
+    "values",
+    "cells",
+)
+OPTIMA_COLUMNS = (
+    "scenario",
+    "estimator",
+    "parameter",
+    "fixed",
+    "term",
+    "measure",
+    "argmin",
+    "ci_low",
+    "ci_high",
+    "theory",
+    "note",
+    "cell",
+)
+THEORY_COLUMNS = ("kind", "scenario", "knob", "fixed", "estimator", "versus", "measure", "x", "y")
+
+#: measures compared along a sweep, with the value that means "no difference"
+COMPARED = ("rel_efficiency", "rel_mse")
+
+
+def _lookup(perf: pd.DataFrame, term: str) -> dict[tuple[str, str, str], tuple[float, float]]:
+    sub = perf[perf["term"].astype(str) == term]
+    defined = sub["defined"].astype(str).str.lower().isin(["true", "1"])
+    value = pd.to_numeric(sub["value"], errors="coerce").where(defined)
+    mcse = pd.to_numeric(sub["mcse"], errors="coerce").where(defined)
+    keys = zip(
+        sub["scenario"].astype(str), sub["estimator"].astype(str), sub["measure"], strict=True
+    )
+    return {k: (float(v), float(m)) for k, v, m in zip(keys, value, mcse, strict=True)}
+
+
+def _comparisons(
+    estimators: Sequence[str], specs: Mapping[str, Mapping[str, Any]], reference: str
+) -> tuple[list[str], list[str]]:
+    """Estimators compared with the reference (not its twins), and those with intervals."""
+    roles = estimator_roles(list(estimators), specs)
+    ref_point = roles[reference]["point"] if reference in roles else None
+    versus = [e for e in estimators if e != reference and roles[e]["point"] != ref_point]
+    covered = [e for e in estimators if roles[e]["method"] != "ridge"]
+    return versus, covered
+
+
+def _fmt_values(values: Sequence[float]) -> str:
+    return " ".join(f"{v:g}" for v in values)
+
+
+def crossovers(
+    perf: pd.DataFrame,
+    scen: pd.DataFrame,
+    knobs: Mapping[str, Mapping[str, Any]],
+    specs: Mapping[str, Mapping[str, Any]],
+    estimators: Sequence[str],
+    reference: str,
+    seed: int,
+    level: float,
+    term: str = "x1",
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """One row per series × comparison (see the package doc), and the theory curves drawn."""
+    table = _lookup(perf, term)
+    versus, covered = _comparisons(estimators, specs, reference)
+    rows: list[dict[str, Any]] = []
+    curves: list[dict[str, Any]] = []
+    for s in sweep_series(scen):
+        j = _term_index(knobs, s, term)
+        base = {"scenario": s.base, "knob": s.knob, "fixed": s.fixed_text}
+        extra = {"values": _fmt_values(s.values), "cells": " ".join(s.scenarios)}
+        xs = th.grid(s.values)
+        first = knobs.get(s.scenarios[0])
+        for est in versus:
+            for measure in COMPARED:
+                stat = [table.get((sc, est, measure), (math.nan, math.nan)) for sc in s.scenarios]
+                r = np.array([v - 1.0 for v, _ in stat])
+                m = np.array([mc for _, mc in stat])
+                if not np.isfinite(r).any():
+                    continue
+                cr = find_crossing(np.array(s.values), r, m)
+                curve, why = (None, "no knobs for this series")
+                if first is not None and j is not None:
+                    curve, why = th.comparison_curve(
+                        first, s.knob, s.values, seed, s.scenarios[0], specs[est],
+                        specs[reference], measure, j,
+                    )  # fmt: skip
+                theory, tnote = _theory_root(curve, why, xs, cr.crossing)
+                if curve is not None:
+                    curves += _curve_rows("crossover", base, est, reference, measure, xs, curve)
+                rows.append(
+                    {
+                        **base,
+                        "estimator": est,
+                        "versus": reference,
+                        "measure": measure,
+                        **_crossing_cols(cr),
+                        "theory": theory,
+                        "note": "; ".join(x for x in (cr.note, tnote) if x),
+                        **extra,
+                    }
+                )
+        for est in covered:
+            stat = [table.get((sc, est, "coverage"), (math.nan, math.nan)) for sc in s.scenarios]
+            r = np.array([v - level for v, _ in stat])
+            m = np.array([mc for _, mc in stat])
+            if not np.isfinite(r).any():
+                continue
+            cr = find_crossing(np.array(s.values), r, m, words=("over-covers", "under-covers"))
+            rows.append(
+                {
+                    **base,
+                    "estimator": est,
+                    "versus": f"nominal {level:g}",
+                    "measure": "coverage",
+                    **_crossing_cols(cr),
+                    "theory": math.nan,
+                    "note": "; ".join(
+                        x for x in (cr.note, "no theory: no closed form for coverage") if x
+                    ),
+                    **extra,
+                }
+            )
+    return (
+        pd.DataFrame(rows, columns=list(CROSSOVER_COLUMNS)),
+        pd.DataFrame(curves, columns=list(THEORY_COLUMNS)),
+    )
+
+
+def _term_index(knobs: Mapping[str, Mapping[str, Any]], s: Series, term: str) -> int | None:
+    k = knobs.get(s.scenarios[0])
+    if k is None:
+        return None
+    names = term_names(len(k["coefficients"]))
+    return names.index(term) if term in names else None
+
+
+def _crossing_cols(cr: Any) -> dict[str, Any]:
+    return {
+        "bracket_low": cr.bracket_low,
+        "bracket_high": cr.bracket_high,
+        "crossing": cr.crossing,
+        "ci_low": cr.ci_low,
+        "ci_high": cr.ci_high,
+        "better": cr.better,
+    }
+
+
+def _theory_root(
+    curve: th.Curve | None, why: str, xs: np.ndarray, crossing: float
+) -> tuple[float, str]:
+    """The theory curve's root nearest the simulated crossing (the first without one)."""
+    if curve is None:
+        return math.nan, why
+    found = th.roots(curve, xs)
+    if not found:
+        ys = np.array([curve(float(x)) for x in xs])
+        side = "above" if np.nanmin(ys) > 1 else "below" if np.nanmax(ys) < 1 else "at"
+        return math.nan, f"{why}; the theory curve stays {side} 1 over the range (no root)"
+    best = min(found, key=lambda x: abs(x - crossing)) if math.isfinite(crossing) else found[0]
+    note = why if len(found) == 1 else f"{why}; theory has {len(found)} roots in range"
+    return best, note
+
+
+def _curve_rows(
+    kind: str,
+    base: Mapping[str, Any],
+    est: str,
+    versus: str,
+    measure: str,
+    xs: np.ndarray,
+    curve: th.Curve,
+) -> list[dict[str, Any]]:
+    return [
+        {
+            "kind": kind,
+            **base,
+            "estimator": est,
+            "versus": versus,
+            "measure": measure,
+            "x": float(x),
+            "y": float(curve(float(x))),
+        }
+        for x in xs
+    ]
+
+
+def optima(
+    scen: pd.DataFrame,
+    knobs: Mapping[str, Mapping[str, Any]],
+    specs: Mapping[str, Mapping[str, Any]],
+    families: Mapping[str, Mapping[str, Any]],
+    estimates_dir: str | Path,
+    seed: int,
+    term: str = "x1",
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """One row per scenario × estimator sweep: the member value with the smallest MSE."""
+    by_family: dict[tuple[str, str], list[tuple[float, str]]] = {}
+    for member, meta in families.items():
+        key = (str(meta["family"]), str(meta["parameter"]))
+        by_family.setdefault(key, []).append((float(meta["value"]), member))
+    rows: list[dict[str, Any]] = []
+    curves: list[dict[str, Any]] = []
+    if not by_family:
+        return (
+            pd.DataFrame(rows, columns=list(OPTIMA_COLUMNS)),
+            pd.DataFrame(curves, columns=list(THEORY_COLUMNS)),
+        )
+    sc = scen.reset_index(drop=True)
+    for _, rec in sc.iterrows():
+        sid = str(rec["scenario"])
+        path = Path(estimates_dir) / f"{sid}.parquet"
+        if not path.exists():
+            continue
+        est = pd.read_parquet(
+            path, columns=["replicate", "estimator", "term", "estimate", "true_value", "status"]
+        )
+        est = est[est["term"].astype(str) == term]
+        fixed = _cell_factors(sc, rec)
+        for (family, param), members in by_family.items():
+            members = sorted(members)
+            values = np.array([v for v, _ in members])
+            names = [m for _, m in members]
+            sub = est[est["estimator"].astype(str).isin(names)]
+            if sub.empty:
+                continue
+            err = (sub["estimate"] - sub["true_value"]).where(sub["status"].astype(str) == "ok")
+            wide = (
+                sub.assign(loss=err**2)
+                .pivot_table(
+                    index="replicate",
+                    columns="estimator",
+                    values="loss",
+                    aggfunc="first",
+                    dropna=False,
+                )
+                .reindex(columns=names)
+            )
+            rng = np.random.default_rng([seed, zlib.crc32(f"{sid}/{family}".encode())])
+            opt = find_optimum(values, wide.to_numpy(dtype=float), rng)
+            theory, tnote = math.nan, ""
+            k = knobs.get(sid)
+            j = term_names(len(k["coefficients"])).index(term) if k is not None else None
+            if k is not None and j is not None:
+                curve, tnote = th.ridge_mse(k, seed, sid, specs[names[0]], j)
+                if specs[names[0]]["method"] != "ridge":
+                    curve, tnote = None, f"no theory for {specs[names[0]]['method']}"
+                if curve is not None:
+                    theory = th.argmin(curve, float(values.min()), float(values.max()))
+                    bayes = th.bayes_penalty(k)
+                    if bayes is not None:
+                        tnote += f"; Bayes rule σ²/τ² = {bayes:.4g}"
+                    curves += _curve_rows(
+                        "optimum",
+                        {"scenario": str(rec["base"]), "knob": param, "fixed": fixed},
+                        family,
+                        "",
+                        "mse",
+                        th.grid([v for v in values if v > 0] or [1.0]),
+                        curve,
+                    )
+            rows.append(
+                {
+                    "scenario": str(rec["base"]),
+                    "estimator": family,
+                    "parameter": param,
+                    "fixed": fixed,
+                    "term": term,
+                    "measure": "mse",
+                    "argmin": opt.argmin,
+                    "ci_low": opt.ci_low,
+                    "ci_high": opt.ci_high,
+                    "theory": theory,
+                    "note": "; ".join(x for x in (opt.note, tnote) if x),
+                    "cell": sid,
+                }
+            )
+    return (
+        pd.DataFrame(rows, columns=list(OPTIMA_COLUMNS)),
+        pd.DataFrame(curves, columns=list(THEORY_COLUMNS)),
+    )
+
+
+def _cell_factors(sc: pd.DataFrame, rec: pd.Series) -> str:
+    """The factors that vary within the scenario's family, at this cell's values."""
+    from lossstudy.answer.roles import _knob_columns
+
+    fam = sc[sc["base"].astype(str) == str(rec["base"])]
+    cols = [c for c in ["n", *_knob_columns(sc)] if c in sc.columns]
+    varying = [c for c in cols if fam[c].astype(str).nunique(dropna=False) > 1]
+    parts = []
+    for c in varying:
+        v = rec[c]
+        parts.append(f"{c}={int(v) if isinstance(v, float) and v.is_integer() else v}")
+    return "; ".join(parts)
+
+
+def write_sweeps(
+    performance_csv: str | Path,
+    scenarios_csv: str | Path,
+    estimates_dir: str | Path,
+    knobs: Mapping[str, Mapping[str, Any]],
+    specs: Mapping[str, Mapping[str, Any]],
+    families: Mapping[str, Mapping[str, Any]],
+    reference: str,
+    seed: int,
+    level: float,
+    out_crossovers: str | Path,
+    out_optima: str | Path,
+    out_theory: str | Path,
+    term: str = "x1",
+) -> None:
+    perf = pd.read_csv(performance_csv, keep_default_na=False, na_values=[""])
+    scen = pd.read_csv(scenarios_csv)
+    shown = [e for e in specs if families.get(e, {}).get("anchor", True)]
+    cross, c_curves = crossovers(perf, scen, knobs, specs, shown, reference, seed, level, term)
+    opt, o_curves = optima(scen, knobs, specs, families, estimates_dir, seed, term)
+    for frame, path in ((cross, out_crossovers), (opt, out_optima)):
+        with atomic_path(path) as tmp:
+            frame.to_csv(tmp, index=False, float_format="%.10g")
+    with atomic_path(out_theory) as tmp:
+        pd.concat([c_curves, o_curves], ignore_index=True).to_csv(
+            tmp, index=False, float_format="%.10g"
+        )

@@ -1,0 +1,199 @@
+"""Theory curves along a series, and their roots: ARE curves and exact linear-estimator moments.
+
+Why a module of its own: a curve needs the scenario's knobs at values *between* the swept ones,
+so it works from the resolved knobs (not the performance table) and reuses
+:mod:`lossstudy.theory` for the formulas. Returns (None, reason) wherever no theory applies,
+and the reason becomes the crossover row's note.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+
+from lossstudy.assumptions import GAUSS_MARKOV, assumptions
+from lossstudy.config import _complete_errors, _set_path
+from lossstudy.dgp import error_moments
+
+Curve = Callable[[float], float]
+
+LINEAR = ("ols", "wls", "ridge")
+
+
+def knobs_at(knobs: Mapping[str, Any], knob: str, value: float) -> dict[str, Any]:
+    out = copy.deepcopy(dict(knobs))
+    _set_path(out, knob, value)
+    _complete_errors(out, "theory")
+    return out
+
+
+def grid(values: list[float], points: int = 41) -> np.ndarray:
+    """Where a curve is drawn: log-spaced when the range is positive and spans a factor > 10."""
+    lo, hi = min(values), max(values)
+    if lo > 0 and hi / lo > 10:
+        return np.geomspace(lo, hi, points)
+    return np.linspace(lo, hi, points)
+
+
+def _are_curve(
+    knobs: Mapping[str, Any], knob: str, values: list[float], spec: Mapping[str, Any]
+) -> tuple[Curve | None, str]:
+    from lossstudy.theory import are_huber, are_lad
+
+    if not knob.startswith("errors."):
+        return None, (
+            f"no theory: the asymptotic efficiency of {spec['method']} is known for iid errors, "
+            f"and '{knob}' is not an error-distribution knob"
+        )
+    for v in (min(values), max(values)):
+        k = knobs_at(knobs, knob, v)
+        flags = assumptions(k)
+        broken = [a for a in GAUSS_MARKOV if not flags[a][0]]
+        if broken:
+            return None, f"no theory: {', '.join(broken)} fails at {knob} = {v:g}"
+        mom = error_moments(k["errors"])
+        if spec["method"] == "huber" and not mom.symmetric:
+            return None, "no theory: Huber's asymptotic variance formula needs symmetric errors"
+    if spec["method"] == "lad":
+        return (lambda x: are_lad(knobs_at(knobs, knob, x)["errors"])), "asymptotic: 4 f(0)² Var(e)"
+    k_psi = float(spec.get("k", 1.345))
+    return (
+        lambda x: are_huber(knobs_at(knobs, knob, x)["errors"], k_psi)
+    ), f"asymptotic: Huber k = {k_psi:g}, MAD scale"
+
+
+def _linear_x1(
+    knobs: Mapping[str, Any], seed: int, scenario_id: str, spec: Mapping[str, Any], j: int
+) -> tuple[float, float] | None:
+    """(mean, variance) of the estimation error of coefficient j, exactly; None if no form."""
+    from lossstudy.theory.exact import linear_dgp, linear_map, linear_moments
+
+    dgp, _ = linear_dgp(knobs, seed, scenario_id)
+    if dgp is None:
+        return None
+    M, _ = linear_map(spec, dgp.X)
+    if M is None:
+        return None
+    mean, cov = linear_moments(M, dgp)
+    return float(mean[j]), float(cov[j, j])
+
+
+def _linear_curve(
+    knobs: Mapping[str, Any],
+    knob: str,
+    seed: int,
+    scenario_id: str,
+    spec: Mapping[str, Any],
+    ref: Mapping[str, Any],
+    measure: str,
+    j: int,
+) -> tuple[Curve | None, str]:
+    from lossstudy.theory.exact import linear_dgp
+
+    dgp, why = linear_dgp(knobs, seed, scenario_id)
+    if dgp is None:
+        return None, f"no theory: {why}"
+
+    def curve(x: float) -> float:
+        k = knobs_at(knobs, knob, x)
+        a = _linear_x1(k, seed, scenario_id, ref, j)
+        b = _linear_x1(k, seed, scenario_id, spec, j)
+        if a is None or b is None:
+            return math.nan
+        if measure == "rel_efficiency":
+            return a[1] / b[1]
+        return (a[0] ** 2 + a[1]) / (b[0] ** 2 + b[1])
+
+    return curve, f"exact (fixed design of {scenario_id}, linear estimators)"
+
+
+def comparison_curve(
+    knobs: Mapping[str, Any],
+    knob: str,
+    values: list[float],
+    seed: int,
+    scenario_id: str,
+    spec: Mapping[str, Any],
+    ref: Mapping[str, Any],
+    measure: str,
+    j: int,
+) -> tuple[Curve | None, str]:
+    """Theory for ``measure`` (rel_efficiency or rel_mse) of ``spec`` against ``ref``."""
+    if measure not in ("rel_efficiency", "rel_mse"):
+        return None, "no theory: no closed form for coverage along this sweep"
+    if spec["method"] in LINEAR and ref["method"] in LINEAR:
+        return _linear_curve(knobs, knob, seed, scenario_id, spec, ref, measure, j)
+    if spec["method"] in ("lad", "huber") and ref["method"] == "ols":
+        return _are_curve(knobs, knob, values, spec)
+    return None, f"no theory for {spec['method']} against {ref['method']}"
+
+
+def roots(curve: Curve, xs: np.ndarray, null: float = 1.0) -> list[float]:
+    """Every root of curve(x) = null on the grid's sign changes, refined by Brent's method."""
+    from scipy.optimize import brentq
+
+    ys = np.array([curve(float(x)) - null for x in xs])
+    out = []
+    for a, b, fa, fb in zip(xs[:-1], xs[1:], ys[:-1], ys[1:], strict=True):
+        if not (math.isfinite(fa) and math.isfinite(fb)):
+            continue
+        if fa == 0:
+            out.append(float(a))
+        elif fa * fb < 0:
+            out.append(float(brentq(lambda x: curve(x) - null, a, b, xtol=1e-10, rtol=1e-10)))
+    if len(ys) and ys[-1] == 0:
+        out.append(float(xs[-1]))
+    return out
+
+
+def ridge_mse(
+    knobs: Mapping[str, Any], seed: int, scenario_id: str, spec: Mapping[str, Any], j: int
+) -> tuple[Curve | None, str]:
+    """Exact MSE of coefficient j as a function of ridge's λ (over the prior, if any)."""
+    from lossstudy.theory.exact import linear_dgp
+
+    dgp, why = linear_dgp(knobs, seed, scenario_id)
+    if dgp is None:
+        return None, f"no theory: {why}"
+
+    def curve(lam: float) -> float:
+        got = _linear_x1(knobs, seed, scenario_id, {**spec, "penalty": float(lam)}, j)
+        return math.nan if got is None else got[0] ** 2 + got[1]
+
+    return curve, "exact ridge MSE(λ) on the fixed design"
+
+
+def argmin(curve: Curve, lo: float, hi: float) -> float:
+    """Minimiser of a smooth curve on [lo, hi]: a log grid, then Brent on log λ around it."""
+    from scipy.optimize import minimize_scalar
+
+    small = max(lo, hi * 1e-4, 1e-6)
+    xs = (
+        np.concatenate([[lo], np.geomspace(small, hi, 121)])
+        if lo == 0
+        else np.geomspace(lo, hi, 121)
+    )
+    ys = np.array([curve(float(x)) for x in xs])
+    k = int(np.nanargmin(ys))
+    if 0 < k < len(xs) - 1 and xs[k - 1] > 0:
+        res = minimize_scalar(
+            lambda t: curve(math.exp(t)),
+            bounds=(math.log(xs[k - 1]), math.log(xs[k + 1])),
+            method="bounded",
+            options={"xatol": 1e-9},
+        )
+        return float(math.exp(res.x))
+    return float(xs[k])
+
+
+def bayes_penalty(knobs: Mapping[str, Any]) -> float | None:
+    """σ²/τ² where ridge is the Bayes rule: slopes ~ N(0, τ²), normal homoskedastic errors."""
+    tau = float(knobs["prior"]["tau"])
+    flags = assumptions(dict(knobs))
+    if tau <= 0 or not all(flags[a][0] for a in (*GAUSS_MARKOV, "normal_errors")):
+        return None
+    return float(error_moments(knobs["errors"]).sd ** 2 / tau**2)
