@@ -18,10 +18,12 @@ from lossstudy.figures import (
     fig_coverage,
     fig_mse_decomposition,
     fig_mse_vs_n,
+    fig_nested_loop,
     fig_relative_efficiency,
     fig_sampling_distributions,
     fig_zip,
     make_figures,
+    nested_order,
 )
 from lossstudy.performance import MEASURES
 
@@ -177,3 +179,162 @@ def test_unknown_term_falls_back_to_first_slope(tmp_path: Path) -> None:
 @pytest.mark.parametrize("name", sorted(CAPTIONS))
 def test_captions_are_sentences(name: str) -> None:
     assert CAPTIONS[name].endswith(".") and len(CAPTIONS[name]) > 80
+
+
+# --------------------------------------------------------------------------- nested-loop plot
+
+
+def sweep_study(sweep_columns: bool = True) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
+    """Families in a scrambled file order: one swept along a knob given as text, one swept along
+    another knob, one without a sweep; 3 n each. Returns (perf, scen, estimators)."""
+    rng = np.random.default_rng(3)
+    ests = ["refx", "alt_a", "alt_b", "alt_c"]
+    rows = []
+    plan = [
+        ("fam_b", "k.one", [10.0, 2.5, 50.0]),
+        ("fam_a", None, [None]),
+        ("fam_c", "k.two", [0.9, 0.1]),
+    ]
+    for fam, knob, levels in plan:
+        for lv in levels:
+            for n in (400, 25, 100):
+                row = {"scenario": f"{fam}-{lv}-{n}", "base": fam, "replicates": 10, "n": n}
+                row["k.one"] = str(lv) if knob == "k.one" else np.nan  # text, as a CSV may hold
+                row["k.two"] = lv if knob == "k.two" else np.nan
+                row["errors.distribution"] = "normal"
+                if sweep_columns:
+                    row["sweep"] = knob or ""
+                    row["anchor"] = lv == levels[0] and knob is not None
+                rows.append(row)
+    scen = pd.DataFrame(rows)
+    perf_rows = []
+    for sid in scen["scenario"]:
+        for j, e in enumerate(ests):
+            for m in ("rel_mse", "mse"):
+                v = 1.0 if (j == 0 and m == "rel_mse") else float(rng.uniform(0.2, 3.0))
+                perf_rows.append(
+                    {
+                        "scenario": sid,
+                        "estimator": e,
+                        "term": "x1",
+                        "measure": m,
+                        "value": v,
+                        "mcse": 0.0 if j == 0 else v / 25,
+                        "n_used": 10,
+                        "defined": True,
+                        "note": "",
+                    }
+                )
+    perf = pd.DataFrame(perf_rows)
+    # rel_efficiency for the reference guess
+    rel = perf[perf["measure"] == "rel_mse"].assign(measure="rel_efficiency")
+    return pd.concat([perf, rel], ignore_index=True), scen, ests
+
+
+def main_lines(fig: plt.Figure) -> dict[str, object]:
+    (main,) = [ax for ax in fig.axes if ax.get_label() == "main"]
+    return {
+        line.get_gid().split(":", 1)[1]: line
+        for line in main.get_lines()
+        if (line.get_gid() or "").startswith("estimator:")
+    }
+
+
+@pytest.mark.parametrize("sweep_columns", [True, False])
+def test_nested_order_is_lexicographic(sweep_columns: bool) -> None:
+    _, scen, _ = sweep_study(sweep_columns)
+    order = nested_order(scen)
+    assert list(order.columns) == [
+        "scenario",
+        "family",
+        "sweep",
+        "level",
+        "level_rank",
+        "position",
+        "n",
+        "anchor",
+        "x",
+    ]
+    assert sorted(order["scenario"]) == sorted(scen["scenario"])
+    assert list(order["x"]) == list(range(len(scen)))
+    # outer: family in file order; middle: swept value numerically ascending; inner: n
+    assert list(dict.fromkeys(order["family"])) == ["fam_b", "fam_a", "fam_c"]
+    b = order[order["family"] == "fam_b"]
+    assert list(b["level"]) == ["2.5"] * 3 + ["10"] * 3 + ["50"] * 3  # numeric, not text, order
+    assert list(b["n"]) == [25, 100, 400] * 3
+    assert list(b["position"]) == [0.0] * 3 + [0.5] * 3 + [1.0] * 3
+    assert set(b["sweep"]) == {"k.one"}
+    c = order[order["family"] == "fam_c"]
+    assert list(c["level"]) == ["0.1"] * 3 + ["0.9"] * 3 and set(c["sweep"]) == {"k.two"}
+    a = order[order["family"] == "fam_a"]
+    assert set(a["sweep"]) == {""} and a["position"].isna().all() and list(a["n"]) == [25, 100, 400]
+    assert order["anchor"].sum() == (6 if sweep_columns else 0)
+    # the same order as a lexicographic sort on (family rank, numeric level, n)
+    rank = {f: i for i, f in enumerate(dict.fromkeys(scen["base"]))}
+    key = order.assign(r=order["family"].map(rank)).sort_values(["r", "level_rank", "n"])
+    assert list(key["scenario"]) == list(order["scenario"])
+
+
+def test_nested_order_without_base_or_sweep_knob() -> None:
+    scen = pd.DataFrame({"scenario": ["s2", "s1"], "n": [50, 10]})
+    order = nested_order(scen)
+    assert list(order["scenario"]) == ["s2", "s1"]  # each its own family, file order
+    assert list(order["family"]) == ["s2", "s1"]
+    assert len(nested_order(scen.iloc[0:0])) == 0
+
+
+@pytest.mark.parametrize("sweep_columns", [True, False])
+def test_nested_loop_builds_one_line_per_non_reference(sweep_columns: bool) -> None:
+    perf, scen, ests = sweep_study(sweep_columns)
+    fig = fig_nested_loop(perf, scen)  # reference guessed: refx
+    lines = main_lines(fig)
+    assert sorted(lines) == sorted(ests[1:])
+    for line in lines.values():
+        assert line.get_drawstyle() == "steps-post"
+        assert len(line.get_ydata()) == len(scen) + 1  # cell edges 0..N
+    # the values follow nested_order
+    order = list(nested_order(scen)["scenario"])
+    sub = perf[(perf["estimator"] == "alt_a") & (perf["measure"] == "rel_mse")]
+    want = sub.set_index("scenario").loc[order, "value"].to_numpy()
+    np.testing.assert_allclose(np.asarray(lines["alt_a"].get_ydata())[:-1], want)
+    assert fig.get_figwidth() <= 18
+    plt.close(fig)
+    fig = fig_nested_loop(perf, scen, measure="mse", reference="refx")  # absolute: all drawn
+    assert sorted(main_lines(fig)) == sorted(ests)
+    plt.close(fig)
+
+
+def test_nested_loop_gaps_for_undefined(tmp_path: Path) -> None:
+    perf, scen, _ = sweep_study()
+    order = list(nested_order(scen)["scenario"])
+    hole = (perf["estimator"] == "alt_b") & (perf["measure"] == "rel_mse")
+    perf.loc[hole & (perf["scenario"] == order[4]), "defined"] = False
+    perf.loc[hole & (perf["scenario"] == order[7]), "value"] = np.inf
+    perf.loc[hole & (perf["scenario"] == order[8]), "value"] = np.nan
+    fig = fig_nested_loop(perf, scen, reference="refx")
+    y = np.asarray(main_lines(fig)["alt_b"].get_ydata(), dtype=float)
+    assert np.isnan(y[[4, 7, 8]]).all()
+    assert np.isfinite(np.delete(y, [4, 7, 8])).all()
+    plt.close(fig)
+
+
+def test_nested_loop_many_cells_and_byte_identical(tmp_path: Path) -> None:
+    ns = [25, 50, 100, 200, 400]
+    perf_csv, scen_csv, _, sids, _ = synthetic_study(tmp_path, 36, ns, 8, reps=5)  # 180 cells
+    perf, scen = pd.read_csv(perf_csv), pd.read_csv(scen_csv)
+    fig = fig_nested_loop(perf, scen, reference="est0_ols")  # its MCSE is not 0: no guess
+    assert fig.get_figwidth() == 18  # capped
+    assert len(main_lines(fig)) == 7
+    plt.close(fig)
+    pngs = []
+    for _ in range(2):
+        buf = tmp_path / f"nlp{len(pngs)}.png"
+        fig = fig_nested_loop(perf, scen, reference="est0_ols")
+        fig.savefig(buf, format="png", metadata={"Software": None})
+        plt.close(fig)
+        pngs.append(buf.read_bytes())
+    assert pngs[0][:8] == PNG_MAGIC and pngs[0] == pngs[1]
+    # scenarios missing from scenarios.csv are still drawn, appended at the end
+    fig = fig_nested_loop(perf, scen.iloc[5:])
+    assert len(main_lines(fig)["est1_lad"].get_ydata()) == len(sids) + 1
+    plt.close(fig)

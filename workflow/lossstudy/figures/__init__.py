@@ -11,8 +11,9 @@ scenario (rows = group, columns = n when the scenarios form such a grid); the ot
 group and colour by ``n``.
 
 Modules: ``summary`` (MSE decomposition, relative efficiency, MSE versus n), ``forest`` (bias,
-coverage), ``replicates`` (sampling distributions, zip plots, reading the estimate files),
-``_data`` (the performance table as the figures read it), ``_style`` (rc settings, panel
+coverage), ``nested`` (the nested-loop plot: every scenario on one axis), ``replicates``
+(sampling distributions, zip plots, reading the estimate files), ``_data`` (the performance
+table as the figures read it), ``_style`` (rc settings, panel
 layout, titles and legends); this one holds the captions and the writer.
 """
 
@@ -34,6 +35,7 @@ from ._data import Z as Z  # noqa: E402
 from ._data import _Data, _guess_reference  # noqa: E402
 from ._style import DPI, _rc  # noqa: E402
 from .forest import fig_bias, fig_coverage  # noqa: E402
+from .nested import fig_nested_loop, nested_order  # noqa: E402
 from .replicates import (  # noqa: E402
     CLIP_MADS,
     fig_sampling_distributions,
@@ -51,12 +53,14 @@ __all__ = [
     "fig_coverage",
     "fig_mse_decomposition",
     "fig_mse_vs_n",
+    "fig_nested_loop",
     "fig_optimum",
     "fig_relative_efficiency",
     "fig_sweep",
     "fig_sampling_distributions",
     "fig_zip",
     "make_figures",
+    "nested_order",
     "read_estimates",
 ]
 
@@ -108,6 +112,19 @@ CAPTIONS: dict[str, str] = {
         "estimator and one panel per scenario group, with 95% Monte Carlo intervals. The dotted "
         "grey line has slope −1 (MSE ∝ 1/n, the rate of a consistent estimator). A line that "
         "flattens is dominated by bias that does not vanish with n. Undefined MSEs are omitted."
+    ),
+    "nested_loop": (
+        "Nested-loop plot (Rücker & Schwarzer 2014): every scenario of the study on one x axis, "
+        "ordered by scenario family (file order), then the value of the knob the family is swept "
+        "along, then n, so the innermost factor changes fastest. Each step line is one "
+        "estimator's MSE relative to the reference (MSE_ref / MSE, log scale): above the dashed "
+        "line at 1 it is more accurate than the reference, below less; the light bands are ± 2 "
+        "MCSE. Underneath, thin step lines give each cell's n (log scale, values on the right) "
+        "and its position within its family's sweep (bottom: lowest value, top: highest; "
+        "diamonds mark a sweep's anchor), and the shaded spans name the family and the swept "
+        "knob's range. A saw-tooth repeating within a family is an effect of n; a trend across "
+        "a family's steps is an effect of the swept knob. Hatched cells have no defined value "
+        "(e.g. a reference without moments)."
     ),
 }
 
@@ -198,6 +215,11 @@ def make_figures(
         zest = read_estimates(estimates_dir, chosen, term)
         labels = {s: data.label(s) for s in chosen}
         written += _save(fig_zip(zest, chosen, term, level, labels), outdir, "zip")
+    # every cell of the study (all sweep members), the estimators of the per-scenario figures
+    every_cell = perf_all[perf_all["estimator"].isin(set(perf["estimator"]))]
+    written += _save(
+        fig_nested_loop(every_cell, scen_all, term, reference=reference), outdir, "nested_loop"
+    )
     fig = fig_mse_vs_n(perf, scen, term)
     if fig is not None:
         written += _save(fig, outdir, "mse_vs_n")
