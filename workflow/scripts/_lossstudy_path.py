@@ -7,7 +7,7 @@ environment that Snakemake builds from environment.yml in ``.snakemake/conda/``,
 repository, where ``pip install -e .`` cannot resolve; that environment holds the dependencies
 only, so the repository's own copy of the package (``workflow/lossstudy``) is used instead.
 
-It also names this workflow's schema for the script that needs it: an installed package
+It also names this workflow's own files for the scripts that need them: an installed package
 does not know which checkout runs it.
 """
 
@@ -16,6 +16,8 @@ from importlib.util import find_spec
 from pathlib import Path
 
 WORKFLOW_DIR = str(Path(__file__).resolve().parents[1])
+#: The checkout of the workflow whose scripts these are (its commit is cited in the report).
+CHECKOUT = str(Path(WORKFLOW_DIR).parent)
 #: This workflow's config schema (a package installed from a wheel carries a copy).
 SCHEMA = str(Path(WORKFLOW_DIR, "schemas", "config.schema.yaml"))
 
