@@ -6,9 +6,18 @@ import copy
 from pathlib import Path
 
 import pytest
+import yaml
 
+import lossstudy.config
 from lossstudy.assumptions import GAUSS_MARKOV, assumptions
-from lossstudy.config import ConfigError, load_study, load_yaml
+from lossstudy.config import (
+    SCHEMA_IN_REPOSITORY,
+    SCHEMA_PATH,
+    ConfigError,
+    find_schema,
+    load_study,
+    load_yaml,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -30,6 +39,32 @@ def error_of(cfg) -> str:
     with pytest.raises(ConfigError) as info:
         load_study(cfg)
     return str(info.value)
+
+
+def test_schema_of_the_configs_own_checkout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """A config is checked against the schema of the checkout of this workflow that holds it,
+    else against the package's own (next to it in a checkout, shipped in a wheel)."""
+    assert SCHEMA_PATH == ROOT / SCHEMA_IN_REPOSITORY  # the tests run from a checkout
+    assert find_schema(ROOT / "config" / "config.yaml") == ROOT / SCHEMA_IN_REPOSITORY
+    copy_ = tmp_path / "copy"
+    (copy_ / "workflow" / "schemas").mkdir(parents=True)
+    (copy_ / "workflow" / "scripts").mkdir()
+    (copy_ / "workflow" / "scripts" / "_lossstudy_path.py").touch()
+    schema = load_yaml(SCHEMA_PATH)
+    schema["required"] = [*schema["required"], "seed_for_the_copy"]
+    (copy_ / SCHEMA_IN_REPOSITORY).write_text(yaml.safe_dump(schema))
+    assert find_schema(copy_ / "config" / "config.yaml") == copy_ / SCHEMA_IN_REPOSITORY
+    with pytest.raises(ConfigError, match="seed_for_the_copy"):
+        load_study(BASE, find_schema(copy_ / "config"))
+    # another Snakemake workflow keeps its schema at the same conventional place: not ours
+    other = tmp_path / "other"
+    (other / "workflow" / "schemas").mkdir(parents=True)
+    (other / SCHEMA_IN_REPOSITORY).write_text("{}")
+    assert find_schema(other / "config" / "config.yaml") == SCHEMA_PATH
+    assert find_schema() == SCHEMA_PATH
+    monkeypatch.setattr(lossstudy.config, "SCHEMA_PATH", tmp_path / "nowhere.yaml")
+    with pytest.raises(FileNotFoundError, match="config schema not found"):
+        load_study(BASE)
 
 
 def test_default_config_is_valid_and_meets_the_required_design():

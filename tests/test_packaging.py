@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tomllib
 from pathlib import Path
 
 import numpy as np
+import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -138,3 +140,82 @@ def test_cli_lists_and_runs_its_subcommands(capsys):
             main([command, "--help"])
         assert stop.value.code == 0
         assert usage in capsys.readouterr().out
+
+
+WHEEL_STUDY = {
+    "seed": 5,
+    "replicates": 20,
+    "replicates_per_job": 10,
+    "level": 0.9,
+    "defaults": {"n": 30, "coefficients": [1.0, 0.5, 0.0]},
+    "scenarios": {"gm": {}, "heavy": {"errors": {"distribution": "t", "df": 3}}},
+    "estimators": {"ols": {"method": "ols"}, "lad": {"method": "lad"}},
+}
+
+
+def _run(cmd: list[str], **kwargs) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run(cmd, capture_output=True, text=True, check=False, **kwargs)
+    assert done.returncode == 0, f"{cmd}\n{done.stdout[-2000:]}\n{done.stderr[-3000:]}"
+    return done
+
+
+@pytest.mark.slow
+def test_study_runs_from_an_installed_wheel(tmp_path: Path):
+    """`pip install .` (not -e), a wheel or a container: the installed package has everything it
+    needs. A wheel built offline from the sdist goes into a fresh venv that sees this
+    environment's dependencies but not its lossstudy; the tiny study then runs from a copy of
+    the repository without workflow/lossstudy, so only the installed package can be imported."""
+    dist = tmp_path / "dist"
+    sdist = "import sys; from setuptools import build_meta; build_meta.build_sdist(sys.argv[1])"
+    _run([sys.executable, "-c", sdist, str(dist)], cwd=ROOT)
+    (sdist,) = dist.glob("lossstudy-*.tar.gz")  # built from it, the wheel checks MANIFEST.in too
+    pip = [sys.executable, "-m", "pip", "--disable-pip-version-check"]
+    _run([*pip, "wheel", "--no-deps", "--no-build-isolation", "--no-index", "-w", str(dist), sdist])
+    (wheel,) = dist.glob("lossstudy-*.whl")
+
+    venv = tmp_path / "venv"
+    _run([sys.executable, "-m", "venv", "--without-pip", str(venv)])
+    python = venv / "bin" / "python"
+    purelib = _run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"])
+    purelib = Path(purelib.stdout.strip()).resolve()
+    # plain path lines: this environment's .pth files (an editable install's) are not run
+    deps = dict.fromkeys(p for p in sys.path if p.endswith("site-packages"))
+    (purelib / "_dependencies.pth").write_text("".join(f"{p}\n" for p in deps))
+    _run([*pip, "--python", str(python), "install", "--no-deps", "--no-index", str(wheel)])
+
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    for name in ("Snakefile", "environment.yml"):  # the rules' `conda:` names the latter
+        shutil.copy(ROOT / name, repo / name)
+    ignore = shutil.ignore_patterns("lossstudy", "*.egg-info", "__pycache__")
+    for name in ("workflow", "config", "profiles"):
+        shutil.copytree(ROOT / name, repo / name, ignore=ignore)
+    assert not (repo / "workflow" / "lossstudy").exists()
+    (repo / "config" / "config.yaml").write_text(yaml.safe_dump(WHEEL_STUDY, sort_keys=False))
+    git = ["git", "-c", "user.name=test", "-c", "user.email=test@example.org"]
+    _run([*git, "init", "-q"], cwd=repo)
+    _run([*git, "add", "-A"], cwd=repo)
+    _run([*git, "commit", "-q", "-m", "copy"], cwd=repo)
+    commit = _run(["git", "rev-parse", "HEAD"], cwd=repo).stdout.strip()
+
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
+    env |= {"VIRTUAL_ENV": str(venv), "PATH": f"{venv / 'bin'}{os.pathsep}{env['PATH']}"}
+    where = _run(
+        [python, "-c", "import lossstudy.config as c; print(c.__file__); print(c.find_schema())"],
+        cwd=repo,
+        env=env,
+    ).stdout.split()
+    assert Path(where[0]).is_relative_to(purelib / "lossstudy"), where
+    # the copy the wheel carries is the repository's schema, byte for byte
+    assert Path(where[1]) == purelib / "lossstudy" / "schemas" / "config.schema.yaml"
+    schema = ROOT / "workflow" / "schemas" / "config.schema.yaml"
+    assert Path(where[1]).read_bytes() == schema.read_bytes()
+
+    _run([python, "-m", "snakemake", "--cores", "2"], cwd=repo, env=env)
+    assert (repo / "results" / "performance.csv").stat().st_size > 0
+    report = (repo / "report" / "report.html").read_text()
+    assert commit in report  # the workflow's checkout, not where the package is installed
+
+    # the command line finds the schema of the config's checkout
+    replay = [venv / "bin" / "lossstudy", "replay", "gm", "3", "--estimator", "lad"]
+    assert "identical to stored" in _run(replay, cwd=repo, env=env).stdout

@@ -283,6 +283,13 @@ def test_git_failure_is_tolerated(monkeypatch: pytest.MonkeyPatch, tmp_path: Pat
     assert report._git_commit(tmp_path).startswith("not available")
 
 
+def test_commit_of_the_workflows_checkout(tmp_path: Path) -> None:
+    """The package cites the commit of the checkout it was imported from, or, when installed
+    (no checkout around it), none unless the workflow names its own."""
+    assert Path(__file__).resolve().parents[1] == report.REPO_ROOT
+    assert report._git_commit(None).startswith("not available")
+
+
 def test_missing_benchmarks_and_figures(tmp_path: Path) -> None:
     config = make_study(tmp_path, 2, {"a": {"method": "ols"}, "b": {"method": "lad"}})
     out = tmp_path / "r.html"

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lossstudy.config import ConfigError, load_study, load_yaml, term_names
+from lossstudy.config import ConfigError, find_schema, load_study, load_yaml, term_names
 
 
 def replay(
@@ -36,7 +36,7 @@ def replay(
     from lossstudy.dgp import simulate
     from lossstudy.pipeline import fit_with
 
-    study = load_study(load_yaml(config_path))
+    study = load_study(load_yaml(config_path), find_schema(near=config_path))
     if scenario not in study.scenarios:
         raise ConfigError(
             f"unknown scenario '{scenario}'; expanded ids are: {', '.join(study.scenarios)}"

@@ -25,7 +25,20 @@ from typing import Any
 
 import yaml
 
-SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "config.schema.yaml"
+#: Where the config schema lives in a checkout of the repository (the Snakemake convention).
+SCHEMA_IN_REPOSITORY = Path("workflow", "schemas", "config.schema.yaml")
+_PACKAGE = Path(__file__).resolve().parent
+#: A checkout also has this file: it tells this workflow apart from other Snakemake workflows,
+#: which keep their schema at the same conventional place.
+_WORKFLOW_MARKER = Path("workflow", "scripts", "_lossstudy_path.py")
+#: The schema next to this package when it is imported from a checkout (``pip install -e .``,
+#: or ``workflow/lossstudy`` put on ``sys.path`` by the workflow)...
+SOURCE_SCHEMA = _PACKAGE.parent / "schemas" / "config.schema.yaml"
+#: ...and the copy a built wheel carries (setup.py copies the repository's file at build time;
+#: only the repository's file is under version control).
+PACKAGED_SCHEMA = _PACKAGE / "schemas" / "config.schema.yaml"
+#: The schema this copy of the package uses when it is given no other.
+SCHEMA_PATH = SOURCE_SCHEMA if SOURCE_SCHEMA.is_file() else PACKAGED_SCHEMA
 
 BUILTIN_DEFAULTS: dict[str, Any] = {
     "n": 100,
@@ -587,9 +600,34 @@ def _check_estimators(
     return out, meta
 
 
-def load_study(raw: Mapping[str, Any], schema_path: str | Path = SCHEMA_PATH) -> Study:
-    """Validate a raw config mapping and return the expanded study, or raise ConfigError."""
-    schema_path = Path(schema_path)
+def find_schema(near: str | Path | None = None) -> Path:
+    """The config schema to validate against.
+
+    ``near`` (a config file or a directory): the ``workflow/schemas/config.schema.yaml`` of the
+    checkout of this workflow that contains it, if any, so that a config is checked against its
+    own workflow's schema. Otherwise :data:`SCHEMA_PATH`: the checkout this package was
+    imported from, else the copy shipped in the wheel.
+    """
+    if near is not None:
+        start = Path(near).resolve()
+        for d in (start, *start.parents):
+            if (d / SCHEMA_IN_REPOSITORY).is_file() and (d / _WORKFLOW_MARKER).is_file():
+                return d / SCHEMA_IN_REPOSITORY
+    if SCHEMA_PATH.is_file():
+        return SCHEMA_PATH
+    raise FileNotFoundError(
+        f"config schema not found: no {SCHEMA_IN_REPOSITORY} in a checkout of this workflow "
+        f"above {near}, none next to the package ({SOURCE_SCHEMA}) and none shipped in it "
+        f"({PACKAGED_SCHEMA}); reinstall the package from the repository."
+    )
+
+
+def load_study(raw: Mapping[str, Any], schema_path: str | Path | None = None) -> Study:
+    """Validate a raw config mapping and return the expanded study, or raise ConfigError.
+
+    ``schema_path`` defaults to :func:`find_schema` (the workflow passes its own schema).
+    """
+    schema_path = find_schema() if schema_path is None else Path(schema_path)
     schema = load_yaml(schema_path)
     config = copy.deepcopy(dict(raw))
     if isinstance(config.get("scenarios"), dict):  # `name:` with no knobs means all defaults

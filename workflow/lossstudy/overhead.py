@@ -193,9 +193,9 @@ def main(
     config: str | Path, results: str | Path, workdir: str | Path, sample: float, out: str | Path
 ) -> int:
     """Measure, print and write ``out`` (JSON)."""
-    from lossstudy.config import load_study, load_yaml
+    from lossstudy.config import find_schema, load_study, load_yaml
 
-    study = load_study(load_yaml(config))
+    study = load_study(load_yaml(config), find_schema(near=config))
     m = measure(study, results, workdir, sample)
     print(_format(m))
     write_text(out, json.dumps(m, indent=2) + "\n")

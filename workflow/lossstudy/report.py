@@ -45,7 +45,11 @@ from lossstudy.overhead import rule_wall_times
 __all__ = ["MEASURE_DEFINITIONS", "METHOD_LOSSES", "render_report", "report_context"]
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
-REPO_ROOT = Path(__file__).resolve().parents[2]
+#: The checkout this copy of the package was imported from, whose commit the report cites by
+#: default; None when the package is installed (site-packages is no checkout of this workflow,
+#: even when it lies inside some git repository).
+_CHECKOUT = Path(__file__).resolve().parents[2]
+REPO_ROOT: Path | None = _CHECKOUT if (_CHECKOUT / "Snakefile").is_file() else None
 PACKAGES = (
     "numpy",
     "scipy",
@@ -221,7 +225,9 @@ def _versions() -> list[tuple[str, str]]:
     return out
 
 
-def _git_commit(root: Path = REPO_ROOT) -> str:
+def _git_commit(root: str | Path | None = REPO_ROOT) -> str:
+    if root is None:
+        return "not available (installed package, no checkout given)"
     try:
         res = subprocess.run(
             ["git", "rev-parse", "HEAD"],
@@ -628,6 +634,7 @@ def report_context(
     *,
     term: str = "x1",
     commit: str | None = None,
+    repository: str | Path | None = None,
     command: str = "snakemake --cores 2",
     theory_csv: str | Path | None = None,
     theory_skipped_csv: str | Path | None = None,
@@ -728,7 +735,7 @@ def report_context(
         "config_yaml": yaml.safe_dump(config, sort_keys=False, allow_unicode=True),
         "seed": config.get("seed", ""),
         "versions": _versions(),
-        "commit": commit if commit is not None else _git_commit(),
+        "commit": commit if commit is not None else _git_commit(repository or REPO_ROOT),
         "benchmarks": [
             {
                 **b,
@@ -767,6 +774,7 @@ def render_report(
     *,
     term: str = "x1",
     commit: str | None = None,
+    repository: str | Path | None = None,
     command: str = "snakemake --cores 2",
     theory_csv: str | Path | None = None,
     theory_skipped_csv: str | Path | None = None,
@@ -777,7 +785,8 @@ def render_report(
     from :func:`lossstudy.figures.make_figures` (SVGs are skipped when the PNG is there),
     ``benchmarks_dir`` the root of the Snakemake benchmark TSVs (rule = first path component),
     ``term`` the coefficient the short answer and the tables focus on, ``commit`` overrides
-    ``git rev-parse HEAD`` and ``command`` is the command shown to rerun the study;
+    ``git rev-parse HEAD`` in ``repository`` (default: the checkout this package was imported
+    from, if any) and ``command`` is the command shown to rerun the study;
     ``theory_csv`` and ``theory_skipped_csv`` (from :mod:`lossstudy.theory`) feed the section
     "Does the simulation agree with theory?" (it says so when they are not given).
     """
@@ -790,6 +799,7 @@ def render_report(
         benchmarks_dir,
         term=term,
         commit=commit,
+        repository=repository,
         command=command,
         theory_csv=theory_csv,
         theory_skipped_csv=theory_skipped_csv,

@@ -9,10 +9,13 @@ from snakemake.exceptions import WorkflowError
 if find_spec("lossstudy") is None:
     sys.path.insert(0, str(Path(workflow.basedir) / "workflow"))
 
-from lossstudy.config import ConfigError, load_study
+from lossstudy.config import SCHEMA_IN_REPOSITORY, ConfigError, load_study
+
+# This workflow's own schema, not whatever copy the installed package carries.
+SCHEMA = Path(workflow.basedir) / SCHEMA_IN_REPOSITORY
 
 try:
-    STUDY = load_study(config)
+    STUDY = load_study(config, SCHEMA)
 except ConfigError as err:
     raise WorkflowError(str(err)) from None
 

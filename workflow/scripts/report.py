@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-import _lossstudy_path  # noqa: F401  (finds lossstudy without the package installed)
+import _lossstudy_path  # finds lossstudy without the package installed, and this checkout's files
 
 from lossstudy.figures import CAPTIONS
 from lossstudy.pipeline import setup_logging
@@ -19,6 +19,7 @@ render_report(
     figures,
     "results/benchmarks",
     snakemake.output[0],
+    repository=_lossstudy_path.CHECKOUT,
     theory_csv=snakemake.input.theory,
     theory_skipped_csv=snakemake.input.theory_skipped,
 )
