@@ -14,18 +14,19 @@ crossing
     |r_k| > z m_k with z = Φ⁻¹(1 − 0.025/K), Bonferroni over the K points of the series, so a
     sign change is called beyond Monte Carlo error at family-wise level 5% per series. The
     *bracket* is the first pair of decided points with opposite signs (any points between them
-    are ties). The *crossing* is the root of the weighted least-squares line (weights 1/m²)
-    through the bracket's points (with two points: linear interpolation), and (ci_low, ci_high)
-    is Fieller's 95% interval for that root from the same line, the set of x where the line is
-    within 1.96 standard errors of 0. Cells are independent simulations (separate seed streams),
-    so the m_k are independent. The interval ignores the error of the straight-line model.
+    are ties). For coverage a tie counts as nominal, so the bracket is where coverage first
+    falls below the nominal level beyond Monte Carlo error (the onset). The *crossing* is the
+    root of the weighted least-squares line (weights 1/m²) through the bracket's points (with
+    two points: linear interpolation), and (ci_low, ci_high) is Fieller's 95% interval for that
+    root from the same line: the set of x where the line is within 1.96 standard errors of 0.
+    Cells are independent simulations (separate seed streams), so the m_k are independent. The
+    interval ignores the error of the straight-line model.
 optimum
     Per-replicate losses (estimate − truth)² of the focus term for every member of the family
     are averaged; the argmin over the grid is refined by the vertex of the parabola through it
-    and its two neighbours. The interval is the 2.5–97.5%
-    percentile of the same argmin over 400 bootstrap resamples of the replicates (members share
-    datasets, so the replicates are resampled jointly; the resampling seed is derived from the
-    study seed and the scenario id).
+    and its two neighbours. The interval is the 2.5–97.5% percentile of the same argmin over 400
+    bootstrap resamples of the replicates (members share datasets, so the replicates are
+    resampled jointly; the resampling seed is derived from the study seed and the scenario id).
 theory
     Asymptotic relative efficiency of LAD and Huber against OLS along error-distribution sweeps
     (iid errors, every other assumption holding, symmetric errors for Huber); the exact

@@ -77,12 +77,15 @@ def find_crossing(
     m: np.ndarray,
     z: float | None = None,
     words: tuple[str, str] = ("better", "worse"),
+    ties_positive: bool = False,
 ) -> Crossing:
     """First sign change of ``r`` beyond ``z``·MCSE along increasing ``x`` (see the package doc).
 
     Points with a non-finite statistic or MCSE are left out. ``z`` defaults to
     :func:`threshold` of the number of usable points. ``words`` name a positive and a negative
-    statistic in the notes.
+    statistic in the notes. With ``ties_positive`` a tie counts as the positive side, so the
+    crossing is the *onset* of a significantly negative statistic (coverage falling below the
+    nominal level from a tie, which strict signs would never call a change).
     """
     x = np.asarray(x, float)
     r = np.asarray(r, float)
@@ -97,6 +100,8 @@ def find_crossing(
     if z is None:
         z = threshold(len(x))
     signs = [_sign(ri, mi, z) for ri, mi in zip(r, m, strict=True)]
+    if ties_positive:
+        signs = [-1 if sg < 0 else 1 for sg in signs]
     decided = [(k, s) for k, s in enumerate(signs) if s != 0]
     changes = [(a, b) for (a, sa), (b, sb) in zip(decided, decided[1:], strict=False) if sa != sb]
     if not changes:

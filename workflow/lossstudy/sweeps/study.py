@@ -146,7 +146,9 @@ def crossovers(
             m = np.array([mc for _, mc in stat])
             if not np.isfinite(r).any():
                 continue
-            cr = find_crossing(np.array(s.values), r, m, words=("over-covers", "under-covers"))
+            cr = find_crossing(
+                np.array(s.values), r, m, words=("nominal", "under-covers"), ties_positive=True
+            )
             rows.append(
                 {
                     **base,
