@@ -208,6 +208,89 @@ def _normalise_estimators(config: Mapping[str, Any]) -> dict[str, dict[str, Any]
     return out
 
 
+def _study_estimators(
+    config: Mapping[str, Any],
+) -> tuple[dict[str, dict[str, Any]], list[str] | None, dict[str, dict[str, Any]]]:
+    """Estimator specs with sweeps expanded, the anchors shown per scenario, and the sweep
+    members; falls back to the raw config for configs that are not a whole study (tests)."""
+    from lossstudy.config import load_study
+
+    try:
+        study = load_study(config)
+    except Exception:  # noqa: BLE001 - a partial config: describe what it names
+        return _normalise_estimators(config), None, {}
+    return dict(study.estimators), study.anchor_estimators(), dict(study.estimator_sweeps)
+
+
+def _sweeps(
+    crossovers_csv: str | Path | None,
+    optima_csv: str | Path | None,
+    scen: pd.DataFrame,
+    level: float,
+) -> dict[str, Any]:
+    """Crossovers and optima in words and as a table (``lossstudy.sweeps``)."""
+    from lossstudy.figures import optimum_cells
+    from lossstudy.sweeps.words import crossover_sentences, optimum_sentences
+
+    out: dict[str, Any] = {"available": False, "sentences": [], "rows": [], "optima": []}
+    if crossovers_csv is None or not Path(crossovers_csv).exists():
+        return out
+    cross = pd.read_csv(crossovers_csv, keep_default_na=False, na_values=[""])
+    opt = (
+        pd.read_csv(optima_csv, keep_default_na=False, na_values=[""])
+        if optima_csv is not None and Path(optima_csv).exists()
+        else pd.DataFrame(columns=["cell"])
+    )
+    words = pd.concat(
+        [crossover_sentences(cross, level), optimum_sentences(opt, optimum_cells(scen))],
+        ignore_index=True,
+    )
+
+    def num(v: Any) -> str:
+        f = float(v) if pd.notna(v) else math.nan
+        return f"{f:.4g}" if math.isfinite(f) else ""
+
+    rows = [
+        {
+            "scenario": r.scenario,
+            "knob": r.knob,
+            "fixed": r.fixed if isinstance(r.fixed, str) else "",
+            "estimator": r.estimator,
+            "versus": r.versus,
+            "measure": r.measure,
+            "bracket": f"{num(r.bracket_low)}–{num(r.bracket_high)}" if num(r.crossing) else "",
+            "crossing": num(r.crossing),
+            "ci": f"{num(r.ci_low)}–{num(r.ci_high)}" if num(r.crossing) else "",
+            "theory": num(r.theory),
+            "note": r.note if isinstance(r.note, str) else "",
+        }
+        for r in cross.itertuples(index=False)
+        if r.measure in ("rel_mse", "coverage") and (num(r.crossing) or num(r.theory))
+    ]
+    optima = [
+        {
+            "scenario": r.scenario,
+            "fixed": r.fixed if isinstance(r.fixed, str) else "",
+            "estimator": r.estimator,
+            "parameter": r.parameter,
+            "argmin": num(r.argmin),
+            "ci": f"{num(r.ci_low)}–{num(r.ci_high)}",
+            "theory": num(r.theory),
+            "note": r.note if isinstance(r.note, str) else "",
+        }
+        for r in opt.itertuples(index=False)
+        if r.cell in set(optimum_cells(scen))
+    ]
+    return {
+        "available": True,
+        "sentences": words.to_dict("records"),
+        "rows": rows,
+        "n_rows": len(cross),
+        "optima": optima,
+        "n_optima": len(opt),
+    }
+
+
 def _reference(config: Mapping[str, Any], estimators: Mapping[str, Mapping[str, Any]]) -> str:
     ref = config.get("reference")
     if ref:
@@ -252,7 +335,7 @@ def _seconds(s: float) -> str:
     return str(_dt.timedelta(seconds=round(s)))
 
 
-def _figure(path: Path) -> dict[str, str] | None:
+def _figure(path: Path, captions: Mapping[str, str] | None = None) -> dict[str, str] | None:
     from lossstudy.figures import CAPTIONS
 
     suffix = path.suffix.lower()
@@ -267,10 +350,57 @@ def _figure(path: Path) -> dict[str, str] | None:
     return {
         "name": name,
         "title": name.replace("_", " ").capitalize(),
-        "caption": CAPTIONS.get(name, ""),
+        "caption": CAPTIONS.get(name, "") or (captions or {}).get(name, ""),
         "src": f"data:{mime};base64,{data}",
         "anchor": f"fig-{name}",
     }
+
+
+def _sweep_captions(
+    figures: Sequence[str | Path],
+    scen: pd.DataFrame,
+    families: Mapping[str, Mapping[str, Any]],
+    config: Mapping[str, Any],
+    level: float,
+) -> dict[str, str]:
+    """Captions of the figures drawn once per sweep, from the sweep they show."""
+    from lossstudy.figures import (
+        OPTIMUM_CAPTION,
+        OPTIMUM_PREFIX,
+        SWEEP_CAPTION,
+        SWEEP_PREFIX,
+        optimum_cells,
+    )
+    from lossstudy.sweeps.series import sweep_series
+
+    out: dict[str, str] = {}
+    reference = str(config.get("reference") or "the reference")
+    for s in sweep_series(scen):
+        name = f"{SWEEP_PREFIX}{s.base}"
+        if name in out:
+            continue
+        out[name] = SWEEP_CAPTION.format(
+            base=s.base,
+            knob=s.knob,
+            fixed=", ".join(s.fixed) or "series",
+            measure="relative MSE",
+            reference=reference,
+            theory="asymptotic relative efficiency, or exact fixed-design moments of linear "
+            "estimators, where they apply",
+            level=level,
+        )
+    cells = optimum_cells(scen) if len(scen) else []
+    where = ", ".join(sorted({str(b) for b in scen.loc[scen["scenario"].isin(cells), "base"]}))
+    for meta in families.values():
+        name = f"{OPTIMUM_PREFIX}{meta['family']}"
+        out.setdefault(
+            name,
+            OPTIMUM_CAPTION.format(
+                family=meta["family"], parameter=meta["parameter"], scenario=where
+            ),
+        )
+    del figures
+    return out
 
 
 # --------------------------------------------------------------------------------------------
@@ -569,10 +699,13 @@ def _theory(
                 "max_z": f"{grp['z'].abs().max():.1f}" if grp["z"].notna().any() else "--",
             }
         )
+    # per-scenario detail for the scenarios and estimators the report shows (sweep anchors);
+    # the summary and the flagged rows above cover every cell and estimator of the study
     order = [r["id"] for r in scen_rows]
+    shown = set(perf["estimator"].astype(str))
     by_scenario = []
-    for sid in [*order, *sorted(set(tab["scenario"]) - set(order))]:
-        sub = tab[tab["scenario"] == sid]
+    for sid in order:
+        sub = tab[(tab["scenario"] == sid) & tab["estimator"].astype(str).isin(shown)]
         if sub.empty:
             continue
         notes: dict[str, int] = {}
@@ -638,18 +771,26 @@ def report_context(
     command: str = "snakemake --cores 2",
     theory_csv: str | Path | None = None,
     theory_skipped_csv: str | Path | None = None,
+    crossovers_csv: str | Path | None = None,
+    optima_csv: str | Path | None = None,
 ) -> dict[str, Any]:
     """Everything the template shows, as plain data (see :func:`render_report`)."""
+    from lossstudy.sweeps.series import representative
+
     config = copy.deepcopy(dict(config))
-    perf = _read_perf(performance_csv)
-    scen = pd.read_csv(scenarios_csv)
-    scen["scenario"] = scen["scenario"].astype(str)
-    estimators = _normalise_estimators(config)
+    perf_all = _read_perf(performance_csv)
+    scen_all = pd.read_csv(scenarios_csv)
+    scen_all["scenario"] = scen_all["scenario"].astype(str)
+    estimators, anchors, families = _study_estimators(config)
+    # per-scenario sections: the sweeps' anchors; the sweep section and figures: every cell
+    perf, scen = representative(perf_all, scen_all, anchors)
+    level = float(config.get("level", 0.95))
+    sweeps = _sweeps(crossovers_csv, optima_csv, scen_all, level)
+    captions = _sweep_captions(figures, scen_all, families, config, level)
     est_names = list(dict.fromkeys(perf["estimator"]))
     for e in est_names:
         estimators.setdefault(e, {"method": "unknown"})
     reference = _reference(config, estimators)
-    level = float(config.get("level", 0.95))
     terms = list(dict.fromkeys(perf["term"]))
     if term not in terms:
         slopes = [t for t in terms if t != "intercept"]
@@ -684,12 +825,12 @@ def report_context(
         if p.suffix.lower() == ".svg" and p.stem in pngs:
             continue
         if p.exists():
-            fig = _figure(p)
+            fig = _figure(p, captions)
             if fig is not None:
                 figs.append(fig)
     from lossstudy.figures import CAPTIONS
 
-    order = {name: i for i, name in enumerate(CAPTIONS)}
+    order = {name: i for i, name in enumerate([*CAPTIONS, *captions])}
     figs.sort(key=lambda f: order.get(f["name"], len(order)))
     bench = rule_wall_times(benchmarks_dir)
     bench_total = float(sum(b["total"] for b in bench))
@@ -721,7 +862,9 @@ def report_context(
         "replicates": mcse_rows,
         "results": _results(perf, scen_rows, est_names, term, level),
         "figures": figs,
-        "failures": _failures(perf),
+        "failures": _failures(perf_all),
+        "sweeps": sweeps,
+        "n_cells": len(scen_all),
         "theory": _theory(
             theory_csv,
             theory_skipped_csv,
@@ -778,6 +921,8 @@ def render_report(
     command: str = "snakemake --cores 2",
     theory_csv: str | Path | None = None,
     theory_skipped_csv: str | Path | None = None,
+    crossovers_csv: str | Path | None = None,
+    optima_csv: str | Path | None = None,
 ) -> None:
     """Render the self-contained HTML report to ``out_html`` (written atomically).
 
@@ -788,7 +933,9 @@ def render_report(
     ``git rev-parse HEAD`` in ``repository`` (default: the checkout this package was imported
     from, if any) and ``command`` is the command shown to rerun the study;
     ``theory_csv`` and ``theory_skipped_csv`` (from :mod:`lossstudy.theory`) feed the section
-    "Does the simulation agree with theory?" (it says so when they are not given).
+    "Does the simulation agree with theory?" (it says so when they are not given);
+    ``crossovers_csv`` and ``optima_csv`` (from :mod:`lossstudy.sweeps`) the answer to "when does
+    L2 stop winning?". Per-scenario sections show the sweeps' anchors and anchor estimators.
     """
     ctx = report_context(
         config,
@@ -803,6 +950,8 @@ def render_report(
         command=command,
         theory_csv=theory_csv,
         theory_skipped_csv=theory_skipped_csv,
+        crossovers_csv=crossovers_csv,
+        optima_csv=optima_csv,
     )
     env = _environment()
     css = (TEMPLATES / "report.css").read_text(encoding="utf-8")

@@ -4,13 +4,16 @@ from pathlib import Path
 
 import _lossstudy_path  # finds lossstudy without the package installed, and this checkout's files
 
-from lossstudy.figures import CAPTIONS
+from lossstudy.figures import CAPTIONS, OPTIMUM_PREFIX, SWEEP_PREFIX
 from lossstudy.pipeline import setup_logging
 from lossstudy.report import render_report
 
 setup_logging(snakemake.log[0])
 figdir = Path(snakemake.input.figures)
 figures = [figdir / f"{name}.png" for name in CAPTIONS if (figdir / f"{name}.png").exists()]
+figures += sorted(figdir.glob(f"{SWEEP_PREFIX}*.png")) + sorted(
+    figdir.glob(f"{OPTIMUM_PREFIX}*.png")
+)
 render_report(
     snakemake.config,
     snakemake.input.performance,
@@ -22,4 +25,6 @@ render_report(
     repository=_lossstudy_path.CHECKOUT,
     theory_csv=snakemake.input.theory,
     theory_skipped_csv=snakemake.input.theory_skipped,
+    crossovers_csv=snakemake.input.crossovers,
+    optima_csv=snakemake.input.optima,
 )

@@ -129,7 +129,8 @@ def find_crossing(
     if not math.isfinite(lo) or not math.isfinite(hi):
         notes.append("the line's slope is within Monte Carlo error: the interval is unbounded")
     elif lo < x[0] or hi > x[-1]:
-        notes.append("the interval reaches beyond the swept range")
+        notes.append("the interval reaches beyond the swept range and is cut at its ends")
+        lo, hi = max(lo, float(x[0])), min(hi, float(x[-1]))
     if len(changes) > 1:
         notes.append(f"the sign changes {len(changes)} times; the first change is reported")
     if b - a > 1:
