@@ -322,3 +322,126 @@ def test_assumptions_are_derived_from_knobs():
     }
     assert not assumptions(study.scenarios["t3"].knobs)["normal_errors"][0]
     assert assumptions(study.scenarios["gm"].knobs)["normal_errors"][0]
+
+
+# --------------------------------------------------------------------------- sweeps
+
+SWEEPS = {
+    "seed": 1,
+    "replicates": 10,
+    "scenarios": {
+        "gm": {},
+        "t": {"errors": {"distribution": "t", "df": 3}, "sweep": {"errors.df": [2.5, 3, 10]}},
+        "c": {
+            "errors": {"distribution": "contaminated"},
+            "sweep": {"errors.fraction": [0, 0.05]},
+        },
+    },
+    "grid": {"n": [25, 100]},
+    "estimators": {
+        "ols": {"method": "ols"},
+        "ridge": {"method": "ridge", "penalty": 10, "sweep": {"penalty": [0, 1, 10.0]}},
+    },
+}
+
+
+def test_sweep_crosses_its_scenario_only_with_anchor_and_ids():
+    study = load_study(SWEEPS)
+    assert list(study.scenarios) == [
+        "gm-n25",
+        "gm-n100",
+        "t-df2.5-n25",
+        "t-df2.5-n100",
+        "t-df3-n25",
+        "t-df3-n100",
+        "t-df10-n25",
+        "t-df10-n100",
+        "c-fraction0-n25",
+        "c-fraction0-n100",
+        "c-fraction0.05-n25",
+        "c-fraction0.05-n100",
+    ]
+    sc = study.scenarios["t-df10-n100"]
+    assert sc.knobs["errors"]["df"] == 10 and sc.sweep_values == {"errors.df": 10}
+    # the scenario's own value marks the anchor; without one every member stands for itself
+    assert [s.anchor for s in study.scenarios.values() if s.base == "t"] == [0, 0, 1, 1, 0, 0]
+    assert all(s.anchor for s in study.scenarios.values() if s.base in ("c", "gm"))
+    assert study.scenarios["c-fraction0.05-n25"].knobs["errors"]["outlier_scale"] == 3.0
+
+
+def test_estimator_sweep_expands_into_members_with_one_anchor():
+    study = load_study(SWEEPS)
+    assert list(study.estimators) == [
+        "ols",
+        "ridge-penalty0",
+        "ridge-penalty1",
+        "ridge-penalty10.0",
+    ]
+    assert study.estimators["ridge-penalty1"] == {"method": "ridge", "penalty": 1}
+    assert study.anchor_estimators() == ["ols", "ridge-penalty10.0"]
+    meta = study.estimator_sweeps["ridge-penalty0"]
+    assert meta == {"family": "ridge", "parameter": "penalty", "value": 0, "anchor": False}
+
+
+def test_a_scenario_may_set_n_itself_when_the_grid_does_not():
+    cfg = copy.deepcopy(SWEEPS)
+    del cfg["grid"]
+    cfg["scenarios"]["t"]["n"] = 40
+    assert {s.knobs["n"] for s in load_study(cfg).scenarios.values() if s.base == "t"} == {40}
+
+
+def _sweep(path: str, value):
+    cfg = copy.deepcopy(SWEEPS)
+    *parents, last = path.split("/")
+    node = cfg
+    for part in parents:
+        node = node[part]
+    node[last] = value
+    return cfg
+
+
+@pytest.mark.parametrize(
+    ("cfg", "field", "allowed"),
+    [
+        (_sweep("scenarios/t/sweep", {"errors.df": []}), "scenarios.t.sweep.errors.df", "non-empty"),
+        (_sweep("scenarios/t/sweep", {}), "scenarios.t.sweep", "maps a knob"),
+        (_sweep("scenarios/t/sweep", [3, 5]), "scenarios.t.sweep", "type object"),
+        (_sweep("scenarios/t/sweep", {"errors.dof": [3]}), "scenarios.t.sweep.errors.dof", "unknown knob"),
+        (_sweep("scenarios/t/sweep", {"replicates": [3]}), "scenarios.t.sweep.replicates", "unknown knob"),
+        (_sweep("scenarios/t/sweep", {"errors.df": [3, -1]}), "scenarios.t.sweep.errors.df[1]", "> 0"),
+        (
+            _sweep("scenarios/c/sweep", {"errors.fraction": [0.5, 1.2]}),
+            "scenarios.c.sweep.errors.fraction[1]",
+            "<= 1",
+        ),
+        (
+            _sweep("scenarios/c/sweep", {"autocorrelation.phi": [0.5, 1]}),
+            "scenarios.c.sweep.autocorrelation.phi[1]",
+            "< 1",
+        ),
+        (_sweep("scenarios/t/sweep", {"errors.df": [3, 3]}), "scenarios.t.sweep.errors.df", "appears twice"),
+        (_sweep("scenarios/t/sweep", {"n": [30, 40]}), "scenarios.t.sweep.n", "grid also sets"),
+        (_sweep("scenarios/t/sweep", {"errors.df": [4, 5]}), "scenarios.t.sweep.errors.df", "set twice"),
+        (
+            _sweep("scenarios/gm/sweep", {"design.leverage.fraction": [0.01]}),
+            "scenarios.gm.design.leverage.fraction",
+            "less than one row",
+        ),
+        (
+            _sweep("scenarios/gm/sweep", {"design.correlation": [-0.5]}),
+            "scenarios.gm.design.correlation",
+            "outside",
+        ),
+        (_sweep("defaults", {"sweep": {"n": [30]}}), "defaults.sweep", "belongs to one scenario"),
+        (_sweep("estimators/ridge/sweep", {"k": [1]}), "estimators.ridge.sweep.k", "penalty"),
+        (_sweep("estimators/ridge/sweep", {"penalty": [-1]}), "estimators.ridge.sweep.penalty[0]", ">= 0"),
+        (_sweep("estimators/ridge/sweep", {"penalty": [1, 2]}), "estimators.ridge.sweep.penalty", "set twice"),
+        (_sweep("estimators/ridge/sweep", {"penalty": [10, 10.0]}), "estimators.ridge.sweep.penalty", "appears twice"),
+        (_sweep("grid", {"errors.scale": [0]}), "grid.errors.scale[0]", "> 0"),
+    ],
+)  # fmt: skip
+def test_bad_sweep_names_field_and_what_is_allowed(cfg, field, allowed):
+    message = error_of(cfg)
+    assert f"'{field}" in message
+    assert allowed in message
+    assert "\n" not in message

@@ -366,7 +366,15 @@ def _check_sweep(
             )
         _check_values(schema, node, knob, values, f"{where}.{knob}", context)
         tags = [_format_value(v) for v in values]
-        dup = next((t for t in tags if tags.count(t) > 1), None)
+        dup = next(
+            (
+                tags[i]
+                for i in range(len(values))
+                for j in range(i)
+                if tags[i] == tags[j] or _same(values[i], values[j])
+            ),
+            None,
+        )
         if dup is not None:
             raise ConfigError(
                 f"config error at '{where}.{knob}': value {dup} appears twice; ids "
