@@ -31,6 +31,10 @@ R = 40
 SPECS: dict[str, dict[str, Any]] = {
     "ols": {"method": "ols", "se": "classical"},
     "ols_hc3": {"method": "ols", "se": "hc3"},
+    "ols_hc0": {"method": "ols", "se": "hc0"},
+    "ols_hc1": {"method": "ols", "se": "hc1"},
+    "ols_hc2": {"method": "ols", "se": "hc2"},
+    "ols_hac": {"method": "ols", "se": "hac"},
     "ridge": {"method": "ridge", "penalty": 2.5},
     "wls": {"method": "wls", "predictor": 2, "strength": 1.5},
     "huber": {"method": "huber", "k": 1.345},
@@ -312,20 +316,56 @@ def test_ridge_penalty_zero_equals_ols() -> None:
 
 
 def test_hc3_with_a_leverage_one_observation() -> None:
-    """A dummy column for one row gives h = 1: HC3 is 0/0 there; the reference decides."""
+    """A dummy column for one row gives h = 1: HC2/HC3 are 0/0 there; the reference decides."""
     rng = np.random.default_rng(3)
     n, p, reps = 10, 5, 6
     X = np.column_stack([np.ones(n), rng.standard_normal((n, 3)), np.eye(n)[0]])
     y = X @ np.ones(p) + rng.standard_normal((reps, n))
     for design in (X, np.broadcast_to(X, (reps, n, p)).copy()):
         data = Dataset(design, y, np.ones((reps, p)), np.arange(reps))
-        for spec in (SPECS["ols_hc3"], SPECS["ols"], SPECS["lad"], SPECS["huber"]):
+        for spec in (
+            SPECS["ols_hc3"],
+            SPECS["ols_hc2"],
+            SPECS["ols_hac"],
+            SPECS["ols"],
+            SPECS["lad"],
+            SPECS["huber"],
+        ):
             vec = fit_dataset_vectorized(data, spec, LEVEL)
             ref = fit_dataset(data, spec, LEVEL)
             if spec["method"] == "lad":
                 check_lad(data, vec, ref)
             else:
                 assert_equivalent(vec, ref)
+
+
+@pytest.mark.parametrize("n", [6, 25, 100, 1000])
+def test_hac_equals_statsmodels_newey_west(n: int) -> None:
+    """HAC SEs: statsmodels OLS ``cov_type="HAC"`` (Bartlett, maxlags floor(4 (n/100)^(2/9)),
+    use_correction=True), t(n − p) intervals, under AR(1) errors, fixed and random designs."""
+    from statsmodels.regression.linear_model import OLS
+
+    for fixed in (True, False):
+        data = make(
+            {"n": n, "design": {"fixed": fixed}, "autocorrelation": {"phi": 0.8}},
+            reps=12 if n == 1000 else R,
+        )
+        vec = fit_dataset_vectorized(data, SPECS["ols_hac"], LEVEL)
+        assert_equivalent(vec, fit_dataset(data, SPECS["ols_hac"], LEVEL))
+        lags = int(np.floor(4 * (n / 100) ** (2 / 9)))
+        worst = 0.0
+        for i in range(len(data.replicates)):
+            res = OLS(data.y[i], data.design(i)).fit(
+                cov_type="HAC",
+                cov_kwds={"maxlags": lags, "kernel": "bartlett", "use_correction": True},
+                use_t=True,
+            )
+            ci = res.conf_int(alpha=1 - LEVEL)
+            for got, want in ((vec.std_error[i], res.bse), (vec.ci_low[i], ci[:, 0])):
+                worst = max(worst, float(np.max(np.abs(got - want) / np.maximum(1, abs(want)))))
+        assert worst <= TOL
+        hc1 = fit_dataset_vectorized(data, SPECS["ols_hc1"], LEVEL)
+        assert np.all(np.abs(vec.std_error / hc1.std_error - 1) > 1e-6)  # the lags matter
 
 
 def test_huber_exact_fit_of_the_majority() -> None:
@@ -444,7 +484,7 @@ def test_no_warnings_escape() -> None:
 
 def test_unknown_specs_are_left_to_the_reference() -> None:
     data = make({"n": 25}, reps=5)
-    for spec in ({"method": "ols", "se": "hc1"}, {"method": "ols", "bogus": 1}):
+    for spec in ({"method": "ols", "se": "hc4"}, {"method": "ols", "bogus": 1}):
         vec = fit_dataset_vectorized(data, spec, LEVEL)
         ref = fit_dataset(data, spec, LEVEL)
         assert_same_statuses(vec, ref)

@@ -6,8 +6,9 @@ arrays and reproduces the reference — the same statuses and messages, and esti
 intervals equal to rounding (typically 1e-14 relative) — so either engine can produce the
 study's numbers:
 
-- OLS, ridge: batched normal equations (Cholesky and one step of refinement); classical and
-  HC3 SEs, t intervals; ridge SE as ``estimators.ridge_closed_form`` with NaN intervals.
+- OLS, ridge: batched normal equations (Cholesky and one step of refinement); classical,
+  HC0–HC3 and HAC (Newey–West, as ``estimators.fit_ols``) SEs, t intervals; ridge SE as
+  ``estimators.ridge_closed_form`` with NaN intervals.
 - WLS: the batched weighted normal equations X'WX b = X'Wy, solved as statsmodels ``WLS``
   solves them: OLS (classical SEs, t intervals) on the whitened data √w·X, √w·y, whose
   residual sum of squares is Σ w r².
@@ -29,7 +30,7 @@ in the batch, so stacking makes every result independent of how replicates are s
 Rank-deficient designs get the reference's ``failed`` status and message directly. Replicates
 whose result the reference itself computes from rounding noise, or that this engine cannot
 certify, are handed to ``estimators.fit_one`` one at a time, so the reference decides them:
-non-finite data, badly conditioned designs, HC3 with a leverage near 1, an IRLS whose scale
+non-finite data, badly conditioned designs, HC2/HC3 with a leverage near 1, an IRLS whose scale
 collapses to 0 or whose non-converged trajectory is rounding-sensitive, an uncertified LAD
 vertex. ``EngineInfo`` counts them.
 
@@ -172,7 +173,7 @@ def fit_dataset_vectorized(
     if method not in _PARAMS or not params <= _PARAMS[method]:
         # the reference reports the problem
         return estimators.fit_dataset(data, spec, level, progress=progress)
-    if method == "ols" and spec.get("se", "classical") not in ("classical", "hc3"):
+    if method == "ols" and spec.get("se", "classical") not in estimators.OLS_SE_TYPES:
         return estimators.fit_dataset(data, spec, level, progress=progress)
     if method == "wls" and not 0 <= int(spec.get("predictor", 1)) < data.X.shape[-1]:
         # no such column: the reference fails and says so

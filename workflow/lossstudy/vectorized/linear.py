@@ -1,5 +1,5 @@
-"""OLS (classical and HC3 SEs), WLS and ridge by batched normal equations, as statsmodels and
-``estimators.ridge_closed_form`` compute them.
+"""OLS (classical, HC0–HC3 and HAC SEs), WLS and ridge by batched normal equations, as
+statsmodels and ``estimators.ridge_closed_form`` compute them.
 
 WLS is OLS on the whitened data √w·X, √w·y (``_whitened``), as statsmodels ``WLS`` solves it.
 """
@@ -17,14 +17,28 @@ from lossstudy.distributions import t_ppf
 from ._linalg import _Chol, _Design, _diag_sandwich, _inv_diag
 from ._results import _Fits
 
-#: HC3 divides a residual by 1 − h_ii; both are computed with a relative error of about
+#: HC2 and HC3 divide by 1 − h_ii; both are computed with a relative error of about
 #: eps·cond(X'X)/(1 − h_ii), the reference's as much as ours. A replicate where that bound
 #: exceeds ~1e-10 (1 − h_ii < HC3_LEVERAGE_RTOL·cond) goes to the reference.
 HC3_LEVERAGE_RTOL = 1e-6
 
 
+def _hac_diag(z: np.ndarray, maxlags: int) -> np.ndarray:
+    """diag of Σ_l w_l (Γ_l + Γ_l') in the directions of z's columns, Bartlett weights.
+
+    z is m×n×p with z[r, t, j] = u_t·x_t'(X'X)⁻¹e_j, so that diag((X'X)⁻¹ S (X'X)⁻¹)_j of
+    statsmodels ``S_hac_simple``/``_HCCM2`` is Σ_t z_tj² + 2 Σ_l w_l Σ_t z_{t+l,j} z_tj.
+    """
+    out = np.einsum("rnp,rnp->rp", z, z)
+    for lag in range(1, maxlags + 1):
+        w = 1.0 - lag / (maxlags + 1.0)  # statsmodels weights_bartlett
+        out += 2.0 * w * np.einsum("rnp,rnp->rp", z[:, lag:], z[:, :-lag])
+    return out
+
+
 def _ols(D: _Design, y: np.ndarray, level: float, se_type: str, chol: _Chol) -> _Fits:
-    """OLS with classical or HC3 SEs and t(n − p) intervals, as statsmodels OLS."""
+    """OLS with classical, HC0–HC3 or HAC SEs and t(n − p) intervals, as statsmodels OLS
+    (see ``estimators.fit_ols`` for the exact configuration)."""
     m, n = y.shape
     p = D.p
     f = _Fits.empty(m, p)
@@ -36,16 +50,23 @@ def _ols(D: _Design, y: np.ndarray, level: float, se_type: str, chol: _Chol) -> 
     if se_type == "classical":
         scale = np.einsum("rn,rn->r", r, r) / df
         f.se = np.sqrt(scale[:, None] * _inv_diag(chol))
-    else:  # HC3, statsmodels cov_HC3: pinv (r/(1-h))² pinv'
+    elif se_type == "hac":  # statsmodels cov_hac_simple, use_correction=True
+        q_mat = D.X @ chol.inverse()  # X (X'X)⁻¹ = pinv'
+        var = _hac_diag(r[:, :, None] * q_mat, estimators.hac_maxlags(n))
+        f.se = np.sqrt(var * (n / float(df)))
+    else:  # HCk, statsmodels cov_HCk: pinv diag(het) pinv'
         inv = chol.inverse()
         q_mat = D.X @ inv  # X (X'X)⁻¹ = pinv'
-        h = np.einsum("rnp,rnp->rn", q_mat, D.X)
-        het = (r / (1 - h)) ** 2
+        if se_type in ("hc0", "hc1"):
+            het = r**2 if se_type == "hc0" else n / df * r**2
+        else:
+            h = np.einsum("rnp,rnp->rn", q_mat, D.X)
+            het = r**2 / (1 - h) if se_type == "hc2" else (r / (1 - h)) ** 2
+            trace_g = np.einsum("rnp,rnp->r", D.X, D.X)
+            kappa = (trace_g * np.trace(inv, axis1=1, axis2=2))[:, None]  # ≥ cond(X'X)
+            # h → 1 makes r/(1 − h) a ratio of rounding errors: leave it to the reference
+            f.refer |= np.any(~(1.0 - h > HC3_LEVERAGE_RTOL * kappa), axis=-1)
         f.se = np.sqrt((het[:, None, :] @ (q_mat * q_mat))[:, 0, :])
-        trace_g = np.einsum("rnp,rnp->r", D.X, D.X)
-        kappa = (trace_g * np.trace(inv, axis1=1, axis2=2))[:, None]  # ≥ cond(X'X)
-        # h → 1 makes r/(1 − h) a ratio of rounding errors: leave it to the reference
-        f.refer |= np.any(~(1.0 - h > HC3_LEVERAGE_RTOL * kappa), axis=-1)
     alpha = 1.0 - level  # RegressionResults.conf_int: t(df_resid) quantile at 1 − α/2
     q = t_ppf(1 - alpha / 2, df)
     f.est = b
