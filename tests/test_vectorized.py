@@ -516,3 +516,60 @@ def test_results_do_not_depend_on_how_replicates_are_split(case: str, name: str)
         joined = np.vstack([getattr(p, field) for p in parts])
         assert np.array_equal(joined, getattr(whole, field), equal_nan=True), field
     assert list(np.concatenate([p.status for p in parts])) == list(whole.status)
+
+
+SHARED_SPECS = [k for k, v in SPECS.items() if v["method"] in ("ols", "wls", "ridge")]
+
+
+@pytest.mark.parametrize("n", [25, 100])
+def test_fixed_design_shared_path_is_bit_identical_across_splits(
+    n: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """OLS, WLS and ridge factorise a fixed design once and multiply all replicates at once;
+    BLAS must still give every replicate the same bits in any batch (sizes 1 to 150, blocks
+    of SHARED_BLOCK and partial ones, several chunks)."""
+
+    def stacked_only(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("a fixed, well-conditioned design must take the shared path")
+
+    monkeypatch.setattr(vectorized, "_ols", stacked_only)
+    monkeypatch.setattr(vectorized, "_ridge", stacked_only)
+    monkeypatch.setattr(vectorized, "CHUNK_CELLS", n * 70)  # chunks of 70 replicates
+    knobs = deep_merge(BUILTIN_DEFAULTS, {"n": n, "heteroskedasticity": {"strength": 1.0}})
+    reps = 150
+    splits = ((0, 1), (1, 14), (14, 62), (62, 63), (63, 150))
+    whole_data = simulate(knobs, 5, "split", 0, reps)
+    for name in SHARED_SPECS:
+        whole = fit_dataset_vectorized(whole_data, SPECS[name], LEVEL)
+        parts = [
+            fit_dataset_vectorized(simulate(knobs, 5, "split", a, b), SPECS[name], LEVEL)
+            for a, b in splits
+        ]
+        for field in ("estimate", "std_error", "ci_low", "ci_high"):
+            joined = np.vstack([getattr(p, field) for p in parts])
+            assert np.array_equal(joined, getattr(whole, field), equal_nan=True), (name, field)
+        # and one at a time, in reverse order
+        for i in (149, 100, 48, 47, 0):
+            one = fit_dataset_vectorized(whole_data.head(i + 1), SPECS[name], LEVEL)
+            assert np.array_equal(one.estimate[i], whole.estimate[i]), (name, i)
+            assert np.array_equal(one.std_error[i], whole.std_error[i]), (name, i)
+        ref = fit_dataset(whole_data.head(30), SPECS[name], LEVEL)
+        head = FitResult(*(getattr(whole, k)[:30] for k in FitResult.__dataclass_fields__))
+        assert_equivalent(head, ref)
+
+
+def test_fixed_design_shared_path_refers_non_finite_responses() -> None:
+    """A non-finite y goes to the reference alone; its neighbours keep their shared-path bits."""
+    data = make({"n": 25}, reps=30)
+    y = data.y.copy()
+    y[4, 3] = np.nan
+    y[20, 0] = np.nan
+    broken = Dataset(data.X, y, data.beta, data.replicates)
+    for name in SHARED_SPECS:
+        info = EngineInfo()
+        vec = fit_dataset_vectorized(broken, SPECS[name], LEVEL, info=info)
+        assert info.reference_fallback == 2 and info.fits == 30
+        assert_equivalent(vec, fit_dataset(broken, SPECS[name], LEVEL))
+        clean = fit_dataset_vectorized(data, SPECS[name], LEVEL)
+        keep = np.setdiff1d(np.arange(30), [4, 20])
+        assert np.array_equal(vec.estimate[keep], clean.estimate[keep])
