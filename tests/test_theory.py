@@ -565,12 +565,15 @@ def test_are_check_detects_a_mis_specified_huber_scale():
 
 
 def test_exact_and_bayes_checks_detect_a_ridge_penalty_scaled_by_n():
-    real = vectorized._ridge
+    real, real_shared = vectorized._ridge, vectorized._ridge_shared
 
     def scaled(D: Any, y: np.ndarray, penalty: float) -> Any:
         return real(D, y, penalty * y.shape[1])
 
-    with patched(vectorized, "_ridge", scaled):
+    def scaled_shared(X: np.ndarray, y: np.ndarray, penalty: float) -> Any:  # fixed designs
+        return real_shared(X, y, penalty * y.shape[1])
+
+    with patched(vectorized, "_ridge", scaled), patched(vectorized, "_ridge_shared", scaled_shared):
         table, _, _, _ = study("gm-n30", EXACT_SCENARIOS["gm-n30"], LINEAR, 4000)
         bayes = bayes_study()
     with pytest.raises(AssertionError, match="exact results missed"):
