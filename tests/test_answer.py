@@ -244,6 +244,56 @@ def test_heteroskedasticity_classical_undercovers_hc3_repairs() -> None:
     assert "nominal within Monte Carlo error" in claim.text
 
 
+def ar1_case(hac: list[tuple[float, float]] | None) -> Claim:
+    """AR(1) errors at n = 25, 100, 400: classical and HC3 under-cover; ``hac`` per n."""
+    scen = [
+        scenario(f"ar1-n{n}", "ar1", n, breaks={"no_autocorrelation": "AR(1) errors, φ = 0.8"})
+        for n in (25, 100, 400)
+    ]
+    specs = dict(SPECS, ols_hac={"method": "ols", "se": "hac"})
+    perf = []
+    for i, n in enumerate((25, 100, 400)):
+        sid = f"ar1-n{n}"
+        perf += ref_rows(sid, coverage=(0.70, 0.01)) + ref_rows(
+            sid, "ols_hc3", coverage=(0.72, 0.01)
+        )
+        if hac is not None:
+            perf += ref_rows(sid, "ols_hac", coverage=hac[i])
+    (claim,) = topic(answer(perf, scen, specs if hac is not None else SPECS), "coverage")
+    return claim
+
+
+def test_autocorrelation_hac_coverage_reported_at_each_n() -> None:
+    claim = ar1_case([(0.85, 0.01), (0.92, 0.008), (0.948, 0.005)])
+    assert claim.verdict == "win"
+    assert "<code>ols_hac</code> restores nominal coverage at the largest n" in claim.text
+    assert "<code>ols_hc3</code>" not in claim.text.split("(nominal")[0]  # HC3 is no repair
+    assert (
+        "<code>ols_hac</code> (HAC SE) covers 0.850 ± 0.010 at n = 25 (under-covers, 10.0 MCSE), "
+        "0.9200 ± 0.0080 at n = 100 (under-covers, 3.7 MCSE), 0.9480 ± 0.0050 at n = 400 "
+        "(nominal within Monte Carlo error, 0.4 MCSE)." in claim.text
+    )
+    assert claim.text.count("0.9480 ± 0.0050") == 1  # not repeated in the per-n cells
+    assert sum(n.estimator == "ols_hac" for n in claim.numbers) == 3
+    assert "no SE type here repairs it" not in claim.text
+
+
+def test_autocorrelation_hac_still_undercovering_is_said_so() -> None:
+    claim = ar1_case([(0.80, 0.01), (0.85, 0.008), (0.90, 0.005)])
+    assert claim.verdict == "undercovers"
+    assert "HAC (Newey–West) SE of <code>ols_hac</code> does not reach nominal" in claim.text
+    assert "0.9000 ± 0.0050 at n = 400 (under-covers, 10.0 MCSE)" in claim.text
+    assert "no SE type here repairs it" not in claim.text
+
+
+def test_autocorrelation_without_hac_no_se_type_repairs_it() -> None:
+    claim = ar1_case(None)
+    assert claim.verdict == "undercovers"
+    assert "no SE type here repairs it fully" in claim.text
+    assert "<code>se: hac</code>" in claim.text
+    assert "(HAC SE)" not in claim.text
+
+
 def test_endogeneity_every_loss_biased_and_text_is_html_safe() -> None:
     sid = "endo-n100"
     scen = [scenario(sid, breaks={"exogeneity": "corr(x1, e) <0.3> & more"})]
@@ -294,3 +344,10 @@ def test_scenario_groups_strip_n_only() -> None:
 )
 def test_format_pm(value: float, mcse: float, text: str) -> None:
     assert format_pm(value, mcse) == text
+
+
+def test_se_type_inferred_from_names_without_specs() -> None:
+    from lossstudy.answer.roles import estimator_roles
+
+    roles = estimator_roles(["ols", "ols_hc3", "ols_hc1", "ols_hac", "OLS_HC"], None)
+    assert [roles[e]["se"] for e in roles] == ["classical", "hc3", "hc1", "hac", "hc3"]

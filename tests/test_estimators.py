@@ -118,6 +118,77 @@ def test_ols_hc3_matches_direct_formula():
     np.testing.assert_allclose(hi, b + c * se_hc3, rtol=1e-10)
 
 
+@pytest.mark.parametrize("se_type", ["hc0", "hc1", "hc2"])
+def test_ols_hc0_hc1_hc2_match_direct_formulas(se_type: str) -> None:
+    n, p = 40, 4
+    X, y = make_xy(n, p, seed=5, het=True)
+    est, se, lo, hi, status, msg = fit_one(X, y, {"method": "ols", "se": se_type}, LEVEL)
+    assert status == OK and msg == ""
+    xtx_inv = np.linalg.inv(X.T @ X)
+    b = xtx_inv @ X.T @ y
+    r = y - X @ b
+    h = np.einsum("ij,jk,ik->i", X, xtx_inv, X)
+    het = {"hc0": r**2, "hc1": n / (n - p) * r**2, "hc2": r**2 / (1.0 - h)}[se_type]
+    se_ref = np.sqrt(np.diag(xtx_inv @ (X.T * het) @ X @ xtx_inv))
+    np.testing.assert_allclose(est, b, rtol=1e-10)
+    np.testing.assert_allclose(se, se_ref, rtol=1e-10)
+    c = crit_t(LEVEL, n - p)  # t intervals with n − p df, as HC3
+    np.testing.assert_allclose(lo, b - c * se_ref, rtol=1e-10)
+    np.testing.assert_allclose(hi, b + c * se_ref, rtol=1e-10)
+
+
+def newey_west_se(X: np.ndarray, y: np.ndarray, lags: int) -> np.ndarray:
+    """Textbook Newey–West (1987): Bartlett weights 1 − l/(L + 1), times n/(n − p)."""
+    n, p = X.shape
+    xtx_inv = np.linalg.inv(X.T @ X)
+    r = y - X @ (xtx_inv @ X.T @ y)
+    g = X * r[:, None]  # scores x_t u_t
+    S = g.T @ g
+    for lag in range(1, lags + 1):
+        gamma = g[lag:].T @ g[:-lag]
+        S += (1.0 - lag / (lags + 1.0)) * (gamma + gamma.T)
+    return np.sqrt(np.diag(xtx_inv @ S @ xtx_inv) * n / (n - p))
+
+
+@pytest.mark.parametrize("n", [8, 50, 120, 1000])
+def test_ols_hac_is_newey_west_with_the_documented_lags(n: int) -> None:
+    p = 3
+    rng = np.random.default_rng(n)
+    X = np.column_stack([np.ones(n), rng.standard_normal((n, p - 1))])
+    e = np.zeros(n)
+    for t in range(n):  # AR(1) errors, φ = 0.7
+        e[t] = (0.7 * e[t - 1] if t else 0.0) + rng.standard_normal()
+    y = X @ np.ones(p) + e
+    lags = math.floor(4 * (n / 100) ** (2 / 9))
+    assert estimators.hac_maxlags(n) == lags
+    est, se, lo, hi, status, msg = fit_one(X, y, {"method": "ols", "se": "hac"}, LEVEL)
+    assert status == OK and msg == ""
+    se_ref = newey_west_se(X, y, lags)
+    np.testing.assert_allclose(se, se_ref, rtol=1e-10)
+    c = crit_t(LEVEL, n - p)
+    np.testing.assert_allclose(lo, est - c * se_ref, rtol=1e-10)
+    np.testing.assert_allclose(hi, est + c * se_ref, rtol=1e-10)
+    # the statsmodels call it documents, and what its other settings would give instead
+    res = OLS(y, X).fit(
+        cov_type="HAC",
+        cov_kwds={"maxlags": lags, "kernel": "bartlett", "use_correction": True},
+        use_t=True,
+    )
+    np.testing.assert_allclose(se, res.bse, rtol=1e-12)
+    assert res.df_resid == n - p
+    plain = OLS(y, X).fit(cov_type="HAC", cov_kwds={"maxlags": lags}, use_t=True).bse
+    np.testing.assert_allclose(se, plain * math.sqrt(n / (n - p)), rtol=1e-10)
+    hc1 = fit_one(X, y, {"method": "ols", "se": "hc1"}, LEVEL)[1]
+    np.testing.assert_allclose(newey_west_se(X, y, 0), hc1, rtol=1e-10)  # L = 0 is HC1
+
+
+def test_ols_unknown_se_fails_for_that_estimator_only() -> None:
+    X, y = make_xy(30, 3)
+    est, se, lo, hi, status, msg = fit_one(X, y, {"method": "ols", "se": "hc4"}, LEVEL)
+    assert status == FAILED and "unknown se 'hc4'" in msg
+    assert np.isnan(est).all()
+
+
 # --------------------------------------------------------------------------- LAD
 
 
@@ -332,6 +403,7 @@ ALL_SPECS = [
     {"method": "huber", "k": 1.345},
     {"method": "ridge", "penalty": 1.0},
     {"method": "wls", "predictor": 1, "strength": 2.0},
+    {"method": "ols", "se": "hac"},
 ]
 
 
@@ -342,7 +414,7 @@ def duplicated_column(X: np.ndarray) -> np.ndarray:
 
 
 @pytest.mark.parametrize(
-    "spec", [*ALL_SPECS[:4], ALL_SPECS[5], {"method": "ridge", "penalty": 0.0}]
+    "spec", [*ALL_SPECS[:4], *ALL_SPECS[5:], {"method": "ridge", "penalty": 0.0}]
 )
 def test_rank_deficient_design_fails_with_a_rank_message(spec):
     X, y = make_xy(40, 4, seed=41)

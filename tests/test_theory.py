@@ -49,6 +49,7 @@ ARE_TOL = 0.02
 LINEAR = {
     "ols": {"method": "ols"},
     "ols_hc3": {"method": "ols", "se": "hc3"},
+    "ols_hac": {"method": "ols", "se": "hac"},
     "wls": {"method": "wls", "predictor": 1, "strength": 2.0},
     "ridge_1": {"method": "ridge", "penalty": 1.0},
     "ridge_10": {"method": "ridge", "penalty": 10.0},
@@ -339,6 +340,12 @@ def test_coverage_of_t_intervals_is_exact_under_normal_errors(exact_tables):
     # and where the classical SE is wrong there is no claim, only a reason
     _, skipped = exact_tables["het-n30"]
     assert any(s["estimator"] == "ols" and s["check"] == "coverage" for s in skipped)
+    # robust SEs (HC, HAC) have no exact finite-sample level: skipped with their reason
+    for sid in ("gm-n30", "het-n30"):
+        _, skipped = exact_tables[sid]
+        reasons = {s["estimator"]: s["reason"] for s in skipped if s["check"] == "coverage"}
+        assert "asymptotic only" in reasons["ols_hac"] and reasons["ols_hac"].startswith("hac")
+        assert reasons["ols_hc3"].startswith("hc3 SE")
 
 
 def test_coverage_under_non_normal_errors_is_asymptotic():
@@ -558,12 +565,15 @@ def test_are_check_detects_a_mis_specified_huber_scale():
 
 
 def test_exact_and_bayes_checks_detect_a_ridge_penalty_scaled_by_n():
-    real = vectorized._ridge
+    real, real_shared = vectorized._ridge, vectorized._ridge_shared
 
     def scaled(D: Any, y: np.ndarray, penalty: float) -> Any:
         return real(D, y, penalty * y.shape[1])
 
-    with patched(vectorized, "_ridge", scaled):
+    def scaled_shared(X: np.ndarray, y: np.ndarray, penalty: float) -> Any:  # fixed designs
+        return real_shared(X, y, penalty * y.shape[1])
+
+    with patched(vectorized, "_ridge", scaled), patched(vectorized, "_ridge_shared", scaled_shared):
         table, _, _, _ = study("gm-n30", EXACT_SCENARIOS["gm-n30"], LINEAR, 4000)
         bayes = bayes_study()
     with pytest.raises(AssertionError, match="exact results missed"):

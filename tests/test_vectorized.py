@@ -31,6 +31,10 @@ R = 40
 SPECS: dict[str, dict[str, Any]] = {
     "ols": {"method": "ols", "se": "classical"},
     "ols_hc3": {"method": "ols", "se": "hc3"},
+    "ols_hc0": {"method": "ols", "se": "hc0"},
+    "ols_hc1": {"method": "ols", "se": "hc1"},
+    "ols_hc2": {"method": "ols", "se": "hc2"},
+    "ols_hac": {"method": "ols", "se": "hac"},
     "ridge": {"method": "ridge", "penalty": 2.5},
     "wls": {"method": "wls", "predictor": 2, "strength": 1.5},
     "huber": {"method": "huber", "k": 1.345},
@@ -312,20 +316,56 @@ def test_ridge_penalty_zero_equals_ols() -> None:
 
 
 def test_hc3_with_a_leverage_one_observation() -> None:
-    """A dummy column for one row gives h = 1: HC3 is 0/0 there; the reference decides."""
+    """A dummy column for one row gives h = 1: HC2/HC3 are 0/0 there; the reference decides."""
     rng = np.random.default_rng(3)
     n, p, reps = 10, 5, 6
     X = np.column_stack([np.ones(n), rng.standard_normal((n, 3)), np.eye(n)[0]])
     y = X @ np.ones(p) + rng.standard_normal((reps, n))
     for design in (X, np.broadcast_to(X, (reps, n, p)).copy()):
         data = Dataset(design, y, np.ones((reps, p)), np.arange(reps))
-        for spec in (SPECS["ols_hc3"], SPECS["ols"], SPECS["lad"], SPECS["huber"]):
+        for spec in (
+            SPECS["ols_hc3"],
+            SPECS["ols_hc2"],
+            SPECS["ols_hac"],
+            SPECS["ols"],
+            SPECS["lad"],
+            SPECS["huber"],
+        ):
             vec = fit_dataset_vectorized(data, spec, LEVEL)
             ref = fit_dataset(data, spec, LEVEL)
             if spec["method"] == "lad":
                 check_lad(data, vec, ref)
             else:
                 assert_equivalent(vec, ref)
+
+
+@pytest.mark.parametrize("n", [6, 25, 100, 1000])
+def test_hac_equals_statsmodels_newey_west(n: int) -> None:
+    """HAC SEs: statsmodels OLS ``cov_type="HAC"`` (Bartlett, maxlags floor(4 (n/100)^(2/9)),
+    use_correction=True), t(n − p) intervals, under AR(1) errors, fixed and random designs."""
+    from statsmodels.regression.linear_model import OLS
+
+    for fixed in (True, False):
+        data = make(
+            {"n": n, "design": {"fixed": fixed}, "autocorrelation": {"phi": 0.8}},
+            reps=12 if n == 1000 else R,
+        )
+        vec = fit_dataset_vectorized(data, SPECS["ols_hac"], LEVEL)
+        assert_equivalent(vec, fit_dataset(data, SPECS["ols_hac"], LEVEL))
+        lags = int(np.floor(4 * (n / 100) ** (2 / 9)))
+        worst = 0.0
+        for i in range(len(data.replicates)):
+            res = OLS(data.y[i], data.design(i)).fit(
+                cov_type="HAC",
+                cov_kwds={"maxlags": lags, "kernel": "bartlett", "use_correction": True},
+                use_t=True,
+            )
+            ci = res.conf_int(alpha=1 - LEVEL)
+            for got, want in ((vec.std_error[i], res.bse), (vec.ci_low[i], ci[:, 0])):
+                worst = max(worst, float(np.max(np.abs(got - want) / np.maximum(1, abs(want)))))
+        assert worst <= TOL
+        hc1 = fit_dataset_vectorized(data, SPECS["ols_hc1"], LEVEL)
+        assert np.all(np.abs(vec.std_error / hc1.std_error - 1) > 1e-6)  # the lags matter
 
 
 def test_huber_exact_fit_of_the_majority() -> None:
@@ -444,7 +484,7 @@ def test_no_warnings_escape() -> None:
 
 def test_unknown_specs_are_left_to_the_reference() -> None:
     data = make({"n": 25}, reps=5)
-    for spec in ({"method": "ols", "se": "hc1"}, {"method": "ols", "bogus": 1}):
+    for spec in ({"method": "ols", "se": "hc4"}, {"method": "ols", "bogus": 1}):
         vec = fit_dataset_vectorized(data, spec, LEVEL)
         ref = fit_dataset(data, spec, LEVEL)
         assert_same_statuses(vec, ref)
@@ -476,3 +516,60 @@ def test_results_do_not_depend_on_how_replicates_are_split(case: str, name: str)
         joined = np.vstack([getattr(p, field) for p in parts])
         assert np.array_equal(joined, getattr(whole, field), equal_nan=True), field
     assert list(np.concatenate([p.status for p in parts])) == list(whole.status)
+
+
+SHARED_SPECS = [k for k, v in SPECS.items() if v["method"] in ("ols", "wls", "ridge")]
+
+
+@pytest.mark.parametrize("n", [25, 100])
+def test_fixed_design_shared_path_is_bit_identical_across_splits(
+    n: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """OLS, WLS and ridge factorise a fixed design once and multiply all replicates at once;
+    BLAS must still give every replicate the same bits in any batch (sizes 1 to 150, blocks
+    of SHARED_BLOCK and partial ones, several chunks)."""
+
+    def stacked_only(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("a fixed, well-conditioned design must take the shared path")
+
+    monkeypatch.setattr(vectorized, "_ols", stacked_only)
+    monkeypatch.setattr(vectorized, "_ridge", stacked_only)
+    monkeypatch.setattr(vectorized, "CHUNK_CELLS", n * 70)  # chunks of 70 replicates
+    knobs = deep_merge(BUILTIN_DEFAULTS, {"n": n, "heteroskedasticity": {"strength": 1.0}})
+    reps = 150
+    splits = ((0, 1), (1, 14), (14, 62), (62, 63), (63, 150))
+    whole_data = simulate(knobs, 5, "split", 0, reps)
+    for name in SHARED_SPECS:
+        whole = fit_dataset_vectorized(whole_data, SPECS[name], LEVEL)
+        parts = [
+            fit_dataset_vectorized(simulate(knobs, 5, "split", a, b), SPECS[name], LEVEL)
+            for a, b in splits
+        ]
+        for field in ("estimate", "std_error", "ci_low", "ci_high"):
+            joined = np.vstack([getattr(p, field) for p in parts])
+            assert np.array_equal(joined, getattr(whole, field), equal_nan=True), (name, field)
+        # and one at a time, in reverse order
+        for i in (149, 100, 48, 47, 0):
+            one = fit_dataset_vectorized(whole_data.head(i + 1), SPECS[name], LEVEL)
+            assert np.array_equal(one.estimate[i], whole.estimate[i]), (name, i)
+            assert np.array_equal(one.std_error[i], whole.std_error[i]), (name, i)
+        ref = fit_dataset(whole_data.head(30), SPECS[name], LEVEL)
+        head = FitResult(*(getattr(whole, k)[:30] for k in FitResult.__dataclass_fields__))
+        assert_equivalent(head, ref)
+
+
+def test_fixed_design_shared_path_refers_non_finite_responses() -> None:
+    """A non-finite y goes to the reference alone; its neighbours keep their shared-path bits."""
+    data = make({"n": 25}, reps=30)
+    y = data.y.copy()
+    y[4, 3] = np.nan
+    y[20, 0] = np.nan
+    broken = Dataset(data.X, y, data.beta, data.replicates)
+    for name in SHARED_SPECS:
+        info = EngineInfo()
+        vec = fit_dataset_vectorized(broken, SPECS[name], LEVEL, info=info)
+        assert info.reference_fallback == 2 and info.fits == 30
+        assert_equivalent(vec, fit_dataset(broken, SPECS[name], LEVEL))
+        clean = fit_dataset_vectorized(data, SPECS[name], LEVEL)
+        keep = np.setdiff1d(np.arange(30), [4, 20])
+        assert np.array_equal(vec.estimate[keep], clean.estimate[keep])

@@ -2,8 +2,18 @@
 
 These are the *reference* implementations the study trusts (correct before fast):
 
-- ``ols`` — L2 loss, statsmodels ``OLS``; ``se: classical`` (σ̂²(X'X)⁻¹) or ``se: hc3``
-  (MacKinnon–White); t intervals with n − p df for both.
+- ``ols`` — L2 loss, statsmodels ``OLS``; t intervals with n − p df for every SE type
+  (``use_t=True``, ``df_resid = n − p``). ``se`` is one of
+  ``classical`` (σ̂²(X'X)⁻¹);
+  ``hc0`` (White), ``hc1`` (HC0·n/(n − p)), ``hc2`` (r²/(1 − h)), ``hc3`` (r²/(1 − h)²;
+  MacKinnon–White), statsmodels ``fit(cov_type="HCk", use_t=True)``;
+  ``hac`` — Newey–West: statsmodels ``fit(cov_type="HAC", cov_kwds={"maxlags": L,
+  "kernel": "bartlett", "use_correction": True}, use_t=True)``, i.e. Bartlett weights
+  1 − l/(L + 1) for lags l = 1…L over the observations in row (time) order, L = ``hac_maxlags(n)``
+  = floor(4 (n/100)^(2/9)), and the small-sample factor n/(n − p) on the covariance.
+  (statsmodels' ``fit(cov_type="HAC")`` defaults to ``use_correction=False``, its
+  ``cov_hac_simple`` to True; we set it explicitly, so that HAC with L = 0 is HC1, like Stata's
+  ``newey``.) No prewhitening, no automatic bandwidth selection.
 - ``wls`` — weighted L2 loss with fixed, known weights w_i = 1/(1 + strength·x_ij²) (j =
   ``predictor``), statsmodels ``WLS``; classical WLS SEs (σ̂² (X'WX)⁻¹, σ̂² = Σ w r²/(n − p)),
   t intervals with n − p df. Linear in y and unbiased whenever OLS is; it is the BLUE (Aitken)
@@ -60,11 +70,30 @@ def is_linear_in_y(spec: dict[str, Any]) -> bool:
 # --------------------------------------------------------------------------- OLS
 
 
+#: The heteroskedasticity-consistent SE types (statsmodels ``cov_type`` = upper case).
+HC_TYPES = ("hc0", "hc1", "hc2", "hc3")
+#: Every ``se`` of ``method: ols``.
+OLS_SE_TYPES = ("classical", *HC_TYPES, "hac")
+
+
+def hac_maxlags(n: int) -> int:
+    """Newey–West lag truncation floor(4 (n/100)^(2/9)) (statsmodels ``S_hac_simple``'s rule)."""
+    return int(np.floor(4 * (n / 100.0) ** (2.0 / 9.0)))
+
+
 def fit_ols(X: np.ndarray, y: np.ndarray, level: float, se: str = "classical") -> Fitted:
     from statsmodels.regression.linear_model import OLS
 
     model = OLS(y, X)
-    res = model.fit() if se == "classical" else model.fit(cov_type="HC3", use_t=True)
+    if se == "classical":
+        res = model.fit()
+    elif se in HC_TYPES:
+        res = model.fit(cov_type=se.upper(), use_t=True)
+    elif se == "hac":
+        kwds = {"maxlags": hac_maxlags(X.shape[0]), "kernel": "bartlett", "use_correction": True}
+        res = model.fit(cov_type="HAC", cov_kwds=kwds, use_t=True)
+    else:
+        raise ValueError(f"unknown se {se!r} for method ols (one of {', '.join(OLS_SE_TYPES)})")
     ci = res.conf_int(alpha=1.0 - level)
     return res.params, res.bse, ci[:, 0], ci[:, 1], OK, ""
 

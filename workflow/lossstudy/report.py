@@ -116,7 +116,7 @@ MEASURE_DEFINITIONS: dict[str, tuple[str, str, str]] = {
 
 #: method -> (loss, penalty, intervals); methods are the config's fixed vocabulary.
 METHOD_LOSSES: dict[str, tuple[str, str, str]] = {
-    "ols": ("L2: Σ rᵢ²", "none", "t, n − p df; classical or HC3 SE"),
+    "ols": ("L2: Σ rᵢ²", "none", "t, n − p df; classical, HC0–HC3 or HAC (Newey–West) SE"),
     "wls": (
         "weighted L2: Σ wᵢ rᵢ², wᵢ = 1/(1 + s·xⱼ²) fixed",
         "none",

@@ -71,7 +71,7 @@ def short_answer(
     ``perf`` is the tidy performance table, ``scenarios`` the scenario table (``scenarios.csv``),
     ``reference`` the estimator relative measures compare with (default: the first OLS
     estimator), ``term`` the coefficient discussed, ``estimators`` the config's estimator specs
-    (method and parameters; used to find OLS with classical/HC3 SEs, penalised and robust
+    (method and parameters; used to find OLS with classical/HC/HAC SEs, penalised and robust
     estimators) and ``level`` the nominal coverage.
     """
     tab = _Table(perf, term)

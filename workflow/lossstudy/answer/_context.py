@@ -153,8 +153,12 @@ def _ref_ok(ctx: _Ctx, scenario: str) -> bool:
     return ctx.tab.usable(scenario, ctx.reference, "empse") is not None
 
 
+def _n_label(ctx: _Ctx, scenario: str) -> str:
+    """``n = 100`` for a scenario (its id if n is unknown)."""
+    n = ctx.nval[scenario]
+    return f"n = {int(n)}" if np.isfinite(n) else _code(scenario)
+
+
 def _at_n(ctx: _Ctx, scenario: str, cells: list[str]) -> str:
     """One sample size's cells of a claim: ``n = 100: cell; cell`` (the id if n is unknown)."""
-    n = ctx.nval[scenario]
-    head = f"n = {int(n)}" if np.isfinite(n) else _code(scenario)
-    return f"{head}: " + "; ".join(cells)
+    return f"{_n_label(ctx, scenario)}: " + "; ".join(cells)

@@ -2,10 +2,10 @@
 
 Why: no scenario or estimator name is hard-coded, so the claims need another way to tell which
 scenarios are one design at several ``n`` (:func:`scenario_groups`, from the knob columns of
-``scenarios.csv``) and which estimators are OLS with classical or HC3 SEs, penalised, robust or
-share their point estimates (:func:`estimator_roles`, from the ``estimators`` config, falling
-back on name prefixes). :mod:`lossstudy.report` and :mod:`lossstudy.figures` group and label
-scenarios the same way.
+``scenarios.csv``) and which estimators are OLS with classical or robust (HC, HAC) SEs,
+penalised, robust or share their point estimates (:func:`estimator_roles`, from the
+``estimators`` config, falling back on name prefixes). :mod:`lossstudy.report` and
+:mod:`lossstudy.figures` group and label scenarios the same way.
 """
 
 from __future__ import annotations
@@ -80,7 +80,8 @@ def _infer_method(name: str) -> dict[str, Any]:
         if low.startswith(method):
             spec: dict[str, Any] = {"method": method}
             if method == "ols":
-                spec["se"] = "hc3" if "hc" in low else "classical"
+                hc = re.search(r"hac|hc[0-3]", low)
+                spec["se"] = hc.group(0) if hc else "hc3" if "hc" in low else "classical"
             if method == "ridge":
                 spec["penalty"] = math.nan  # unknown: treated as penalised
             return spec

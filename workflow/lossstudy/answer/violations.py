@@ -2,7 +2,8 @@
 
 Why together: these claims say what breaks rather than which loss is best: under endogeneity or
 misspecification every loss is biased; heteroskedastic or autocorrelated errors break the
-classical OLS intervals (and HC3 may restore them); with infinite-variance errors the moments do
+classical OLS intervals (HC SEs may restore them under heteroskedasticity, only HAC SEs under
+autocorrelation, each reported at every n); with infinite-variance errors the moments do
 not exist and only robust summaries (median bias, MAD) are compared; with a rank-deficient
 design the unpenalised fits fail.
 """
@@ -16,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from ._context import _at_n, _Ctx, _float, _holds, _largest, _select
+from ._context import _at_n, _Ctx, _float, _holds, _largest, _n_label, _select
 from .claims import _Z_LIMIT, Claim, Number, _code, _compare, _zword
 
 
@@ -112,8 +113,14 @@ def _coverage(ctx: _Ctx) -> Iterable[Claim]:
             for a in ("homoskedasticity", "no_autocorrelation")
             if not _holds(row, a)
         )
+        autocorrelated = not _holds(row, "no_autocorrelation")
+        # HC SEs assume independent errors: under autocorrelation only HAC is meant to repair it,
+        # and then the HAC intervals get a sentence of their own, n by n
+        repair = [e for e in robust if not autocorrelated or ctx.roles[e].get("se") == "hac"]
+        hac = repair if autocorrelated else []
         numbers: list[Number] = []
         per_n: list[str] = []
+        hac_cells: dict[str, list[str]] = {e: [] for e in hac}
         status: dict[str, list[str]] = {e: [] for e in classical + robust}
         for s in ctx.groups[g]:
             cells = []
@@ -130,28 +137,47 @@ def _coverage(ctx: _Ctx) -> Iterable[Claim]:
                     "win": "over-covers",
                     "tie": "nominal within Monte Carlo error",
                 }[v]
-                cells.append(f"{_code(e)} ({kind} SE) {c.text()}, {word} ({_zword(c.z(lv))})")
+                if e in hac_cells:
+                    hac_cells[e].append(
+                        f"{c.text()} at {_n_label(ctx, s)} ({word}, {_zword(c.z(lv))})"
+                    )
+                else:
+                    cells.append(f"{_code(e)} ({kind} SE) {c.text()}, {word} ({_zword(c.z(lv))})")
             if cells:
                 per_n.append(_at_n(ctx, s, cells))
-        if not per_n:
+        hac_text = [
+            f"{_code(e)} (HAC SE) covers " + ", ".join(c) for e, c in hac_cells.items() if c
+        ]
+        if not per_n and not hac_text:
             continue
         cls_bad = any("loss" in status[e] for e in classical)
-        rob_ok = bool(robust) and all(status[e] and status[e][-1] == "tie" for e in robust)
+        rob_ok = bool(repair) and all(status[e] and status[e][-1] == "tie" for e in repair)
+        note = f"nominal {lv:g}"
         if cls_bad and rob_ok:
             verdict = "win"
             lead = (
-                f"classical OLS intervals under-cover; {', '.join(map(_code, robust))} "
+                f"classical OLS intervals under-cover; {', '.join(map(_code, repair))} "
                 "restores nominal coverage at the largest n"
+            )
+        elif cls_bad and hac:
+            verdict = "undercovers"
+            lead = (
+                "OLS intervals under-cover; the HAC (Newey–West) SE of "
+                f"{', '.join(map(_code, hac))} does not reach nominal coverage at the largest n"
             )
         elif cls_bad:
             verdict = "undercovers"
             lead = "OLS intervals under-cover, and no SE type here repairs it fully"
+            if autocorrelated:
+                note += (
+                    "; HC SEs assume independent errors, and the study has no OLS estimator "
+                    "with <code>se: hac</code>"
+                )
         else:
             verdict = "tie"
             lead = "OLS coverage is within Monte Carlo error of nominal or above it"
-        text = (
-            f"{_code(g)} ({html.escape(why)}): {lead} (nominal {lv:g}). " + ". ".join(per_n) + "."
-        )
+        text = f"{_code(g)} ({html.escape(why)}): {lead} ({note}). " + ". ".join(hac_text + per_n)
+        text += "."
         yield Claim("coverage", text, verdict, tuple(numbers), tuple(ctx.groups[g]))
 
 

@@ -6,8 +6,9 @@ arrays and reproduces the reference — the same statuses and messages, and esti
 intervals equal to rounding (typically 1e-14 relative) — so either engine can produce the
 study's numbers:
 
-- OLS, ridge: batched normal equations (Cholesky and one step of refinement); classical and
-  HC3 SEs, t intervals; ridge SE as ``estimators.ridge_closed_form`` with NaN intervals.
+- OLS, ridge: batched normal equations (Cholesky and one step of refinement); classical,
+  HC0–HC3 and HAC (Newey–West, as ``estimators.fit_ols``) SEs, t intervals; ridge SE as
+  ``estimators.ridge_closed_form`` with NaN intervals.
 - WLS: the batched weighted normal equations X'WX b = X'Wy, solved as statsmodels ``WLS``
   solves them: OLS (classical SEs, t intervals) on the whitened data √w·X, √w·y, whose
   residual sum of squares is Σ w r².
@@ -21,15 +22,20 @@ study's numbers:
   cannot be certified is refitted by the reference (exact LP). SEs by the batched
   ``estimators.quantreg_kernel_cov`` formula, t intervals.
 
-Every fit works on per-replicate (stacked) designs, a fixed design copied to each replicate:
-a product shared by a batch would let BLAS round a replicate's fit differently by where it sits
-in the batch, so stacking makes every result independent of how replicates are split into jobs
-(bit for bit), at ~2× the cost of a shared design.
+Every result must be independent of how replicates are split into jobs, bit for bit. Huber,
+LAD and random designs work on per-replicate (stacked) designs, a fixed design copied to each
+replicate. OLS, WLS and ridge on a fixed design (``_fit_shared``) factorise it once (one
+pseudo-inverse, as statsmodels) and fit all replicates with one matrix product per step; every
+product runs in blocks of exactly ``linear.SHARED_BLOCK`` rows (the last one zero-padded) so
+that BLAS applies the same kernels to a replicate wherever it sits in the batch
+(tests/test_vectorized.py checks the bits across splits). A fixed design that is non-finite,
+rank deficient, badly conditioned or has an HC2/HC3 leverage near 1 takes the stacked path,
+for every split alike.
 
 Rank-deficient designs get the reference's ``failed`` status and message directly. Replicates
 whose result the reference itself computes from rounding noise, or that this engine cannot
 certify, are handed to ``estimators.fit_one`` one at a time, so the reference decides them:
-non-finite data, badly conditioned designs, HC3 with a leverage near 1, an IRLS whose scale
+non-finite data, badly conditioned designs, HC2/HC3 with a leverage near 1, an IRLS whose scale
 collapses to 0 or whose non-converged trajectory is rounding-sensitive, an uncertified LAD
 vertex. ``EngineInfo`` counts them.
 
@@ -54,7 +60,7 @@ from ._results import EngineInfo, _finish, _Fits, _scatter
 from .huber import MAD_C as MAD_C  # re-exported (tests/test_distributions.py); patch huber.MAD_C
 from .huber import _huber
 from .lad import _lad, lad_certificate
-from .linear import _ols, _ridge, _whitened
+from .linear import SharedDesign, _ols, _ols_shared, _ridge, _ridge_shared, _whitened
 
 __all__ = ["EngineInfo", "fit_dataset_vectorized", "lad_certificate", "single_thread_blas"]
 
@@ -153,6 +159,78 @@ def _fit_chunk_good(
     return r
 
 
+def _fit_shared(
+    data: Dataset,
+    spec: dict[str, Any],
+    level: float,
+    info: EngineInfo,
+    progress: Callable[[int, int], None] | None,
+) -> FitResult | None:
+    """OLS, WLS and ridge on a fixed design: factorised once for all replicates.
+
+    None when the design itself needs the per-replicate path (non-finite, rank deficient,
+    badly conditioned, an HC2/HC3 leverage near 1): a property of the design, so every split
+    of the replicates into jobs takes the same path.
+    """
+    method = spec["method"]
+    X, y = data.X, data.y
+    if method == "wls":  # OLS on the whitened data, as statsmodels WLS (the weights are shared)
+        with np.errstate(all="ignore"):
+            sw = np.sqrt(
+                estimators.wls_weights(
+                    X, int(spec.get("predictor", 1)), float(spec.get("strength", 1.0))
+                )
+            )
+            X, y = sw[:, None] * X, sw * y
+    penalty = float(spec.get("penalty", 1.0))
+    run: Callable[[np.ndarray], _Fits | None]
+    if method == "ridge" and not estimators._needs_full_rank(spec):
+        if not np.all(np.isfinite(X)):
+            return None
+        run = lambda yy: _ridge_shared(X, yy, penalty)  # noqa: E731
+    else:
+        S = SharedDesign.make(X, COND_LIMIT)
+        if S is None:
+            return None
+        if method == "ridge":
+            run = lambda yy: _ridge_shared(X, yy, penalty)  # noqa: E731
+        else:
+            se = str(spec.get("se", "classical")) if method == "ols" else "classical"
+            run = lambda yy: _ols_shared(S, yy, level, se)  # noqa: E731
+    R, p = data.beta.shape
+    n = y.shape[1]
+    est, se_, lo, hi = (np.full((R, p), np.nan) for _ in range(4))
+    status = np.full(R, estimators.OK, dtype=object)
+    message = np.full(R, "", dtype=object)
+    refer = ~np.all(np.isfinite(y), axis=1)
+    done = 0
+    with single_thread_blas(), np.errstate(all="ignore"):
+        rows = np.flatnonzero(~refer)
+        step = _chunk_size(n, p)
+        for start in range(0, rows.size, step):
+            sel = rows[start : start + step]
+            f = run(y[sel])
+            if f is None:  # a property of the design: the first chunk already says so
+                return None
+            _finish(f)
+            est[sel], se_[sel], lo[sel], hi[sel] = f.est, f.se, f.lo, f.hi
+            status[sel], message[sel] = f.status, f.message
+            refer[sel] |= f.refer
+            done += len(f.refer) - int(np.count_nonzero(f.refer))
+            if progress is not None:
+                progress(done, R)
+    info.fits += R
+    for i in np.flatnonzero(refer):
+        est[i], se_[i], lo[i], hi[i], status[i], message[i] = estimators.fit_one(
+            data.design(int(i)), data.y[i], spec, level
+        )
+        done += 1
+        if progress is not None:
+            progress(done, R)
+    info.reference_fallback += int(refer.sum())
+    return FitResult(est, se_, lo, hi, status, message)
+
+
 def fit_dataset_vectorized(
     data: Dataset,
     spec: dict[str, Any],
@@ -172,12 +250,16 @@ def fit_dataset_vectorized(
     if method not in _PARAMS or not params <= _PARAMS[method]:
         # the reference reports the problem
         return estimators.fit_dataset(data, spec, level, progress=progress)
-    if method == "ols" and spec.get("se", "classical") not in ("classical", "hc3"):
+    if method == "ols" and spec.get("se", "classical") not in estimators.OLS_SE_TYPES:
         return estimators.fit_dataset(data, spec, level, progress=progress)
     if method == "wls" and not 0 <= int(spec.get("predictor", 1)) < data.X.shape[-1]:
         # no such column: the reference fails and says so
         return estimators.fit_dataset(data, spec, level, progress=progress)
     info = info if info is not None else EngineInfo()
+    if data.fixed and method in ("ols", "wls", "ridge"):
+        shared = _fit_shared(data, spec, level, info, progress)
+        if shared is not None:
+            return shared
     if data.fixed:  # stacked, so that no fit depends on its batch (module docstring)
         data = Dataset(
             np.ascontiguousarray(data.stacked_design()), data.y, data.beta, data.replicates

@@ -1,5 +1,5 @@
-"""OLS (classical and HC3 SEs), WLS and ridge by batched normal equations, as statsmodels and
-``estimators.ridge_closed_form`` compute them.
+"""OLS (classical, HC0–HC3 and HAC SEs), WLS and ridge by batched normal equations, as
+statsmodels and ``estimators.ridge_closed_form`` compute them.
 
 WLS is OLS on the whitened data √w·X, √w·y (``_whitened``), as statsmodels ``WLS`` solves it.
 """
@@ -14,17 +14,31 @@ from lossstudy import estimators
 from lossstudy.dgp import Dataset
 from lossstudy.distributions import t_ppf
 
-from ._linalg import _Chol, _Design, _diag_sandwich, _inv_diag
+from ._linalg import _Chol, _Design, _diag_sandwich, _inv_diag, _packed
 from ._results import _Fits
 
-#: HC3 divides a residual by 1 − h_ii; both are computed with a relative error of about
+#: HC2 and HC3 divide by 1 − h_ii; both are computed with a relative error of about
 #: eps·cond(X'X)/(1 − h_ii), the reference's as much as ours. A replicate where that bound
 #: exceeds ~1e-10 (1 − h_ii < HC3_LEVERAGE_RTOL·cond) goes to the reference.
 HC3_LEVERAGE_RTOL = 1e-6
 
 
+def _hac_diag(z: np.ndarray, maxlags: int) -> np.ndarray:
+    """diag of Σ_l w_l (Γ_l + Γ_l') in the directions of z's columns, Bartlett weights.
+
+    z is m×n×p with z[r, t, j] = u_t·x_t'(X'X)⁻¹e_j, so that diag((X'X)⁻¹ S (X'X)⁻¹)_j of
+    statsmodels ``S_hac_simple``/``_HCCM2`` is Σ_t z_tj² + 2 Σ_l w_l Σ_t z_{t+l,j} z_tj.
+    """
+    out = np.einsum("rnp,rnp->rp", z, z)
+    for lag in range(1, maxlags + 1):
+        w = 1.0 - lag / (maxlags + 1.0)  # statsmodels weights_bartlett
+        out += 2.0 * w * np.einsum("rnp,rnp->rp", z[:, lag:], z[:, :-lag])
+    return out
+
+
 def _ols(D: _Design, y: np.ndarray, level: float, se_type: str, chol: _Chol) -> _Fits:
-    """OLS with classical or HC3 SEs and t(n − p) intervals, as statsmodels OLS."""
+    """OLS with classical, HC0–HC3 or HAC SEs and t(n − p) intervals, as statsmodels OLS
+    (see ``estimators.fit_ols`` for the exact configuration)."""
     m, n = y.shape
     p = D.p
     f = _Fits.empty(m, p)
@@ -36,16 +50,23 @@ def _ols(D: _Design, y: np.ndarray, level: float, se_type: str, chol: _Chol) -> 
     if se_type == "classical":
         scale = np.einsum("rn,rn->r", r, r) / df
         f.se = np.sqrt(scale[:, None] * _inv_diag(chol))
-    else:  # HC3, statsmodels cov_HC3: pinv (r/(1-h))² pinv'
+    elif se_type == "hac":  # statsmodels cov_hac_simple, use_correction=True
+        q_mat = D.X @ chol.inverse()  # X (X'X)⁻¹ = pinv'
+        var = _hac_diag(r[:, :, None] * q_mat, estimators.hac_maxlags(n))
+        f.se = np.sqrt(var * (n / float(df)))
+    else:  # HCk, statsmodels cov_HCk: pinv diag(het) pinv'
         inv = chol.inverse()
         q_mat = D.X @ inv  # X (X'X)⁻¹ = pinv'
-        h = np.einsum("rnp,rnp->rn", q_mat, D.X)
-        het = (r / (1 - h)) ** 2
+        if se_type in ("hc0", "hc1"):
+            het = r**2 if se_type == "hc0" else n / df * r**2
+        else:
+            h = np.einsum("rnp,rnp->rn", q_mat, D.X)
+            het = r**2 / (1 - h) if se_type == "hc2" else (r / (1 - h)) ** 2
+            trace_g = np.einsum("rnp,rnp->r", D.X, D.X)
+            kappa = (trace_g * np.trace(inv, axis1=1, axis2=2))[:, None]  # ≥ cond(X'X)
+            # h → 1 makes r/(1 − h) a ratio of rounding errors: leave it to the reference
+            f.refer |= np.any(~(1.0 - h > HC3_LEVERAGE_RTOL * kappa), axis=-1)
         f.se = np.sqrt((het[:, None, :] @ (q_mat * q_mat))[:, 0, :])
-        trace_g = np.einsum("rnp,rnp->r", D.X, D.X)
-        kappa = (trace_g * np.trace(inv, axis1=1, axis2=2))[:, None]  # ≥ cond(X'X)
-        # h → 1 makes r/(1 − h) a ratio of rounding errors: leave it to the reference
-        f.refer |= np.any(~(1.0 - h > HC3_LEVERAGE_RTOL * kappa), axis=-1)
     alpha = 1.0 - level  # RegressionResults.conf_int: t(df_resid) quantile at 1 − α/2
     q = t_ppf(1 - alpha / 2, df)
     f.est = b
@@ -84,3 +105,104 @@ def _whitened(data: Dataset, spec: dict[str, Any]) -> Dataset:
         )
         sw = np.sqrt(w)
         return Dataset(sw[..., None] * data.X, sw * data.y, data.beta, data.replicates)
+
+
+# --------------------------------------------------------------------------- shared (fixed) design
+
+#: Rows of every matrix product of the shared-design path: each product has exactly this shape
+#: (the last block zero-padded, every block copied to the same buffer), so BLAS runs the same
+#: kernels on a replicate's row wherever it sits and however many replicates the job holds. A
+#: multiple of the register-tile sizes of common gemm kernels (2, 3, 4, 6, 8, 16).
+SHARED_BLOCK = 48
+
+
+def _rows_times(Y: np.ndarray, A: np.ndarray) -> np.ndarray:
+    """Y @ A (m×k @ k×q) in fixed-shape blocks of SHARED_BLOCK rows (module constant's note)."""
+    m, k = Y.shape
+    A = np.ascontiguousarray(A)
+    out = np.empty((m, A.shape[1]))
+    buf = np.zeros((SHARED_BLOCK, k))
+    for s in range(0, m, SHARED_BLOCK):
+        blk = Y[s : s + SHARED_BLOCK]
+        rows = blk.shape[0]
+        buf[:rows] = blk
+        if rows < SHARED_BLOCK:
+            buf[rows:] = 0.0
+        out[s : s + rows] = (buf @ A)[:rows]
+    return out
+
+
+class SharedDesign:
+    """One n×p design shared by every replicate, factorised once (``None`` from ``make`` when
+    it is rank deficient or badly conditioned: the stacked path then decides per replicate)."""
+
+    def __init__(self, X: np.ndarray, pinv: np.ndarray) -> None:
+        self.X = X
+        self.n, self.p = X.shape
+        self.Q = np.ascontiguousarray(pinv.T)  # X (X'X)⁻¹ = pinv'
+        self.inv = pinv @ pinv.T  # (X'X)⁻¹ as statsmodels' normalized_cov_params
+        self.Xt = np.ascontiguousarray(X.T)
+
+    @classmethod
+    def make(cls, X: np.ndarray, cond_limit: float) -> SharedDesign | None:
+        if not np.all(np.isfinite(X)):
+            return None
+        with np.errstate(all="ignore"):
+            gram = X.T @ X
+            chol = _Chol(_packed(gram[None]), X.shape[1])
+            if not chol.ok[0] or not np.trace(gram) * np.trace(chol.inverse()[0]) <= cond_limit:
+                return None
+            return cls(X, np.linalg.pinv(X))
+
+
+def _ols_shared(S: SharedDesign, y: np.ndarray, level: float, se_type: str) -> _Fits | None:
+    """``_ols`` for replicates sharing one design: one pseudo-inverse (as statsmodels' pinv),
+    fixed-shape matrix products for all replicates. None: HC2/HC3 leverage too close to 1."""
+    m, n = y.shape
+    p, Q, inv = S.p, S.Q, S.inv
+    f = _Fits.empty(m, p)
+    df = n - p
+    b = _rows_times(y, Q)
+    r = y - _rows_times(b, S.Xt)
+    if se_type == "classical":
+        scale = np.einsum("rn,rn->r", r, r) / df
+        f.se = np.sqrt(scale[:, None] * np.diagonal(inv)[None, :])
+    elif se_type == "hac":
+        var = _hac_diag(r[:, :, None] * Q[None], estimators.hac_maxlags(n))
+        f.se = np.sqrt(var * (n / float(df)))
+    else:
+        if se_type in ("hc0", "hc1"):
+            het = r**2 if se_type == "hc0" else n / df * r**2
+        else:
+            h = np.einsum("np,np->n", Q, S.X)
+            kappa = np.trace(S.X.T @ S.X) * np.trace(inv)
+            if not np.all(1.0 - h > HC3_LEVERAGE_RTOL * kappa):
+                return None
+            het = r**2 / (1 - h) if se_type == "hc2" else (r / (1 - h)) ** 2
+        f.se = np.sqrt(_rows_times(het, Q * Q))
+    q = t_ppf(1 - (1.0 - level) / 2, df)
+    f.est = b
+    f.lo = b - q * f.se
+    f.hi = b + q * f.se
+    return f
+
+
+def _ridge_shared(X: np.ndarray, y: np.ndarray, penalty: float) -> _Fits | None:
+    """``_ridge`` for replicates sharing one design X (n×p); None if the inverse fails."""
+    m, n = y.shape
+    p = X.shape[1]
+    f = _Fits.empty(m, p)
+    pen = np.eye(p)
+    pen[0, 0] = 0.0
+    xtx = X.T @ X
+    try:
+        a_inv = np.linalg.inv(xtx + penalty * pen)
+    except np.linalg.LinAlgError:
+        return None
+    b = _rows_times(y, X @ a_inv)  # (A⁻¹X'y)' = y'X A⁻¹
+    r = y - _rows_times(b, X.T)
+    df_eff = n - np.trace(a_inv @ xtx)
+    sigma2 = np.einsum("rn,rn->r", r, r) / df_eff
+    f.se = np.sqrt(sigma2[:, None] * np.diagonal(a_inv @ xtx @ a_inv)[None, :])
+    f.est = b
+    return f
