@@ -403,12 +403,28 @@ def _sweep(path: str, value):
 @pytest.mark.parametrize(
     ("cfg", "field", "allowed"),
     [
-        (_sweep("scenarios/t/sweep", {"errors.df": []}), "scenarios.t.sweep.errors.df", "non-empty"),
+        (
+            _sweep("scenarios/t/sweep", {"errors.df": []}),
+            "scenarios.t.sweep.errors.df",
+            "non-empty",
+        ),
         (_sweep("scenarios/t/sweep", {}), "scenarios.t.sweep", "maps a knob"),
         (_sweep("scenarios/t/sweep", [3, 5]), "scenarios.t.sweep", "type object"),
-        (_sweep("scenarios/t/sweep", {"errors.dof": [3]}), "scenarios.t.sweep.errors.dof", "unknown knob"),
-        (_sweep("scenarios/t/sweep", {"replicates": [3]}), "scenarios.t.sweep.replicates", "unknown knob"),
-        (_sweep("scenarios/t/sweep", {"errors.df": [3, -1]}), "scenarios.t.sweep.errors.df[1]", "> 0"),
+        (
+            _sweep("scenarios/t/sweep", {"errors.dof": [3]}),
+            "scenarios.t.sweep.errors.dof",
+            "unknown knob",
+        ),
+        (
+            _sweep("scenarios/t/sweep", {"replicates": [3]}),
+            "scenarios.t.sweep.replicates",
+            "unknown knob",
+        ),
+        (
+            _sweep("scenarios/t/sweep", {"errors.df": [3, -1]}),
+            "scenarios.t.sweep.errors.df[1]",
+            "> 0",
+        ),
         (
             _sweep("scenarios/c/sweep", {"errors.fraction": [0.5, 1.2]}),
             "scenarios.c.sweep.errors.fraction[1]",
@@ -419,9 +435,17 @@ def _sweep(path: str, value):
             "scenarios.c.sweep.autocorrelation.phi[1]",
             "< 1",
         ),
-        (_sweep("scenarios/t/sweep", {"errors.df": [3, 3]}), "scenarios.t.sweep.errors.df", "appears twice"),
+        (
+            _sweep("scenarios/t/sweep", {"errors.df": [3, 3]}),
+            "scenarios.t.sweep.errors.df",
+            "appears twice",
+        ),
         (_sweep("scenarios/t/sweep", {"n": [30, 40]}), "scenarios.t.sweep.n", "grid also sets"),
-        (_sweep("scenarios/t/sweep", {"errors.df": [4, 5]}), "scenarios.t.sweep.errors.df", "set twice"),
+        (
+            _sweep("scenarios/t/sweep", {"errors.df": [4, 5]}),
+            "scenarios.t.sweep.errors.df",
+            "set twice",
+        ),
         (
             _sweep("scenarios/gm/sweep", {"design.leverage.fraction": [0.01]}),
             "scenarios.gm.design.leverage.fraction",
@@ -434,12 +458,24 @@ def _sweep(path: str, value):
         ),
         (_sweep("defaults", {"sweep": {"n": [30]}}), "defaults.sweep", "belongs to one scenario"),
         (_sweep("estimators/ridge/sweep", {"k": [1]}), "estimators.ridge.sweep.k", "penalty"),
-        (_sweep("estimators/ridge/sweep", {"penalty": [-1]}), "estimators.ridge.sweep.penalty[0]", ">= 0"),
-        (_sweep("estimators/ridge/sweep", {"penalty": [1, 2]}), "estimators.ridge.sweep.penalty", "set twice"),
-        (_sweep("estimators/ridge/sweep", {"penalty": [10, 10.0]}), "estimators.ridge.sweep.penalty", "appears twice"),
+        (
+            _sweep("estimators/ridge/sweep", {"penalty": [-1]}),
+            "estimators.ridge.sweep.penalty[0]",
+            ">= 0",
+        ),
+        (
+            _sweep("estimators/ridge/sweep", {"penalty": [1, 2]}),
+            "estimators.ridge.sweep.penalty",
+            "set twice",
+        ),
+        (
+            _sweep("estimators/ridge/sweep", {"penalty": [10, 10.0]}),
+            "estimators.ridge.sweep.penalty",
+            "appears twice",
+        ),
         (_sweep("grid", {"errors.scale": [0]}), "grid.errors.scale[0]", "> 0"),
     ],
-)  # fmt: skip
+)
 def test_bad_sweep_names_field_and_what_is_allowed(cfg, field, allowed):
     message = error_of(cfg)
     assert f"'{field}" in message
