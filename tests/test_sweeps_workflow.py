@@ -8,10 +8,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from test_workflow import job_counts, snakemake, write_config
 
 from lossstudy.sweeps import CROSSOVER_COLUMNS, OPTIMA_COLUMNS
-
-from .test_workflow import job_counts, snakemake, write_config
 
 pytestmark = pytest.mark.slow
 
