@@ -232,7 +232,13 @@ def _sweeps(
     from lossstudy.figures import optimum_cells
     from lossstudy.sweeps.words import crossover_sentences, optimum_sentences
 
-    out: dict[str, Any] = {"available": False, "sentences": [], "rows": [], "optima": []}
+    out: dict[str, Any] = {
+        "available": False,
+        "sentences": [],
+        "coverage": [],
+        "rows": [],
+        "optima": [],
+    }
     if crossovers_csv is None or not Path(crossovers_csv).exists():
         return out
     cross = pd.read_csv(crossovers_csv, keep_default_na=False, na_values=[""])
@@ -281,9 +287,11 @@ def _sweeps(
         for r in opt.itertuples(index=False)
         if r.cell in set(optimum_cells(scen))
     ]
+    coverage = words["measure"] == "coverage"
     return {
         "available": True,
-        "sentences": words.to_dict("records"),
+        "sentences": words[~coverage].to_dict("records"),
+        "coverage": words[coverage].to_dict("records"),
         "rows": rows,
         "n_rows": len(cross),
         "optima": optima,

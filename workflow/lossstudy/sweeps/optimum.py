@@ -30,10 +30,12 @@ def refine(values: np.ndarray, mse: np.ndarray) -> float:
     parabola in log λ was biased by up to −35% on coarse grids, so the scale is linear."""
     k = int(np.nanargmin(mse))
     if 0 < k < len(values) - 1:
-        t = values[k - 1 : k + 2]
-        c = np.polyfit(t, mse[k - 1 : k + 2], 2)
-        if c[0] > 0:
-            return float(np.clip(-c[1] / (2.0 * c[0]), t[0], t[2]))
+        (x0, x1, x2), (y0, y1, y2) = values[k - 1 : k + 2], mse[k - 1 : k + 2]
+        # vertex of the interpolating parabola (Lagrange form), if it opens upwards
+        d01, d12 = (y1 - y0) / (x1 - x0), (y2 - y1) / (x2 - x1)
+        curv = (d12 - d01) / (x2 - x0)
+        if curv > 0:
+            return float(np.clip((x0 + x1) / 2 - d01 / (2 * curv), x0, x2))
     return float(values[k])
 
 
@@ -51,10 +53,13 @@ def find_optimum(
         return Optimum(nan, nan, nan, "fewer than two usable replicates or members")
     mse = losses.mean(axis=0)
     est = refine(values, mse)
-    boot = np.empty(BOOTSTRAP)
     n = len(losses)
-    for b in range(BOOTSTRAP):
-        boot[b] = refine(values, losses[rng.integers(0, n, n)].mean(axis=0))
+    # all resamples at once: B × n resampling counts, B × K mean losses (one product), one
+    # refine per row
+    idx = rng.integers(0, n, (BOOTSTRAP, n)) + n * np.arange(BOOTSTRAP)[:, None]
+    counts = np.bincount(idx.ravel(), minlength=BOOTSTRAP * n).reshape(BOOTSTRAP, n)
+    means = counts @ losses / n
+    boot = np.array([refine(values, row) for row in means])
     tail = (1.0 - level) / 2.0
     lo, hi = np.quantile(boot, [tail, 1.0 - tail])
     notes = []

@@ -22,7 +22,7 @@ from lossstudy.io import atomic_path
 
 from . import theory as th
 from .crossing import find_crossing
-from .optimum import find_optimum
+from .optimum import find_optimum, refine
 from .series import Series, sweep_series
 
 CROSSOVER_COLUMNS = (
@@ -268,14 +268,9 @@ def optima(
                 continue
             err = (sub["estimate"] - sub["true_value"]).where(sub["status"].astype(str) == "ok")
             wide = (
-                sub.assign(loss=err**2)
-                .pivot_table(
-                    index="replicate",
-                    columns="estimator",
-                    values="loss",
-                    aggfunc="first",
-                    dropna=False,
-                )
+                sub.assign(loss=err**2, estimator=sub["estimator"].astype(str))
+                .set_index(["replicate", "estimator"])["loss"]
+                .unstack("estimator")
                 .reindex(columns=names)
             )
             rng = np.random.default_rng([seed, zlib.crc32(f"{sid}/{family}".encode())])
@@ -292,6 +287,13 @@ def optima(
                     bayes = th.bayes_penalty(k)
                     if bayes is not None:
                         tnote += f"; Bayes rule σ²/τ² = {bayes:.4g}"
+                    # what the grid alone does to the estimate: refine the exact curve on it
+                    on_grid = refine(values, np.array([curve(float(v)) for v in values]))
+                    if abs(on_grid - theory) > 0.01 * max(abs(theory), 1e-12):
+                        tnote += (
+                            f"; on this grid the exact curve's refined minimum is {on_grid:.4g} "
+                            f"(grid effect {on_grid - theory:+.3g})"
+                        )
                     curves += _curve_rows(
                         "optimum",
                         {"scenario": str(rec["base"]), "knob": param, "fixed": fixed},

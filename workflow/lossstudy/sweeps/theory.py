@@ -9,6 +9,8 @@ and the reason becomes the crossover row's note.
 from __future__ import annotations
 
 import copy
+import functools
+import json
 import math
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -42,8 +44,6 @@ def grid(values: list[float], points: int = 41) -> np.ndarray:
 def _are_curve(
     knobs: Mapping[str, Any], knob: str, values: list[float], spec: Mapping[str, Any]
 ) -> tuple[Curve | None, str]:
-    from lossstudy.theory import are_huber, are_lad
-
     if not knob.startswith("errors."):
         return None, (
             f"no theory: the asymptotic efficiency of {spec['method']} is known for iid errors, "
@@ -58,28 +58,55 @@ def _are_curve(
         mom = error_moments(k["errors"])
         if spec["method"] == "huber" and not mom.symmetric:
             return None, "no theory: Huber's asymptotic variance formula needs symmetric errors"
+    errors = json.dumps(knobs["errors"], sort_keys=True)
     if spec["method"] == "lad":
-        return (lambda x: are_lad(knobs_at(knobs, knob, x)["errors"])), "asymptotic: 4 f(0)² Var(e)"
+        return (lambda x: _are(errors, knob, float(x), "lad", 0.0)), "asymptotic: 4 f(0)² Var(e)"
     k_psi = float(spec.get("k", 1.345))
     return (
-        lambda x: are_huber(knobs_at(knobs, knob, x)["errors"], k_psi)
+        lambda x: _are(errors, knob, float(x), "huber", k_psi)
     ), f"asymptotic: Huber k = {k_psi:g}, MAD scale"
+
+
+@functools.lru_cache(maxsize=65536)
+def _are(errors_json: str, knob: str, x: float, method: str, k: float) -> float:
+    """The ARE at one value of an error knob; cached, since every n and both relative measures
+    of a series share the curve (it does not depend on n)."""
+    from lossstudy.theory import are_huber, are_lad
+
+    errors = json.loads(errors_json)
+    part = knob.split(".", 1)[1]
+    errors[part] = x
+    _complete_errors({"errors": errors}, "theory")
+    return are_lad(errors) if method == "lad" else are_huber(errors, k)
+
+
+@functools.lru_cache(maxsize=256)
+def _dgp(knobs_json: str, seed: int, scenario_id: str) -> Any:
+    """The fixed-design linear model of one point of a curve, shared by every estimator."""
+    from lossstudy.theory.exact import linear_dgp
+
+    return linear_dgp(json.loads(knobs_json), seed, scenario_id)[0]
 
 
 def _linear_x1(
     knobs: Mapping[str, Any], seed: int, scenario_id: str, spec: Mapping[str, Any], j: int
 ) -> tuple[float, float] | None:
     """(mean, variance) of the estimation error of coefficient j, exactly; None if no form."""
-    from lossstudy.theory.exact import linear_dgp, linear_map, linear_moments
+    from lossstudy.theory.exact import linear_map
 
-    dgp, _ = linear_dgp(knobs, seed, scenario_id)
+    dgp = _dgp(json.dumps(knobs, sort_keys=True), seed, scenario_id)
     if dgp is None:
         return None
     M, _ = linear_map(spec, dgp.X)
     if M is None:
         return None
-    mean, cov = linear_moments(M, dgp)
-    return float(mean[j]), float(cov[j, j])
+    # only row j of M: E[d_j] and Var(d_j) without the full p × p covariance
+    m = M[j]
+    b = m @ dgp.K
+    b[j] -= 1.0
+    mean = float(b @ dgp.beta_mean + m @ dgp.offset)
+    var = float(b @ dgp.beta_cov @ b + m @ dgp.omega @ m)
+    return mean, var
 
 
 def _linear_curve(
@@ -98,6 +125,7 @@ def _linear_curve(
     if dgp is None:
         return None, f"no theory: {why}"
 
+    @functools.lru_cache(maxsize=1024)
     def curve(x: float) -> float:
         k = knobs_at(knobs, knob, x)
         a = _linear_x1(k, seed, scenario_id, ref, j)
@@ -160,6 +188,7 @@ def ridge_mse(
     if dgp is None:
         return None, f"no theory: {why}"
 
+    @functools.lru_cache(maxsize=1024)
     def curve(lam: float) -> float:
         got = _linear_x1(knobs, seed, scenario_id, {**spec, "penalty": float(lam)}, j)
         return math.nan if got is None else got[0] ** 2 + got[1]
@@ -173,9 +202,7 @@ def argmin(curve: Curve, lo: float, hi: float) -> float:
 
     small = max(lo, hi * 1e-4, 1e-6)
     xs = (
-        np.concatenate([[lo], np.geomspace(small, hi, 121)])
-        if lo == 0
-        else np.geomspace(lo, hi, 121)
+        np.concatenate([[lo], np.geomspace(small, hi, 61)]) if lo == 0 else np.geomspace(lo, hi, 61)
     )
     ys = np.array([curve(float(x)) for x in xs])
     k = int(np.nanargmin(ys))

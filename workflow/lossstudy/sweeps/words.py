@@ -63,10 +63,14 @@ def crossover_sentences(cross: pd.DataFrame, level: float = 0.95) -> pd.DataFram
         if r.measure == "coverage":
             if not math.isfinite(crossing):
                 continue
-            side = "exceeds" if r.better == "below" else "falls below"
+            nominal, under = (
+                (r.bracket_low, r.bracket_high)
+                if r.better == "below"
+                else (r.bracket_high, r.bracket_low)
+            )
             text = (
-                f"{est}'s {level:g} intervals under-cover once {knob} {side} {_g(crossing)} "
-                f"{_interval(r)}{where}."
+                f"{est}'s {level:g} intervals under-cover from {knob} = {_g(float(under))} "
+                f"(nominal within Monte Carlo error at {_g(float(nominal))}){where}."
             )
         elif math.isfinite(crossing):
             side = "exceeds" if r.better == "above" else "falls below"
@@ -112,6 +116,9 @@ def optimum_sentences(opt: pd.DataFrame, cells: list[str]) -> pd.DataFrame:
             t_text = f"; exact {_g(theory)}"
         else:
             t_text = ""
+        grid = re.search(r"exact curve's refined minimum is ([0-9.e+-]+)", str(r.note))
+        if grid:
+            t_text += f" (the grid alone moves the estimate to {_g(float(grid.group(1)))})"
         fixed = str(r.fixed) if isinstance(r.fixed, str) and r.fixed else ""
         where = f"{r.scenario}{', ' + fixed.replace('=', ' = ') if fixed else ''}"
         text = (
