@@ -393,8 +393,9 @@ def _sweep_captions(
             fixed=", ".join(s.fixed) or "series",
             measure="relative MSE",
             reference=reference,
-            theory="asymptotic relative efficiency, or exact fixed-design moments of linear "
-            "estimators, where they apply",
+            theory="the asymptotic relative efficiency of LAD and Huber along error sweeps; for "
+            "linear estimators the exact moments at each swept value on that cell's fixed design, "
+            "joined by straight lines",
             level=level,
         )
     cells = optimum_cells(scen) if len(scen) else []

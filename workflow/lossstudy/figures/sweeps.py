@@ -28,6 +28,7 @@ from ._data import _palette
 from ._style import _rc, _suptitle
 
 BAND = 2.0  # ± MCSE multiple of the bands
+_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "<", ">")
 _NICE = (
     0.01,
     0.02,
@@ -129,6 +130,7 @@ def fig_sweep(
         )
     ]
     palette = _palette(list(estimators))
+    markers = {e: _MARKERS[i % len(_MARKERS)] for i, e in enumerate(estimators)}
     log_x = min(series[0].values) > 0 and max(series[0].values) / min(series[0].values) > 10
     with plt.rc_context(_rc()):
         ncol = len(series)
@@ -138,9 +140,9 @@ def fig_sweep(
         for c, s in enumerate(series):
             top, bottom = axes[0][c], axes[1][c]
             _comparison_panel(
-                top, s, table, compared, measure, palette, crossovers, curves, reference
+                top, s, table, compared, measure, palette, crossovers, curves, reference, markers
             )
-            _coverage_panel(bottom, s, table, covered, palette, level, crossovers)
+            _coverage_panel(bottom, s, table, covered, palette, level, markers)
             title = s.fixed_text or base
             top.set_title(title, loc="left")
             bottom.set_xlabel(knob)
@@ -153,8 +155,11 @@ def fig_sweep(
             if c == 0:
                 top.set_ylabel(_label(measure, reference))
                 bottom.set_ylabel(f"coverage of {term}")
-        handles = [plt.Line2D([], [], color=palette[e], lw=1.4, label=e) for e in estimators
-                   if e in compared or e in covered]  # fmt: skip
+        handles = [
+            plt.Line2D([], [], color=palette[e], marker=markers[e], ms=3.5, lw=1.4, label=e)
+            for e in estimators
+            if e in compared or e in covered
+        ]
         handles += [
             plt.Line2D([], [], color="0.3", ls="--", lw=1.0, label="theory"),
             plt.Line2D([], [], color="k", marker="v", ls="", ms=5, label="crossover ± MC interval"),
@@ -173,6 +178,7 @@ def _comparison_panel(
     crossovers: pd.DataFrame,
     curves: pd.DataFrame,
     reference: str,
+    markers: dict[str, str],
 ) -> None:
     x = np.array(s.values)
     lo_all, hi_all = [1.0], [1.0]
@@ -185,7 +191,7 @@ def _comparison_panel(
         lo = np.clip(v - BAND * m, v * 0.2, None)
         hi = v + BAND * m
         ax.fill_between(x[ok], lo[ok], hi[ok], color=palette[e], alpha=0.18, lw=0)
-        ax.plot(x[ok], v[ok], color=palette[e], marker="o", ms=3, lw=1.4)
+        ax.plot(x[ok], v[ok], color=palette[e], marker=markers[e], ms=3.5, lw=1.4)
         lo_all += list(lo[ok])
         hi_all += list(hi[ok])
         cur = curves[
@@ -241,7 +247,7 @@ def _coverage_panel(
     covered: Sequence[str],
     palette: dict[str, Any],
     level: float,
-    crossovers: pd.DataFrame,
+    markers: dict[str, str],
 ) -> None:
     x = np.array(s.values)
     ymin = level
@@ -254,9 +260,8 @@ def _coverage_panel(
         ax.fill_between(
             x[ok], (v - BAND * m)[ok], (v + BAND * m)[ok], color=palette[e], alpha=0.15, lw=0
         )
-        ax.plot(x[ok], v[ok], color=palette[e], marker="o", ms=2.6, lw=1.2)
+        ax.plot(x[ok], v[ok], color=palette[e], marker=markers[e], ms=3, lw=1.2)
         ymin = min(ymin, float(np.nanmin(v[ok] - BAND * m[ok])))
-        _mark(ax, crossovers, s, e, "coverage", palette[e])
     ax.axhline(level, color="0.25", lw=0.9, ls="--")
     ax.set_ylim(max(0.0, ymin - 0.02), 1.0)
 

@@ -111,6 +111,11 @@ def crossovers(
         extra = {"values": _fmt_values(s.values), "cells": " ".join(s.scenarios)}
         xs = th.grid(s.values)
         first = knobs.get(s.scenarios[0])
+        cells = (
+            [(v, knobs[sc], sc) for v, sc in zip(s.values, s.scenarios, strict=True)]
+            if all(sc in knobs for sc in s.scenarios)
+            else None
+        )
         for est in versus:
             for measure in COMPARED:
                 stat = [table.get((sc, est, measure), (math.nan, math.nan)) for sc in s.scenarios]
@@ -123,7 +128,7 @@ def crossovers(
                 if first is not None and j is not None:
                     curve, why = th.comparison_curve(
                         first, s.knob, s.values, seed, s.scenarios[0], specs[est],
-                        specs[reference], measure, j,
+                        specs[reference], measure, j, cells,
                     )  # fmt: skip
                 theory, tnote = _theory_root(curve, why, xs, cr.crossing)
                 if curve is not None:
