@@ -16,11 +16,12 @@ crossing
     *bracket* is the first pair of decided points with opposite signs (any points between them
     are ties). For coverage a tie counts as nominal, so the bracket is where coverage first
     falls below the nominal level beyond Monte Carlo error (the onset). The *crossing* is the
-    root of the weighted least-squares line (weights 1/m²) through the bracket's points (with
-    two points: linear interpolation), and (ci_low, ci_high) is Fieller's 95% interval for that
-    root from the same line: the set of x where the line is within 1.96 standard errors of 0.
-    Cells are independent simulations (separate seed streams), so the m_k are independent. The
-    interval ignores the error of the straight-line model.
+    linear interpolation of r between the adjacent pair of swept values inside the bracket whose
+    estimates change sign (the bracket's ends when nothing lies between them), and
+    (ci_low, ci_high) is Fieller's 95% interval for that root from the same two points: the set
+    of x where the line through them is within 1.96 standard errors of 0, cut at the swept
+    range. Cells are independent simulations (separate seed streams), so the m_k are
+    independent. The interval ignores the error of the straight line between the two values.
 optimum
     Per-replicate losses (estimate − truth)² of the focus term for every member of the family
     are averaged; the argmin over the grid is refined by the vertex of the parabola through it

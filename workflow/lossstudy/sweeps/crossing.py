@@ -114,7 +114,14 @@ def find_crossing(
             note += f" ({ties} tie{'s' if ties != 1 else ''} within {z:.2f} MCSE)" if ties else ""
         return Crossing(nan, nan, nan, nan, nan, "", 0, note)
     a, b = changes[0]
-    idx = np.arange(a, b + 1)
+    # inside the bracket, the adjacent pair whose point estimates change sign (ties between the
+    # decided ends are noisy; a line through all of them is biased by the curve's bend)
+    side = signs[a]
+    # (decided points keep their call, ties take the sign of their estimate; the pair exists
+    # because the bracket's ends have opposite calls)
+    point = [signs[i] if signs[i] != 0 else int(np.sign(r[i])) for i in range(len(r))]
+    k = next(i for i in range(a, b) if point[i] == side and point[i + 1] != side)
+    idx = np.array([k, k + 1])
     xs, rs, ms = x[idx], r[idx], m[idx]
     positive = ms > 0
     if positive.sum() >= 2:
@@ -123,9 +130,9 @@ def find_crossing(
         root = float(np.interp(0.0, [rs[0], rs[-1]], [xs[0], xs[-1]]))
         lo = hi = root
     notes = []
-    if not (x[a] <= root <= x[b]):
-        notes.append("the fitted root fell outside its bracket and is clipped to it")
-        root = min(max(root, x[a]), x[b])
+    if not (x[k] <= root <= x[k + 1]):
+        notes.append("the interpolated root fell outside its pair of values and is clipped to it")
+        root = min(max(root, x[k]), x[k + 1])
     if not math.isfinite(lo) or not math.isfinite(hi):
         notes.append("the line's slope is within Monte Carlo error: the interval is unbounded")
     elif lo < x[0] or hi > x[-1]:
