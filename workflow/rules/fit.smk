@@ -10,9 +10,9 @@ rule fit:
     conda:
         "../../environment.yml"
     # One thread: the vectorised engine pins BLAS to one thread (and Snakemake sets
-    # OMP/OPENBLAS_NUM_THREADS to `threads`). Measured (README "Running on a cluster"): all 7
-    # estimators on 2000 replicates of n = 400 take at most 2.8 s and 233 MB peak RSS (the
-    # reference engine: at most 43 s).
+    # OMP/OPENBLAS_NUM_THREADS to `threads`). Measured (README "Running on a cluster"): all 15
+    # estimators of the default study on 2000 replicates of n = 400 take at most 3.0 s and
+    # 226 MB peak RSS (the reference engine, 7 estimators: at most 43 s).
     threads: 1
     resources:
         mem_mb=500,

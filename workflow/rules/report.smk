@@ -23,7 +23,7 @@ rule figures:
     conda:
         "../../environment.yml"
     threads: 1
-    # Measured (README "Job granularity"): 20 s, 400 MB peak RSS for the default study (all
+    # Measured (README "Job granularity"): 34 s, 526 MB peak RSS for the default study (all
     # per-replicate estimates in memory: grows with scenarios × replicates × estimators).
     resources:
         mem_mb=1200,
@@ -59,7 +59,7 @@ rule report:
     conda:
         "../../environment.yml"
     threads: 1
-    # Measured (README "Job granularity"): 3.3 s, 244 MB peak RSS for the default study.
+    # Measured (README "Job granularity"): 3.5 s, 315 MB peak RSS for the default study.
     resources:
         mem_mb=800,
         runtime=10,

@@ -24,8 +24,8 @@ rule summarise:
     conda:
         "../../environment.yml"
     threads: 1
-    # Measured (README "Job granularity"): at most 4.6 s under load (1 s unloaded) and 200 MB
-    # peak RSS for 2000 replicates × 6 estimators.
+    # Measured (README "Job granularity"): at most 4.6 s under load (2.4 s unloaded) and 254 MB
+    # peak RSS for 2000 replicates × 15 estimators.
     resources:
         mem_mb=600,
         runtime=5,

@@ -26,7 +26,8 @@ rule sweeps:
     conda:
         "../../environment.yml"
     threads: 1
-    # Reads the focus term of every scenario's estimates (optima) and evaluates theory curves.
+    # Reads the focus term of one scenario's estimates at a time (optima) and evaluates theory
+    # curves. Measured: 15 s, 396 MB peak RSS for the default study's 192 cells.
     resources:
         mem_mb=1500,
         runtime=10,

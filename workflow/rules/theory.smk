@@ -19,8 +19,8 @@ rule theory:
     conda:
         "../../environment.yml"
     threads: 1
-    # Measured: 3.4 s, 661 MB peak RSS for the default study (benchmark TSV; reads every
-    # scenario's per-replicate estimates).
+    # Measured: 20 s, 308 MB peak RSS for the default study's 192 cells (benchmark TSV; reads
+    # one scenario's per-replicate estimates at a time).
     resources:
         mem_mb=1500,
         runtime=10,

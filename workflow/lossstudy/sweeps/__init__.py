@@ -19,8 +19,9 @@ crossing
     linear interpolation of r between the adjacent pair of swept values inside the bracket whose
     estimates change sign (the bracket's ends when nothing lies between them), and
     (ci_low, ci_high) is Fieller's 95% interval for that root from the same two points: the set
-    of x where the line through them is within 1.96 standard errors of 0, cut at the swept
-    range. Cells are independent simulations (separate seed streams), so the m_k are
+    of x where the line through them is within 1.96 standard errors of 0, cut at the bracket
+    (its ends are decided beyond Monte Carlo error), or the bracket itself where Fieller's
+    interval is unbounded. Cells are independent simulations (separate seed streams), so the m_k are
     independent. The interval ignores the error of the straight line between the two values.
 optimum
     Per-replicate losses (estimate − truth)² of the focus term for every member of the family

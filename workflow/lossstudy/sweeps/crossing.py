@@ -133,11 +133,16 @@ def find_crossing(
     if not (x[k] <= root <= x[k + 1]):
         notes.append("the interpolated root fell outside its pair of values and is clipped to it")
         root = min(max(root, x[k]), x[k + 1])
+    # the bracket's ends are decided beyond Monte Carlo error (Bonferroni), so the crossing lies
+    # inside it: the interval is Fieller's cut at the bracket, or the bracket where Fieller's is
+    # unbounded (the two values' difference is within Monte Carlo error)
     if not math.isfinite(lo) or not math.isfinite(hi):
-        notes.append("the line's slope is within Monte Carlo error: the interval is unbounded")
-    elif lo < x[0] or hi > x[-1]:
-        notes.append("the interval reaches beyond the swept range and is cut at its ends")
-        lo, hi = max(lo, float(x[0])), min(hi, float(x[-1]))
+        notes.append("Fieller's interval is unbounded (the pair differs within Monte Carlo "
+                     "error): the interval is the bracket")  # fmt: skip
+        lo, hi = float(x[a]), float(x[b])
+    elif lo < x[a] or hi > x[b]:
+        notes.append("Fieller's interval reaches beyond the bracket and is cut at its ends")
+        lo, hi = max(lo, float(x[a])), min(hi, float(x[b]))
     if len(changes) > 1:
         notes.append(f"the sign changes {len(changes)} times; the first change is reported")
     if b - a > 1:
