@@ -318,7 +318,9 @@ def fig_optimum(
                 ax.axvline(th, color="0.3", lw=0.8, ls=":")
             ax.set_xscale("symlog", linthresh=max(min(x for x in xs if x > 0), 1e-3))
             ax.set_xticks(xs)
-            ax.set_xticklabels([f"{x:g}" for x in xs], fontsize=6.5)
+            # label every other value on a crowded log axis; the first and last always
+            keep = {0, len(xs) - 1, *range(0, len(xs), 2 if len(xs) > 6 else 1)}
+            ax.set_xticklabels([f"{x:g}" if i in keep else "" for i, x in enumerate(xs)])
             ax.minorticks_off()
             ax.set_xlabel(str(row["parameter"]))
             ax.set_title(
