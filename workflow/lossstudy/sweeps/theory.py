@@ -109,6 +109,13 @@ def _linear_x1(
     return mean, var
 
 
+def _ratio(a: tuple[float, float], b: tuple[float, float], measure: str) -> float:
+    """Reference over estimator, from (mean, variance) of each one's estimation error."""
+    if measure == "rel_efficiency":
+        return a[1] / b[1]
+    return (a[0] ** 2 + a[1]) / (b[0] ** 2 + b[1])
+
+
 def _linear_curve(
     knobs: Mapping[str, Any],
     knob: str,
@@ -132,9 +139,7 @@ def _linear_curve(
         b = _linear_x1(k, seed, scenario_id, spec, j)
         if a is None or b is None:
             return math.nan
-        if measure == "rel_efficiency":
-            return a[1] / b[1]
-        return (a[0] ** 2 + a[1]) / (b[0] ** 2 + b[1])
+        return _ratio(a, b, measure)
 
     return curve, f"exact (fixed design of {scenario_id}, linear estimators)"
 
@@ -163,9 +168,7 @@ def _linear_cells(
         if a is None or b is None:
             return None, "no theory: a linear fit fails on some cell's design"
         xs.append(float(x))
-        ys.append(
-            a[1] / b[1] if measure == "rel_efficiency" else (a[0] ** 2 + a[1]) / (b[0] ** 2 + b[1])
-        )
+        ys.append(_ratio(a, b, measure))
     xa, ya = np.array(xs), np.array(ys)
     return (
         lambda x: float(np.interp(x, xa, ya))

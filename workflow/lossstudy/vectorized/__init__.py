@@ -159,6 +159,31 @@ def _fit_chunk_good(
     return r
 
 
+def _with_reference(
+    data: Dataset,
+    spec: dict[str, Any],
+    level: float,
+    refer: np.ndarray,
+    out: tuple[np.ndarray, ...],
+    done: int,
+    progress: Callable[[int, int], None] | None,
+    info: EngineInfo,
+) -> FitResult:
+    """Refit the replicates the batched code handed back (``refer``) one at a time with the
+    reference engine, from the original data and spec, and return the chunk's result."""
+    est, se, lo, hi, status, message = out
+    R = len(refer)
+    for i in np.flatnonzero(refer):
+        est[i], se[i], lo[i], hi[i], status[i], message[i] = estimators.fit_one(
+            data.design(int(i)), data.y[i], spec, level
+        )
+        done += 1
+        if progress is not None:
+            progress(done, R)
+    info.reference_fallback += int(refer.sum())
+    return FitResult(est, se, lo, hi, status, message)
+
+
 def _fit_shared(
     data: Dataset,
     spec: dict[str, Any],
@@ -220,15 +245,8 @@ def _fit_shared(
             if progress is not None:
                 progress(done, R)
     info.fits += R
-    for i in np.flatnonzero(refer):
-        est[i], se_[i], lo[i], hi[i], status[i], message[i] = estimators.fit_one(
-            data.design(int(i)), data.y[i], spec, level
-        )
-        done += 1
-        if progress is not None:
-            progress(done, R)
-    info.reference_fallback += int(refer.sum())
-    return FitResult(est, se_, lo, hi, status, message)
+    return _with_reference(data, spec, level, refer, (est, se_, lo, hi, status, message), done,
+                           progress, info)  # fmt: skip
 
 
 def fit_dataset_vectorized(
@@ -296,12 +314,5 @@ def fit_dataset_vectorized(
             if progress is not None:
                 progress(done, R)
 
-    for i in np.flatnonzero(refer):
-        est[i], se[i], lo[i], hi[i], status[i], message[i] = estimators.fit_one(
-            data.design(int(i)), data.y[i], spec, level
-        )
-        done += 1
-        if progress is not None:
-            progress(done, R)
-    info.reference_fallback += int(refer.sum())
-    return FitResult(est, se, lo, hi, status, message)
+    return _with_reference(data, spec, level, refer, (est, se, lo, hi, status, message), done,
+                           progress, info)  # fmt: skip
