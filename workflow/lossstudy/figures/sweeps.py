@@ -23,6 +23,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
 
 from lossstudy.sweeps.series import Series, sweep_series
+from lossstudy.sweeps.study import measure_lookup
 
 from ._data import _palette
 from ._style import _rc, _suptitle
@@ -54,22 +55,9 @@ def _num(frame: pd.DataFrame, col: str) -> pd.Series:
     return pd.to_numeric(frame[col], errors="coerce")
 
 
-def _lookup(perf: pd.DataFrame, term: str) -> dict[tuple[str, str, str], tuple[float, float]]:
-    sub = perf[perf["term"].astype(str) == term]
-    ok = sub["defined"].astype(str).str.lower().isin(["true", "1"])
-    v = _num(sub, "value").where(ok)
-    m = _num(sub, "mcse").where(ok)
-    keys = zip(
-        sub["scenario"].astype(str), sub["estimator"].astype(str), sub["measure"], strict=True
-    )
-    return {k: (float(a), float(b)) for k, a, b in zip(keys, v, m, strict=True)}
-
-
-def sweep_measure(scen: pd.DataFrame, base: str) -> str:
-    """Relative MSE: who wins once bias counts (ridge, endogeneity, omitted terms); for unbiased
-    estimators it is the relative efficiency, and the ARE theory applies to it unchanged."""
-    del scen, base
-    return "rel_mse"
+#: the comparison drawn: relative MSE, who wins once bias counts (ridge, endogeneity, omitted
+#: terms); for unbiased estimators it is the relative efficiency, and the ARE theory applies
+SWEEP_MEASURE = "rel_mse"
 
 
 def _head(fig: Figure, title: str, handles: list[Any]) -> None:
@@ -113,8 +101,8 @@ def fig_sweep(
     series = [s for s in sweep_series(scen) if s.base == base and s.knob == knob]
     if not series:
         return None
-    table = _lookup(perf, term)
-    measure = sweep_measure(scen, base)
+    table = measure_lookup(perf, term)
+    measure = SWEEP_MEASURE
     others = [e for e in estimators if e != reference]
     compared = sorted(
         set(crossovers.loc[crossovers["measure"] == measure, "estimator"].astype(str))
@@ -277,7 +265,7 @@ def fig_optimum(
 ) -> Figure | None:
     """MSE of ``term`` against the family's parameter in each of ``cells``, exact curve and
     optimum with its bootstrap interval; None when no cell has estimates."""
-    table = _lookup(perf, term)
+    table = measure_lookup(perf, term)
     rows = optima[(optima["estimator"] == family) & optima["cell"].isin(cells)]
     if rows.empty:
         return None

@@ -63,7 +63,10 @@ THEORY_COLUMNS = ("kind", "scenario", "knob", "fixed", "estimator", "versus", "m
 COMPARED = ("rel_efficiency", "rel_mse")
 
 
-def _lookup(perf: pd.DataFrame, term: str) -> dict[tuple[str, str, str], tuple[float, float]]:
+def measure_lookup(
+    perf: pd.DataFrame, term: str
+) -> dict[tuple[str, str, str], tuple[float, float]]:
+    """(scenario, estimator, measure) → (value, MCSE) for ``term``; NaN where undefined."""
     sub = perf[perf["term"].astype(str) == term]
     defined = sub["defined"].astype(str).str.lower().isin(["true", "1"])
     value = pd.to_numeric(sub["value"], errors="coerce").where(defined)
@@ -101,7 +104,7 @@ def crossovers(
     term: str = "x1",
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """One row per series × comparison (see the package doc), and the theory curves drawn."""
-    table = _lookup(perf, term)
+    table = measure_lookup(perf, term)
     versus, covered = _comparisons(estimators, specs, reference)
     rows: list[dict[str, Any]] = []
     curves: list[dict[str, Any]] = []
