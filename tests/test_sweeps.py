@@ -261,38 +261,40 @@ def test_ridge_exact_argmin_is_the_bayes_rule_under_a_gaussian_prior():
     assert best == pytest.approx(9.0, rel=1e-5)
 
 
-def test_wls_crossing_along_heteroskedasticity_matches_a_brute_force_root():
-    """Exact Var(OLS)/Var(WLS) of x1 along the strength: the root from the theory curve equals
-    a root found by bisection on moments computed directly from the design."""
+def test_wls_crossing_along_heteroskedasticity_matches_brute_force_moments():
+    """Exact Var(OLS)/Var(WLS) of x1 at each swept strength, each cell on its own design: the
+    curve's values equal variances computed directly from the design, and its root is the root
+    of the straight lines between them."""
+    values = [0.0, 0.25, 0.5, 1.0, 2.0]
     study = load_study(
         {
             "seed": 5,
             "replicates": 10,
             "defaults": {"n": 80},
-            "scenarios": {"h": {"heteroskedasticity": {"strength": 1.0}}},
+            "scenarios": {"h": {"sweep": {"heteroskedasticity.strength": values}}},
             "estimators": {"ols": {"method": "ols"}},
         }
     )
-    knobs = study.scenarios["h"].knobs
+    cells = [(v, sc.knobs, sc.id) for v, sc in zip(values, study.scenarios.values(), strict=True)]
     spec, ref = {"method": "wls", "predictor": 1, "strength": 2.0}, {"method": "ols"}
-    values = [0.0, 0.25, 0.5, 1.0, 2.0]
-    curve, _ = th.comparison_curve(knobs, "heteroskedasticity.strength", values, 5, "h", spec,
-                                   ref, "rel_efficiency", 1)  # fmt: skip
-    roots = th.roots(curve, th.grid(values))
+    curve, _ = th.comparison_curve(cells[0][1], "heteroskedasticity.strength", values, 5,
+                                   cells[0][2], spec, ref, "rel_efficiency", 1, cells)  # fmt: skip
     from lossstudy.theory.exact import linear_dgp
 
-    dgp, _ = linear_dgp(knobs, 5, "h")
-    X = dgp.X
-    w = 1 / (1 + 2.0 * X[:, 1] ** 2)
-
-    def ratio(g: float) -> float:
+    def brute(g: float, knobs: dict, sid: str) -> float:
+        X = linear_dgp(knobs, 5, sid)[0].X
+        w = 1 / (1 + 2.0 * X[:, 1] ** 2)
         h2 = 1 + g * X[:, 1] ** 2
         a = np.linalg.pinv(X)
         b = np.linalg.solve((X.T * w) @ X, X.T * w)
         return float(((a * h2) @ a.T)[1, 1]) / float(((b * h2) @ b.T)[1, 1])
 
-    truth = optimize.brentq(lambda g: ratio(g) - 1, 1e-6, 2.0)
-    assert len(roots) == 1 and roots[0] == pytest.approx(truth, rel=1e-6)
+    exact = [brute(v, k, sid) for v, k, sid in cells]
+    assert [curve(v) for v in values] == pytest.approx(exact, rel=1e-10)
+    roots = th.roots(curve, th.grid(values))
+    truth = optimize.brentq(lambda g: np.interp(g, values, exact) - 1, 0.0, 2.0)
+    assert len(roots) == 1 and roots[0] == pytest.approx(truth, rel=1e-8)
+    assert 0.1 < truth < 1.0  # WLS weighted for strength 2 overtakes OLS well before it
 
 
 # --------------------------------------------------------------------------- series, words

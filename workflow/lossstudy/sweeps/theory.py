@@ -116,34 +116,6 @@ def _ratio(a: tuple[float, float], b: tuple[float, float], measure: str) -> floa
     return (a[0] ** 2 + a[1]) / (b[0] ** 2 + b[1])
 
 
-def _linear_curve(
-    knobs: Mapping[str, Any],
-    knob: str,
-    seed: int,
-    scenario_id: str,
-    spec: Mapping[str, Any],
-    ref: Mapping[str, Any],
-    measure: str,
-    j: int,
-) -> tuple[Curve | None, str]:
-    from lossstudy.theory.exact import linear_dgp
-
-    dgp, why = linear_dgp(knobs, seed, scenario_id)
-    if dgp is None:
-        return None, f"no theory: {why}"
-
-    @functools.lru_cache(maxsize=1024)
-    def curve(x: float) -> float:
-        k = knobs_at(knobs, knob, x)
-        a = _linear_x1(k, seed, scenario_id, ref, j)
-        b = _linear_x1(k, seed, scenario_id, spec, j)
-        if a is None or b is None:
-            return math.nan
-        return _ratio(a, b, measure)
-
-    return curve, f"exact (fixed design of {scenario_id}, linear estimators)"
-
-
 def _linear_cells(
     cells: Sequence[tuple[float, Mapping[str, Any], str]],
     seed: int,
@@ -189,15 +161,14 @@ def comparison_curve(
 ) -> tuple[Curve | None, str]:
     """Theory for ``measure`` (rel_efficiency or rel_mse) of ``spec`` against ``ref``.
 
-    For linear estimators with ``cells`` (value, knobs, scenario id of every cell of the
-    series) the curve joins the exact values of the cells; without, it is exact on the design of
-    ``scenario_id`` throughout."""
+    For linear estimators the curve joins the exact values at ``cells`` (value, knobs,
+    scenario id of every cell of the series), each on its own fixed design."""
     if measure not in ("rel_efficiency", "rel_mse"):
         return None, "no theory: no closed form for coverage along this sweep"
     if spec["method"] in LINEAR and ref["method"] in LINEAR:
-        if cells is not None:
-            return _linear_cells(cells, seed, spec, ref, measure, j)
-        return _linear_curve(knobs, knob, seed, scenario_id, spec, ref, measure, j)
+        if cells is None:
+            return None, "no theory: the series' cells are not known"
+        return _linear_cells(cells, seed, spec, ref, measure, j)
     if spec["method"] in ("lad", "huber") and ref["method"] == "ols":
         return _are_curve(knobs, knob, values, spec)
     return None, f"no theory for {spec['method']} against {ref['method']}"
