@@ -84,6 +84,11 @@ def test_sweep_figures_and_report_section(swept: Path):
     html = (swept / "report" / "report.html").read_text()
     assert "When does L2 stop winning?" in html
     assert 'href="#fig-sweep_tails"' in html and 'id="fig-sweep_tails"' in html
+    # the answer in one screen: sentences and scoreboard before everything else, collapsed
+    front = html.index('class="front-answer"')
+    assert front < html.index('id="fig-scoreboard"') < html.index('<details class="more">')
+    assert html.count('href="#fig-', front, html.index('<details class="more">')) <= 6
+    assert (figs / "scoreboard.png").exists()
     # per-scenario sections show the sweep's anchor and the anchor ridge only
     assert "tails-df3-n60" in html
     assert "<td>tails-df30-n60</td>" not in html

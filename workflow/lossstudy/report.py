@@ -299,6 +299,40 @@ def _sweeps(
     }
 
 
+def _front(
+    perf: pd.DataFrame,
+    scen_all: pd.DataFrame,
+    scen: pd.DataFrame,
+    estimators: Mapping[str, Mapping[str, Any]],
+    reference: str,
+    term: str,
+    crossovers_csv: str | Path | None,
+    optima_csv: str | Path | None,
+) -> dict[str, Any]:
+    """The answer in one screen (:mod:`lossstudy.frontpage`): at most six sentences."""
+    from lossstudy.figures import optimum_cells
+    from lossstudy.frontpage import front_sentences, scoreboard
+
+    def read(path: str | Path | None) -> pd.DataFrame | None:
+        if path is None or not Path(path).exists():
+            return None
+        return pd.read_csv(path, keep_default_na=False, na_values=[""])
+
+    shown = list(dict.fromkeys(perf["estimator"].astype(str)))
+    board = scoreboard(perf, scen, shown, estimators, term)
+    if board.empty:
+        return {"sentences": []}
+    words = front_sentences(
+        board,
+        scen_all,
+        read(crossovers_csv),
+        read(optima_csv),
+        optimum_cells(scen_all),
+        reference or "",
+    )
+    return {"sentences": words.to_dict("records")}
+
+
 def _reference(config: Mapping[str, Any], estimators: Mapping[str, Mapping[str, Any]]) -> str:
     ref = config.get("reference")
     if ref:
@@ -841,6 +875,9 @@ def report_context(
 
     order = {name: i for i, name in enumerate([*CAPTIONS, *captions])}
     figs.sort(key=lambda f: order.get(f["name"], len(order)))
+    front = _front(perf, scen_all, scen, estimators, reference, term, crossovers_csv, optima_csv)
+    front["figure"] = next((f for f in figs if f["name"] == "scoreboard"), None)
+    figs = [f for f in figs if f["name"] != "scoreboard"]
     bench = rule_wall_times(benchmarks_dir)
     bench_total = float(sum(b["total"] for b in bench))
     roles = estimator_roles(est_names, estimators)
@@ -873,6 +910,7 @@ def report_context(
         "figures": figs,
         "failures": _failures(perf_all),
         "sweeps": sweeps,
+        "front": front,
         "n_cells": len(scen_all),
         "theory": _theory(
             theory_csv,

@@ -32,6 +32,7 @@ rule figures:
         level=STUDY.level,
         reference=STUDY.reference,
         estimators=json.dumps(STUDY.anchor_estimators()),
+        specs=json.dumps(STUDY.estimators, sort_keys=True),
         families=json.dumps(STUDY.estimator_sweeps, sort_keys=True),
     script:
         "../scripts/figures.py"

@@ -18,6 +18,7 @@ make_figures(
     level=float(snakemake.params.level),
     reference=snakemake.params.reference,
     estimators=json.loads(snakemake.params.estimators),
+    specs=json.loads(snakemake.params.specs),
     families=json.loads(snakemake.params.families),
     crossovers_csv=snakemake.input.crossovers,
     optima_csv=snakemake.input.optima,

@@ -44,6 +44,7 @@ from .replicates import (  # noqa: E402
     representative_scenarios,
     zip_scenarios,
 )
+from .scoreboard import fig_scoreboard  # noqa: E402
 from .summary import fig_mse_decomposition, fig_mse_vs_n, fig_relative_efficiency  # noqa: E402
 from .sweeps import fig_optimum, fig_sweep  # noqa: E402
 
@@ -56,6 +57,7 @@ __all__ = [
     "fig_nested_loop",
     "fig_optimum",
     "fig_relative_efficiency",
+    "fig_scoreboard",
     "fig_sweep",
     "fig_sampling_distributions",
     "fig_zip",
@@ -65,6 +67,15 @@ __all__ = [
 ]
 
 CAPTIONS: dict[str, str] = {
+    "scoreboard": (
+        "Who has the lowest MSE of the focus slope in each scenario family, at its anchor cell "
+        "with the largest n. Dark: the lowest; light: tied with it within Monte Carlo error (the "
+        "difference within 2 standard errors, computed as if the two MSEs were independent, "
+        "which is conservative: more ties than a paired test would find); white: beaten, with "
+        "its MSE as a multiple of the best. Estimators with identical point estimates (OLS "
+        "with other standard errors) are shown once. Hatched: no finite MSE (moments that do "
+        "not exist)."
+    ),
     "mse_decomposition": (
         "MSE of the focus slope split into squared bias (dark) and variance (EmpSE², light), "
         "per scenario and estimator; the black tick is the MSE with its 95% Monte Carlo interval "
@@ -170,6 +181,7 @@ def make_figures(
     level: float = 0.95,
     reference: str | None = None,
     estimators: list[str] | None = None,
+    specs: dict[str, dict[str, object]] | None = None,
     families: dict[str, dict[str, object]] | None = None,
     crossovers_csv: str | Path | None = None,
     optima_csv: str | Path | None = None,
@@ -195,6 +207,12 @@ def make_figures(
     if reference is None:
         reference = _guess_reference(data)
     written: list[Path] = []
+    from lossstudy.frontpage import scoreboard
+
+    shown = list(dict.fromkeys(perf["estimator"].astype(str)))
+    board = scoreboard(perf, scen, shown, specs, term)
+    if len(board):
+        written += _save(fig_scoreboard(board, term), outdir, "scoreboard")
     written += _save(fig_mse_decomposition(perf, scen, term), outdir, "mse_decomposition")
     written += _save(
         fig_relative_efficiency(perf, scen, term, reference), outdir, "relative_efficiency"
