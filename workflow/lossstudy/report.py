@@ -36,6 +36,7 @@ from lossstudy.answer import (
     Claim,
     estimator_roles,
     format_pm,
+    multiplicity,
     scenario_groups,
     short_answer,
 )
@@ -888,6 +889,7 @@ def report_context(
         "level": level,
         "reference": reference,
         "claims": _claim_groups(claims),
+        "multiplicity": multiplicity(claims),
         "n_claims": len(claims),
         "scenarios": scen_rows,
         "n_scenarios": len(scen_rows),

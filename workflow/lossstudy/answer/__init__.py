@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 
 from ._context import _Ctx, _Table
-from .claims import TOPICS, Claim, Number, format_pm
+from .claims import _THRESHOLDS, ALPHA, FAMILIES, TOPICS, Claim, Number, bonferroni, format_pm
 from .claims import Z_TIE as Z_TIE
 from .efficiency import _gauss_markov, _heavy_tails
 from .ridge import CORRELATED as CORRELATED
@@ -52,6 +52,7 @@ __all__ = [
     "Number",
     "estimator_roles",
     "format_pm",
+    "multiplicity",
     "scenario_groups",
     "short_answer",
 ]
@@ -94,15 +95,52 @@ def short_answer(
     for g in groups:
         groups[g].sort(key=lambda s: nval[s] if np.isfinite(nval[s]) else math.inf)
     ctx = _Ctx(tab, scen, groups, nval, roles, reference, level)
-    claims: list[Claim] = []
-    for make in (
-        _gauss_markov,
-        _heavy_tails,
-        _ridge,
-        _bias,
-        _coverage,
-        _undefined,
-        _full_rank,
-    ):
-        claims.extend(make(ctx))
+
+    def generate() -> list[Claim]:
+        out: list[Claim] = []
+        for make in (
+            _gauss_markov,
+            _heavy_tails,
+            _ridge,
+            _bias,
+            _coverage,
+            _undefined,
+            _full_rank,
+        ):
+            out.extend(make(ctx))
+        return out
+
+    # Multiplicity: a first pass at Z_TIE finds the comparisons the claims judge; each family's
+    # threshold is then Bonferroni over its count, and the claims are written again with it
+    # (the set of comparisons can change with the threshold, so until it is stable).
+    claims = generate()
+    for _ in range(4):
+        thresholds = {f: bonferroni(m) for f, m in family_sizes(claims).items()}
+        token = _THRESHOLDS.set(thresholds)
+        try:
+            claims = generate()
+        finally:
+            _THRESHOLDS.reset(token)
+        if {f: bonferroni(m) for f, m in family_sizes(claims).items()} == thresholds:
+            break
     return claims
+
+
+def family_sizes(claims: list[Claim]) -> dict[str, int]:
+    """Distinct judged comparisons (scenario, estimator, term, measure) per verdict family."""
+    seen: dict[str, set[tuple[str, str, str, str]]] = {}
+    for c in claims:
+        for n in c.numbers:
+            fam = FAMILIES.get(n.measure)
+            if fam:
+                seen.setdefault(fam, set()).add((n.scenario, n.estimator, n.term, n.measure))
+    return {f: len(v) for f, v in seen.items()}
+
+
+def multiplicity(claims: list[Claim], alpha: float = ALPHA) -> list[dict[str, Any]]:
+    """Per verdict family: comparisons m, the Bonferroni threshold, and the bound on the
+    expected number of false verdicts (E[V] ≤ m₀ α/m ≤ α)."""
+    return [
+        {"family": f, "m": m, "z": bonferroni(m, alpha), "expected_false": alpha * min(m, 1)}
+        for f, m in family_sizes(claims).items()
+    ]

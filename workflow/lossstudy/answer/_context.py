@@ -10,6 +10,7 @@ wording of their claims.
 
 from __future__ import annotations
 
+import html
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .claims import Number, _code
+from .claims import Number, _code, z_limit
 
 
 class _Table:
@@ -121,6 +122,58 @@ class _Ctx:
 
     def same_point(self, a: str, b: str) -> bool:
         return self.roles[a]["point"] == self.roles[b]["point"]
+
+    def unbiased_by_theory(self, scenario: str, estimator: str) -> str:
+        """Why theory makes this estimator's slopes exactly unbiased here ('' if it does not).
+
+        With a linear mean, exogenous errors whose law is symmetric about 0 (given X), OLS,
+        WLS, LAD and Huber are odd functions of the error vector at the true β, so their
+        estimation error is symmetric about 0: unbiased wherever the mean exists (for the
+        linear ones, wherever the errors have a mean). Ridge is biased by construction.
+        """
+        from lossstudy.dgp import error_moments
+
+        row = self.scen.get(scenario, {})
+        method = self.roles.get(estimator, {}).get("method")
+        if method not in ("ols", "wls", "lad", "huber") or self.tab.term == "intercept":
+            return ""
+        if not (_holds(row, "linearity") and _holds(row, "exogeneity")):
+            return ""
+        errors = {
+            k.split(".", 1)[1]: v
+            for k, v in row.items()
+            if k.startswith("errors.") and not (isinstance(v, float) and math.isnan(v))
+        }
+        try:
+            mom = error_moments(errors)
+        except (KeyError, TypeError, ValueError):
+            return ""
+        if not mom.symmetric or (method in ("ols", "wls") and not mom.mean_finite):
+            return ""
+        return (
+            f"{method} is odd in the errors, which are symmetric about 0 given X "
+            f"({errors.get('distribution', '?')}), with a linear mean"
+        )
+
+    def theory_bar(self, measure: str) -> float:
+        """What a result contrary to theory must clear: the family's threshold, at least the
+        theory check's flag (``lossstudy.theory.Z_FLAG``)."""
+        from lossstudy.theory import Z_FLAG
+
+        return max(z_limit(measure), Z_FLAG)
+
+    def biased(self, scenario: str, estimator: str, bias: Number) -> bool:
+        """Bias beyond Monte Carlo error: the family's threshold, or the theory bar where
+        theory says the estimator is unbiased."""
+        z = abs(bias.z(0.0))
+        if self.unbiased_by_theory(scenario, estimator):
+            return z > self.theory_bar(bias.measure)
+        return z > z_limit(bias.measure)
+
+    def contrary(self, scenario: str, estimator: str) -> str:
+        """Words for a bias called against theory ('' where theory is silent)."""
+        why = self.unbiased_by_theory(scenario, estimator)
+        return f"; contrary to theory ({html.escape(why)}), beyond its bar" if why else ""
 
 
 def _largest(ctx: _Ctx, group: str) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 import math
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -26,8 +27,39 @@ TOPICS: dict[str, str] = {
     "full_rank": "Rank-deficient design",
 }
 
-Z_TIE = 2.0  # a difference within this many MCSE is a tie
+Z_TIE = 2.0  # a difference within this many MCSE is a tie (the first pass; see below)
 _Z_LIMIT = Z_TIE + 1e-9  # "exactly 2 MCSE" stays a tie despite rounding
+
+#: Verdict families: the measures a claim judges, by the null they are judged against.
+FAMILIES: dict[str, str] = {
+    "rel_efficiency": "relative",
+    "rel_mse": "relative",
+    "rel_precision": "relative",
+    "bias": "bias",
+    "coverage": "coverage",
+}
+#: Family-wise error rate of the verdicts of each family (Bonferroni).
+ALPHA = 0.05
+
+#: family -> z threshold in force; empty (Z_TIE everywhere) in the first pass of
+#: :func:`lossstudy.answer.short_answer`, which then sets the Bonferroni thresholds.
+_THRESHOLDS: ContextVar[dict[str, float] | None] = ContextVar("thresholds", default=None)
+
+
+def bonferroni(m: int, alpha: float = ALPHA) -> float:
+    """z beyond which one of ``m`` two-sided comparisons is called: Φ⁻¹(1 − α/(2m)), and
+    never below the study's 2-MCSE rule (Z_TIE), so a small family is judged as before."""
+    from scipy.stats import norm
+
+    return max(Z_TIE, float(norm.ppf(1.0 - alpha / (2.0 * max(int(m), 1)))))
+
+
+def z_limit(measure: str) -> float:
+    """The threshold in force for a measure's family (Z_TIE outside the second pass)."""
+    fam = FAMILIES.get(measure)
+    if fam is None:
+        return _Z_LIMIT
+    return (_THRESHOLDS.get() or {}).get(fam, Z_TIE) + 1e-9
 
 
 def format_pm(value: float | None, mcse: float | None = None, *, digits: int | None = None) -> str:
@@ -102,11 +134,11 @@ def _zword(z: float) -> str:
 
 
 def _compare(num: Number, null: float) -> str:
-    """``win`` (above null beyond 2 MCSE), ``loss`` (below), ``tie`` or ``undefined``."""
+    """``win`` (above null beyond the family's threshold), ``loss``, ``tie`` or ``undefined``."""
     if not num.defined or not np.isfinite(num.value):
         return "undefined"
     z = num.z(null)
-    if abs(z) <= _Z_LIMIT:
+    if abs(z) <= z_limit(num.measure):
         return "tie"
     return "win" if z > 0 else "loss"
 

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ._context import _Ctx, _holds, _largest, _others, _ref_ok, _select
-from .claims import _Z_LIMIT, Claim, Number, _code, _compare, _versus, _zword
+from .claims import Claim, Number, _code, _compare, _versus, _zword
 
 
 def _gauss_markov(ctx: _Ctx) -> Iterable[Claim]:
@@ -40,8 +40,11 @@ def _gauss_markov(ctx: _Ctx) -> Iterable[Claim]:
             rel = ctx.tab.usable(s, e, "rel_efficiency")
             if bias is None or rel is None:
                 continue
-            if abs(bias.z(0.0)) > _Z_LIMIT:
-                biased.append(f"{_code(e)} (bias {bias.text()}, {_zword(bias.z(0))} from 0)")
+            if ctx.biased(s, e, bias):
+                biased.append(
+                    f"{_code(e)} (bias {bias.text()}, {_zword(bias.z(0))} from 0"
+                    f"{ctx.contrary(s, e)})"
+                )
                 numbers.append(bias)
                 continue
             numbers.append(rel)

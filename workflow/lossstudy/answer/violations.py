@@ -48,10 +48,15 @@ def _bias(ctx: _Ctx) -> Iterable[Claim]:
             numbers.append(b)
             if ctx.roles[e]["penalised"]:
                 shrunk.append(f"{_code(e)} {b.text()}")
-            elif abs(b.z(0)) > _Z_LIMIT:
-                cells.append(f"{_code(e)} {b.text()}")
+            elif ctx.biased(s, e, b):
+                cells.append(f"{_code(e)} {b.text()}{ctx.contrary(s, e)}")
             else:
-                unbiased.append(f"{_code(e)} {b.text()} (within {_zword(b.z(0))} of 0)")
+                theory = ctx.unbiased_by_theory(s, e)
+                unbiased.append(
+                    f"{_code(e)} {b.text()} (within {_zword(b.z(0))} of 0"
+                    + (f"; unbiased by theory: {html.escape(theory)}" if theory else "")
+                    + ")"
+                )
         if not cells and not unbiased:
             continue
         verdict = "biased" if not unbiased else "mixed"
