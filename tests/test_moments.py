@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lossstudy.moments import MEASURE_ORDERS, MeasureRule, moment_rules
+from lossstudy.moments import MEASURE_ORDERS, MeasureRule, moment_rule_table, moment_rules
 from lossstudy.performance import MEASURES
 
 OLS = {"method": "ols"}
@@ -108,3 +108,16 @@ def test_issue_df_1_5_wording():
     t3 = moment_rules({"distribution": "t", "df": 3}, OLS)
     assert t3["mse"].reason.startswith("exists, but MCSE unreliable: the variance exists")
     assert "no finite fourth moment" in t3["mse"].reason
+
+
+def test_report_table_is_science_md_section_4():
+    """The rule as the report shows it, row for row the table in science.md §4."""
+    rows = [
+        (r["bias"], r["bias_mcse"], r["variance"], r["variance_mcse"]) for r in moment_rule_table()
+    ]
+    assert rows == [
+        ("not defined", "—", "not defined", "—"),
+        ("defined", "unreliable", "not defined", "—"),
+        ("defined", "valid", "defined", "unreliable"),
+        ("defined", "valid", "defined", "valid"),
+    ]

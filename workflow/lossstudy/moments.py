@@ -63,7 +63,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["MEASURE_ORDERS", "MeasureRule", "RELATIVE", "moment_rules"]
+__all__ = ["MEASURE_ORDERS", "MeasureRule", "RELATIVE", "moment_rule_table", "moment_rules"]
 
 #: measure -> (moment order its value needs, moment order its normal-theory MCSE needs)
 MEASURE_ORDERS: dict[str, tuple[int, int]] = {
@@ -162,4 +162,43 @@ def moment_rules(
             )
             continue
         out[measure] = MeasureRule(True, True)
+    return out
+
+
+#: one representative error spec per row of the rule (science.md §4), with its label
+_TABLE_ROWS: tuple[tuple[str, dict[str, Any]], ...] = (
+    ("t, df ≤ 1 (Cauchy)", {"distribution": "cauchy"}),
+    ("t, 1 < df ≤ 2", {"distribution": "t", "df": 1.5}),
+    ("t, 2 < df ≤ 4", {"distribution": "t", "df": 3}),
+    (
+        "t, df > 4; normal; Laplace; contaminated; exponential; lognormal",
+        {"distribution": "normal"},
+    ),
+)
+
+
+def moment_rule_table() -> list[dict[str, str]]:
+    """The rule for a linear estimator (OLS) as report rows, computed by :func:`moment_rules`.
+
+    Columns: ``errors``; ``bias`` / ``bias_mcse`` (the mean); ``variance`` / ``variance_mcse``
+    (EmpSE, MSE, RMSE, ModSE, rel_error_modse and the relative measures).
+    """
+
+    def word(rule: MeasureRule, mcse: bool) -> str:
+        if not rule.defined:
+            return "—" if mcse else "not defined"
+        return ("valid" if rule.mcse_valid else "unreliable") if mcse else "defined"
+
+    out = []
+    for label, errors in _TABLE_ROWS:
+        rules = moment_rules(errors, {"method": "ols"})
+        out.append(
+            {
+                "errors": label,
+                "bias": word(rules["bias"], False),
+                "bias_mcse": word(rules["bias"], True),
+                "variance": word(rules["empse"], False),
+                "variance_mcse": word(rules["empse"], True),
+            }
+        )
     return out
