@@ -624,3 +624,33 @@ def test_invalid_input_is_rejected():
     with pytest.raises(ValueError, match="lack columns"):
         performance_table(one.drop(columns="status"), "a", 0.95)
     assert list(performance_table(one.iloc[:0], "a", 0.95).columns) == list(OUTPUT_COLUMNS)
+
+
+def test_issue_df_1_5_through_the_pipeline_rules():
+    """The issue's scenario, errors {distribution: t, df: 1.5}, with the rules the workflow uses."""
+    from lossstudy.pipeline import estimator_notes
+
+    knobs = {"errors": {"distribution": "t", "df": 1.5}}
+    specs = {"ols": {"method": "ols"}, "ridge": {"method": "ridge"}, "lad": {"method": "lad"}}
+    rules, intercept = estimator_notes(knobs, specs, "ols")
+    assert intercept == {}
+    rng = np.random.default_rng(3)
+    frame = pd.concat(
+        [
+            tidy(name, rng.standard_t(1.5, 200) if name != "lad" else rng.normal(size=200))
+            for name in specs
+        ]
+    )
+    table = performance_table(frame, "ols", 0.95, rules=rules)
+    for name in ("ols", "ridge"):
+        bias = row(table, name, "bias")
+        assert bias.defined and not bias.mcse_valid
+        assert "does not exist" not in bias.note and "no variance" in bias.note
+        for measure in ("empse", "mse", "rmse"):
+            r = row(table, name, measure)
+            assert not r.defined and r.note.startswith("does not exist")
+    lad = table[table.estimator == "lad"]
+    relative = lad.measure.isin(["rel_precision", "rel_efficiency", "rel_mse"])
+    assert not lad[relative].defined.any()  # the reference (OLS) has no variance
+    point = lad.measure.isin(["bias", "empse", "mse", "rmse", "median_bias", "mad"])
+    assert lad[point].defined.all() and lad[point].mcse_valid.all()
