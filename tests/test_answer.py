@@ -191,6 +191,52 @@ def test_undefined_moments_are_never_a_win() -> None:
     assert "a tie within Monte Carlo error" in claim.text
 
 
+def test_t_df_1_5_says_the_bias_exists_but_the_variance_does_not() -> None:
+    """Issue 12: with 1 < df <= 2 OLS has a mean (its bias is defined) but no variance."""
+    sid = "t15-n100"
+    no_var = "does not exist: ols is linear in y and t (df 1.5) errors have no variance"
+    weak = "exists, but MCSE unreliable: the mean exists but ols is linear in y and ..."
+    scen = [
+        scenario(
+            sid,
+            errors__distribution="t",
+            errors__df=1.5,
+            breaks={
+                "homoskedasticity": "t errors with df 1.5 have infinite variance",
+                "normal_errors": "t",
+            },
+        )
+    ]
+    perf = rows(
+        sid,
+        "ols",
+        bias=(0.02, 0.05, True, weak),
+        empse=(3.0, 0.5, False, no_var),
+        rel_efficiency=(1.0, 0.0, False, no_var),
+        median_bias=(0.01, 0.02),
+        mad=(0.40, 0.02),
+    )
+    for e, mad in (("lad", 0.155), ("huber", 0.177)):
+        perf += rows(
+            sid,
+            e,
+            bias=(0.01, 0.01),
+            empse=(0.2, 0.01),
+            rel_efficiency=(50.0, 6.0, False, "does not exist: the reference (ols) ..."),
+            median_bias=(0.01, 0.01),
+            mad=(mad, 0.013),
+        )
+    specs = {k: SPECS[k] for k in ("ols", "lad", "huber")}
+    claims = answer(perf, scen, specs, reference="ols")
+    assert not topic(claims, "heavy_tails") and not topic(claims, "gauss_markov")
+    (claim,) = topic(claims, "undefined")
+    assert "t (df 1.5) errors" in claim.text
+    assert "the mean of <code>ols</code> exists, so its bias is defined" in claim.text
+    assert "MCSE of the bias is unreliable" in claim.text
+    assert "mean and variance" not in claim.text
+    assert all(c.verdict != "win" for c in claims)
+
+
 def test_claims_adapt_to_renamed_scenarios_and_estimators() -> None:
     names = {"ols": "least_sq", "lad": "l_one", "huber": "hub2"}
     old = cauchy_case()

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from lossstudy.moments import moment_rules
 from lossstudy.performance import MEASURES, OUTPUT_COLUMNS, performance_table
 
 Z = 1.96
@@ -201,6 +202,7 @@ def test_measures_and_columns_are_as_specified():
         "n_used",
         "defined",
         "note",
+        "mcse_valid",
     ]
     assert len(table) == 2 * 2 * len(MEASURES)
     # first appearance order, not alphabetical
@@ -211,6 +213,7 @@ def test_measures_and_columns_are_as_specified():
     assert table.note.map(type).eq(str).all()
     assert (table.note == "").all()
     assert table.defined.all()
+    assert table.mcse_valid.all()
 
 
 def test_hand_checkable_four_replicates():
@@ -454,54 +457,84 @@ def _three_estimators(n: int = 30) -> pd.DataFrame:
     return pd.concat(parts)
 
 
+CAUCHY = {"distribution": "cauchy"}
+T15 = {"distribution": "t", "df": 1.5}
+T3 = {"distribution": "t", "df": 3}
+SPECS = {"ols": {"method": "ols"}, "lad": {"method": "lad"}, "huber": {"method": "huber"}}
+
+
+def _rules(errors, reference):
+    return {k: moment_rules(errors, v, SPECS.get(reference)) for k, v in SPECS.items()}
+
+
 def test_undefined_estimator_keeps_values_but_is_flagged():
-    reason = "OLS is linear in y; Cauchy errors have no mean"
-    table = performance_table(_three_estimators(), "lad", 0.95, undefined={"ols": reason})
-    for measure in MOMENT:
+    table = performance_table(_three_estimators(), "lad", 0.95, rules=_rules(CAUCHY, "lad"))
+    for measure in MOMENT + ["be_coverage"]:
         r = row(table, "ols", measure)
-        assert not r.defined, measure
-        assert r.note == reason
+        assert not r.defined and not r.mcse_valid, measure
+        assert r.note.startswith("does not exist: ols is linear in y and Cauchy errors have no")
         assert np.isfinite(r.value), measure  # the sample value is kept
-    for measure in ROBUST:
+    for measure in ("coverage", "rejection", "median_bias", "mad"):
         r = row(table, "ols", measure)
-        assert r.defined and r.note == "", measure
+        assert r.defined and r.mcse_valid and r.note == "", measure
     others = table[table.estimator != "ols"]
-    assert others.defined.all()
+    assert others.defined.all() and others.mcse_valid.all()
     assert (others.note == "").all()
 
 
 def test_undefined_reference_flags_every_relative_measure():
-    reason = "no mean under Cauchy errors"
-    table = performance_table(_three_estimators(), "ols", 0.95, undefined={"ols": reason})
+    table = performance_table(_three_estimators(), "ols", 0.95, rules=_rules(CAUCHY, "ols"))
     for name in ("lad", "huber"):
         for measure in ("rel_precision", "rel_efficiency", "rel_mse"):
             r = row(table, name, measure)
-            assert not r.defined
-            assert "reference 'ols'" in r.note and reason in r.note
+            assert not r.defined and not r.mcse_valid
+            assert "the reference (ols) is linear in y" in r.note
             assert np.isfinite(r.value)
         assert row(table, name, "bias").defined
-    assert row(table, "ols", "rel_precision").note == reason
+    assert not row(table, "ols", "rel_precision").defined
 
 
-def test_heavy_tails_note_goes_on_normal_theory_rows_of_defined_estimators():
-    heavy = "normal-theory MCSE unreliable: errors have no finite fourth moment"
-    reason = "no mean"
-    table = performance_table(
-        _three_estimators(), "lad", 0.95, undefined={"ols": reason}, heavy_tails_note=heavy
-    )
+def test_fourth_moment_missing_flags_mcse_only_and_reaches_the_reference():
+    table = performance_table(_three_estimators(), "ols", 0.95, rules=_rules(T3, "ols"))
+    assert table.defined.all()
     for name in ("lad", "huber"):
         for measure in MEASURES:
             r = row(table, name, measure)
-            assert r.note == (heavy if measure in HEAVY else ""), (name, measure)
-            assert r.defined
-    for measure in MEASURES:  # the undefined estimator keeps its own reason only
-        assert heavy not in row(table, "ols", measure).note
-    # joined with "; " when a row already has a note
-    table = performance_table(
-        _three_estimators(), "ols", 0.95, undefined={"ols": reason}, heavy_tails_note=heavy
-    )
-    note = row(table, "lad", "rel_mse").note
-    assert note.endswith("; " + heavy) and reason in note
+            relative = measure in ("rel_precision", "rel_efficiency", "rel_mse")
+            assert r.mcse_valid == (not relative), (name, measure)
+            assert ("the reference (ols)" in r.note) == relative
+    for measure in MEASURES:
+        r = row(table, "ols", measure)
+        self_ref = measure in ("rel_precision", "rel_efficiency", "rel_mse")
+        assert r.mcse_valid == (measure not in HEAVY or self_ref), measure
+        if measure in HEAVY and not self_ref:
+            assert r.note.startswith("exists, but MCSE unreliable: the variance exists")
+            assert "no finite fourth moment" in r.note
+
+
+def test_issue_df_1_5_bias_exists_but_its_mcse_does_not_hold():
+    """Issue 12: t errors with df 1.5 once flagged the OLS bias "does not exist"."""
+    table = performance_table(_three_estimators(), "lad", 0.95, rules=_rules(T15, "lad"))
+    bias = row(table, "ols", "bias")
+    assert bias.defined and not bias.mcse_valid
+    assert "does not exist" not in bias.note
+    assert bias.note.startswith("exists, but MCSE unreliable: the mean exists but ols")
+    assert "no variance" in bias.note
+    for measure in HEAVY:
+        r = row(table, "ols", measure)
+        assert not r.defined and not r.mcse_valid, measure
+        assert r.note.startswith("does not exist: ols is linear in y and t (df 1.5) errors")
+    be = row(table, "ols", "be_coverage")
+    assert be.defined and not be.mcse_valid
+    for measure in ("coverage", "rejection", "median_bias", "mad"):
+        r = row(table, "ols", measure)
+        assert r.defined and r.mcse_valid and r.note == ""
+
+
+def test_mcse_valid_is_false_where_the_mcse_is_not_a_number():
+    table = performance_table(tidy("a", [0.5]), "a", 0.95)
+    assert not row(table, "a", "bias").mcse_valid
+    assert not row(table, "a", "coverage").mcse_valid  # no intervals at all
 
 
 def test_ridge_without_intervals_has_undefined_coverage():
@@ -572,8 +605,8 @@ def test_known_normal_case_is_recovered_within_mcse():
 
 def test_repeated_calls_are_identical():
     frame = _three_estimators(200)
-    first = performance_table(frame, "lad", 0.95, heavy_tails_note="x")
-    second = performance_table(frame, "lad", 0.95, heavy_tails_note="x")
+    first = performance_table(frame, "lad", 0.95, rules=_rules(T3, "lad"))
+    second = performance_table(frame, "lad", 0.95, rules=_rules(T3, "lad"))
     pd.testing.assert_frame_equal(first, second, check_exact=True)
     # a cell's bootstrap MCSE does not depend on the other estimators in the table
     alone = performance_table(frame[frame.estimator == "huber"], "huber", 0.95)
@@ -591,3 +624,33 @@ def test_invalid_input_is_rejected():
     with pytest.raises(ValueError, match="lack columns"):
         performance_table(one.drop(columns="status"), "a", 0.95)
     assert list(performance_table(one.iloc[:0], "a", 0.95).columns) == list(OUTPUT_COLUMNS)
+
+
+def test_issue_df_1_5_through_the_pipeline_rules():
+    """The issue's scenario, errors {distribution: t, df: 1.5}, with the rules the workflow uses."""
+    from lossstudy.pipeline import estimator_notes
+
+    knobs = {"errors": {"distribution": "t", "df": 1.5}}
+    specs = {"ols": {"method": "ols"}, "ridge": {"method": "ridge"}, "lad": {"method": "lad"}}
+    rules, intercept = estimator_notes(knobs, specs, "ols")
+    assert intercept == {}
+    rng = np.random.default_rng(3)
+    frame = pd.concat(
+        [
+            tidy(name, rng.standard_t(1.5, 200) if name != "lad" else rng.normal(size=200))
+            for name in specs
+        ]
+    )
+    table = performance_table(frame, "ols", 0.95, rules=rules)
+    for name in ("ols", "ridge"):
+        bias = row(table, name, "bias")
+        assert bias.defined and not bias.mcse_valid
+        assert "does not exist" not in bias.note and "no variance" in bias.note
+        for measure in ("empse", "mse", "rmse"):
+            r = row(table, name, measure)
+            assert not r.defined and r.note.startswith("does not exist")
+    lad = table[table.estimator == "lad"]
+    relative = lad.measure.isin(["rel_precision", "rel_efficiency", "rel_mse"])
+    assert not lad[relative].defined.any()  # the reference (OLS) has no variance
+    point = lad.measure.isin(["bias", "empse", "mse", "rmse", "median_bias", "mad"])
+    assert lad[point].defined.all() and lad[point].mcse_valid.all()

@@ -154,6 +154,13 @@ def test_renders_one_scenario(tmp_path: Path) -> None:
     text, config = render(tmp_path, 1, {"only_ls": {"method": "ols"}})
     check_common(text, config)
     assert "No fit failed." in text
+    # the moments rule as a footnote to the performance measures (issue 12)
+    rule = text[text.index('id="moments-rule"') :]
+    rule = rule[: rule.index("</table>")]
+    assert (
+        "<td>t, 1 &lt; df ≤ 2</td><td>defined</td><td>unreliable</td><td>not defined</td>" in rule
+    )
+    assert "<td>t, 2 &lt; df ≤ 4</td><td>defined</td><td>valid</td><td>defined</td>" in rule
 
 
 def test_renders_forty_scenarios_with_renamed_estimators(tmp_path: Path) -> None:

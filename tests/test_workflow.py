@@ -102,6 +102,10 @@ def test_performance_table_covers_every_cell(study: Path):
     flagged = dict(zip(cauchy.estimator, cauchy.defined, strict=True))
     assert not flagged["ols"] and not flagged["ridge"]
     assert flagged["lad"] and flagged["huber"]
+    # a separate flag for MCSEs that are not valid standard errors, appended as the last column
+    assert list(perf.columns[-3:]) == ["defined", "note", "mcse_valid"]
+    valid = dict(zip(cauchy.estimator, cauchy.mcse_valid, strict=True))
+    assert not valid["ols"] and valid["lad"]
     # singular design: OLS/LAD/Huber fail on every replicate (recorded, not crashed), ridge fits
     singular = perf[(perf.scenario == "singular") & (perf.measure == "failure_rate")]
     rates = dict(zip(singular.estimator, singular.value, strict=True))

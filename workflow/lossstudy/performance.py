@@ -28,12 +28,22 @@ Missing-data rule
     estimator reports no model SE / no intervals at all, value and MCSE are NaN, ``defined`` is
     False and ``note`` says why.
 
-Estimators without moments
-    ``undefined`` names estimators whose moments do not exist in the scenario (OLS under
-    Cauchy errors). Their moment-based measures keep the computed sample value but are flagged
-    ``defined=False``: the number estimates nothing. If the reference is such an estimator, every
-    estimator's relative measures are flagged. Coverage, rejection, median bias and MAD stay
-    defined.
+Moments that do not exist, MCSEs that are not valid
+    ``rules`` maps an estimator to its :class:`lossstudy.moments.MeasureRule` per measure
+    (from :func:`lossstudy.moments.moment_rules`, which already combines the estimator's and the
+    reference's moments for the relative measures). Two separate flags come out of it:
+
+    * ``defined=False`` where the measure does not exist (OLS bias under Cauchy errors; OLS
+      EmpSE under t errors with df <= 2). The computed sample value is kept: it estimates
+      nothing.
+    * ``mcse_valid=False`` where the measure exists but its normal-theory MCSE is not a valid
+      standard error (OLS bias under t with 1 < df <= 2; OLS EmpSE/MSE under 2 < df <= 4).
+
+    The rule's reason goes into ``note``. ``mcse_valid`` is also False wherever the measure is
+    not defined or its MCSE is not finite, so ``mcse_valid`` True means "read the MCSE as a
+    standard error". The reference against itself has relative measures exact by definition
+    (MCSE 0), valid wherever they are defined. Estimators absent from ``rules`` have all their
+    moments.
 
 Intervals are taken as given: ``level`` is the confidence level they were built at, so
 ``rejection`` is the rejection rate of H0: term = 0 at significance ``1 - level``.
@@ -45,6 +55,8 @@ from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
+
+from lossstudy.moments import MeasureRule
 
 __all__ = ["MEASURES", "OUTPUT_COLUMNS", "performance_table"]
 
@@ -75,6 +87,7 @@ OUTPUT_COLUMNS: tuple[str, ...] = (
     "n_used",
     "defined",
     "note",
+    "mcse_valid",
 )
 
 _INPUT_COLUMNS: tuple[str, ...] = (
@@ -90,34 +103,7 @@ _INPUT_COLUMNS: tuple[str, ...] = (
     "true_value",
 )
 
-# Measures that need finite moments of the estimator (flagged for ``undefined`` estimators).
-_MOMENT_MEASURES = frozenset(
-    {
-        "bias",
-        "empse",
-        "mse",
-        "rmse",
-        "rel_precision",
-        "rel_efficiency",
-        "rel_mse",
-        "modse",
-        "rel_error_modse",
-    }
-)
 _RELATIVE_MEASURES = frozenset({"rel_precision", "rel_efficiency", "rel_mse"})
-# Measures whose normal-theory MCSE needs a finite fourth moment.
-_HEAVY_TAIL_MEASURES = frozenset(
-    {
-        "empse",
-        "mse",
-        "rmse",
-        "modse",
-        "rel_error_modse",
-        "rel_precision",
-        "rel_efficiency",
-        "rel_mse",
-    }
-)
 _SE_MEASURES = frozenset({"modse", "rel_error_modse"})
 _CI_MEASURES = frozenset({"coverage", "be_coverage", "rejection"})
 
@@ -281,6 +267,7 @@ def _empty_table() -> pd.DataFrame:
             "n_used": pd.Series(dtype=np.int64),
             "defined": pd.Series(dtype=bool),
             "note": pd.Series(dtype=object),
+            "mcse_valid": pd.Series(dtype=bool),
         }
     )
 
@@ -404,21 +391,21 @@ def performance_table(
     estimates: pd.DataFrame,
     reference: str | None,
     level: float,
-    undefined: Mapping[str, str] | None = None,
-    heavy_tails_note: str | None = None,
+    rules: Mapping[str, Mapping[str, MeasureRule]] | None = None,
 ) -> pd.DataFrame:
     """Summarise one scenario's replicate fits into measures with MCSEs and a reason when undefined.
 
     The MCSE says how far each measure could move with another set of replicates, so that
     differences between estimators are read against simulation noise; ``defined``/``note``
-    keep numbers that estimate nothing (no intervals, no moments) from being read as results.
-    See the module docstring for the missing-data rule. Rows come out ordered by estimator and
-    term (first appearance in ``estimates``) and by :data:`MEASURES`.
+    keep numbers that estimate nothing (no intervals, no moments) from being read as results, and
+    ``mcse_valid`` marks MCSEs that are not valid standard errors (moments missing for the CLT).
+    See the module docstring for the missing-data rule and ``rules``. Rows come out ordered by
+    estimator and term (first appearance in ``estimates``) and by :data:`MEASURES`.
     """
     _validate(estimates, level)
     if estimates.empty:
         return _empty_table()
-    undefined = dict(undefined or {})
+    rules = dict(rules or {})
     scenario = str(estimates["scenario"].iloc[0])
     estimators, terms, cube = _cube(estimates)
     n_est, n_term = len(estimators), len(terms)
@@ -445,12 +432,12 @@ def performance_table(
     n_base = _count(base)
     has_se = _count(se_use) > 0
     has_ci = _count(ci_use) > 0
-    ref_undefined = reference is not None and reference in undefined and not ref_missing_note
 
     values = np.empty((n_est, n_term, len(MEASURES)))
     mcses = np.empty_like(values)
     n_used = np.empty(values.shape, dtype=np.int64)
     defined = np.empty(values.shape, dtype=bool)
+    valid = np.empty(values.shape, dtype=bool)
     notes: list[str] = []
     for i, est in enumerate(estimators):
         for j in range(n_term):
@@ -479,21 +466,20 @@ def performance_table(
                 if not computable:
                     value = mcse = np.nan
                 ok = computable
-                if measure in _MOMENT_MEASURES and est in undefined:
-                    reasons.append(undefined[est])
-                    ok = False
-                if measure in _RELATIVE_MEASURES and ref_undefined and est != reference:
-                    reasons.append(
-                        f"reference {reference!r} has no finite moments here: "
-                        f"{undefined[str(reference)]}"
-                    )
-                    ok = False
-                if heavy_tails_note and measure in _HEAVY_TAIL_MEASURES and est not in undefined:
-                    reasons.append(heavy_tails_note)
+                mcse_ok = computable and bool(np.isfinite(mcse))
+                rule = rules.get(est, {}).get(measure)
+                self_ref = measure in _RELATIVE_MEASURES and est == reference
+                if rule is not None and not rule.defined:
+                    reasons.append(rule.reason)
+                    ok = mcse_ok = False
+                elif rule is not None and not rule.mcse_valid and not self_ref:
+                    reasons.append(rule.reason)
+                    mcse_ok = False
                 values[i, j, k] = value
                 mcses[i, j, k] = mcse
                 n_used[i, j, k] = int(n)
                 defined[i, j, k] = ok
+                valid[i, j, k] = mcse_ok
                 notes.append("; ".join(reasons))
 
     n_rows = values.size
@@ -509,5 +495,6 @@ def performance_table(
             "n_used": n_used.ravel(),
             "defined": defined.ravel(),
             "note": np.array(notes, dtype=object),
+            "mcse_valid": valid.ravel(),
         }
     )

@@ -299,41 +299,33 @@ def arrow_table(columns: Mapping[str, np.ndarray | Strings | Sequence[str]]) -> 
 
 
 def estimator_notes(
-    knobs: Mapping[str, Any], estimators: Mapping[str, Mapping[str, Any]]
-) -> tuple[dict[str, str], dict[str, str], dict[str, str]]:
-    """Per estimator: why its moments do not exist, heavy-tail MCSE caveats, intercept caveats."""
-    from lossstudy.dgp import error_moments
-    from lossstudy.estimators import is_linear_in_y
+    knobs: Mapping[str, Any],
+    estimators: Mapping[str, Mapping[str, Any]],
+    reference: str | None = None,
+) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
+    """Per estimator: which measures exist / have valid MCSEs (``moment_rules``), intercept caveats.
 
-    mom = error_moments(dict(knobs["errors"]))
-    dist = knobs["errors"]["distribution"]
-    undefined: dict[str, str] = {}
-    heavy: dict[str, str] = {}
+    The first mapping is ``{estimator: {measure: MeasureRule}}`` for
+    :func:`lossstudy.performance.performance_table`: under t errors with 1 < df <= 2 the OLS
+    bias exists (its MCSE is unreliable) while its EmpSE/MSE do not; see :mod:`lossstudy.moments`.
+    """
+    from lossstudy.dgp import error_moments
+    from lossstudy.moments import moment_rules
+
+    errors = dict(knobs["errors"])
+    mom = error_moments(errors)
+    ref_spec = estimators.get(reference) if reference is not None else None
+    rules: dict[str, dict[str, Any]] = {}
     intercept: dict[str, str] = {}
     for name, spec in estimators.items():
-        if is_linear_in_y(spec):
-            if not mom.mean_finite:
-                undefined[name] = (
-                    f"does not exist: {spec['method']} is linear in y and {dist} errors have no "
-                    "mean, so the estimator has no mean or variance"
-                )
-            elif not mom.var_finite:
-                undefined[name] = (
-                    f"does not exist: {spec['method']} is linear in y and {dist} errors have no "
-                    "variance"
-                )
-            elif not mom.fourth_finite:
-                heavy[name] = (
-                    "normal-theory MCSE unreliable: errors have no finite fourth moment; "
-                    "see median_bias and mad"
-                )
-        elif not mom.symmetric and spec["method"] in ("lad", "huber"):
+        rules[name] = dict(moment_rules(errors, spec, ref_spec))
+        if not mom.symmetric and spec["method"] in ("lad", "huber"):
             intercept[name] = (
                 f"skewed errors: the {spec['method']} intercept estimates a location of y other "
                 "than its mean, so its bias is by design (for LAD the target is intercept + "
                 f"median(e), i.e. {mom.median:+.4f} off)"
             )
-    return undefined, heavy, intercept
+    return rules, intercept
 
 
 def summarise_scenario(
@@ -357,13 +349,8 @@ def summarise_scenario(
         key=lambda s: s.map(order) if s.name == "estimator" else s,
         kind="stable",
     ).reset_index(drop=True)
-    undefined, heavy, intercept = estimator_notes(knobs, estimators)
-    perf = performance_table(est, reference, level, undefined=undefined)
-    for name, note in heavy.items():
-        rows = (perf["estimator"] == name) & perf["measure"].isin(
-            ["empse", "mse", "rmse", "modse", "rel_error_modse"]
-        )
-        perf.loc[rows, "note"] = _join_notes(perf.loc[rows, "note"], note)
+    rules, intercept = estimator_notes(knobs, estimators, reference)
+    perf = performance_table(est, reference, level, rules=rules)
     for name, note in intercept.items():
         rows = (perf["estimator"] == name) & (perf["term"] == "intercept")
         perf.loc[rows, "note"] = _join_notes(perf.loc[rows, "note"], note)
@@ -408,6 +395,7 @@ def failure_rows(est: Any) -> Any:
                 "n_used": total,
                 "defined": True,
                 "note": note,
+                "mcse_valid": True,
             }
         )
     return pd.DataFrame(rows)

@@ -41,6 +41,7 @@ from lossstudy.answer import (
     short_answer,
 )
 from lossstudy.io import write_text
+from lossstudy.moments import moment_rule_table
 from lossstudy.overhead import rule_wall_times
 
 __all__ = ["MEASURE_DEFINITIONS", "METHOD_LOSSES", "render_report", "report_context"]
@@ -952,6 +953,7 @@ def _environment() -> Environment:
         lstrip_blocks=True,
     )
     env.filters["esc"] = html.escape
+    env.globals["moment_rule_table"] = moment_rule_table
     return env
 
 

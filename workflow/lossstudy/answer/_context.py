@@ -107,10 +107,19 @@ class _Ctx:
         return f"{where} (n = {int(n)})" if np.isfinite(n) else _code(scenario)
 
     def moments_undefined(self, scenario: str) -> bool:
-        """Some estimator's moments do not exist here (flagged in the table or by the knobs)."""
+        """Some estimator has no variance here (flagged in the table or by the knobs).
+
+        The EmpSE is the test: it is undefined as soon as the variance is missing (t errors with
+        df <= 2), even where the mean, hence the bias, still exists (1 < df <= 2).
+        """
         for est in self.tab.estimators:
-            num = self.tab.get(scenario, est, "bias")
-            if num is not None and not num.defined and num.n_used >= 2 and "exist" in num.note:
+            num = self.tab.get(scenario, est, "empse")
+            if (
+                num is not None
+                and not num.defined
+                and num.n_used >= 2
+                and "does not exist" in num.note
+            ):
                 return True
         row = self.scen.get(scenario, {})
         return (

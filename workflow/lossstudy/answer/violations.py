@@ -186,16 +186,23 @@ def _coverage(ctx: _Ctx) -> Iterable[Claim]:
         yield Claim("coverage", text, verdict, tuple(numbers), tuple(ctx.groups[g]))
 
 
+def _flagged(ctx: _Ctx, scenario: str, estimator: str, measure: str) -> bool:
+    """The measure is flagged undefined although it rests on enough replicates."""
+    n = ctx.tab.get(scenario, estimator, measure)
+    return n is not None and not n.defined and n.n_used >= 2
+
+
 def _undefined(ctx: _Ctx) -> Iterable[Claim]:
     for g in _select(ctx, lambda row, s: ctx.moments_undefined(s)):
         s = _largest(ctx, g)
         row = ctx.scen.get(s, {})
         dist = str(row.get("errors.distribution", "heavy-tailed"))
-        none = [
-            e
-            for e in ctx.tab.estimators
-            if (n := ctx.tab.get(s, e, "bias")) is not None and not n.defined and n.n_used >= 2
-        ]
+        if dist == "t" and np.isfinite(df := _float(row, "errors.df", math.nan)):
+            dist = f"t (df {df:g})"
+
+        no_var = [e for e in ctx.tab.estimators if _flagged(ctx, s, e, "empse")]
+        no_mean = [e for e in no_var if _flagged(ctx, s, e, "bias")]
+        mean_only = [e for e in no_var if e not in no_mean]
         numbers: list[Number] = []
         cells: list[str] = []
         mads: list[tuple[Number, str]] = []
@@ -211,11 +218,28 @@ def _undefined(ctx: _Ctx) -> Iterable[Claim]:
             cells.append(f"{_code(e)} median bias {mb.text()}, MAD {mad.text()}")
         if not cells:
             continue
+        parts = []
+        if no_mean or not no_var:
+            parts.append(
+                "the mean and variance of "
+                + (", ".join(map(_code, no_mean)) or "the linear estimators")
+                + " do not exist (their bias, EmpSE and MSE are flagged undefined, whatever the "
+                "sample values)"
+            )
+        if mean_only:
+            parts.append(
+                "the mean of "
+                + ", ".join(map(_code, mean_only))
+                + " exists, so its bias is defined (zero where the estimator is unbiased), but "
+                "its variance does not: EmpSE and MSE are flagged undefined and the MCSE of the "
+                "bias is unreliable (the central limit theorem fails)"
+            )
         text = (
-            f"With {html.escape(dist)} errors, {ctx.label(g, s)}, the mean and variance of "
-            + (", ".join(map(_code, none)) or "the linear estimators")
-            + " do not exist (their bias, EmpSE and MSE are flagged undefined, whatever the "
-            "sample values). Robust summaries instead: " + "; ".join(cells) + "."
+            f"With {html.escape(dist)} errors, {ctx.label(g, s)}, "
+            + "; ".join(parts)
+            + ". Robust summaries instead: "
+            + "; ".join(cells)
+            + "."
         )
         verdict = "undefined"
         mads.sort(key=lambda t: t[0].value)
