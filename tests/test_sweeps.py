@@ -349,3 +349,27 @@ def test_sentences_trace_to_rows_and_use_the_largest_n():
     text = words["text"].iloc[0]
     assert "falls below 4.5 (4.2–4.9); theory 4.7" in text and "n = 60" in text
     assert words["figure"].iloc[0] == "sweep_t"
+
+
+def test_crossover_notes_where_its_calls_rest_on_an_unreliable_mcse():
+    from lossstudy.sweeps.study import crossovers
+
+    scen = _scen()
+    perf_rows = []
+    for sid in scen["scenario"]:
+        df = float(scen.loc[scen["scenario"] == sid, "errors.df"].iloc[0])
+        for est, (value, valid) in {
+            "ols": (1.0, df > 4),
+            "lad": (1.3 if df < 4 else 0.9, df > 4),
+        }.items():
+            perf_rows.append(
+                {"scenario": sid, "estimator": est, "term": "x1", "measure": "rel_mse",
+                 "value": value, "mcse": 0.0 if est == "ols" else 0.02, "n_used": 100,
+                 "defined": True, "note": "", "mcse_valid": valid}
+            )  # fmt: skip
+    perf = pd.DataFrame(perf_rows)
+    specs = {"ols": {"method": "ols", "se": "classical"}, "lad": {"method": "lad"}}
+    cross, _ = crossovers(perf, scen, {}, specs, ["ols", "lad"], "ols", 1, 0.95)
+    row = cross[(cross["fixed"] == "n=30") & (cross["measure"] == "rel_mse")].iloc[0]
+    assert row["bracket_low"] == 3 and row["bracket_high"] == 5
+    assert "MCSE unreliable at errors.df = 3 " in row["note"]

@@ -77,6 +77,31 @@ def measure_lookup(
     return {k: (float(v), float(m)) for k, v, m in zip(keys, value, mcse, strict=True)}
 
 
+def unreliable_mcse(perf: pd.DataFrame, term: str) -> set[tuple[str, str, str]]:
+    """(scenario, estimator, measure) whose value exists but whose MCSE is unreliable
+    (``mcse_valid`` False in the performance table: a moment the MCSE needs is missing)."""
+    if "mcse_valid" not in perf.columns:
+        return set()
+    sub = perf[perf["term"].astype(str) == term]
+    defined = sub["defined"].astype(str).str.lower().isin(["true", "1"])
+    valid = sub["mcse_valid"].astype(str).str.lower().isin(["true", "1"])
+    bad = sub[defined & ~valid]
+    return set(
+        zip(bad["scenario"].astype(str), bad["estimator"].astype(str), bad["measure"], strict=True)
+    )
+
+
+def _caveat(s: Series, est: str, measure: str, shaky: set[tuple[str, str, str]]) -> str:
+    """Which swept values' calls rest on an unreliable MCSE (no finite fourth moment)."""
+    hit = [v for v, sc in zip(s.values, s.scenarios, strict=True) if (sc, est, measure) in shaky]
+    if not hit:
+        return ""
+    return (
+        f"MCSE unreliable at {s.knob} = {', '.join(f'{v:g}' for v in hit)} (a moment it needs "
+        "does not exist): the calls there rest on it"
+    )
+
+
 def _comparisons(
     estimators: Sequence[str], specs: Mapping[str, Mapping[str, Any]], reference: str
 ) -> tuple[list[str], list[str]]:
@@ -105,6 +130,7 @@ def crossovers(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """One row per series × comparison (see the package doc), and the theory curves drawn."""
     table = measure_lookup(perf, term)
+    shaky = unreliable_mcse(perf, term)
     versus, covered = _comparisons(estimators, specs, reference)
     rows: list[dict[str, Any]] = []
     curves: list[dict[str, Any]] = []
@@ -144,7 +170,9 @@ def crossovers(
                         "measure": measure,
                         **_crossing_cols(cr),
                         "theory": theory,
-                        "note": "; ".join(x for x in (cr.note, tnote) if x),
+                        "note": "; ".join(
+                            x for x in (cr.note, _caveat(s, est, measure, shaky), tnote) if x
+                        ),
                         **extra,
                     }
                 )
