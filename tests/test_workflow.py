@@ -300,6 +300,16 @@ BAD_INPUTS = {
     "typo": (_with("replicatse", 5), "Did you mean 'replicates'?", "replicatse"),
     "grid knob": (_with("grid", {"sample_size": [10]}), "'grid.sample_size'", "unknown knob"),
     "no scenarios": (_with("scenarios", {}), "'scenarios'", "must not be empty"),
+    "empty sweep": (
+        _with("scenarios.gm.sweep", {"errors.scale": []}),
+        "'scenarios.gm.sweep.errors.scale'",
+        "non-empty list",
+    ),
+    "sweep value out of range": (
+        _with("scenarios.gm.sweep", {"autocorrelation.phi": [0.5, 1.0]}),
+        "'scenarios.gm.sweep.autocorrelation.phi[1]'",
+        "< 1",
+    ),
 }
 
 
