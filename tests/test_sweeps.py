@@ -203,7 +203,7 @@ def _are_huber_t(df: float, k: float = 1.345) -> float:
 def test_t_crossings_match_independent_roots(method, independent, expected):
     values = [2.5, 3, 4, 5, 6, 8, 12, 20, 50]
     curve, _ = th.comparison_curve(
-        T_KNOBS, "errors.df", values, 1, "t", {"method": method, "k": 1.345}, {"method": "ols"},
+        T_KNOBS, "errors.df", values, 1, {"method": method, "k": 1.345}, {"method": "ols"},
         "rel_mse", 1,
     )  # fmt: skip
     roots = th.roots(curve, th.grid(values))
@@ -229,7 +229,7 @@ def test_contamination_crossings_match_the_reference_table(method, expected):
     )
     values = [0, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.3]
     curve, _ = th.comparison_curve(
-        knobs, "errors.fraction", values, 1, "c", {"method": method}, {"method": "ols"},
+        knobs, "errors.fraction", values, 1, {"method": method}, {"method": "ols"},
         "rel_mse", 1,
     )  # fmt: skip
     roots = th.roots(curve, th.grid(values))
@@ -238,7 +238,7 @@ def test_contamination_crossings_match_the_reference_table(method, expected):
 
 def test_no_are_theory_off_the_error_knobs():
     curve, why = th.comparison_curve(
-        T_KNOBS, "heteroskedasticity.strength", [0, 1], 1, "t", {"method": "lad"},
+        T_KNOBS, "heteroskedasticity.strength", [0, 1], 1, {"method": "lad"},
         {"method": "ols"}, "rel_mse", 1,
     )  # fmt: skip
     assert curve is None and "not an error-distribution knob" in why
@@ -278,7 +278,7 @@ def test_wls_crossing_along_heteroskedasticity_matches_brute_force_moments():
     cells = [(v, sc.knobs, sc.id) for v, sc in zip(values, study.scenarios.values(), strict=True)]
     spec, ref = {"method": "wls", "predictor": 1, "strength": 2.0}, {"method": "ols"}
     curve, _ = th.comparison_curve(cells[0][1], "heteroskedasticity.strength", values, 5,
-                                   cells[0][2], spec, ref, "rel_efficiency", 1, cells)  # fmt: skip
+                                   spec, ref, "rel_efficiency", 1, cells)  # fmt: skip
     from lossstudy.theory.exact import linear_dgp
 
     def brute(g: float, knobs: dict, sid: str) -> float:

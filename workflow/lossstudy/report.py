@@ -401,7 +401,6 @@ def _figure(path: Path, captions: Mapping[str, str] | None = None) -> dict[str, 
 
 
 def _sweep_captions(
-    figures: Sequence[str | Path],
     scen: pd.DataFrame,
     families: Mapping[str, Mapping[str, Any]],
     config: Mapping[str, Any],
@@ -444,7 +443,6 @@ def _sweep_captions(
                 family=meta["family"], parameter=meta["parameter"], scenario=where
             ),
         )
-    del figures
     return out
 
 
@@ -831,7 +829,7 @@ def report_context(
     perf, scen = representative(perf_all, scen_all, anchors)
     level = float(config.get("level", 0.95))
     sweeps = _sweeps(crossovers_csv, optima_csv, scen_all, level)
-    captions = _sweep_captions(figures, scen_all, families, config, level)
+    captions = _sweep_captions(scen_all, families, config, level)
     est_names = list(dict.fromkeys(perf["estimator"]))
     for e in est_names:
         estimators.setdefault(e, {"method": "unknown"})

@@ -220,12 +220,10 @@ def _mark(ax: Any, crossovers: pd.DataFrame, s: Series, e: str, measure: str, co
     lo, hi = float(row["ci_low"].iloc[0]), float(row["ci_high"].iloc[0])
     lo = max(lo, min(s.values)) if np.isfinite(lo) else min(s.values)
     hi = min(hi, max(s.values)) if np.isfinite(hi) else max(s.values)
-    y = ax.get_ylim()[0] if ax.get_yscale() == "log" else 0
     trans = ax.get_xaxis_transform()
     ax.plot([lo, hi], [0.04, 0.04], color=color, lw=2.2, transform=trans, solid_capstyle="butt")
     ax.plot([xc], [0.04], marker="v", color=color, ms=6, mec="k", mew=0.5, transform=trans)
     ax.axvline(xc, color=color, lw=0.6, ls=":", alpha=0.8)
-    del y
 
 
 def _coverage_panel(

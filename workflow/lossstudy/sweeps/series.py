@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,7 +22,22 @@ class Series:
 
     @property
     def fixed_text(self) -> str:
-        return "; ".join(f"{k}={_show(v)}" for k, v in self.fixed.items())
+        return factors_text(self.fixed)
+
+
+def factors_text(factors: Mapping[str, object]) -> str:
+    """``n=100; errors.df=3``: the ``fixed`` column of crossovers.csv and optima.csv."""
+    return "; ".join(f"{k}={_show(v)}" for k, v in factors.items())
+
+
+def factor_columns(scen: pd.DataFrame) -> list[str]:
+    """The columns a family can vary along: ``n`` and the knob columns."""
+    return [c for c in ["n", *_knob_columns(scen)] if c in scen.columns]
+
+
+def varying(fam: pd.DataFrame, columns: list[str], exclude: str = "") -> list[str]:
+    """Those of ``columns`` that take more than one value within a family's rows."""
+    return [c for c in columns if c != exclude and fam[c].astype(str).nunique(dropna=False) > 1]
 
 
 def _show(value: object) -> str:
@@ -47,16 +63,14 @@ def sweep_series(scen: pd.DataFrame) -> list[Series]:
         return []
     out: list[Series] = []
     sc = scen.reset_index(drop=True)
-    knobs = [c for c in ["n", *_knob_columns(sc)] if c in sc.columns]
+    knobs = factor_columns(sc)
     for base, fam in sc.groupby(sc["base"].astype(str), sort=False):
         swept = str(fam["sweep"].iloc[0]) if pd.notna(fam["sweep"].iloc[0]) else ""
         for knob in [k for k in swept.split(",") if k]:
             if knob not in fam.columns:
                 continue
-            varying = [
-                c for c in knobs if c != knob and fam[c].astype(str).nunique(dropna=False) > 1
-            ]
-            groups = fam.groupby(varying, sort=False, dropna=False) if varying else [((), fam)]
+            others = varying(fam, knobs, exclude=knob)
+            groups = fam.groupby(others, sort=False, dropna=False) if others else [((), fam)]
             for key, part in groups:
                 key = key if isinstance(key, tuple) else (key,)
                 vals = np.array([_number(v) for v in part[knob]])
@@ -65,7 +79,7 @@ def sweep_series(scen: pd.DataFrame) -> list[Series]:
                     Series(
                         str(base),
                         knob,
-                        {c: _plain(v) for c, v in zip(varying, key, strict=True)},
+                        {c: _plain(v) for c, v in zip(others, key, strict=True)},
                         [float(vals[i]) for i in order],
                         [str(part["scenario"].iloc[i]) for i in order],
                     )

@@ -23,7 +23,7 @@ from lossstudy.io import atomic_path
 from . import theory as th
 from .crossing import find_crossing
 from .optimum import find_optimum, refine
-from .series import Series, sweep_series
+from .series import Series, factor_columns, factors_text, sweep_series, varying
 
 CROSSOVER_COLUMNS = (
     "scenario",
@@ -156,8 +156,8 @@ def crossovers(
                 curve, why = (None, "no knobs for this series")
                 if first is not None and j is not None:
                     curve, why = th.comparison_curve(
-                        first, s.knob, s.values, seed, s.scenarios[0], specs[est],
-                        specs[reference], measure, j, cells,
+                        first, s.knob, s.values, seed, specs[est], specs[reference], measure,
+                        j, cells,
                     )  # fmt: skip
                 theory, tnote = _theory_root(curve, why, xs, cr.crossing)
                 if curve is not None:
@@ -285,6 +285,8 @@ def optima(
             pd.DataFrame(curves, columns=list(THEORY_COLUMNS)),
         )
     sc = scen.reset_index(drop=True)
+    columns = factor_columns(sc)
+    factors = {str(base): varying(fam, columns) for base, fam in sc.groupby(sc["base"].astype(str))}
     for _, rec in sc.iterrows():
         sid = str(rec["scenario"])
         path = Path(estimates_dir) / f"{sid}.parquet"
@@ -294,7 +296,7 @@ def optima(
             path, columns=["replicate", "estimator", "term", "estimate", "true_value", "status"]
         )
         est = est[est["term"].astype(str) == term]
-        fixed = _cell_factors(sc, rec)
+        fixed = factors_text({c: rec[c] for c in factors[str(rec["base"])]})
         for (family, param), members in by_family.items():
             members = sorted(members)
             values = np.array([v for v, _ in members])
@@ -359,20 +361,6 @@ def optima(
         pd.DataFrame(rows, columns=list(OPTIMA_COLUMNS)),
         pd.DataFrame(curves, columns=list(THEORY_COLUMNS)),
     )
-
-
-def _cell_factors(sc: pd.DataFrame, rec: pd.Series) -> str:
-    """The factors that vary within the scenario's family, at this cell's values."""
-    from lossstudy.answer.roles import _knob_columns
-
-    fam = sc[sc["base"].astype(str) == str(rec["base"])]
-    cols = [c for c in ["n", *_knob_columns(sc)] if c in sc.columns]
-    varying = [c for c in cols if fam[c].astype(str).nunique(dropna=False) > 1]
-    parts = []
-    for c in varying:
-        v = rec[c]
-        parts.append(f"{c}={int(v) if isinstance(v, float) and v.is_integer() else v}")
-    return "; ".join(parts)
 
 
 def write_sweeps(

@@ -81,11 +81,16 @@ def _are(errors_json: str, knob: str, x: float, method: str, k: float) -> float:
 
 
 @functools.lru_cache(maxsize=256)
-def _dgp(knobs_json: str, seed: int, scenario_id: str) -> Any:
-    """The fixed-design linear model of one point of a curve, shared by every estimator."""
+def _dgp(knobs_json: str, seed: int, scenario_id: str) -> tuple[Any, str]:
+    """The fixed-design linear model of one cell, shared by every estimator and λ (or None and
+    why there is none)."""
     from lossstudy.theory.exact import linear_dgp
 
-    return linear_dgp(json.loads(knobs_json), seed, scenario_id)[0]
+    return linear_dgp(json.loads(knobs_json), seed, scenario_id)
+
+
+def dgp_of(knobs: Mapping[str, Any], seed: int, scenario_id: str) -> tuple[Any, str]:
+    return _dgp(json.dumps(knobs, sort_keys=True), seed, scenario_id)
 
 
 def _linear_x1(
@@ -94,7 +99,7 @@ def _linear_x1(
     """(mean, variance) of the estimation error of coefficient j, exactly; None if no form."""
     from lossstudy.theory.exact import linear_map
 
-    dgp = _dgp(json.dumps(knobs, sort_keys=True), seed, scenario_id)
+    dgp, _ = dgp_of(knobs, seed, scenario_id)
     if dgp is None:
         return None
     M, _ = linear_map(spec, dgp.X)
@@ -128,11 +133,9 @@ def _linear_cells(
     straight lines: the cells' designs differ, and one design's smooth curve can miss the
     others' exact values by more than Monte Carlo error (2.0 against 1.76 for WLS at
     heteroskedasticity 8, n = 100, in the default study)."""
-    from lossstudy.theory.exact import linear_dgp
-
     xs, ys = [], []
     for x, knobs, sid in sorted(cells, key=lambda c: c[0]):
-        dgp, why = linear_dgp(knobs, seed, sid)
+        dgp, why = dgp_of(knobs, seed, sid)
         if dgp is None:
             return None, f"no theory: {why}"
         a = _linear_x1(knobs, seed, sid, ref, j)
@@ -152,7 +155,6 @@ def comparison_curve(
     knob: str,
     values: list[float],
     seed: int,
-    scenario_id: str,
     spec: Mapping[str, Any],
     ref: Mapping[str, Any],
     measure: str,
@@ -196,9 +198,7 @@ def ridge_mse(
     knobs: Mapping[str, Any], seed: int, scenario_id: str, spec: Mapping[str, Any], j: int
 ) -> tuple[Curve | None, str]:
     """Exact MSE of coefficient j as a function of ridge's λ (over the prior, if any)."""
-    from lossstudy.theory.exact import linear_dgp
-
-    dgp, why = linear_dgp(knobs, seed, scenario_id)
+    dgp, why = dgp_of(knobs, seed, scenario_id)
     if dgp is None:
         return None, f"no theory: {why}"
 
