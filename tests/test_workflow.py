@@ -365,7 +365,7 @@ def test_killed_run_resumes_to_identical_results(study: Path, tmp_path: Path, si
         time.sleep(0.05)
     assert proc.poll() is None, "the run ended before it could be interrupted"
     os.killpg(proc.pid, sig)  # the whole run, jobs included, mid-way
-    proc.wait()
+    proc.wait(timeout=120)  # a run that does not stop is a failure, not a hung CI
     if sig == signal.SIGKILL:
         assert snakemake(tmp_path, "--unlock").returncode == 0
     done = len(list(fits.rglob("*.parquet")))
