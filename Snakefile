@@ -17,6 +17,7 @@ include: "workflow/rules/fit.smk"
 include: "workflow/rules/summarise.smk"
 include: "workflow/rules/theory.smk"
 include: "workflow/rules/sweeps.smk"
+include: "workflow/rules/claims.smk"
 include: "workflow/rules/report.smk"
 
 
@@ -28,5 +29,6 @@ rule all:
         "results/theory.csv",
         "results/crossovers.csv",
         "results/optima.csv",
+        "results/claims.csv",
         expand("results/tables/{scenario}.tex", scenario=STUDY.scenarios),
         "report/report.html",

@@ -151,6 +151,12 @@ def test_side_outputs_exist(study: Path):
         assert data["y"].shape == (10, 30)
         assert list(data["replicates"]) == list(range(10, 20))
     assert not list(res.rglob("*.part"))
+    claims = pd.read_csv(res / "claims.csv", keep_default_na=False)
+    for col in ("section", "scenario", "estimator", "versus", "term", "measure", "value"):
+        assert col in claims.columns
+    for col in ("mcse", "statistic", "threshold", "verdict", "text"):
+        assert col in claims.columns
+    assert len(claims) and set(claims["scenario"]) <= set(TINY["scenarios"])
 
 
 def test_report_is_self_contained_and_complete(study: Path):
@@ -161,6 +167,7 @@ def test_report_is_self_contained_and_complete(study: Path):
     for section in ("short answer", "Design (ADEMP)", "Figures", "Failures", "Reproducibility"):
         assert section in html
     assert html.count('src="data:image/png;base64,') >= 6
+    assert "<code>claim = 1</code> in <code>results/claims.csv</code>" in html
     figures = {p.stem for p in (study / "results" / "figures").glob("*.png")}
     assert {"mse_decomposition", "relative_efficiency", "bias", "coverage", "zip"} <= figures
 
@@ -190,7 +197,15 @@ def test_rerun_is_a_no_op(study: Path):
 
 
 # the study-wide steps that any change reruns
-AGGREGATION = {"performance": 1, "theory": 1, "sweeps": 1, "figures": 1, "report": 1, "all": 1}
+AGGREGATION = {
+    "performance": 1,
+    "theory": 1,
+    "sweeps": 1,
+    "claims": 1,
+    "figures": 1,
+    "report": 1,
+    "all": 1,
+}
 
 
 def _extend(study: Path, tmp_path: Path, config: dict) -> dict[str, int]:

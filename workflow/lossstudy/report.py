@@ -32,13 +32,16 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 
 from lossstudy.answer import (
     ASSUMPTIONS,
-    TOPICS,
-    Claim,
+    answer_table,
     estimator_roles,
     format_pm,
-    multiplicity,
     scenario_groups,
-    short_answer,
+)
+from lossstudy.answer.table import (
+    claim_groups,
+    multiplicity_of,
+    read_claims_csv,
+    write_claims_csv,
 )
 from lossstudy.io import write_text
 from lossstudy.moments import moment_rule_table
@@ -639,32 +642,6 @@ def _failures(perf: pd.DataFrame) -> list[dict[str, Any]]:
     ]
 
 
-def _claim_groups(claims: Sequence[Claim]) -> list[dict[str, Any]]:
-    out: dict[str, dict[str, Any]] = {}
-    for c in claims:
-        out.setdefault(
-            c.topic, {"topic": c.topic, "heading": TOPICS.get(c.topic, c.topic), "claims": []}
-        )
-        out[c.topic]["claims"].append(
-            {
-                "text": c.text,  # HTML-safe by construction (lossstudy.answer)
-                "verdict": c.verdict,
-                "numbers": [
-                    {
-                        "scenario": n.scenario,
-                        "estimator": n.estimator,
-                        "measure": n.measure,
-                        "value": n.text(),
-                        "defined": n.defined,
-                        "note": n.note,
-                    }
-                    for n in c.numbers
-                ],
-            }
-        )
-    return list(out.values())
-
-
 def _digits(mcse: float) -> int:
     if np.isfinite(mcse) and mcse > 0:
         return int(np.clip(1 - math.floor(math.log10(mcse)), 0, 6))
@@ -800,6 +777,58 @@ def _theory(
 # --------------------------------------------------------------------------------------------
 
 
+def claims_table(
+    config: Mapping[str, Any],
+    performance_csv: str | Path,
+    scenarios_csv: str | Path,
+    theory_csv: str | Path | None = None,
+    *,
+    term: str = "x1",
+) -> pd.DataFrame:
+    """Every claim of the answer, one row per comparison (:mod:`lossstudy.answer.table`), for
+    the scenarios and estimators the per-scenario sections show (the sweeps' anchors)."""
+    from lossstudy.sweeps.series import representative
+
+    perf_all = _read_perf(performance_csv)
+    scen_all = pd.read_csv(scenarios_csv)
+    scen_all["scenario"] = scen_all["scenario"].astype(str)
+    estimators, anchors, _ = _study_estimators(copy.deepcopy(dict(config)))
+    perf, scen = representative(perf_all, scen_all, anchors)
+    for e in dict.fromkeys(perf["estimator"]):
+        estimators.setdefault(e, {"method": "unknown"})
+    terms = list(dict.fromkeys(perf["term"]))
+    if term not in terms:
+        slopes = [t for t in terms if t != "intercept"]
+        term = slopes[0] if slopes else (terms[0] if terms else term)
+    theory = None
+    if theory_csv is not None and Path(theory_csv).exists():
+        theory = pd.read_csv(theory_csv, keep_default_na=False, na_values=[""])
+    return answer_table(
+        perf,
+        scen,
+        _reference(config, estimators) or None,
+        term,
+        estimators=estimators,
+        level=float(config.get("level", 0.95)),
+        theory=theory,
+    )
+
+
+def write_claims(
+    config: Mapping[str, Any],
+    performance_csv: str | Path,
+    scenarios_csv: str | Path,
+    theory_csv: str | Path | None,
+    out_csv: str | Path,
+    *,
+    term: str = "x1",
+) -> None:
+    """Rule ``claims``: ``results/claims.csv`` (see :func:`claims_table`)."""
+    write_claims_csv(
+        claims_table(config, performance_csv, scenarios_csv, theory_csv, term=term), out_csv
+    )
+
+
 def report_context(
     config: Mapping[str, Any],
     performance_csv: str | Path,
@@ -816,6 +845,7 @@ def report_context(
     theory_skipped_csv: str | Path | None = None,
     crossovers_csv: str | Path | None = None,
     optima_csv: str | Path | None = None,
+    claims_csv: str | Path | None = None,
 ) -> dict[str, Any]:
     """Everything the template shows, as plain data (see :func:`render_report`)."""
     from lossstudy.sweeps.series import representative
@@ -839,7 +869,10 @@ def report_context(
         slopes = [t for t in terms if t != "intercept"]
         term = slopes[0] if slopes else (terms[0] if terms else term)
     meta = scenario_groups(scen)
-    claims = short_answer(perf, scen, reference or None, term, estimators=estimators, level=level)
+    if claims_csv is not None and Path(claims_csv).exists():
+        claims = read_claims_csv(claims_csv)
+    else:
+        claims = claims_table(config, performance_csv, scenarios_csv, theory_csv, term=term)
     scen_rows = _scenario_rows(scen, config, meta)
     reps = sorted({int(float(r)) for r in scen.get("replicates", pd.Series(dtype=float)).dropna()})
     if not reps and "replicates" in config:
@@ -887,9 +920,11 @@ def report_context(
         "term": term,
         "level": level,
         "reference": reference,
-        "claims": _claim_groups(claims),
-        "multiplicity": multiplicity(claims),
-        "n_claims": len(claims),
+        "claims": claim_groups(claims),
+        "multiplicity": multiplicity_of(claims),
+        "n_claims": int(claims["claim"].nunique()),
+        "n_rows": len(claims),
+        "unreliable_mark": "‡",
         "scenarios": scen_rows,
         "n_scenarios": len(scen_rows),
         "n_groups": len(dict.fromkeys(meta["group"])),
@@ -972,6 +1007,7 @@ def render_report(
     theory_skipped_csv: str | Path | None = None,
     crossovers_csv: str | Path | None = None,
     optima_csv: str | Path | None = None,
+    claims_csv: str | Path | None = None,
 ) -> None:
     """Render the self-contained HTML report to ``out_html`` (written atomically).
 
@@ -984,7 +1020,9 @@ def render_report(
     ``theory_csv`` and ``theory_skipped_csv`` (from :mod:`lossstudy.theory`) feed the section
     "Does the simulation agree with theory?" (it says so when they are not given);
     ``crossovers_csv`` and ``optima_csv`` (from :mod:`lossstudy.sweeps`) the answer to "when does
-    L2 stop winning?". Per-scenario sections show the sweeps' anchors and anchor estimators.
+    L2 stop winning?"; ``claims_csv`` (:func:`write_claims`) the claims, which are derived in
+    memory the same way when it is not given. Per-scenario sections show the sweeps' anchors and
+    anchor estimators.
     """
     ctx = report_context(
         config,
@@ -1001,6 +1039,7 @@ def render_report(
         theory_skipped_csv=theory_skipped_csv,
         crossovers_csv=crossovers_csv,
         optima_csv=optima_csv,
+        claims_csv=claims_csv,
     )
     env = _environment()
     css = (TEMPLATES / "report.css").read_text(encoding="utf-8")

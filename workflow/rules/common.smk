@@ -49,7 +49,7 @@ def benchmark_files(wildcards):
     """Every job's benchmark file: the report sums wall time per rule from them."""
     files = ["results/benchmarks/scenarios.tsv", "results/benchmarks/performance.tsv"]
     files += ["results/benchmarks/figures.tsv", "results/benchmarks/theory.tsv"]
-    files += ["results/benchmarks/sweeps.tsv"]
+    files += ["results/benchmarks/sweeps.tsv", "results/benchmarks/claims.tsv"]
     for sid in STUDY.scenarios:
         files.append(f"results/benchmarks/summarise/{sid}.tsv")
         for chunk in STUDY.chunks(sid):

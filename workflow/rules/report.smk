@@ -50,6 +50,7 @@ rule report:
         theory_skipped="results/theory_skipped.csv",
         crossovers="results/crossovers.csv",
         optima="results/optima.csv",
+        claims="results/claims.csv",
         benchmarks=benchmark_files,
     output:
         "report/report.html",

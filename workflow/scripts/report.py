@@ -27,4 +27,5 @@ render_report(
     theory_skipped_csv=snakemake.input.theory_skipped,
     crossovers_csv=snakemake.input.crossovers,
     optima_csv=snakemake.input.optima,
+    claims_csv=snakemake.input.claims,
 )

@@ -5,8 +5,13 @@ of :class:`Claim` objects: one sentence each, the numbers it rests on (each with
 standard error, MCSE) and a verdict. The rules:
 
 * A comparison is a *win* or a *loss* only when the difference from the null value (1 for a
-  ratio, 0 for a bias, the nominal level for coverage) exceeds ``2 x MCSE``; otherwise it is a
-  *tie* ("within Monte Carlo error"), and the sentence states the multiple of the MCSE.
+  ratio, 0 for a bias, the nominal level for coverage) exceeds its family's Bonferroni threshold
+  (at least ``2 x MCSE``); otherwise it is a *tie* ("within Monte Carlo error"), and the
+  sentence states the multiple of the MCSE. Where ``theory.csv`` (or the symmetry of the
+  errors) fixes the true value, the verdict is theory's unless the estimate is beyond the
+  theory bar from it (:func:`lossstudy.answer.claims.judge`).
+* :func:`answer_table` turns the claims into ``claims.csv``, one row per comparison
+  (:mod:`lossstudy.answer.table`); the report renders from it.
 * A number flagged ``defined = False`` (e.g. moments of OLS under Cauchy errors) is never used
   for a win or a loss; it is reported as undefined with its note.
 * Scenarios are recognised by the assumption flags and knobs in ``scenarios.csv``
@@ -36,13 +41,14 @@ import numpy as np
 import pandas as pd
 
 from ._context import _Ctx, _Table
-from .claims import _THRESHOLDS, ALPHA, FAMILIES, TOPICS, Claim, Number, bonferroni, format_pm
+from .claims import _THRESHOLDS, ALPHA, TOPICS, Claim, Number, bonferroni, format_pm
 from .claims import Z_TIE as Z_TIE
 from .efficiency import _gauss_markov, _heavy_tails
 from .ridge import CORRELATED as CORRELATED
 from .ridge import NEAR_COLLINEAR as NEAR_COLLINEAR
 from .ridge import _ridge
 from .roles import ASSUMPTIONS, estimator_roles, scenario_groups
+from .table import claims_frame, family_sizes_of, multiplicity_of
 from .violations import _bias, _coverage, _full_rank, _undefined
 
 __all__ = [
@@ -50,7 +56,10 @@ __all__ = [
     "TOPICS",
     "Claim",
     "Number",
+    "answer_table",
+    "claims_frame",
     "estimator_roles",
+    "exact_theory",
     "format_pm",
     "multiplicity",
     "scenario_groups",
@@ -66,6 +75,7 @@ def short_answer(
     *,
     estimators: Mapping[str, Mapping[str, Any]] | None = None,
     level: float = 0.95,
+    theory: pd.DataFrame | None = None,
 ) -> list[Claim]:
     """Claims the results support, each citing its numbers ± MCSE, grouped by topic.
 
@@ -73,16 +83,52 @@ def short_answer(
     ``reference`` the estimator relative measures compare with (default: the first OLS
     estimator), ``term`` the coefficient discussed, ``estimators`` the config's estimator specs
     (method and parameters; used to find OLS with classical/HC/HAC SEs, penalised and robust
-    estimators) and ``level`` the nominal coverage.
+    estimators), ``level`` the nominal coverage and ``theory`` the theory table
+    (``theory.csv``): where it fixes a value exactly, the verdict uses it (:func:`judge`).
     """
+    return _answer(perf, scenarios, reference, term, estimators, level, theory)[0]
+
+
+def answer_table(
+    perf: pd.DataFrame,
+    scenarios: pd.DataFrame,
+    reference: str | None = None,
+    term: str = "x1",
+    *,
+    estimators: Mapping[str, Mapping[str, Any]] | None = None,
+    level: float = 0.95,
+    theory: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """``claims.csv``: the rows of :func:`short_answer`'s claims, judged with the thresholds
+    the claims were written with (:mod:`lossstudy.answer.table`)."""
+    claims, thresholds, ref = _answer(perf, scenarios, reference, term, estimators, level, theory)
+    token = _THRESHOLDS.set(thresholds)
+    try:
+        return claims_frame(claims, ref, level)
+    finally:
+        _THRESHOLDS.reset(token)
+
+
+def _answer(
+    perf: pd.DataFrame,
+    scenarios: pd.DataFrame,
+    reference: str | None,
+    term: str,
+    estimators: Mapping[str, Mapping[str, Any]] | None,
+    level: float,
+    theory: pd.DataFrame | None,
+) -> tuple[list[Claim], dict[str, float], str]:
+    """The claims, the family thresholds they were written with, and the reference."""
     tab = _Table(perf, term)
     if not tab.rows:
-        return []
+        return [], {}, reference or ""
     roles = estimator_roles(tab.estimators, estimators)
     if reference is None or reference not in roles:
         reference = next(
             (e for e in tab.estimators if roles[e]["method"] == "ols"), tab.estimators[0]
         )
+    if theory is not None:
+        tab = _Table(perf, term, exact_theory(theory, term, roles, reference))
     sc = scenarios.copy()
     sc["scenario"] = sc["scenario"].astype(str)
     sc = sc[sc["scenario"].isin(tab.scenarios)]
@@ -113,34 +159,83 @@ def short_answer(
     # Multiplicity: a first pass at Z_TIE finds the comparisons the claims judge; each family's
     # threshold is then Bonferroni over its count, and the claims are written again with it
     # (the set of comparisons can change with the threshold, so until it is stable).
+    def sizes(claims: list[Claim]) -> dict[str, float]:
+        return {f: bonferroni(m) for f, m in family_sizes(claims, reference, level).items()}
+
     claims = generate()
+    thresholds: dict[str, float] = {}
     for _ in range(4):
-        thresholds = {f: bonferroni(m) for f, m in family_sizes(claims).items()}
+        thresholds = sizes(claims)
         token = _THRESHOLDS.set(thresholds)
         try:
             claims = generate()
+            done = sizes(claims) == thresholds
         finally:
             _THRESHOLDS.reset(token)
-        if {f: bonferroni(m) for f, m in family_sizes(claims).items()} == thresholds:
+        if done:
             break
-    return claims
+    return claims, thresholds, reference
 
 
-def family_sizes(claims: list[Claim]) -> dict[str, int]:
-    """Distinct judged comparisons (scenario, estimator, term, measure) per verdict family."""
-    seen: dict[str, set[tuple[str, str, str, str]]] = {}
-    for c in claims:
-        for n in c.numbers:
-            fam = FAMILIES.get(n.measure)
-            if fam:
-                seen.setdefault(fam, set()).add((n.scenario, n.estimator, n.term, n.measure))
-    return {f: len(v) for f, v in seen.items()}
+def family_sizes(claims: list[Claim], reference: str = "", level: float = 0.95) -> dict[str, int]:
+    """Distinct judged comparisons (scenario, estimator, versus, term, measure) per family."""
+    return family_sizes_of(claims_frame(claims, reference, level))
 
 
-def multiplicity(claims: list[Claim], alpha: float = ALPHA) -> list[dict[str, Any]]:
-    """Per verdict family: comparisons m, the Bonferroni threshold, and the bound on the
-    expected number of false verdicts (E[V] ≤ m₀ α/m ≤ α)."""
-    return [
-        {"family": f, "m": m, "z": bonferroni(m, alpha), "expected_false": alpha * min(m, 1)}
-        for f, m in family_sizes(claims).items()
-    ]
+def multiplicity(
+    claims: list[Claim], reference: str = "", level: float = 0.95, alpha: float = ALPHA
+) -> list[dict[str, Any]]:
+    """Per verdict family: comparisons m, the Bonferroni threshold, the verdicts called, and the
+    bound on the expected number of false verdicts (E[V] ≤ m₀ α/m ≤ α)."""
+    return multiplicity_of(claims_frame(claims, reference, level), alpha)
+
+
+def exact_theory(
+    theory: pd.DataFrame | None,
+    term: str,
+    roles: Mapping[str, Mapping[str, Any]],
+    reference: str,
+) -> dict[tuple[str, str, str], tuple[float, str]]:
+    """(scenario, estimator, measure) -> (exact value, why) from ``theory.csv``'s exact rows.
+
+    Linear estimators on a fixed design have exact finite-sample bias and variance, so their
+    bias, relative efficiency (variance ratio) and relative MSE against a linear reference are
+    known; so is the coverage of a t interval whose SE is right under normal errors. Estimators
+    with the same point estimates (``ols_hc3`` and ``ols``) share the point moments.
+    """
+    if theory is None or theory.empty:
+        return {}
+    tab = theory[(theory["kind"] == "exact") & (theory["term"].astype(str) == term)]
+    moments: dict[tuple[str, str], dict[str, float]] = {}
+    out: dict[tuple[str, str, str], tuple[float, str]] = {}
+    for sc, est, q, val in zip(
+        tab["scenario"].astype(str),
+        tab["estimator"].astype(str),
+        tab["quantity"].astype(str),
+        pd.to_numeric(tab["theoretical"], errors="coerce"),
+        strict=True,
+    ):
+        if not np.isfinite(val):
+            continue
+        if q == "coverage":
+            out[(sc, est, "coverage")] = (float(val), "")
+        elif q in ("bias", "variance"):
+            moments.setdefault((sc, est), {})[q] = float(val)
+    point = {e: r.get("point") for e, r in roles.items()}
+    by_scenario: dict[str, dict[str, dict[str, float]]] = {}
+    for (sc, est), mom in moments.items():
+        if "bias" in mom and "variance" in mom:
+            for e in roles:
+                if e == est or (est in point and point[e] == point[est]):
+                    by_scenario.setdefault(sc, {})[e] = mom
+    linear = ""  # the exact moments of a linear estimator (the report's footnote says so)
+    for sc, ests in by_scenario.items():
+        ref = ests.get(reference)
+        for e, mom in ests.items():
+            out[(sc, e, "bias")] = (mom["bias"], linear)
+            if ref is None or mom["variance"] <= 0:
+                continue
+            mse = mom["bias"] ** 2 + mom["variance"]
+            out[(sc, e, "rel_efficiency")] = (ref["variance"] / mom["variance"], linear)
+            out[(sc, e, "rel_mse")] = ((ref["bias"] ** 2 + ref["variance"]) / mse, linear)
+    return out

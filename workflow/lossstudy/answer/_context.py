@@ -10,29 +10,36 @@ wording of their claims.
 
 from __future__ import annotations
 
-import html
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from .claims import Number, _code, z_limit
+from .claims import Number, _code, judge
 
 
 class _Table:
     """Fast lookup of (scenario, estimator, measure) for one term."""
 
-    def __init__(self, perf: pd.DataFrame, term: str) -> None:
+    def __init__(
+        self,
+        perf: pd.DataFrame,
+        term: str,
+        theory: Mapping[tuple[str, str, str], tuple[float, str]] | None = None,
+    ) -> None:
+        """``theory`` maps (scenario, estimator, measure) to the exact value and why."""
+        theory = theory or {}
         sub = perf[perf["term"].astype(str) == term]
         self.term = term
         self.rows: dict[tuple[str, str, str], Number] = {}
         notes = sub["note"] if "note" in sub.columns else pd.Series([""] * len(sub))
         defined = sub["defined"] if "defined" in sub.columns else pd.Series([True] * len(sub))
         n_used = sub["n_used"] if "n_used" in sub.columns else pd.Series([0] * len(sub))
-        for sc, est, meas, val, mc, d, nu, note in zip(
+        valid = sub["mcse_valid"] if "mcse_valid" in sub.columns else pd.Series([True] * len(sub))
+        for sc, est, meas, val, mc, d, nu, note, ok in zip(
             sub["scenario"].astype(str),
             sub["estimator"].astype(str),
             sub["measure"].astype(str),
@@ -41,8 +48,10 @@ class _Table:
             defined,
             n_used,
             notes,
+            valid,
             strict=True,
         ):
+            exact, why = theory.get((sc, est, meas), (math.nan, ""))
             self.rows[(sc, est, meas)] = Number(
                 sc,
                 est,
@@ -53,12 +62,21 @@ class _Table:
                 _as_bool(d),
                 int(nu) if pd.notna(nu) else 0,
                 "" if pd.isna(note) else str(note),
+                exact,
+                why,
+                _as_bool(ok),
             )
         self.estimators = list(dict.fromkeys(sub["estimator"].astype(str)))
         self.scenarios = list(dict.fromkeys(sub["scenario"].astype(str)))
 
     def get(self, scenario: str, estimator: str, measure: str) -> Number | None:
         return self.rows.get((scenario, estimator, measure))
+
+    def set_theory(self, key: tuple[str, str, str], value: float, why: str) -> None:
+        """Attach a theoretical value to a number that has none yet."""
+        num = self.rows.get(key)
+        if num is not None and not np.isfinite(num.theory):
+            self.rows[key] = replace(num, theory=value, theory_why=why)
 
     def usable(self, scenario: str, estimator: str, measure: str) -> Number | None:
         """The number if it is defined and finite, else None."""
@@ -100,6 +118,15 @@ class _Ctx:
     roles: dict[str, dict[str, Any]]
     reference: str
     level: float
+
+    def __post_init__(self) -> None:
+        # symmetric errors fix the bias of the odd estimators at 0 (see unbiased_by_theory)
+        for sc in self.tab.scenarios:
+            for est in self.tab.estimators:
+                if (sc, est, "bias") in self.tab.rows:
+                    why = self.unbiased_by_theory(sc, est)
+                    if why:
+                        self.tab.set_theory((sc, est, "bias"), 0.0, why)
 
     def label(self, group: str, scenario: str) -> str:
         n = self.nval.get(scenario, math.nan)
@@ -159,30 +186,21 @@ class _Ctx:
             return ""
         if not mom.symmetric or (method in ("ols", "wls") and not mom.mean_finite):
             return ""
-        return (
-            f"{method} is odd in the errors, which are symmetric about 0 given X "
-            f"({errors.get('distribution', '?')}), with a linear mean"
-        )
-
-    def theory_bar(self, measure: str) -> float:
-        """What a result contrary to theory must clear: the family's threshold, at least the
-        theory check's flag (``lossstudy.theory.Z_FLAG``)."""
-        from lossstudy.theory import Z_FLAG
-
-        return max(z_limit(measure), Z_FLAG)
+        return f"odd in {errors.get('distribution', '?')} errors, symmetric about 0"
 
     def biased(self, scenario: str, estimator: str, bias: Number) -> bool:
-        """Bias beyond Monte Carlo error: the family's threshold, or the theory bar where
-        theory says the estimator is unbiased."""
-        z = abs(bias.z(0.0))
-        if self.unbiased_by_theory(scenario, estimator):
-            return z > self.theory_bar(bias.measure)
-        return z > z_limit(bias.measure)
+        """Bias beyond Monte Carlo error (the family's threshold), or by theory where theory
+        fixes the bias (a contrary estimate must clear the theory bar: :func:`judge`)."""
+        return judge(bias, 0.0).verdict in ("win", "loss")
 
     def contrary(self, scenario: str, estimator: str) -> str:
-        """Words for a bias called against theory ('' where theory is silent)."""
-        why = self.unbiased_by_theory(scenario, estimator)
-        return f"; contrary to theory ({html.escape(why)}), beyond its bar" if why else ""
+        """Words for a bias verdict that rests on theory or contradicts it ('' for neither)."""
+        from .claims import basis_words
+
+        bias = self.tab.get(scenario, estimator, "bias")
+        if bias is None:
+            return ""
+        return basis_words(bias, judge(bias, 0.0))
 
 
 def _largest(ctx: _Ctx, group: str) -> str:

@@ -13,6 +13,7 @@ import html
 import math
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -37,6 +38,7 @@ FAMILIES: dict[str, str] = {
     "rel_precision": "relative",
     "bias": "bias",
     "coverage": "coverage",
+    "mad_difference": "robust",
 }
 #: Family-wise error rate of the verdicts of each family (Bonferroni).
 ALPHA = 0.05
@@ -91,9 +93,16 @@ class Number:
     defined: bool = True
     n_used: int = 0
     note: str = ""
+    #: the exact value where theory fixes it (NaN where it does not), and why it does
+    theory: float = math.nan
+    theory_why: str = ""
+    #: False where the MCSE rests on a moment the errors lack (``performance.csv``'s
+    #: ``mcse_valid``): the value may exist, but its z statistic is not standard normal
+    mcse_valid: bool = True
 
     def text(self) -> str:
-        return format_pm(self.value, self.mcse)
+        mark = "" if self.mcse_valid else UNRELIABLE
+        return format_pm(self.value, self.mcse) + mark
 
     def z(self, null: float) -> float:
         """Distance from ``null`` in MCSE (±inf when the MCSE is 0 and the value differs)."""
@@ -101,6 +110,64 @@ class Number:
         if self.mcse > 0:
             return diff / self.mcse
         return 0.0 if diff == 0 else math.copysign(math.inf, diff)
+
+
+#: Appended to a number whose MCSE is unreliable (the report's footnote explains it).
+UNRELIABLE = "<sup>‡</sup>"
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """How one number was judged against its null: the row behind a verdict.
+
+    ``verdict`` is generic (``win`` above the null, ``loss`` below, ``tie``, ``undefined``);
+    ``basis`` is ``mc`` (the Monte Carlo test), ``theory`` (theory fixes the true value and
+    the estimate agrees with it within the bar) or ``contrary`` (the estimate is beyond the
+    theory check's bar from the theoretical value, so the Monte Carlo test decides).
+    """
+
+    null: float
+    statistic: float
+    threshold: float
+    verdict: str
+    basis: str = "mc"
+
+
+def judge(num: Number, null: float) -> Judgement:
+    """The one rule for every verdict of the answer (see :func:`z_limit`).
+
+    Where theory fixes the true value (``num.theory``), the verdict is theory's, unless the
+    estimate lies beyond ``max(threshold, Z_FLAG)`` MCSE from it: then the Monte Carlo test
+    decides and the claim must say it is contrary to theory.
+    """
+    from lossstudy.theory import Z_FLAG
+
+    thr = z_limit(num.measure)
+    if not num.defined or not np.isfinite(num.value):
+        return Judgement(null, math.nan, thr, "undefined")
+    z = num.z(null)
+    mc = "tie" if abs(z) <= thr else ("win" if z > 0 else "loss")
+    if not np.isfinite(num.theory):
+        return Judgement(null, z, thr, mc)
+    bar = max(thr, Z_FLAG + 1e-9)
+    gap = num.value - num.theory
+    zt = gap / num.mcse if num.mcse > 0 else (0.0 if gap == 0 else math.inf)
+    if abs(zt) > bar:
+        return Judgement(null, z, bar, mc, "contrary")
+    off = num.theory - null
+    exact = "tie" if abs(off) <= 1e-9 * max(1.0, abs(null)) else ("win" if off > 0 else "loss")
+    return Judgement(null, z, bar, exact, "theory")
+
+
+def basis_words(num: Number, j: Judgement) -> str:
+    """``; theory: exactly 1.02`` / ``; contrary to theory (exactly 0), beyond its bar …``."""
+    if j.basis == "mc":
+        return ""
+    exact = f"{num.theory:.4g}" if num.theory != 0 else "0"
+    why = f", {html.escape(num.theory_why)}" if num.theory_why else ""
+    if j.basis == "theory":
+        return f"; theory: exactly {exact}{why}"
+    return f"; contrary to theory (exactly {exact}{why}), beyond its bar of {j.threshold:.2g} MCSE"
 
 
 @dataclass(frozen=True)
@@ -117,6 +184,9 @@ class Claim:
     verdict: str
     numbers: tuple[Number, ...] = field(default_factory=tuple)
     scenarios: tuple[str, ...] = field(default_factory=tuple)
+    #: comparisons of two numbers the sentence judges besides ``numbers`` against their nulls
+    #: (e.g. the smallest MAD against the next), as ready rows of ``claims.csv``
+    pairs: tuple[dict[str, Any], ...] = field(default_factory=tuple)
 
     @property
     def heading(self) -> str:
@@ -134,20 +204,19 @@ def _zword(z: float) -> str:
 
 
 def _compare(num: Number, null: float) -> str:
-    """``win`` (above null beyond the family's threshold), ``loss``, ``tie`` or ``undefined``."""
-    if not num.defined or not np.isfinite(num.value):
-        return "undefined"
-    z = num.z(null)
-    if abs(z) <= z_limit(num.measure):
-        return "tie"
-    return "win" if z > 0 else "loss"
+    """``win`` (above null beyond the family's threshold, or by theory), ``loss``, ``tie`` or
+    ``undefined``: :func:`judge`'s verdict."""
+    return judge(num, null).verdict
 
 
 def _versus(num: Number, null: float, above: str, below: str) -> str:
     """``above (4.2 MCSE from 1)`` / ``tie: within Monte Carlo error (1.3 MCSE)``."""
-    verdict = _compare(num, null)
+    j = judge(num, null)
     z = num.z(null)
-    if verdict == "tie":
-        return f"a tie, within Monte Carlo error ({_zword(z)} from {null:g})"
-    word = above if verdict == "win" else below
-    return f"{word} ({_zword(z)} from {null:g})"
+    extra = basis_words(num, j)
+    if j.verdict == "tie":
+        if j.basis == "theory":
+            return f"a tie ({_zword(z)} from {null:g}{extra})"
+        return f"a tie, within Monte Carlo error ({_zword(z)} from {null:g}{extra})"
+    word = above if j.verdict == "win" else below
+    return f"{word} ({_zword(z)} from {null:g}{extra})"

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ._context import _Ctx, _holds, _largest, _others, _ref_ok, _select
-from .claims import Claim, Number, _code, _compare, _versus, _zword
+from .claims import Claim, Number, _code, _compare, _versus, _zword, basis_words, judge
 
 
 def _gauss_markov(ctx: _Ctx) -> Iterable[Claim]:
@@ -117,26 +117,27 @@ def _heavy_tails(ctx: _Ctx) -> Iterable[Claim]:
                 continue
             numbers.append(rel)
             v = _compare(rel, 1.0)
+            how = basis_words(rel, judge(rel, 1.0))
             verdicts.append(v)
             caveat = caveat or any(
-                num is not None and "unreliable" in num.note
+                num is not None and ("unreliable" in num.note or not num.mcse_valid)
                 for num in (rel, ctx.tab.get(s, e, "empse"), ctx.tab.get(s, ref, "empse"))
             )
             if v == "win":
                 wins.append((rel.value, e))
                 parts.append(
                     f"{_code(e)} beats {_code(ref)} by a factor {rel.value:.2f} in variance "
-                    f"(relative efficiency {rel.text()}, {_zword(rel.z(1))} above 1)"
+                    f"(relative efficiency {rel.text()}, {_zword(rel.z(1))} above 1{how})"
                 )
             elif v == "loss":
                 parts.append(
                     f"{_code(e)} is less efficient than {_code(ref)} "
-                    f"(relative efficiency {rel.text()}, {_zword(rel.z(1))} below 1)"
+                    f"(relative efficiency {rel.text()}, {_zword(rel.z(1))} below 1{how})"
                 )
             else:
                 parts.append(
                     f"{_code(e)} ties with {_code(ref)}: relative efficiency {rel.text()}, "
-                    f"within Monte Carlo error ({_zword(rel.z(1))} from 1)"
+                    f"within Monte Carlo error ({_zword(rel.z(1))} from 1{how})"
                 )
         if not parts:
             continue

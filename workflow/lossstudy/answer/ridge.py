@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from ._context import _at_n, _Ctx, _float, _holds, _largest, _ref_ok, _select
-from .claims import Claim, Number, _code, _compare, _zword
+from .claims import Claim, Number, _code, _compare, _zword, basis_words, judge
 
 CORRELATED = 0.5  # design.correlation from which ridge is featured
 NEAR_COLLINEAR = 0.9  # as in lossstudy.assumptions
@@ -51,14 +51,14 @@ def _ridge(ctx: _Ctx) -> Iterable[Claim]:
                 if rel is None:
                     continue
                 rest_cells += 1
+                rest_numbers.append(rel)  # every cell judged is a row of claims.csv
                 if _compare(rel, 1.0) == "win":
                     n = ctx.nval[s]
                     where = f"{_code(g)} at n = {int(n)}" if np.isfinite(n) else _code(s)
                     rest_wins.append(
                         f"{_code(e)} in {where}{'†' if broken else ''} (rel. MSE {rel.text()}, "
-                        f"{_zword(rel.z(1))})"
+                        f"{_zword(rel.z(1))}{basis_words(rel, judge(rel, 1.0))})"
                     )
-                    rest_numbers.append(rel)
                     offset = offset or broken
 
     for g in feature:
@@ -91,7 +91,13 @@ def _ridge(ctx: _Ctx) -> Iterable[Claim]:
                     "loss": "higher MSE than",
                     "tie": "MSE within Monte Carlo error of",
                 }[v]
-                cell = f"{_code(e)} {word} {_code(ref)}, rel. MSE {rel.text()} ({_zword(rel.z(1))})"
+                how = basis_words(rel, judge(rel, 1.0))
+                if v == "tie" and how:
+                    word = "MSE equal to that of"
+                cell = (
+                    f"{_code(e)} {word} {_code(ref)}, rel. MSE {rel.text()} "
+                    f"({_zword(rel.z(1))} from 1{how})"
+                )
                 if bias is not None:
                     numbers.append(bias)
                     cell += f", paying bias {bias.text()}"
@@ -132,10 +138,9 @@ def _ridge(ctx: _Ctx) -> Iterable[Claim]:
     if rest_cells:
         if rest_wins:
             text = (
-                f"Elsewhere the penalty lowers the MSE of {_code(ctx.tab.term)} beyond Monte "
-                f"Carlo error in {len(rest_wins)} of {rest_cells} scenario × estimator cells: "
-                + "; ".join(rest_wins)
-                + "."
+                f"Elsewhere the penalty lowers the MSE of {_code(ctx.tab.term)} (beyond Monte "
+                f"Carlo error, or by exact theory) in {len(rest_wins)} of {rest_cells} "
+                "scenario × estimator cells: " + "; ".join(rest_wins) + "."
             )
             if offset:
                 text += (
@@ -146,7 +151,8 @@ def _ridge(ctx: _Ctx) -> Iterable[Claim]:
         else:
             text = (
                 f"Elsewhere the penalty never lowers the MSE of {_code(ctx.tab.term)} beyond "
-                f"Monte Carlo error ({rest_cells} scenario × estimator cells checked)."
+                f"Monte Carlo error or by exact theory ({rest_cells} scenario × estimator cells "
+                "checked)."
             )
             verdict = "loss"
         yield Claim("ridge", text, verdict, tuple(rest_numbers), ())

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from ._context import _at_n, _Ctx, _float, _holds, _largest, _n_label, _select
-from .claims import _Z_LIMIT, Claim, Number, _code, _compare, _zword
+from .claims import Claim, Number, _code, _compare, _zword, basis_words, judge, z_limit
 
 
 def _bias(ctx: _Ctx) -> Iterable[Claim]:
@@ -49,13 +49,11 @@ def _bias(ctx: _Ctx) -> Iterable[Claim]:
             if ctx.roles[e]["penalised"]:
                 shrunk.append(f"{_code(e)} {b.text()}")
             elif ctx.biased(s, e, b):
-                cells.append(f"{_code(e)} {b.text()}{ctx.contrary(s, e)}")
+                how = ctx.contrary(s, e)
+                cells.append(f"{_code(e)} {b.text()}" + (f" ({how[2:]})" if how else ""))
             else:
-                theory = ctx.unbiased_by_theory(s, e)
                 unbiased.append(
-                    f"{_code(e)} {b.text()} (within {_zword(b.z(0))} of 0"
-                    + (f"; unbiased by theory: {html.escape(theory)}" if theory else "")
-                    + ")"
+                    f"{_code(e)} {b.text()} (within {_zword(b.z(0))} of 0{ctx.contrary(s, e)})"
                 )
         if not cells and not unbiased:
             continue
@@ -135,6 +133,7 @@ def _coverage(ctx: _Ctx) -> Iterable[Claim]:
                     continue
                 numbers.append(c)
                 v = _compare(c, lv)
+                how = basis_words(c, judge(c, lv))
                 status[e].append(v)
                 kind = html.escape(str(ctx.roles[e].get("se")))
                 word = {
@@ -144,10 +143,12 @@ def _coverage(ctx: _Ctx) -> Iterable[Claim]:
                 }[v]
                 if e in hac_cells:
                     hac_cells[e].append(
-                        f"{c.text()} at {_n_label(ctx, s)} ({word}, {_zword(c.z(lv))})"
+                        f"{c.text()} at {_n_label(ctx, s)} ({word}, {_zword(c.z(lv))}{how})"
                     )
                 else:
-                    cells.append(f"{_code(e)} ({kind} SE) {c.text()}, {word} ({_zword(c.z(lv))})")
+                    cells.append(
+                        f"{_code(e)} ({kind} SE) {c.text()}, {word} ({_zword(c.z(lv))}{how})"
+                    )
             if cells:
                 per_n.append(_at_n(ctx, s, cells))
         hac_text = [
@@ -204,6 +205,12 @@ def _undefined(ctx: _Ctx) -> Iterable[Claim]:
         no_mean = [e for e in no_var if _flagged(ctx, s, e, "bias")]
         mean_only = [e for e in no_var if e not in no_mean]
         numbers: list[Number] = []
+        # the moments the sentence calls undefined, and the biases it calls defined, are rows
+        for e in no_var:
+            for m in ("bias", "empse") if e in no_mean else ("bias",):
+                num = ctx.tab.get(s, e, m)
+                if num is not None:
+                    numbers.append(num)
         cells: list[str] = []
         mads: list[tuple[Number, str]] = []
         for e in ctx.tab.estimators:
@@ -242,6 +249,7 @@ def _undefined(ctx: _Ctx) -> Iterable[Claim]:
             + "."
         )
         verdict = "undefined"
+        pairs: list[dict[str, Any]] = []
         mads.sort(key=lambda t: t[0].value)
         if len(mads) >= 2:
             best, runner = mads[0], mads[1]
@@ -249,7 +257,22 @@ def _undefined(ctx: _Ctx) -> Iterable[Claim]:
             diff = runner[0].value - best[0].value
             se = math.hypot(best[0].mcse, runner[0].mcse)
             z = diff / se if se > 0 else math.inf
-            if z > _Z_LIMIT:
+            limit = z_limit("mad_difference")
+            pairs.append(
+                {
+                    "scenario": s,
+                    "estimator": best[1],
+                    "versus": runner[1],
+                    "measure": "mad_difference",
+                    "value": -diff,
+                    "mcse": se,
+                    "statistic": z,
+                    "threshold": limit,
+                    "verdict": "better" if z > limit else "tie",
+                    "basis": "mc",
+                }
+            )
+            if z > limit:
                 text += (
                     f" {_code(best[1])} has the smallest MAD, "
                     f"{diff:.3g} below the next ({_code(runner[1])}), {z:.1f} times their "
@@ -266,7 +289,7 @@ def _undefined(ctx: _Ctx) -> Iterable[Claim]:
                     "times as large"
                 )
             text += "."
-        yield Claim("undefined", text, verdict, tuple(numbers), tuple(ctx.groups[g]))
+        yield Claim("undefined", text, verdict, tuple(numbers), tuple(ctx.groups[g]), tuple(pairs))
 
 
 def _full_rank(ctx: _Ctx) -> Iterable[Claim]:

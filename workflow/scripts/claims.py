@@ -1,0 +1,15 @@
+"""Rule `claims`: every generated claim, one row per comparison (results/claims.csv)."""
+
+import _lossstudy_path  # noqa: F401  (finds lossstudy without the package installed)
+
+from lossstudy.pipeline import setup_logging
+from lossstudy.report import write_claims
+
+setup_logging(snakemake.log[0])
+write_claims(
+    snakemake.config,
+    snakemake.input.performance,
+    snakemake.input.scenarios,
+    snakemake.input.theory,
+    snakemake.output[0],
+)
