@@ -104,3 +104,47 @@ def test_front_sentences_are_few_linked_and_traceable():
         "broken": "fig-scoreboard",
         "optimum": "fig-optimum_ridge",
     }
+
+
+def test_scoreboard_threshold_is_bonferroni_over_the_board():
+    """A 2.4-SE gap beat the old 2-SE rule; over the board's comparisons it is a tie. The
+    threshold is Bonferroni over the comparisons with a winner (4 here: undefined cells and
+    winners are not comparisons)."""
+    from lossstudy.answer.claims import bonferroni
+
+    mse = dict(MSE)
+    mse[("gm-n200", "ridge")] = (1.0 + 2.4 * math.hypot(0.02, 0.02), 0.02, True)
+    board = scoreboard(_perf(mse), _scen(), list(SPECS), SPECS)
+    assert board["threshold"].iloc[0] == bonferroni(4) > 2.4
+    v = board.set_index(["family", "estimator"])["verdict"]
+    assert v["gm", "ridge"] == "ties" and v["gm", "lad"] == "loses"
+
+
+def test_scoreboard_rows_for_claims_csv():
+    from lossstudy.answer.table import VERDICTS
+    from lossstudy.frontpage import board_rows
+
+    board = scoreboard(_perf(MSE), _scen(), list(SPECS), SPECS)
+    sentences = board_rows(board)
+    assert len(sentences) == 3
+    gm, het, cauchy = ({(r["estimator"], r["versus"]): r for r in s} for s in sentences)
+    assert gm[("ols", "ridge")]["verdict"] == "tie"  # the winner against the runner-up
+    assert gm[("lad", "ols")]["verdict"] == "worse" and gm[("ridge", "ols")]["verdict"] == "tie"
+    assert het[("lad", "ridge")]["verdict"] == "better"
+    assert cauchy[("ols", "")]["verdict"] == "undefined"
+    assert all(r["verdict"] in VERDICTS for s in sentences for r in s)
+    text = sentences[1][0]["text"]
+    assert "the lowest MSE of <code>x1</code> is <code>lad</code>" in text
+    assert "higher beyond Monte Carlo error: <code>ols</code>, <code>ridge</code>" in text
+
+
+def test_broken_sentence_needs_the_reference_beaten():
+    """'ols is beaten in het' only when ols loses there, not when it ties with the winner."""
+    mse = dict(MSE)
+    mse[("het-n200", "ols")] = (1.51, 0.02, True)
+    mse[("het-n200", "ols_hc3")] = (1.51, 0.02, True)
+    board = scoreboard(_perf(mse), _scen(), list(SPECS), SPECS)
+    words = front_sentences(board, _scen(), None, None, [], "ols")
+    text = dict(zip(words["key"], words["text"], strict=True))
+    assert "<code>het</code>" not in text["broken"]
+    assert "<code>cauchy</code>: <code>lad</code>" in text["broken"]

@@ -9,10 +9,13 @@ Scoreboard
     One row per scenario family (its anchor cell at the largest ``n``), one column per distinct
     point estimator (twins with identical estimates, such as OLS with other SEs, shown once).
     The winner has the smallest MSE of the focus slope; an estimator *ties* it when the
-    difference is within ``Z_TIE`` standard errors of the difference, computed as if the two
+    difference is within ``threshold`` standard errors of the difference, computed as if the two
     MSEs were independent, sqrt(m_a² + m_b²) (conservative: both are estimated on the same
     datasets, which makes the true MCSE of the difference smaller, so some ties are real wins).
-    Undefined MSEs (no finite moments) never win.
+    ``threshold`` is Bonferroni over the board's m comparisons with a winner,
+    max(2, Φ⁻¹(1 − 0.05/(2m))), as for the claims: the whole board has at most a 5% chance of
+    any false "loses". Undefined MSEs (no finite moments) never win. Its rows go into
+    ``claims.csv`` (:func:`board_rows`).
 Sentences
     1. every Gauss–Markov assumption holding with normal errors: who wins there;
     2.–4. one per error-distribution sweep (at most three): each robust estimator's crossing
@@ -34,7 +37,6 @@ import pandas as pd
 
 from lossstudy.answer.roles import ASSUMPTIONS, estimator_roles
 
-Z_TIE = 2.0
 BOARD_COLUMNS = (
     "family",
     "scenario",
@@ -43,6 +45,8 @@ BOARD_COLUMNS = (
     "mse",
     "mcse",
     "ratio",
+    "z",
+    "threshold",
     "verdict",
 )
 SENTENCE_COLUMNS = ("key", "text", "link")
@@ -105,17 +109,13 @@ def scoreboard(
         best = min(finite, key=lambda e: finite[e][0]) if finite else None
         for e in shown:
             v, m = vals[e]
-            if best is None or not math.isfinite(v):
-                verdict, ratio = "undefined", math.nan
-            else:
+            ratio = z = math.nan
+            if best is not None and math.isfinite(v):
                 vb, mb = finite[best]
                 ratio = v / vb
-                if e == best:
-                    verdict = "wins"
-                elif abs(v - vb) <= Z_TIE * math.hypot(m, mb):
-                    verdict = "ties"
-                else:
-                    verdict = "loses"
+                se = math.hypot(m, mb)
+                if e != best:
+                    z = (v - vb) / se if se > 0 else (0.0 if v == vb else math.inf)
             rows.append(
                 {
                     "family": str(rec.base),
@@ -125,9 +125,23 @@ def scoreboard(
                     "mse": v,
                     "mcse": m,
                     "ratio": ratio,
-                    "verdict": verdict,
+                    "z": z,
+                    "best": e == best,
                 }
             )
+    from lossstudy.answer.claims import bonferroni
+
+    m_board = sum(1 for r in rows if math.isfinite(r["z"]))
+    threshold = bonferroni(m_board)
+    for r in rows:
+        r["threshold"] = threshold
+        if r.pop("best"):
+            r["verdict"] = "wins"
+        elif not math.isfinite(r["ratio"]):
+            r["verdict"] = "undefined"
+        else:
+            # "exactly at the threshold" stays a tie despite rounding
+            r["verdict"] = "ties" if abs(r["z"]) <= threshold + 1e-9 else "loses"
     return pd.DataFrame(rows, columns=list(BOARD_COLUMNS))
 
 
@@ -222,7 +236,12 @@ def front_sentences(
         flags = _flags(scen, cells[f])
         gone = [a for a in GAUSS_MARKOV if flags.get(a) == "breaks"]
         win, _ = _winners(board, f)
-        if gone and win and win[0] != reference:
+        beaten = ((board["family"] == f) & (board["estimator"] == reference)).any() and (
+            board.loc[(board["family"] == f) & (board["estimator"] == reference), "verdict"]
+            .isin(["loses", "undefined"])
+            .all()
+        )
+        if gone and win and win[0] != reference and beaten:
             broken.append(f"{_code(f)}: {_code(win[0])}")
     if broken:
         rows.append(
@@ -255,3 +274,72 @@ def front_sentences(
                 }
             )
     return pd.DataFrame(rows[:6], columns=list(SENTENCE_COLUMNS))
+
+
+#: ``section`` of the scoreboard's rows in ``claims.csv``
+BOARD_SECTION = "Scoreboard: the lowest MSE of the focus slope at the largest n"
+
+
+def board_rows(board: pd.DataFrame, term: str = "x1") -> list[list[dict[str, Any]]]:
+    """The scoreboard as claims: per family, one sentence and one row per judged comparison
+    (the winner against the runner-up, every other estimator against the winner), in the
+    columns of :data:`lossstudy.answer.table.COLUMNS` without ``claim``."""
+    out: list[list[dict[str, Any]]] = []
+    for family, sub in board.groupby("family", sort=False):
+        win, _ = _winners(board, str(family))
+        if not win:
+            continue
+        rec = sub.iloc[0]
+        n = float(rec["n"]) if pd.notna(rec["n"]) else math.nan
+        where = f"{_code(family)} (n = {int(n)})" if math.isfinite(n) else _code(family)
+        lost = sub.loc[sub["verdict"] == "loses", "estimator"].tolist()
+        undef = sub.loc[sub["verdict"] == "undefined", "estimator"].tolist()
+        text = f"{where}: the lowest MSE of {_code(term)} is {_who(board, str(family))}"
+        if lost:
+            text += "; higher beyond Monte Carlo error: " + ", ".join(map(_code, lost))
+        if undef:
+            text += "; MSE undefined (no finite moments, or every fit failed): " + ", ".join(
+                map(_code, undef)
+            )
+        text += "."
+        others = sub[(sub["verdict"].isin(["ties", "loses"]))]
+        runner = others.loc[others["z"].abs().idxmin()] if len(others) else None
+        rows: list[dict[str, Any]] = []
+        for r in sub.itertuples(index=False):
+            base = {
+                "scenario": r.scenario,
+                "estimator": r.estimator,
+                "term": term,
+                "measure": "mse",
+                "value": r.mse,
+                "mcse": r.mcse,
+                "theory": math.nan,
+                "mcse_valid": True,
+                "family": "scoreboard",
+                "basis": "mc",
+                "threshold": r.threshold,
+            }
+            if r.verdict == "wins":
+                if runner is None:
+                    continue
+                verdict = "better" if runner["verdict"] == "loses" else "tie"
+                rows.append(
+                    {**base, "versus": runner["estimator"], "statistic": runner["z"]}
+                    | {"verdict": verdict}
+                )
+            elif r.verdict == "undefined":
+                rows.append(
+                    {**base, "versus": "", "statistic": math.nan, "threshold": math.nan}
+                    | {"verdict": "undefined", "basis": ""}
+                )
+            else:
+                verdict = "worse" if r.verdict == "loses" else "tie"
+                rows.append({**base, "versus": win[0], "statistic": r.z, "verdict": verdict})
+        badge = "win" if runner is None or runner["verdict"] == "loses" else "tie"
+        out.append(
+            [
+                {**row, "section": BOARD_SECTION, "claim_verdict": badge, "text": text}
+                for row in rows
+            ]
+        )
+    return out

@@ -803,6 +803,10 @@ def claims_table(
     theory = None
     if theory_csv is not None and Path(theory_csv).exists():
         theory = pd.read_csv(theory_csv, keep_default_na=False, na_values=[""])
+    from lossstudy.frontpage import board_rows, scoreboard
+
+    shown = list(dict.fromkeys(perf["estimator"].astype(str)))
+    board = scoreboard(perf, scen, shown, estimators, term)
     return answer_table(
         perf,
         scen,
@@ -811,6 +815,7 @@ def claims_table(
         estimators=estimators,
         level=float(config.get("level", 0.95)),
         theory=theory,
+        extra=board_rows(board, term) if not board.empty else (),
     )
 
 

@@ -34,7 +34,7 @@ deficiency). This one holds :func:`short_answer`, which runs the topics in the o
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -98,13 +98,15 @@ def answer_table(
     estimators: Mapping[str, Mapping[str, Any]] | None = None,
     level: float = 0.95,
     theory: pd.DataFrame | None = None,
+    extra: Sequence[Sequence[dict[str, Any]]] = (),
 ) -> pd.DataFrame:
     """``claims.csv``: the rows of :func:`short_answer`'s claims, judged with the thresholds
-    the claims were written with (:mod:`lossstudy.answer.table`)."""
+    the claims were written with (:mod:`lossstudy.answer.table`), then the ``extra``
+    sentences' rows (the front page's scoreboard)."""
     claims, thresholds, ref = _answer(perf, scenarios, reference, term, estimators, level, theory)
     token = _THRESHOLDS.set(thresholds)
     try:
-        return claims_frame(claims, ref, level)
+        return claims_frame(claims, ref, level, extra)
     finally:
         _THRESHOLDS.reset(token)
 

@@ -68,6 +68,7 @@ VERDICTS = (
 #: generic verdict of :func:`judge` -> the word of claims.csv, per family
 _WORDS: dict[str, dict[str, str]] = {
     "relative": {"win": "better", "loss": "worse", "tie": "tie"},
+    "scoreboard": {"win": "better", "loss": "worse", "tie": "tie"},
     "robust": {"win": "better", "loss": "worse", "tie": "tie"},
     "bias": {"win": "biased", "loss": "biased", "tie": "unbiased"},
     "coverage": {"win": "overcovers", "loss": "undercovers", "tie": "nominal"},
@@ -147,9 +148,19 @@ def claim_rows(claims: Sequence[Claim], reference: str, level: float) -> list[di
     return rows
 
 
-def claims_frame(claims: Sequence[Claim], reference: str, level: float) -> pd.DataFrame:
-    """:func:`claim_rows` as a frame with :data:`COLUMNS` in order."""
-    frame = pd.DataFrame(claim_rows(claims, reference, level), columns=COLUMNS)
+def claims_frame(
+    claims: Sequence[Claim],
+    reference: str,
+    level: float,
+    extra: Sequence[Sequence[dict[str, Any]]] = (),
+) -> pd.DataFrame:
+    """:func:`claim_rows` as a frame with :data:`COLUMNS` in order; ``extra`` appends further
+    sentences, each given as its rows without ``claim`` (e.g. the scoreboard's)."""
+    rows = claim_rows(claims, reference, level)
+    first = len(claims) + 1
+    for i, sentence in enumerate(extra):
+        rows.extend({"claim": first + i, **r} for r in sentence)
+    frame = pd.DataFrame(rows, columns=COLUMNS)
     frame["basis"] = frame["basis"].fillna("")
     frame["versus"] = frame["versus"].fillna("")
     return frame
@@ -173,12 +184,18 @@ def read_claims_csv(path: str | Path) -> pd.DataFrame:
 
 def family_sizes_of(frame: pd.DataFrame) -> dict[str, int]:
     """Distinct judged comparisons per verdict family (undefined rows judge nothing)."""
-    judged = frame[(frame["family"] != "") & (frame["verdict"] != "undefined")]
-    keys = ["scenario", "estimator", "versus", "term", "measure"]
-    return {
-        str(f): int(len(g.drop_duplicates(subset=keys)))
-        for f, g in judged.groupby("family", sort=False)
-    }
+    judged = _distinct(frame[(frame["family"] != "") & (frame["verdict"] != "undefined")])
+    return {str(f): len(g) for f, g in judged.groupby("family", sort=False)}
+
+
+def _distinct(frame: pd.DataFrame) -> pd.DataFrame:
+    """One row per comparison: a with b is the same comparison as b with a."""
+    pair = [
+        "|".join(sorted((str(e), str(v))))
+        for e, v in zip(frame["estimator"], frame["versus"], strict=True)
+    ]
+    keys = ["scenario", "_pair", "term", "measure"]
+    return frame.assign(_pair=pair).drop_duplicates(subset=keys).drop(columns="_pair")
 
 
 def multiplicity_of(frame: pd.DataFrame, alpha: float = ALPHA) -> list[dict[str, Any]]:
@@ -188,7 +205,7 @@ def multiplicity_of(frame: pd.DataFrame, alpha: float = ALPHA) -> list[dict[str,
     out = []
     nulls = {"tie", "unbiased", "nominal", "undefined"}
     for family, m in family_sizes_of(frame).items():
-        sub = frame[(frame["family"] == family) & (frame["verdict"] != "undefined")]
+        sub = _distinct(frame[(frame["family"] == family) & (frame["verdict"] != "undefined")])
         called = sub[~sub["verdict"].isin(nulls)]
         out.append(
             {

@@ -70,11 +70,13 @@ CAPTIONS: dict[str, str] = {
     "scoreboard": (
         "Who has the lowest MSE of the focus slope in each scenario family, at its anchor cell "
         "with the largest n. Dark: the lowest; light: tied with it within Monte Carlo error (the "
-        "difference within 2 standard errors, computed as if the two MSEs were independent, "
-        "which is conservative: more ties than a paired test would find); white: beaten, with "
+        "difference within z standard errors, computed as if the two MSEs were independent, "
+        "which is conservative: more ties than a paired test would find; z is Bonferroni over "
+        "the board's comparisons, as for the claims, and every cell is a row of "
+        "results/claims.csv); white: beaten, with "
         "its MSE as a multiple of the best. Estimators with identical point estimates (OLS "
         "with other standard errors) are shown once. Hatched: no finite MSE (moments that do "
-        "not exist)."
+        "not exist, or every fit failed)."
     ),
     "mse_decomposition": (
         "MSE of the focus slope split into squared bias (dark) and variance (EmpSE², light), "
