@@ -317,6 +317,11 @@ BAD_INPUTS = {
         "'scenarios.gm.sweep.autocorrelation.phi[1]'",
         "< 1",
     ),
+    "one replicate over the memory budget": (
+        {**_with("replicates_per_job", "auto"), "memory_mb_per_job": 50},
+        "'memory_mb_per_job'",
+        "allowed: at least",
+    ),
 }
 
 
