@@ -139,6 +139,9 @@ def test_reference_defaults_to_first_ols():
         ({"replicates": 0}, "replicates", ">= 1"),
         ({"replicates": -5}, "replicates", ">= 1"),
         ({"replicates_per_job": 0}, "replicates_per_job", ">= 1"),
+        ({"replicates_per_job": "sometimes"}, "replicates_per_job", 'an integer >= 1 or "auto"'),
+        ({"replicates_per_job": 2.5}, "replicates_per_job", 'an integer >= 1 or "auto"'),
+        ({"memory_mb_per_job": 0}, "memory_mb_per_job", ">= 1"),
         ({"scenarios": {}}, "scenarios", "must not be empty"),
         ({"scenarios": {"bad/name": {}}}, "scenarios", "letters"),
         ({"scenarios": {"..": {}}}, "scenarios", "letters"),
@@ -273,6 +276,22 @@ def test_wls_parameters_default_and_validate():
     )
     assert study.estimators["w"] == {"method": "wls", "predictor": 1, "strength": 1.0}
     assert study.estimators["v"] == {"method": "wls", "predictor": 1, "strength": 2}
+
+
+def test_auto_split_that_cannot_hold_one_replicate_stops_with_one_message():
+    """A budget smaller than a job of one replicate: the field, the scenario, what fits."""
+    cfg = with_(
+        replicates_per_job="auto",
+        memory_mb_per_job=300,
+        scenarios={"gm": {}, "wide": {"n": 10000, "coefficients": [1.0] * 50}},
+    )
+    message = error_of(cfg)
+    assert message.startswith("config error at 'memory_mb_per_job': 300 MB cannot hold")
+    assert "scenario 'wide' (n = 10000, p = 50, fixed design, 1 estimator)" in message
+    need = int(message.split("allowed: at least ")[1].split(",")[0])
+    assert need > 300
+    study = load_study({**cfg, "memory_mb_per_job": need})  # and that much is enough
+    assert study.job_size("wide") >= 1 and study.job_size("gm") == 10
 
 
 def test_replicates_per_job_larger_than_replicates_is_fine():

@@ -248,13 +248,20 @@ def test_changing_one_scenario_reruns_that_scenario_only(study: Path, tmp_path: 
     assert counts == {"simulate": 2, "fit": 2, "summarise": 1, "scenarios": 1, **AGGREGATION}
 
 
-def test_job_split_and_cores_do_not_change_results(study: Path, tmp_path: Path):
+@pytest.mark.parametrize("per_job", [7, "auto"])
+def test_job_split_and_cores_do_not_change_results(study: Path, tmp_path: Path, per_job):
+    """Another split (7 per job, or `auto`: one job of 20 under the default memory budget)
+    and one core instead of two: the same estimates, bit for bit."""
     config = copy.deepcopy(TINY)
-    config["replicates_per_job"] = 7
+    config["replicates_per_job"] = per_job
     config["scenarios"] = {"cauchy": TINY["scenarios"]["cauchy"], "gm": {}}  # reordered, fewer
     write_config(tmp_path, config)
     run = snakemake(tmp_path, "--cores", "1")
     assert run.returncode == 0, run.stderr[-2000:]
+    chunks = sorted(p.name for p in (tmp_path / "results" / "fits" / "gm").iterdir())
+    assert chunks == (
+        ["chunk0.parquet"] if per_job == "auto" else [f"chunk{i}.parquet" for i in range(3)]
+    )
     for s in ("gm", "cauchy"):
         a, b = (
             pd.read_parquet(w / "results" / "estimates" / f"{s}.parquet")
@@ -324,6 +331,11 @@ BAD_INPUTS = {
         _with("scenarios.gm.sweep", {"autocorrelation.phi": [0.5, 1.0]}),
         "'scenarios.gm.sweep.autocorrelation.phi[1]'",
         "< 1",
+    ),
+    "one replicate over the memory budget": (
+        {**_with("replicates_per_job", "auto"), "memory_mb_per_job": 50},
+        "'memory_mb_per_job'",
+        "allowed: at least",
     ),
 }
 

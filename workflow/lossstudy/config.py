@@ -21,9 +21,11 @@ import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
+
+from lossstudy import memory
 
 #: Where the config schema lives in a checkout of the repository (the Snakemake convention).
 SCHEMA_IN_REPOSITORY = Path("workflow", "schemas", "config.schema.yaml")
@@ -79,6 +81,7 @@ ESTIMATOR_PARAMETERS: dict[str, dict[str, Any]] = {
 
 STUDY_DEFAULTS: dict[str, Any] = {
     "replicates_per_job": 1000,
+    "memory_mb_per_job": 2000,
     "level": 0.95,
     "keep_datasets": True,
     "engine": "vectorized",
@@ -125,7 +128,8 @@ class Study:
     """The validated study: global settings, expanded scenarios and estimators."""
 
     seed: int
-    replicates_per_job: int
+    #: an integer, or "auto": per scenario, as few jobs as memory_mb_per_job allows
+    replicates_per_job: int | Literal["auto"]
     level: float
     reference: str | None
     keep_datasets: bool
@@ -134,21 +138,49 @@ class Study:
     estimators: dict[str, dict[str, Any]]
     #: members of estimator sweeps: name -> {family, parameter, value, anchor}
     estimator_sweeps: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: budget of one simulate or fit job under ``replicates_per_job: auto`` (MB)
+    memory_mb_per_job: int = int(STUDY_DEFAULTS["memory_mb_per_job"])
+    #: replicates per job of each scenario (``auto`` sizes them one scenario at a time)
+    job_sizes: dict[str, int] = field(default_factory=dict)
 
     def anchor_estimators(self) -> list[str]:
         """Estimators shown everywhere; the other members of a sweep only in its sweep figure."""
         return [e for e in self.estimators if self.estimator_sweeps.get(e, {}).get("anchor", True)]
 
+    def job_size(self, scenario_id: str) -> int:
+        """Replicates per simulate and fit job of one scenario."""
+        if scenario_id in self.job_sizes:
+            return self.job_sizes[scenario_id]
+        if self.replicates_per_job == "auto":
+            raise KeyError(f"no job size for scenario {scenario_id!r}")
+        return self.replicates_per_job
+
     def chunks(self, scenario_id: str) -> list[int]:
         """Indices of the jobs a scenario's replicates are split into."""
         reps = self.scenarios[scenario_id].replicates
-        return list(range(math.ceil(reps / self.replicates_per_job)))
+        return list(range(math.ceil(reps / self.job_size(scenario_id))))
 
     def chunk_range(self, scenario_id: str, chunk: int) -> tuple[int, int]:
         """Half-open replicate range [start, stop) of one job."""
         reps = self.scenarios[scenario_id].replicates
-        start = chunk * self.replicates_per_job
-        return start, min(start + self.replicates_per_job, reps)
+        size = self.job_size(scenario_id)
+        start = chunk * size
+        return start, min(start + size, reps)
+
+    def job_shape(self, scenario_id: str, replicates: int) -> memory.JobShape:
+        """What the memory of a job of this scenario with ``replicates`` depends on."""
+        sc = self.scenarios[scenario_id]
+        return memory.shape_of(sc.knobs, self.estimators, self.engine, replicates)
+
+    def mem_mb(self, rule: str, scenario_id: str, chunk: int = 0) -> int:
+        """Memory a job asks for (``resources: mem_mb``), from ``lossstudy.memory``: a simulate
+        or fit job by the replicates of its chunk, a summarise job by the scenario's."""
+        if rule == "summarise":
+            replicates = self.scenarios[scenario_id].replicates
+        else:
+            start, stop = self.chunk_range(scenario_id, chunk)
+            replicates = stop - start
+        return memory.request_mb(rule, self.job_shape(scenario_id, replicates))
 
 
 def term_names(p: int) -> list[str]:
@@ -267,7 +299,20 @@ def _reword(err: Any) -> str:
         return f"missing required key: {err.message.split()[0]}."
     if kind in ("minProperties", "minItems"):
         return f"got {got}; must not be empty."
+    if kind in ("anyOf", "oneOf"):
+        return f"got {got}; must be {' or '.join(_describe(option) for option in val)}."
     return err.message
+
+
+def _describe(node: Mapping[str, Any]) -> str:
+    """A schema alternative in words: 'an integer >= 1', '"auto"'."""
+    if "enum" in node:
+        return " or ".join(json.dumps(v) for v in node["enum"])
+    words = {"integer": "an integer", "number": "a number", "string": "a string"}
+    text = words.get(str(node.get("type")), f"of type {node.get('type')}")
+    if "minimum" in node:
+        text += f" >= {node['minimum']}"
+    return text
 
 
 # --------------------------------------------------------------------------- expansion
@@ -608,6 +653,33 @@ def _check_estimators(
     return out, meta
 
 
+def _auto_job_sizes(
+    scenarios: Mapping[str, Scenario],
+    estimators: Mapping[str, Mapping[str, Any]],
+    engine: str,
+    budget_mb: int,
+) -> dict[str, int]:
+    """``replicates_per_job: auto``: per scenario, as few simulate and fit jobs as the memory
+    budget allows (``lossstudy.memory``); a scenario of which not even one replicate fits stops
+    the study here, before any job runs."""
+    sizes = {}
+    for sid, sc in scenarios.items():
+        shape = memory.shape_of(sc.knobs, estimators, engine, sc.replicates)
+        size = memory.auto_job_size(shape, budget_mb)
+        if size == 0:
+            need = memory.chunk_request_mb(shape.with_replicates(1))
+            design = "fixed" if shape.fixed else "random"
+            k = len(shape.methods)
+            raise ConfigError(
+                f"config error at 'memory_mb_per_job': {budget_mb} MB cannot hold a job of one "
+                f"replicate of scenario '{sid}' (n = {shape.n}, p = {shape.p}, {design} design, "
+                f"{k} estimator{'s' * (k != 1)}), which needs {need} MB; allowed: at least "
+                f"{need}, or a smaller n or p in that scenario."
+            )
+        sizes[sid] = size
+    return sizes
+
+
 def find_schema(near: str | Path | None = None) -> Path:
     """The config schema to validate against.
 
@@ -665,9 +737,18 @@ def load_study(raw: Mapping[str, Any], schema_path: str | Path | None = None) ->
     for name in scenarios:
         if not _SAFE_NAME.match(name.replace("-", "_").replace(".", "_")):
             raise ConfigError(f"config error: expanded scenario id '{name}' is not file-safe.")
+    per_job = config["replicates_per_job"]
+    budget = int(config["memory_mb_per_job"])
+    sizes = (
+        _auto_job_sizes(scenarios, estimators, str(config["engine"]), budget)
+        if per_job == "auto"
+        else {sid: int(per_job) for sid in scenarios}
+    )
     return Study(
         seed=int(config["seed"]),
-        replicates_per_job=int(config["replicates_per_job"]),
+        replicates_per_job=per_job if per_job == "auto" else int(per_job),
+        memory_mb_per_job=budget,
+        job_sizes=sizes,
         level=float(config["level"]),
         reference=reference,
         keep_datasets=bool(config["keep_datasets"]),

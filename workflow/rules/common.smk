@@ -41,6 +41,14 @@ def fit_files(wildcards):
     ]
 
 
+def mem_mb(job):
+    """``resources: mem_mb`` of each job of rule ``job``, predicted from its replicates, n, p,
+    design and estimators by lossstudy.memory (README "Memory per job")."""
+    return lambda wildcards: STUDY.mem_mb(
+        job, wildcards.scenario, int(getattr(wildcards, "chunk", 0))
+    )
+
+
 def maybe_temp(path):
     return path if STUDY.keep_datasets else temp(path)
 

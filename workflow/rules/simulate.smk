@@ -40,9 +40,9 @@ rule simulate:
         "../../environment.yml"
     threads: 1
     # Measured (README "Job granularity"): at most 1.7 s (0.4 s unloaded) and 113 MB peak RSS
-    # for 2000 replicates of n = 400 with a random design.
+    # for 2000 replicates of n = 400 with a random design; mem_mb per job from lossstudy.memory.
     resources:
-        mem_mb=400,
+        mem_mb=mem_mb("simulate"),
         runtime=5,
     params:
         knobs=scenario_knobs,

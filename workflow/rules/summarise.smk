@@ -25,9 +25,9 @@ rule summarise:
         "../../environment.yml"
     threads: 1
     # Measured (README "Job granularity"): at most 4.6 s under load (2.4 s unloaded) and 254 MB
-    # peak RSS for 2000 replicates × 15 estimators.
+    # peak RSS for 2000 replicates × 15 estimators; mem_mb per job from lossstudy.memory.
     resources:
-        mem_mb=600,
+        mem_mb=mem_mb("summarise"),
         runtime=5,
     params:
         knobs=scenario_knobs,
