@@ -22,15 +22,16 @@ study's numbers:
   cannot be certified is refitted by the reference (exact LP). SEs by the batched
   ``estimators.quantreg_kernel_cov`` formula, t intervals.
 
-Every result must be independent of how replicates are split into jobs, bit for bit. Huber,
-LAD and random designs work on per-replicate (stacked) designs, a fixed design copied to each
-replicate. OLS, WLS and ridge on a fixed design (``_fit_shared``) factorise it once (one
-pseudo-inverse, as statsmodels) and fit all replicates with one matrix product per step; every
-product runs in blocks of exactly ``linear.SHARED_BLOCK`` rows (the last one zero-padded) so
-that BLAS applies the same kernels to a replicate wherever it sits in the batch
-(tests/test_vectorized.py checks the bits across splits). A fixed design that is non-finite,
-rank deficient, badly conditioned or has an HC2/HC3 leverage near 1 takes the stacked path,
-for every split alike.
+Every result must be independent of how replicates are split into jobs, bit for bit. On a
+fixed design (``_fit_shared``) every method works with the one n×p X: OLS, WLS and ridge
+factorise it once (one pseudo-inverse, as statsmodels) and fit all replicates with one matrix
+product per step; Huber and LAD iterate on it (``_linalg._SharedX``: X b, X'v and X'WX of all
+replicates as products with the one X and its n×P column pair products, no per-replicate
+copies). Every such product runs in blocks of exactly ``_linalg.SHARED_BLOCK`` rows (the last
+one zero-padded) so that BLAS applies the same kernels to a replicate wherever it sits in the
+batch (tests/test_vectorized.py checks the bits across splits). Random designs, and a fixed
+design that is non-finite, rank deficient, badly conditioned or has an HC2/HC3 leverage near
+1, take the stacked path (per-replicate designs, batched products), for every split alike.
 
 Rank-deficient designs get the reference's ``failed`` status and message directly. Replicates
 whose result the reference itself computes from rounding noise, or that this engine cannot
@@ -40,8 +41,8 @@ collapses to 0 or whose non-converged trajectory is rounding-sensitive, an uncer
 vertex. ``EngineInfo`` counts them.
 
 Modules: ``linear`` (OLS, WLS, ridge), ``huber``, ``lad``, ``_linalg`` (batched Cholesky,
-design products, BLAS threads), ``_results``; this one holds the driver (chunks, rank and
-conditioning checks, non-finite data, the hand-off to the reference).
+stacked and shared design products, BLAS threads), ``_results``; this one holds the driver
+(chunks, rank and conditioning checks, non-finite data, the hand-off to the reference).
 """
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ from lossstudy import estimators
 from lossstudy.dgp import Dataset
 from lossstudy.estimators import FAILED, FitResult
 
-from ._linalg import _Chol, _Design, _packed, single_thread_blas
+from ._linalg import _Chol, _Design, _packed, _SharedX, single_thread_blas
 from ._results import EngineInfo, _finish, _Fits, _scatter
 from .huber import MAD_C as MAD_C  # re-exported (tests/test_distributions.py); patch huber.MAD_C
 from .huber import _huber
@@ -184,6 +185,24 @@ def _with_reference(
     return FitResult(est, se, lo, hi, status, message)
 
 
+def _robust_shared(
+    X: np.ndarray, spec: dict[str, Any], level: float, info: EngineInfo
+) -> Callable[[np.ndarray], _Fits]:
+    """Huber or LAD on one shared, full-rank, well-conditioned design: every step's X b, X'v
+    and X'WX are products with the one X (``_SharedX``), never with per-replicate copies."""
+    shared = _SharedX(X, 0)
+    p = shared.p
+
+    def run(yy: np.ndarray) -> _Fits:
+        D = shared.take(np.arange(yy.shape[0]))
+        chol0 = _Chol(_packed(D.gram_full()), p)
+        if spec["method"] == "huber":
+            return _huber(D, yy, level, float(spec.get("k", 1.345)), chol0, info)
+        return _lad(D, yy, level, chol0, info)
+
+    return run
+
+
 def _fit_shared(
     data: Dataset,
     spec: dict[str, Any],
@@ -191,7 +210,8 @@ def _fit_shared(
     info: EngineInfo,
     progress: Callable[[int, int], None] | None,
 ) -> FitResult | None:
-    """OLS, WLS and ridge on a fixed design: factorised once for all replicates.
+    """OLS, WLS, ridge, Huber and LAD on a fixed design: one X for all replicates (OLS, WLS
+    and ridge: factorised once).
 
     None when the design itself needs the per-replicate path (non-finite, rank deficient,
     badly conditioned, an HC2/HC3 leverage near 1): a property of the design, so every split
@@ -219,6 +239,8 @@ def _fit_shared(
             return None
         if method == "ridge":
             run = lambda yy: _ridge_shared(X, yy, penalty)  # noqa: E731
+        elif method in ("huber", "lad"):
+            run = _robust_shared(X, spec, level, info)
         else:
             se = str(spec.get("se", "classical")) if method == "ols" else "classical"
             run = lambda yy: _ols_shared(S, yy, level, se)  # noqa: E731
@@ -274,7 +296,7 @@ def fit_dataset_vectorized(
         # no such column: the reference fails and says so
         return estimators.fit_dataset(data, spec, level, progress=progress)
     info = info if info is not None else EngineInfo()
-    if data.fixed and method in ("ols", "wls", "ridge"):
+    if data.fixed:
         shared = _fit_shared(data, spec, level, info, progress)
         if shared is not None:
             return shared

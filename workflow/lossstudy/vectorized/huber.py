@@ -14,7 +14,7 @@ from lossstudy import estimators
 from lossstudy.distributions import norm_ppf
 from lossstudy.estimators import NOT_CONVERGED
 
-from ._linalg import _Chol, _compact_now, _Design, _inv_diag, _packed
+from ._linalg import AnyDesign, _Chol, _compact_now, _inv_diag, _packed
 from ._results import EngineInfo, _Fits
 
 #: statsmodels' ``scale.mad`` constant, ``Gaussian.ppf(3/4)``, as a literal (its repr: the
@@ -51,7 +51,7 @@ def _row_median(a: np.ndarray) -> np.ndarray:
 
 
 def _irls(
-    D: _Design,
+    D: AnyDesign,
     y: np.ndarray,
     k: float,
     maxiter: int,
@@ -131,7 +131,7 @@ def _irls(
 
 
 def _huber(
-    D: _Design,
+    D: AnyDesign,
     y: np.ndarray,
     level: float,
     k: float,

@@ -13,7 +13,15 @@ import numpy as np
 from lossstudy import estimators
 from lossstudy.distributions import norm_ppf, t_ppf
 
-from ._linalg import _batched_inv, _Chol, _compact_now, _Design, _diag_sandwich, _unpack
+from ._linalg import (
+    AnyDesign,
+    _batched_inv,
+    _Chol,
+    _compact_now,
+    _Design,
+    _diag_sandwich,
+    _unpack,
+)
 from ._results import EngineInfo, _Fits
 
 #: Frisch–Newton settings (R's rq.fit.fnb uses beta = 0.99995 and an absolute gap of 1e-6).
@@ -47,7 +55,7 @@ def _dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def _frisch_newton(
-    D: _Design,
+    D: AnyDesign,
     y: np.ndarray,
     gap_tol: float,
     chol0: _Chol,
@@ -68,7 +76,7 @@ def _frisch_newton(
     p = D.p
     tau = 0.5
     c = -y
-    b_rhs = (1 - tau) * D.X.sum(axis=1)
+    b_rhs = (1 - tau) * D.colsums()
     ydual = chol0.solve(D.xtv(c))  # least-squares multipliers
     r = c - D.xb(ydual)
     delta = 1e-6 * (1.0 + np.abs(r).mean(axis=1, keepdims=True))
@@ -201,7 +209,7 @@ def _frisch_newton(
 
 
 def _polish(
-    D: _Design, y: np.ndarray, beta: np.ndarray
+    D: AnyDesign, y: np.ndarray, beta: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Vertex through the p smallest |residuals| of β, and whether it is a proven L1 optimum.
 
@@ -249,7 +257,7 @@ def lad_certificate(X: np.ndarray, y: np.ndarray, beta: np.ndarray) -> tuple[boo
 
 
 def _lad_se(
-    D: _Design, y: np.ndarray, beta: np.ndarray, chol0: _Chol
+    D: AnyDesign, y: np.ndarray, beta: np.ndarray, chol0: _Chol
 ) -> tuple[np.ndarray, np.ndarray]:
     """``estimators.quantreg_kernel_cov`` (q = 0.5) for every replicate: SEs and a flag for
     replicates whose bandwidth is rounding noise (tie of many zero residuals), which the caller
@@ -276,7 +284,7 @@ def _lad_se(
 
 
 def _lad(
-    D: _Design,
+    D: AnyDesign,
     y: np.ndarray,
     level: float,
     chol0: _Chol,
@@ -309,7 +317,7 @@ def _lad(
     f.refer |= ~cert
     se, noisy = _lad_se(D, y, bv, chol0)
     for i in np.flatnonzero(noisy & cert):
-        cov = estimators.quantreg_kernel_cov(D.X[i], y[i], bv[i])
+        cov = estimators.quantreg_kernel_cov(D.design(i), y[i], bv[i])
         se[i] = np.sqrt(np.diag(cov))
     crit = t_ppf(0.5 + level / 2, n - p)
     f.est, f.se = bv, se
