@@ -417,11 +417,29 @@ def test_lad_lp_fallback_path(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_lad_no_fallback_on_typical_data() -> None:
-    data = make({"n": 100, "errors": {"distribution": "t", "df": 3}}, reps=200)
+    """The vertex descent certifies every typical replicate, fixed and random designs."""
+    for fixed in (True, False):
+        data = make(
+            {"n": 100, "design": {"fixed": fixed}, "errors": {"distribution": "t", "df": 3}},
+            reps=200,
+        )
+        info = EngineInfo()
+        fit_dataset_vectorized(data, SPECS["lad"], LEVEL, info=info)
+        assert info.lad_interior_point == 0
+        assert info.lad_lp_fallback == 0
+        assert info.reference_fallback == 0
+        assert 0 < info.lad_pivots < 20 * 200
+
+
+@pytest.mark.parametrize("fixed", [True, False], ids=["fixed", "random"])
+def test_lad_interior_point_path(fixed: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A descent cut short hands its replicates to the interior point, still exact."""
+    monkeypatch.setattr(vectorized.lad, "DESCENT_MAXPIV", 1)
+    data = make({"n": 60, "design": {"fixed": fixed}, "errors": {"distribution": "laplace"}})
     info = EngineInfo()
-    fit_dataset_vectorized(data, SPECS["lad"], LEVEL, info=info)
-    assert info.lad_lp_fallback == 0
-    assert info.reference_fallback == 0
+    vec = fit_dataset_vectorized(data, SPECS["lad"], LEVEL, info=info)
+    assert info.lad_interior_point > R // 2 and info.ipm_iterations > 0
+    assert check_lad(data, vec, fit_dataset(data, SPECS["lad"], LEVEL)) >= 0.8 * R
 
 
 def test_lad_certificate_helper() -> None:

@@ -16,10 +16,12 @@ study's numbers:
   scale about 0 re-estimated each step, deviance stopping rule with the WLS scale, tol 1e-8,
   ``estimators.HUBER_MAXITER``), so the iteration counts and ``not_converged`` flags agree;
   H1 covariance, z intervals.
-- LAD: a batched Frisch–Newton interior point on the dual LP (Portnoy & Koenker 1997, the
-  algorithm of R's ``rq.fit.fnb``), then a vertex "polish" through the p smallest |residuals|
-  that is kept only when a dual (subgradient) certificate proves it optimal. A replicate that
-  cannot be certified is refitted by the reference (exact LP). SEs by the batched
+- LAD: a batched vertex descent (the simplex steps of Barrodale–Roberts, R's
+  ``rq.fit.br``) from the vertex through the p smallest OLS |residuals|; the final vertex is
+  kept only when a dual (subgradient) certificate proves it optimal. The few replicates it
+  leaves go to a batched Frisch–Newton interior point on the dual LP (Portnoy & Koenker 1997,
+  R's ``rq.fit.fnb``) with the same certified vertex "polish"; a replicate that still cannot
+  be certified is refitted by the reference (exact LP). SEs by the batched
   ``estimators.quantreg_kernel_cov`` formula, t intervals.
 
 Every result must be independent of how replicates are split into jobs, bit for bit. On a
