@@ -487,9 +487,10 @@ def test_deterministic_and_chunking_invariant(monkeypatch: pytest.MonkeyPatch) -
 
 def test_chunks_respect_the_memory_bound() -> None:
     for n in (8, 100, 1000, 100_000):
-        m = vectorized._chunk_size(n, 5)
-        assert m >= 1
-        assert m == 1 or m * n * 5 * 8 <= vectorized.MAX_CHUNK_BYTES
+        for shared_iterative in (False, True):
+            m = vectorized._chunk_size(n, 5, shared_iterative)
+            assert m >= 1
+            assert m == 1 or m * n * 5 * 8 <= vectorized.MAX_CHUNK_BYTES
 
 
 def test_no_warnings_escape() -> None:
@@ -562,6 +563,7 @@ def test_fixed_design_shared_path_is_bit_identical_across_splits(
     monkeypatch.setattr(vectorized, "_ridge", stacked_only)
     monkeypatch.setattr(vectorized, "_fit_chunk", stacked_only)
     monkeypatch.setattr(vectorized, "CHUNK_CELLS", n * 70)  # chunks of 70 replicates
+    monkeypatch.setattr(vectorized, "SHARED_ITERATIVE_CELLS", n * 70)
     knobs = deep_merge(BUILTIN_DEFAULTS, {"n": n, "heteroskedasticity": {"strength": 1.0}})
     reps = 150
     splits = ((0, 1), (1, 14), (14, 62), (62, 63), (63, 150))
@@ -601,7 +603,7 @@ def test_robust_fits_of_a_fixed_design_do_not_depend_on_the_batch(
         fit_dataset_vectorized(simulate(knobs, 9, "batch", a, b), spec, LEVEL)
         for a, b in ((0, 50), (50, 100))
     ]
-    monkeypatch.setattr(vectorized, "CHUNK_CELLS", n * 7)
+    monkeypatch.setattr(vectorized, "SHARED_ITERATIVE_CELLS", n * 7)
     chunked = fit_dataset_vectorized(simulate(knobs, 9, "batch", 0, 100), spec, LEVEL)
     for field in ("estimate", "std_error", "ci_low", "ci_high"):
         joined = np.vstack([getattr(h, field) for h in halves])
@@ -627,3 +629,20 @@ def test_fixed_design_shared_path_refers_non_finite_responses() -> None:
         clean = fit_dataset_vectorized(data, SPECS[name], LEVEL)
         keep = np.setdiff1d(np.arange(30), [4, 20])
         assert np.array_equal(vec.estimate[keep], clean.estimate[keep])
+
+
+def test_selection_shortcuts_equal_numpy_bit_for_bit() -> None:
+    """Huber's bracketed median and LAD's sorted quartiles are np.median / np.percentile
+    exactly: odd and even n, ties, brackets that miss (partitioned instead) and that hit."""
+    rng = np.random.default_rng(8)
+    for n in (7, 8, 200, 201, 1000, 3001):
+        a = np.abs(rng.standard_t(3, (40, n)))
+        a[:4, : n // 2 + 2] = 1.0  # ties across the middle
+        med = np.median(a, axis=1)
+        for shift, rel in ((0.0, 0.01), (0.004, 0.01), (0.3, 0.01), (0.05, 0.1)):
+            guess = med * (1.0 + shift * rng.uniform(-1, 1, 40))
+            got = vectorized.huber._row_median_near(a, guess, np.full(40, rel))
+            assert np.array_equal(got, med), (n, shift, rel)
+        e = rng.standard_t(3, (40, n))
+        e[:3, :5] = 0.0
+        assert np.array_equal(np.stack(vectorized.lad._quartiles(e)), np.percentile(e, [75, 25], 1))

@@ -72,6 +72,10 @@ MAX_CHUNK_BYTES = 64 * 2**20
 #: Target replicates × observations per chunk: each m×n working array (~0.5 MB) stays in cache,
 #: which is 1.5–2× faster than chunks of tens of MB, while numpy's per-call overhead is amortised.
 CHUNK_CELLS = 1 << 16
+#: Target cells per chunk for Huber and LAD on a shared (fixed) design: no design is copied per
+#: replicate there, and with 4× CHUNK_CELLS numpy's per-call overhead in their many short
+#: iterations is spread over more replicates (LAD at n = 1000: about 20% less time per fit).
+SHARED_ITERATIVE_CELLS = 1 << 18
 #: Largest cond(X'X) (bounded by tr(X'X)·tr((X'X)⁻¹)) fitted through normal equations; worse
 #: designs go to the reference, whose SVD-based solvers lose only cond(X)·eps, not cond(X)²·eps.
 COND_LIMIT = 1e8
@@ -85,8 +89,11 @@ _PARAMS: dict[str, set[str]] = {
 }
 
 
-def _chunk_size(n: int, p: int) -> int:
-    """Replicates per chunk: about CHUNK_CELLS cells, and under MAX_CHUNK_BYTES in all."""
+def _chunk_size(n: int, p: int, shared_iterative: bool = False) -> int:
+    """Replicates per chunk: about CHUNK_CELLS cells (SHARED_ITERATIVE_CELLS for Huber and LAD
+    on a shared design), and under MAX_CHUNK_BYTES in all."""
+    if shared_iterative:  # working arrays only: the design is not copied
+        return max(1, min(SHARED_ITERATIVE_CELLS // n, MAX_CHUNK_BYTES // (8 * n * 24)))
     pairs = p * (p + 1) // 2
     per_rep = 8 * n * (24 + 2 * (p + pairs))  # working arrays, X and its pair products
     return max(1, min(CHUNK_CELLS // n, MAX_CHUNK_BYTES // per_rep))
@@ -255,7 +262,7 @@ def _fit_shared(
     done = 0
     with single_thread_blas(), np.errstate(all="ignore"):
         rows = np.flatnonzero(~refer)
-        step = _chunk_size(n, p)
+        step = _chunk_size(n, p, method in ("huber", "lad"))
         for start in range(0, rows.size, step):
             sel = rows[start : start + step]
             f = run(y[sel])

@@ -363,6 +363,31 @@ def lad_certificate(X: np.ndarray, y: np.ndarray, beta: np.ndarray) -> tuple[boo
     return bool(cert[0]) and same, bool(cert[0]) and same and not bool(tie[0])
 
 
+#: Up to this n, ``_quartiles`` sorts each row (numpy's SIMD sort: at n = 100 ten times, at
+#: n = 1000 about 1.4 times faster than ``np.percentile``'s partitions); above, it partitions.
+QUARTILE_SORT_MAX_N = 2048
+
+
+def _quartiles(e: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.percentile(e, [75, 25], axis=1)`` (linear method), bit for bit, faster for
+    moderate n (QUARTILE_SORT_MAX_N)."""
+    n = e.shape[1]
+    if n > QUARTILE_SORT_MAX_N:
+        q75, q25 = np.percentile(e, [75, 25], axis=1)
+        return q75, q25
+    srt = np.sort(e, axis=1)
+    out = []
+    for q in (0.75, 0.25):
+        virtual = n * q + (1.0 - q) - 1.0  # numpy's virtual index for method "linear"
+        lo = int(np.floor(virtual))
+        hi = min(lo + 1, n - 1)
+        t = virtual - lo
+        a, b = srt[:, lo], srt[:, hi]
+        diff = b - a  # numpy's _lerp: from the nearer end
+        out.append(b - diff * (1.0 - t) if t >= 0.5 else a + diff * t)
+    return out[0], out[1]
+
+
 def _lad_se(
     D: AnyDesign, y: np.ndarray, beta: np.ndarray, chol0: _Chol
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -373,7 +398,7 @@ def _lad_se(
     p = D.p
     q = 0.5
     e = y - D.xb(beta)
-    q75, q25 = np.percentile(e, [75, 25], axis=1)
+    q75, q25 = _quartiles(e)
     iqre = q75 - q25
     h0 = estimators.hall_sheather(n, q)
     sd_y = np.std(y, axis=1)
