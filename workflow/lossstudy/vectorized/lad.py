@@ -290,17 +290,22 @@ def _descend(
         e = np.argmax(q, axis=1)
         qe = q[rows, e]
         slope = (1.0 - smax) + 2.0 * np.abs(u[rows, e])
+        # further breakpoints for the rows whose slope is still negative (fewer each round)
+        sub = np.flatnonzero((slope < 0.0) & (qe > 0.0))
         for _ in range(DESCENT_CROSS - 1):
-            more = (slope < 0.0) & (qe > 0.0)
-            if not more.any():
+            if sub.size == 0:
                 break
-            q[rows, e] = -np.inf
-            e2 = np.argmax(q, axis=1)
-            q2 = q[rows, e2]
-            more &= q2 > 0.0
-            e = np.where(more, e2, e)
-            qe = np.where(more, q2, qe)
-            slope += np.where(more, 2.0 * np.abs(u[rows, e2]), 0.0)
+            q[sub, e[sub]] = -np.inf
+            if 2 * sub.size >= rows.size:  # most rows: scan them all, no copy
+                e2 = np.argmax(q, axis=1)[sub]
+            else:
+                e2 = np.argmax(q[sub], axis=1)
+            q2 = q[sub, e2]
+            more = q2 > 0.0
+            sub, e2 = sub[more], e2[more]
+            e[sub], qe[sub] = e2, q2[more]
+            slope[sub] += 2.0 * np.abs(u[sub, e2])
+            sub = sub[slope[sub] < 0.0]
         ok &= qe > 0.0  # no breakpoint ahead: degenerate; the interior point decides
         te = r[rows, e] / u[rows, e]
         beta += te[:, None] * d
