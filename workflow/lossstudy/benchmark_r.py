@@ -161,7 +161,9 @@ def run_r(data: Dataset, repeats: int) -> tuple[dict[str, dict[str, Any]], str]:
     return out, versions
 
 
-def bench_size(n: int, replicates: int, repeats: int, p: int = 5, seed: int = 20240) -> list[dict]:
+def bench_size(
+    n: int, replicates: int, repeats: int, p: int = 5, seed: int = 20240
+) -> list[dict[str, Any]]:
     """Rows for one n: each R method beside the vectorised estimator it is compared with."""
     coefs = list(BUILTIN_DEFAULTS["coefficients"])[:p]
     coefs += [0.0] * (p - len(coefs))
