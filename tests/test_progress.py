@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from lossstudy import vectorized
 from lossstudy.config import BUILTIN_DEFAULTS, deep_merge
 from lossstudy.dgp import simulate
 from lossstudy.estimators import fit_dataset
@@ -44,7 +45,11 @@ def test_simulate_reports_every_replicate_and_draws_the_same_data():
 
 
 @pytest.mark.parametrize("method", ["ols", "lad"])
-def test_vectorised_engine_reports_per_internal_chunk_with_identical_results(method: str):
+def test_vectorised_engine_reports_per_internal_chunk_with_identical_results(
+    method: str, monkeypatch: pytest.MonkeyPatch
+):
+    # LAD on a fixed design would fit these R replicates in one chunk of its own size
+    monkeypatch.setattr(vectorized, "SHARED_ITERATIVE_CELLS", vectorized.CHUNK_CELLS)
     data = simulate(KNOBS, 5, "s", 0, R)
     spec = {"method": method}
     calls = Calls()

@@ -533,13 +533,15 @@ def test_theory_table_for_a_study_and_its_reasons():
 
 
 def _lad_stops_early() -> Callable[[], Any]:
-    """The interior point stopped after 3 iterations and its iterate accepted as is."""
+    """The solver stopped early (the vertex descent after 1 pivot, the interior point after 3
+    iterations) and its iterate accepted as is."""
 
     def accept(D: Any, y: np.ndarray, beta: np.ndarray) -> Any:
         ok = np.isfinite(beta).all(axis=1)
         return np.nan_to_num(beta), ok, np.zeros(len(y), dtype=bool)
 
     mp = pytest.MonkeyPatch()
+    mp.setattr(vectorized.lad, "DESCENT_MAXPIV", 1)
     mp.setattr(vectorized.lad, "FNB_MAXIT", 3)
     mp.setattr(vectorized.lad, "_polish", accept)
     return mp.undo

@@ -417,11 +417,29 @@ def test_lad_lp_fallback_path(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_lad_no_fallback_on_typical_data() -> None:
-    data = make({"n": 100, "errors": {"distribution": "t", "df": 3}}, reps=200)
+    """The vertex descent certifies every typical replicate, fixed and random designs."""
+    for fixed in (True, False):
+        data = make(
+            {"n": 100, "design": {"fixed": fixed}, "errors": {"distribution": "t", "df": 3}},
+            reps=200,
+        )
+        info = EngineInfo()
+        fit_dataset_vectorized(data, SPECS["lad"], LEVEL, info=info)
+        assert info.lad_interior_point == 0
+        assert info.lad_lp_fallback == 0
+        assert info.reference_fallback == 0
+        assert 0 < info.lad_pivots < 20 * 200
+
+
+@pytest.mark.parametrize("fixed", [True, False], ids=["fixed", "random"])
+def test_lad_interior_point_path(fixed: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A descent cut short hands its replicates to the interior point, still exact."""
+    monkeypatch.setattr(vectorized.lad, "DESCENT_MAXPIV", 1)
+    data = make({"n": 60, "design": {"fixed": fixed}, "errors": {"distribution": "laplace"}})
     info = EngineInfo()
-    fit_dataset_vectorized(data, SPECS["lad"], LEVEL, info=info)
-    assert info.lad_lp_fallback == 0
-    assert info.reference_fallback == 0
+    vec = fit_dataset_vectorized(data, SPECS["lad"], LEVEL, info=info)
+    assert info.lad_interior_point > R // 2 and info.ipm_iterations > 0
+    assert check_lad(data, vec, fit_dataset(data, SPECS["lad"], LEVEL)) >= 0.8 * R
 
 
 def test_lad_certificate_helper() -> None:
@@ -469,9 +487,10 @@ def test_deterministic_and_chunking_invariant(monkeypatch: pytest.MonkeyPatch) -
 
 def test_chunks_respect_the_memory_bound() -> None:
     for n in (8, 100, 1000, 100_000):
-        m = vectorized._chunk_size(n, 5)
-        assert m >= 1
-        assert m == 1 or m * n * 5 * 8 <= vectorized.MAX_CHUNK_BYTES
+        for shared_iterative in (False, True):
+            m = vectorized._chunk_size(n, 5, shared_iterative)
+            assert m >= 1
+            assert m == 1 or m * n * 5 * 8 <= vectorized.MAX_CHUNK_BYTES
 
 
 def test_no_warnings_escape() -> None:
@@ -518,23 +537,33 @@ def test_results_do_not_depend_on_how_replicates_are_split(case: str, name: str)
     assert list(np.concatenate([p.status for p in parts])) == list(whole.status)
 
 
-SHARED_SPECS = [k for k, v in SPECS.items() if v["method"] in ("ols", "wls", "ridge")]
+SHARED_SPECS = list(SPECS)  # every method fits a fixed design through the one shared X
+
+
+def _check(data: Dataset, vec: FitResult, ref: FitResult, name: str) -> None:
+    """The reference comparison of each method (LAD: exact optimum, see check_lad)."""
+    if SPECS[name]["method"] == "lad":
+        check_lad(data, vec, ref)
+    else:
+        assert_equivalent(vec, ref)
 
 
 @pytest.mark.parametrize("n", [25, 100])
 def test_fixed_design_shared_path_is_bit_identical_across_splits(
     n: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """OLS, WLS and ridge factorise a fixed design once and multiply all replicates at once;
-    BLAS must still give every replicate the same bits in any batch (sizes 1 to 150, blocks
-    of SHARED_BLOCK and partial ones, several chunks)."""
+    """Every method fits a fixed design with one X for all replicates (OLS, WLS and ridge also
+    factorise it once); BLAS must still give every replicate the same bits in any batch
+    (sizes 1 to 150, blocks of SHARED_BLOCK and partial ones, several chunks)."""
 
     def stacked_only(*args: Any, **kwargs: Any) -> None:
         raise AssertionError("a fixed, well-conditioned design must take the shared path")
 
     monkeypatch.setattr(vectorized, "_ols", stacked_only)
     monkeypatch.setattr(vectorized, "_ridge", stacked_only)
+    monkeypatch.setattr(vectorized, "_fit_chunk", stacked_only)
     monkeypatch.setattr(vectorized, "CHUNK_CELLS", n * 70)  # chunks of 70 replicates
+    monkeypatch.setattr(vectorized, "SHARED_ITERATIVE_CELLS", n * 70)
     knobs = deep_merge(BUILTIN_DEFAULTS, {"n": n, "heteroskedasticity": {"strength": 1.0}})
     reps = 150
     splits = ((0, 1), (1, 14), (14, 62), (62, 63), (63, 150))
@@ -553,9 +582,36 @@ def test_fixed_design_shared_path_is_bit_identical_across_splits(
             one = fit_dataset_vectorized(whole_data.head(i + 1), SPECS[name], LEVEL)
             assert np.array_equal(one.estimate[i], whole.estimate[i]), (name, i)
             assert np.array_equal(one.std_error[i], whole.std_error[i]), (name, i)
-        ref = fit_dataset(whole_data.head(30), SPECS[name], LEVEL)
+        head_data = whole_data.head(30)
+        ref = fit_dataset(head_data, SPECS[name], LEVEL)
         head = FitResult(*(getattr(whole, k)[:30] for k in FitResult.__dataclass_fields__))
-        assert_equivalent(head, ref)
+        _check(head_data, head, ref, name)
+
+
+@pytest.mark.parametrize("n", [100, 1000])
+@pytest.mark.parametrize("name", ["huber", "lad"])
+def test_robust_fits_of_a_fixed_design_do_not_depend_on_the_batch(
+    name: str, n: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Replicates [0:100] fitted at once equal [0:50] and [50:100] fitted separately, and a
+    run in chunks of 7, bit for bit (heavy tails: long IRLS runs and many LAD pivots); and
+    they stay equal to the reference."""
+    knobs = deep_merge(BUILTIN_DEFAULTS, {"n": n, "errors": {"distribution": "t", "df": 3}})
+    spec = SPECS[name]
+    whole = fit_dataset_vectorized(simulate(knobs, 9, "batch", 0, 100), spec, LEVEL)
+    halves = [
+        fit_dataset_vectorized(simulate(knobs, 9, "batch", a, b), spec, LEVEL)
+        for a, b in ((0, 50), (50, 100))
+    ]
+    monkeypatch.setattr(vectorized, "SHARED_ITERATIVE_CELLS", n * 7)
+    chunked = fit_dataset_vectorized(simulate(knobs, 9, "batch", 0, 100), spec, LEVEL)
+    for field in ("estimate", "std_error", "ci_low", "ci_high"):
+        joined = np.vstack([getattr(h, field) for h in halves])
+        assert np.array_equal(joined, getattr(whole, field)), field
+        assert np.array_equal(getattr(chunked, field), getattr(whole, field)), field
+    data = simulate(knobs, 9, "batch", 0, 10)
+    head = FitResult(*(getattr(whole, k)[:10] for k in FitResult.__dataclass_fields__))
+    _check(data, head, fit_dataset(data, spec, LEVEL), name)
 
 
 def test_fixed_design_shared_path_refers_non_finite_responses() -> None:
@@ -569,7 +625,24 @@ def test_fixed_design_shared_path_refers_non_finite_responses() -> None:
         info = EngineInfo()
         vec = fit_dataset_vectorized(broken, SPECS[name], LEVEL, info=info)
         assert info.reference_fallback == 2 and info.fits == 30
-        assert_equivalent(vec, fit_dataset(broken, SPECS[name], LEVEL))
+        _check(broken, vec, fit_dataset(broken, SPECS[name], LEVEL), name)
         clean = fit_dataset_vectorized(data, SPECS[name], LEVEL)
         keep = np.setdiff1d(np.arange(30), [4, 20])
         assert np.array_equal(vec.estimate[keep], clean.estimate[keep])
+
+
+def test_selection_shortcuts_equal_numpy_bit_for_bit() -> None:
+    """Huber's bracketed median and LAD's sorted quartiles are np.median / np.percentile
+    exactly: odd and even n, ties, brackets that miss (partitioned instead) and that hit."""
+    rng = np.random.default_rng(8)
+    for n in (7, 8, 200, 201, 1000, 3001):
+        a = np.abs(rng.standard_t(3, (40, n)))
+        a[:4, : n // 2 + 2] = 1.0  # ties across the middle
+        med = np.median(a, axis=1)
+        for shift, rel in ((0.0, 0.01), (0.004, 0.01), (0.3, 0.01), (0.05, 0.1)):
+            guess = med * (1.0 + shift * rng.uniform(-1, 1, 40))
+            got = vectorized.huber._row_median_near(a, guess, np.full(40, rel))
+            assert np.array_equal(got, med), (n, shift, rel)
+        e = rng.standard_t(3, (40, n))
+        e[:3, :5] = 0.0
+        assert np.array_equal(np.stack(vectorized.lad._quartiles(e)), np.percentile(e, [75, 25], 1))

@@ -13,6 +13,9 @@ Usage::
 Prints one row per (design, n, estimator): ms per fit of each engine, their ratio, the largest
 absolute deviation of the coefficients over the replicates both engines fitted, whether the
 statuses agree, and how many LAD fits needed the exact-LP fallback.
+
+``--versus-r`` instead times the vectorised LAD and Huber against R's quantreg and MASS on the
+same data (``lossstudy.benchmark_r``; skipped with a message when Rscript is absent).
 """
 
 from __future__ import annotations
@@ -183,7 +186,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--design", nargs="+", choices=["fixed", "random"], default=["fixed", "random"]
     )
+    parser.add_argument(
+        "--versus-r",
+        action="store_true",
+        help="LAD and Huber against R's rq(method='br') and rlm instead (lossstudy.benchmark_r; "
+        "--sizes and --replicates apply, default out results/benchmark_r.json)",
+    )
     args = parser.parse_args(argv)
+    if args.versus_r:
+        from lossstudy import benchmark_r
+
+        forward = ["--replicates", str(args.replicates)]
+        if args.sizes != parser.get_default("sizes"):
+            forward += ["--sizes", *map(str, args.sizes)]
+        if args.out != parser.get_default("out"):
+            forward += ["--out", args.out]
+        return benchmark_r.main(forward)
     result = run(args.sizes, args.design, args.replicates, args.reference_replicates)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)

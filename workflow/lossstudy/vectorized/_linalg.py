@@ -174,6 +174,14 @@ class _Design:
         """The replicates idx (an index array or a boolean mask)."""
         return _Design(self.X[idx], None if self._pairs is None else self._pairs[idx])
 
+    def design(self, i: int) -> np.ndarray:
+        """Replicate i's n×p design."""
+        return self.X[i]
+
+    def colsums(self) -> np.ndarray:
+        """X'1 for every replicate (m×p)."""
+        return self.X.sum(axis=1)
+
     def xb(self, b: np.ndarray) -> np.ndarray:
         """X b for every replicate: m×p → m×n."""
         return (self.X @ b[:, :, None])[:, :, 0]
@@ -193,6 +201,83 @@ class _Design:
     def take_rows(self, idx: np.ndarray) -> np.ndarray:
         """X[i, idx[i], :] for every replicate: m×q index → m×q×p."""
         return np.take_along_axis(self.X, idx[:, :, None], axis=1)
+
+
+# --------------------------------------------------------------------------- shared (fixed) design
+
+#: Rows of every matrix product with a shared design: each product has exactly this shape (the
+#: last block zero-padded, every block copied to the same buffer), so BLAS runs the same
+#: kernels on a replicate's row wherever it sits and however many replicates the job holds. A
+#: multiple of the register-tile sizes of common gemm kernels (2, 3, 4, 6, 8, 16).
+SHARED_BLOCK = 48
+
+
+def _rows_times(Y: np.ndarray, A: np.ndarray) -> np.ndarray:
+    """Y @ A (m×k @ k×q) in fixed-shape blocks of SHARED_BLOCK rows (see SHARED_BLOCK)."""
+    m, k = Y.shape
+    A = np.ascontiguousarray(A)
+    out = np.empty((m, A.shape[1]))
+    buf = np.zeros((SHARED_BLOCK, k))
+    for s in range(0, m, SHARED_BLOCK):
+        blk = Y[s : s + SHARED_BLOCK]
+        rows = blk.shape[0]
+        buf[:rows] = blk
+        if rows < SHARED_BLOCK:
+            buf[rows:] = 0.0
+        out[s : s + rows] = (buf @ A)[:rows]
+    return out
+
+
+class _SharedX:
+    """m replicates that share one n×p design: ``_Design``'s interface without m copies of X.
+
+    Why: Huber's IRLS and LAD's solvers need X b, X'v and X'WX every step; with one X these
+    are single matrix products over all replicates (``_rows_times``: fixed-shape blocks, so a
+    replicate's bits do not depend on its batch) and ``take`` costs nothing.
+    """
+
+    def __init__(self, X: np.ndarray, m: int, pairs: np.ndarray | None = None) -> None:
+        self.X = np.ascontiguousarray(X)
+        self.m = m
+        self.p = X.shape[1]
+        self.Xt = np.ascontiguousarray(X.T)
+        if pairs is None:
+            iu0, iu1 = np.triu_indices(self.p)
+            pairs = np.ascontiguousarray(self.X[:, iu0] * self.X[:, iu1])
+        self.pairs = pairs  # n×P
+
+    def take(self, idx: np.ndarray) -> _SharedX:
+        """The replicates idx (an index array or a boolean mask): the same design."""
+        idx = np.asarray(idx)
+        m = int(np.count_nonzero(idx)) if idx.dtype == bool else int(idx.size)
+        new = _SharedX.__new__(_SharedX)
+        new.X, new.Xt, new.pairs, new.p, new.m = self.X, self.Xt, self.pairs, self.p, m
+        return new
+
+    def design(self, i: int) -> np.ndarray:
+        return self.X
+
+    def colsums(self) -> np.ndarray:
+        return np.broadcast_to(self.X.sum(axis=0), (self.m, self.p))
+
+    def xb(self, b: np.ndarray) -> np.ndarray:
+        return _rows_times(b, self.Xt)
+
+    def xtv(self, v: np.ndarray) -> np.ndarray:
+        return _rows_times(v, self.X)
+
+    def gram(self, w: np.ndarray) -> np.ndarray:
+        return _rows_times(w, self.pairs)
+
+    def gram_full(self) -> np.ndarray:
+        return np.broadcast_to(self.X.T @ self.X, (self.m, self.p, self.p))
+
+    def take_rows(self, idx: np.ndarray) -> np.ndarray:
+        return self.X[idx]
+
+
+#: Either kind of batch design (the estimator modules use only the methods both have).
+AnyDesign = _Design | _SharedX
 
 
 def _diag_sandwich(a: np.ndarray, b: np.ndarray) -> np.ndarray:

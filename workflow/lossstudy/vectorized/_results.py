@@ -18,6 +18,8 @@ class EngineInfo:
 
     fits: int = 0
     reference_fallback: int = 0  # replicates handed whole to estimators.fit_one
+    lad_pivots: int = 0  # LAD vertex-descent pivots, summed over replicates
+    lad_interior_point: int = 0  # LAD replicates the descent left to the interior point
     lad_lp_fallback: int = 0  # LAD replicates whose polished vertex could not be certified
     lad_second_pass: int = 0  # LAD replicates that needed a second, tighter interior point run
     lad_nonunique: int = 0  # certified LAD optima with a tie in the certificate (|s_h| = 1)

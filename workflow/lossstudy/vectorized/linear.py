@@ -14,7 +14,8 @@ from lossstudy import estimators
 from lossstudy.dgp import Dataset
 from lossstudy.distributions import t_ppf
 
-from ._linalg import _Chol, _Design, _diag_sandwich, _inv_diag, _packed
+from ._linalg import SHARED_BLOCK as SHARED_BLOCK  # re-exported: its home was this module
+from ._linalg import _Chol, _Design, _diag_sandwich, _inv_diag, _packed, _rows_times
 from ._results import _Fits
 
 #: HC2 and HC3 divide by 1 − h_ii; both are computed with a relative error of about
@@ -108,28 +109,6 @@ def _whitened(data: Dataset, spec: dict[str, Any]) -> Dataset:
 
 
 # --------------------------------------------------------------------------- shared (fixed) design
-
-#: Rows of every matrix product of the shared-design path: each product has exactly this shape
-#: (the last block zero-padded, every block copied to the same buffer), so BLAS runs the same
-#: kernels on a replicate's row wherever it sits and however many replicates the job holds. A
-#: multiple of the register-tile sizes of common gemm kernels (2, 3, 4, 6, 8, 16).
-SHARED_BLOCK = 48
-
-
-def _rows_times(Y: np.ndarray, A: np.ndarray) -> np.ndarray:
-    """Y @ A (m×k @ k×q) in fixed-shape blocks of SHARED_BLOCK rows (module constant's note)."""
-    m, k = Y.shape
-    A = np.ascontiguousarray(A)
-    out = np.empty((m, A.shape[1]))
-    buf = np.zeros((SHARED_BLOCK, k))
-    for s in range(0, m, SHARED_BLOCK):
-        blk = Y[s : s + SHARED_BLOCK]
-        rows = blk.shape[0]
-        buf[:rows] = blk
-        if rows < SHARED_BLOCK:
-            buf[rows:] = 0.0
-        out[s : s + rows] = (buf @ A)[:rows]
-    return out
 
 
 class SharedDesign:
