@@ -83,7 +83,11 @@ def test_progress_logs_about_every_tenth(caplog: pytest.LogCaptureFixture):
     assert lines[-1].startswith("fit s ols: 1000/1000 replicates done (100%")
 
 
-def test_fit_job_log_shows_progress(tmp_path: Path):
+def test_fit_job_log_shows_progress(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    from lossstudy import vectorized
+
+    # OLS on the shared design fits whole blocks of 48; make that several chunks here
+    monkeypatch.setattr(vectorized, "SHARED_ITERATIVE_CELLS", N * 100)
     log = tmp_path / "fit.log"
     setup_logging(log)
     try:
@@ -101,8 +105,8 @@ def test_fit_job_log_shows_progress(tmp_path: Path):
     text = log.read_text()
     assert "simulate s: 400/400 replicates done (100%" in text
     assert "fitting s with 2 estimators (vectorized engine): 400 replicates, n = 400" in text
-    step = _chunk_size(N, 5)
-    assert f"fit s ols: {step}/400 replicates done" in text
+    step = vectorized._chunk_size(N, 5, shared_linear=True)
+    assert step == 96 and f"fit s ols: {step}/400 replicates done" in text
     assert "fit s ols: 400/400 replicates done (100%" in text
     assert "fit s lad: 400/400 replicates done (100%" in text
     assert "fitted s with lad in" in text

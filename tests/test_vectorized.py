@@ -646,3 +646,25 @@ def test_selection_shortcuts_equal_numpy_bit_for_bit() -> None:
         e = rng.standard_t(3, (40, n))
         e[:3, :5] = 0.0
         assert np.array_equal(np.stack(vectorized.lad._quartiles(e)), np.percentile(e, [75, 25], 1))
+
+
+def test_shared_ols_classical_se_when_the_fit_explains_nearly_all_of_y() -> None:
+    """Classical SEs on a shared design use RSS = y'y − b'(X'X)b; where that cancels (its error
+    bound 2·eps·κ·y'y/RSS above RSS_RTOL) the residuals are computed instead, so the SE keeps
+    its relative accuracy: within 1e-8 of statsmodels relative to the SE itself, at residual
+    scales from 1 to 1e-7."""
+    from lossstudy.vectorized.linear import RSS_RTOL, SharedDesign
+
+    data = make({"n": 100}, reps=40)
+    noise = data.y - (data.X @ data.beta[0])
+    scales = np.repeat(10.0 ** -np.arange(8.0), 5)[:, None]  # 1, 0.1, ..., 1e-7
+    y = data.X @ data.beta[0] + scales * noise
+    tight = Dataset(data.X, y, data.beta, data.replicates)
+    vec = fit_dataset_vectorized(tight, SPECS["ols"], LEVEL)
+    ref = fit_dataset(tight, SPECS["ols"], LEVEL)
+    rss_share = np.einsum("rn,rn->r", y - vec.estimate @ data.X.T, y - vec.estimate @ data.X.T)
+    kappa = SharedDesign.make(data.X, 1e12).kappa
+    bound = 2 * np.finfo(float).eps * kappa * np.einsum("rn,rn->r", y, y) / rss_share
+    assert 10 <= (bound > RSS_RTOL).sum() <= 30  # both paths run, 5 replicates per scale
+    assert np.all(np.abs(vec.std_error / ref.std_error - 1.0) < 1e-8)
+    assert_equivalent(vec, ref)

@@ -58,7 +58,7 @@ from lossstudy import estimators
 from lossstudy.dgp import Dataset
 from lossstudy.estimators import FAILED, FitResult
 
-from ._linalg import _Chol, _Design, _packed, _SharedX, single_thread_blas
+from ._linalg import SHARED_BLOCK, _Chol, _Design, _packed, _SharedX, single_thread_blas
 from ._results import EngineInfo, _finish, _Fits, _scatter
 from .huber import MAD_C as MAD_C  # re-exported (tests/test_distributions.py); patch huber.MAD_C
 from .huber import _huber
@@ -89,9 +89,15 @@ _PARAMS: dict[str, set[str]] = {
 }
 
 
-def _chunk_size(n: int, p: int, shared_iterative: bool = False) -> int:
+def _chunk_size(n: int, p: int, shared_iterative: bool = False, shared_linear: bool = False) -> int:
     """Replicates per chunk: about CHUNK_CELLS cells (SHARED_ITERATIVE_CELLS for Huber and LAD
-    on a shared design), and under MAX_CHUNK_BYTES in all."""
+    on a shared design), and under MAX_CHUNK_BYTES in all. OLS, WLS and ridge on a shared design
+    take whole blocks of SHARED_BLOCK replicates (their products pad a partial block with
+    zeros, so a chunk of 13 replicates at n = 5000 did the work of 48)."""
+    if shared_linear:  # y, r and a product: three m×n arrays
+        cells = max(SHARED_ITERATIVE_CELLS // n, SHARED_BLOCK)
+        cells = min(cells, max(MAX_CHUNK_BYTES // (8 * n * 3), SHARED_BLOCK))
+        return cells // SHARED_BLOCK * SHARED_BLOCK
     if shared_iterative:  # working arrays only: the design is not copied
         return max(1, min(SHARED_ITERATIVE_CELLS // n, MAX_CHUNK_BYTES // (8 * n * 24)))
     pairs = p * (p + 1) // 2
@@ -262,9 +268,11 @@ def _fit_shared(
     done = 0
     with single_thread_blas(), np.errstate(all="ignore"):
         rows = np.flatnonzero(~refer)
-        step = _chunk_size(n, p, method in ("huber", "lad"))
+        every = rows.size == R  # every y finite: chunks are slices (views), not copies
+        iterative = method in ("huber", "lad")
+        step = _chunk_size(n, p, iterative, shared_linear=not iterative)
         for start in range(0, rows.size, step):
-            sel = rows[start : start + step]
+            sel: Any = slice(start, min(start + step, R)) if every else rows[start : start + step]
             f = run(y[sel])
             if f is None:  # a property of the design: the first chunk already says so
                 return None

@@ -216,15 +216,15 @@ def _rows_times(Y: np.ndarray, A: np.ndarray) -> np.ndarray:
     """Y @ A (m×k @ k×q) in fixed-shape blocks of SHARED_BLOCK rows (see SHARED_BLOCK)."""
     m, k = Y.shape
     A = np.ascontiguousarray(A)
+    Y = np.ascontiguousarray(Y)
     out = np.empty((m, A.shape[1]))
-    buf = np.zeros((SHARED_BLOCK, k))
-    for s in range(0, m, SHARED_BLOCK):
-        blk = Y[s : s + SHARED_BLOCK]
-        rows = blk.shape[0]
-        buf[:rows] = blk
-        if rows < SHARED_BLOCK:
-            buf[rows:] = 0.0
-        out[s : s + rows] = (buf @ A)[:rows]
+    full = m - m % SHARED_BLOCK
+    for s in range(0, full, SHARED_BLOCK):  # whole blocks in place (BLAS packs its operands)
+        np.matmul(Y[s : s + SHARED_BLOCK], A, out=out[s : s + SHARED_BLOCK])
+    if full < m:  # the last, partial block padded with zeros to the same shape
+        buf = np.zeros((SHARED_BLOCK, k))
+        buf[: m - full] = Y[full:]
+        out[full:] = (buf @ A)[: m - full]
     return out
 
 

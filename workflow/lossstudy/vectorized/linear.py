@@ -23,6 +23,12 @@ from ._results import _Fits
 #: exceeds ~1e-10 (1 − h_ii < HC3_LEVERAGE_RTOL·cond) goes to the reference.
 HC3_LEVERAGE_RTOL = 1e-6
 
+#: Classical SEs on a shared design take the residual sum of squares as y'y − b'(X'X)b (one
+#: pass over y, no residual vector). Its relative error is about 2·eps·κ·y'y/RSS, κ ≥ cond(X'X)
+#: (``SharedDesign.kappa``); a replicate where that bound exceeds RSS_RTOL (a fit explaining
+#: nearly all of y, or an ill-conditioned design) computes its residuals instead.
+RSS_RTOL = 1e-9
+
 
 def _hac_diag(z: np.ndarray, maxlags: int) -> np.ndarray:
     """diag of Σ_l w_l (Γ_l + Γ_l') in the directions of z's columns, Bartlett weights.
@@ -121,6 +127,8 @@ class SharedDesign:
         self.Q = np.ascontiguousarray(pinv.T)  # X (X'X)⁻¹ = pinv'
         self.inv = pinv @ pinv.T  # (X'X)⁻¹ as statsmodels' normalized_cov_params
         self.Xt = np.ascontiguousarray(X.T)
+        self.gram = X.T @ X
+        self.kappa = float(np.trace(self.gram) * np.trace(self.inv))  # ≥ cond(X'X)
 
     @classmethod
     def make(cls, X: np.ndarray, cond_limit: float) -> SharedDesign | None:
@@ -141,12 +149,25 @@ def _ols_shared(S: SharedDesign, y: np.ndarray, level: float, se_type: str) -> _
     p, Q, inv = S.p, S.Q, S.inv
     f = _Fits.empty(m, p)
     df = n - p
+    if se_type == "classical":
+        # one pass over y: b, then RSS = y'y − b'(X'X)b (see RSS_RTOL)
+        b = _rows_times(y, Q)
+        yy = np.einsum("rn,rn->r", y, y)
+        with np.errstate(all="ignore"):
+            rss = yy - np.einsum("rp,pq,rq->r", b, S.gram, b)  # no BLAS: per-row bits
+            near = ~(rss * RSS_RTOL > 2.0 * np.finfo(float).eps * S.kappa * yy)
+        if near.any():  # fixed-shape blocks: a replicate's bits do not depend on its company
+            r = y[near] - _rows_times(b[near], S.Xt)
+            rss[near] = np.einsum("rn,rn->r", r, r)
+        f.se = np.sqrt((rss / df)[:, None] * np.diagonal(inv)[None, :])
+        q = t_ppf(1 - (1.0 - level) / 2, df)
+        f.est = b
+        f.lo = b - q * f.se
+        f.hi = b + q * f.se
+        return f
     b = _rows_times(y, Q)
     r = y - _rows_times(b, S.Xt)
-    if se_type == "classical":
-        scale = np.einsum("rn,rn->r", r, r) / df
-        f.se = np.sqrt(scale[:, None] * np.diagonal(inv)[None, :])
-    elif se_type == "hac":
+    if se_type == "hac":
         var = _hac_diag(r[:, :, None] * Q[None], estimators.hac_maxlags(n))
         f.se = np.sqrt(var * (n / float(df)))
     else:
@@ -154,7 +175,7 @@ def _ols_shared(S: SharedDesign, y: np.ndarray, level: float, se_type: str) -> _
             het = r**2 if se_type == "hc0" else n / df * r**2
         else:
             h = np.einsum("np,np->n", Q, S.X)
-            kappa = np.trace(S.X.T @ S.X) * np.trace(inv)
+            kappa = S.kappa
             if not np.all(1.0 - h > HC3_LEVERAGE_RTOL * kappa):
                 return None
             het = r**2 / (1 - h) if se_type == "hc2" else (r / (1 - h)) ** 2
