@@ -539,11 +539,12 @@ if not any(p.parts[1] == "figures" for p in files):
     sys.exit("no figures")
 
 # The report quotes the run's measured wall times (benchmarks; its table of them is sorted by
-# time) and when it was made: mask numbers next to time units and timestamps, and sort each
-# table's rows, then the two must be equal.
+# time) and when it was made: mask timestamps, h:mm:ss and numbers next to time units, and sort
+# each table's rows, then the two must be equal.
 def masked(path):
     html = path.read_text()
     html = re.sub(r"\d{4}-\d\d-\d\d[ T]\d\d:\d\d(:\d\d(\.\d+)?)?", "<when>", html)
+    html = re.sub(r"\b\d+:\d\d:\d\d\b", "<time>", html)  # h:mm:ss
     html = re.sub(r"\d+(\.\d+)?(\s|&nbsp;)*(s|min|h|ms)\b", "<time>", html)
     return re.sub(
         r"(<tbody>)(.*?)(</tbody>)",
