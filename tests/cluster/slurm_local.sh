@@ -13,12 +13,23 @@
 #      snakemake-executor-plugin-slurm into it;
 #   3. writes a single-node /etc/slurm/slurm.conf sized from `slurmd -C` (this machine's CPUs
 #      and memory), wipes SLURM's state and starts the daemons;
-#   4. runs a tiny study through `--workflow-profile profiles/slurm` and the same study locally
-#      (`--cores 2`), checks that every SLURM job ran and got its rule's threads, mem_mb and
-#      runtime as --cpus-per-task, --mem and --time, and that the results are identical: every
-#      results/fits and results/estimates parquet equal with pandas check_exact, and
-#      results/performance.csv and results/scenarios.csv byte for byte;
-#   5. prints PASS or FAIL, and stops the daemons it started (KEEP_DAEMONS=1 leaves them up).
+#   4. runs the study's default target (every rule: simulate, fit, summarise in job groups
+#      `cell`, theory, sweeps, figures and report in group `study`, scenarios and performance
+#      locally) through `--workflow-profile profiles/slurm`, then the same study locally
+#      (`--cores 2`), and prints both wall times;
+#   5. checks that every job meant for SLURM went there and that each SLURM job COMPLETED with
+#      the --cpus-per-task, --mem and --time its jobs add up to: for a single job its rule's
+#      threads, mem_mb and runtime; for a group job (width `cores: 1` in the profile, so its
+#      jobs run one after another) 1 CPU, the largest mem_mb and the sum of the runtimes;
+#   6. checks that the results are identical: every file under results/ except logs/ and
+#      benchmarks/ (parquet, CSV, TeX, PNG, npz) byte for byte; report/report.html differs only
+#      where it quotes the run's own timings, so it is compared with those masked;
+#   7. prints PASS or FAIL, and stops the daemons it started (KEEP_DAEMONS=1 leaves them up).
+#
+# Which study. With no argument, the repository's config/config.yaml: the full default study
+# (192 cells; on a 2-core machine many minutes each way). `small` runs a small study that still
+# has every rule and every kind of job (a sweep, a grid, an estimator sweep: 10 cells, about a
+# minute locally); any other argument is the path of a config file to run.
 #
 # Job accounting. By default there is none (the lightest setup). Without slurmdbd, `sacct`
 # only answers "Slurm accounting storage is disabled", and the plugin, which polls job states
@@ -30,14 +41,18 @@
 # that flag, i.e. with the plugin's default polling by sacct, as on a typical cluster.
 #
 # Usage (from anywhere; the repository is the one holding this script):
-#   bash tests/cluster/slurm_local.sh          # the whole check; a few minutes
-#   bash tests/cluster/slurm_local.sh stop     # only stop the daemons (ACCOUNTING=1: MariaDB too)
+#   bash tests/cluster/slurm_local.sh               # the full default study
+#   bash tests/cluster/slurm_local.sh small         # the small study with every rule
+#   bash tests/cluster/slurm_local.sh my.yaml       # a config of your own
+#   bash tests/cluster/slurm_local.sh stop          # only stop the daemons (ACCOUNTING=1: MariaDB too)
 # Environment:
 #   VENV=/path/to/venv   use an existing venv (default: <repo>/.venv, created if missing)
 #   WORK=/path           scratch directory for the two runs (default: /tmp/slurm_local_check)
-#   PLUGIN=spec          pip spec of the plugin (default: the version this was tested with)
+#   PLUGIN=spec          pip spec of the plugin (default: the version this was tested with,
+#                        inside the range of pyproject.toml's `slurm` extra)
 #   ACCOUNTING=1         job accounting with slurmdbd + MariaDB, status polling by sacct
 #   KEEP_DAEMONS=1       leave the daemons running afterwards
+#   LOCAL_CORES=N        cores of the local run (default 2)
 # The workflow's own package is always taken from <repo>/workflow (PYTHONPATH), whatever the
 # venv has installed.
 #
@@ -53,6 +68,7 @@ WORK=${WORK:-/tmp/slurm_local_check}
 PLUGIN=${PLUGIN:-snakemake-executor-plugin-slurm==2.8.0}
 KEEP_DAEMONS=${KEEP_DAEMONS:-0}
 ACCOUNTING=${ACCOUNTING:-0}
+LOCAL_CORES=${LOCAL_CORES:-2}
 
 SLURM_CONF=/etc/slurm/slurm.conf
 SLURMDBD_CONF=/etc/slurm/slurmdbd.conf
@@ -60,7 +76,6 @@ MARK="# written by tests/cluster/slurm_local.sh"
 STATE_DIRS=(/var/lib/slurm/slurmctld /var/lib/slurm/slurmd)
 PACKAGES=(munge slurmctld slurmd slurm-client python3-venv)
 [ "$ACCOUNTING" != 1 ] || PACKAGES+=(slurmdbd mariadb-server)
-TARGETS=(results/performance.csv results/scenarios.csv)
 
 say() { printf '\n== %s\n' "$*"; }
 
@@ -150,7 +165,16 @@ if [ "${1:-}" = stop ]; then
     stop_daemons
     exit 0
 fi
-[ $# -eq 0 ] || { echo "usage: $0 [stop]" >&2; exit 2; }
+[ $# -le 1 ] || { echo "usage: $0 [small | CONFIG.yaml | stop]" >&2; exit 2; }
+STUDY=${1:-$REPO/config/config.yaml}
+if [ "$STUDY" = small ]; then
+    STUDY_NAME="the small study (every rule)"
+else
+    CONFIG=$(realpath "$STUDY") || { echo "no config file $STUDY" >&2; exit 2; }
+    [ -f "$CONFIG" ] || { echo "no config file $STUDY" >&2; exit 2; }
+    STUDY_NAME="the study of $CONFIG"
+    [ "$CONFIG" != "$(realpath "$REPO/config/config.yaml")" ] || STUDY_NAME="the full default study"
+fi
 [ "$(id -u)" -eq 0 ] || { echo "run as root: it installs packages and starts daemons" >&2; exit 2; }
 
 # On any exit: stop the daemons (unless KEEP_DAEMONS=1) and say FAIL if something failed.
@@ -293,21 +317,34 @@ started=1
 start_daemons
 sinfo
 
-# --- 4. the tiny study, through SLURM and locally -----------------------------------------
+# --- 4. the study, through SLURM and locally -----------------------------------------------
 
 rm -rf "$WORK/slurm" "$WORK/local"
 for run in slurm local; do
     mkdir -p "$WORK/$run/config"
-    cat >"$WORK/$run/config/config.yaml" <<EOF
+    if [ "$STUDY" = small ]; then
+        # Every rule and every kind of job: a swept scenario on a grid of n (10 cells, so the
+        # cells fill two group jobs of 8), a swept estimator (optima), a prior (Bayes ridge).
+        cat >"$WORK/$run/config/config.yaml" <<EOF
 seed: 11
-replicates: 20
-replicates_per_job: 10
-level: 0.9
-defaults: {n: 30, coefficients: [1.0, 0.5, 0.0]}
-scenarios: {gm: {}, heavy: {errors: {distribution: t, df: 3}}}
-estimators: {ols: {method: ols}, lad: {method: lad}}
+replicates: 40
+replicates_per_job: 20
+defaults: {n: 40, coefficients: [1.0, 0.5, 0.0]}
+scenarios:
+  gm: {}
+  tails: {errors: {distribution: t, df: 3}, sweep: {errors.df: [2.5, 3, 30]}}
+  prior: {prior: {tau: 0.5}}
+grid: {n: [30, 60]}
+estimators:
+  ols: {method: ols}
+  lad: {method: lad}
+  ridge: {method: ridge, penalty: 4, sweep: {penalty: [0, 1, 4, 16]}}
 EOF
+    else
+        cp "$CONFIG" "$WORK/$run/config/config.yaml"
+    fi
 done
+echo "study: $STUDY_NAME"
 
 # Without accounting, poll squeue (see the header); with it, the plugin's default (sacct).
 status_args=(--slurm-status-command squeue)
@@ -315,62 +352,84 @@ if accounting; then status_args=(); fi
 status_by=${status_args[1]:-sacct}
 
 say "through SLURM: snakemake --workflow-profile profiles/slurm (log: $WORK/slurm.log)"
+load_slurm=$(cut -d' ' -f1-3 /proc/loadavg)
+echo "load average before: $load_slurm"
 SECONDS=0
 (
     cd "$WORK/slurm"
-    # --slurm-keep-successful-logs: keep every job's SLURM log under .snakemake/slurm_logs.
+    # No target: the default target, every rule. --slurm-keep-successful-logs keeps every
+    # SLURM job's log under .snakemake/slurm_logs (the resource check reads them).
     snakemake -s "$REPO/Snakefile" -d "$WORK/slurm" --workflow-profile "$REPO/profiles/slurm" \
-        "${status_args[@]}" --slurm-keep-successful-logs "${TARGETS[@]}"
+        "${status_args[@]}" --slurm-keep-successful-logs
 ) >"$WORK/slurm.log" 2>&1 || { tail -n 40 "$WORK/slurm.log"; exit 1; }
 slurm_seconds=$SECONDS
 echo "done in ${slurm_seconds} s"
 
-say "locally: snakemake --cores 2 (log: $WORK/local.log)"
+say "locally: snakemake --cores $LOCAL_CORES (log: $WORK/local.log)"
+load_local=$(cut -d' ' -f1-3 /proc/loadavg)
+echo "load average before: $load_local"
 SECONDS=0
 (
     cd "$WORK/local"
-    snakemake -s "$REPO/Snakefile" -d "$WORK/local" --cores 2 "${TARGETS[@]}"
+    # the repository's profiles/default applies, as for any local user
+    snakemake -s "$REPO/Snakefile" -d "$WORK/local" --cores "$LOCAL_CORES"
 ) >"$WORK/local.log" 2>&1 || { tail -n 40 "$WORK/local.log"; exit 1; }
 local_seconds=$SECONDS
 echo "done in ${local_seconds} s"
 
-say "did sbatch get each rule's threads, mem_mb and runtime?"
-# From Snakemake's log: each job's rule, threads and resources, and its SLURM job id; from
-# `scontrol show job`: what SLURM granted. Every job must have COMPLETED with
-# CPUs/Task = threads, MinMemoryNode = mem_mb and TimeLimit = runtime (minutes).
-python - "$WORK/slurm.log" <<'EOF'
+say "did every job go to SLURM, and did each SLURM job get the cpus, memory and time of its jobs?"
+# From Snakemake's log: every job's rule, wildcards, threads and resources, whether it is a
+# local rule, and each submission's SLURM job id and log; from the first line of that log the
+# jobs a group job ran (--target-jobs); from `scontrol show job`: what SLURM granted.
+python - "$WORK/slurm.log" "$REPO/profiles/slurm/config.yaml" <<'EOF'
 import re
 import subprocess
 import sys
+from collections import Counter
 
-blocks, job = {}, None
-submitted = {}
-for line in open(sys.argv[1]).read().splitlines():
-    m = re.match(r"(local)?rule (\S+):$", line)
+import yaml
+
+log_path, profile_path = sys.argv[1:]
+profile = yaml.safe_load(open(profile_path))
+if profile.get("cores") != 1:
+    sys.exit("this check computes group resources for `cores: 1` in the profile (a group's jobs "
+             f"one after another); the profile has cores: {profile.get('cores')}")
+
+jobs = {}  # Snakemake job id -> its rule, wildcards, threads, resources, local or not
+job = None
+submissions = []  # (snakemake job id or group uuid, SLURM job id, SLURM log)
+for line in open(log_path).read().splitlines():
+    m = re.match(r"\s*(local)?rule (\S+):$", line)
     if m:
-        job = {"rule": m[2], "local": bool(m[1]), "threads": 1}
+        job = {"rule": m[2], "local": bool(m[1]), "threads": 1, "wildcards": ""}
         continue
-    if job is not None and line.startswith("    "):
+    if job is not None and re.match(r"\s+\w+: ", line):
         key, _, value = line.strip().partition(": ")
         if key == "jobid":
-            blocks[value] = job
+            jobs[value] = job
         elif key == "threads":
             job["threads"] = int(value)
+        elif key == "wildcards":
+            job["wildcards"] = value
         elif key == "resources":
             job.update(kv.split("=", 1) for kv in value.split(", "))
         continue
     job = None
-    m = re.match(r"Job (\d+) has been submitted with SLURM jobid (\d+)", line)
+    m = re.match(r"Job (\S+) has been submitted with SLURM jobid (\d+) \(log: (.*)\)\.$", line)
     if m:
-        submitted[m[1]] = m[2]
+        submissions.append(m.groups())
 
-remote = {jid: b for jid, b in blocks.items() if not b["local"]}
+
+def key(rule, wildcards):  # "fit", "scenario=gm, chunk=0" -> ("fit", "chunk=0,scenario=gm")
+    items = sorted(w.strip() for w in wildcards.split(",") if w.strip())
+    return rule, ",".join(items)
+
+
+by_key = {key(j["rule"], j["wildcards"]): j for j in jobs.values() if j["rule"] != "all"}
+remote = {k for k, j in by_key.items() if not j["local"]}
 problems = []
-if not remote:
-    problems.append("no job was meant for SLURM")
-if set(remote) != set(submitted):
-    problems.append(f"jobs not submitted: {sorted(set(remote) - set(submitted))}; "
-                    f"submitted but local: {sorted(set(submitted) - set(remote))}")
+if not submissions:
+    problems.append("nothing was submitted to SLURM")
 
 
 def megabytes(text):  # scontrol prints 400M, 1G, ...
@@ -384,63 +443,131 @@ def minutes(text):  # [days-]hh:mm:ss
     return int(days or 0) * 1440 + h * 60 + m + s / 60
 
 
-print(f"{'slurm id':>8}  {'job (comment)':40} {'cpus':>4} {'mem':>6} {'time':>9}  state")
-for jid, slurm_id in sorted(submitted.items(), key=lambda kv: int(kv[1])):
+seen = Counter()
+rows = []
+for snakemake_id, slurm_id, slurm_log in submissions:
+    if snakemake_id in jobs:  # a single job
+        members = [key(jobs[snakemake_id]["rule"], jobs[snakemake_id]["wildcards"])]
+    else:  # a group job: its jobs are the --target-jobs of the Snakemake it ran on the node
+        first = next(l for l in open(slurm_log) if "--target-jobs" in l)
+        targets = first.split("--target-jobs ", 1)[1].split(" --", 1)[0].split()
+        members = [key(*(t.split(":", 1) + [""])[:2]) for t in targets]
+    unknown = [m for m in members if m not in by_key]
+    if unknown:
+        problems.append(f"SLURM job {slurm_id} ran jobs not in Snakemake's log: {unknown}")
+        continue
+    seen.update(members)
+    want = {
+        "cpus": max(by_key[m]["threads"] for m in members) if len(members) == 1 else 1,
+        "mem": max(float(by_key[m]["mem_mb"]) for m in members),
+        "time": sum(float(by_key[m]["runtime"]) for m in members),
+    }
     out = subprocess.run(["scontrol", "-o", "show", "job", slurm_id], capture_output=True,
                          text=True, check=True).stdout
     got = dict(tok.split("=", 1) for tok in out.split() if "=" in tok)
-    want = remote.get(jid)
-    print(f"{slurm_id:>8}  {got.get('Comment', '?'):40} {got['CPUs/Task']:>4} "
-          f"{got['MinMemoryNode']:>6} {got['TimeLimit']:>9}  {got['JobState']}")
-    if want is None:
-        continue
-    checks = {
-        "state": (got["JobState"], "COMPLETED"),
-        "cpus": (int(got["CPUs/Task"]), want["threads"]),
-        "mem MB": (megabytes(got["MinMemoryNode"]), float(want["mem_mb"])),
-        "time min": (minutes(got["TimeLimit"]), float(want["runtime"])),
+    have = {
+        "cpus": int(got["CPUs/Task"]),
+        "mem": megabytes(got["MinMemoryNode"]),
+        "time": minutes(got["TimeLimit"]),
     }
-    for what, (have, expected) in checks.items():
-        if have != expected:
-            problems.append(f"SLURM job {slurm_id} ({want['rule']}): {what} {have} != {expected}")
+    rules = Counter(m[0] for m in members)
+    what = ", ".join(f"{n} {r}" for r, n in sorted(rules.items()))
+    rows.append((int(slurm_id), what, have, got["JobState"], got["RunTime"]))
+    if got["JobState"] != "COMPLETED":
+        problems.append(f"SLURM job {slurm_id} ({what}): state {got['JobState']}")
+    for name in want:
+        if have[name] != want[name]:
+            problems.append(f"SLURM job {slurm_id} ({what}): {name} {have[name]} != {want[name]}")
+
+print(f"{'slurm id':>8}  {'jobs':48} {'cpus':>4} {'mem MB':>6} {'time min':>8}  {'ran':>8}  state")
+for slurm_id, what, have, state, runtime in sorted(rows):
+    print(f"{slurm_id:>8}  {what:48} {have['cpus']:>4} {have['mem']:>6.0f} {have['time']:>8.0f}"
+          f"  {runtime:>8}  {state}")
+missing = sorted(remote - set(seen))
+twice = sorted(k for k, n in seen.items() if n > 1)
+sent_local = sorted(k for k in seen if k not in remote)
+if missing:
+    problems.append(f"{len(missing)} jobs never went to SLURM, e.g. {missing[:3]}")
+if twice:
+    problems.append(f"jobs sent to SLURM more than once: {twice[:3]}")
+if sent_local:
+    problems.append(f"local rules sent to SLURM: {sent_local[:3]}")
 if problems:
     sys.exit("\n".join(problems))
-print(f"all {len(submitted)} SLURM jobs completed with their rule's cpus, memory and time")
+rules = sorted({k[0] for k in remote})
+print(f"all {len(rows)} SLURM jobs (carrying {len(remote)} jobs of rules {', '.join(rules)}) "
+      "completed with the cpus, memory and time of their jobs")
 EOF
 
 if accounting; then
     say "what accounting (sacct) recorded"
-    sacct -X --format=JobID,JobName%-12,Comment%-32,ReqCPUS,ReqMem,Timelimit,Elapsed,State
+    sacct -X --format=JobID,JobName%-12,Comment%-40,ReqCPUS,ReqMem,Timelimit,Elapsed,State
 fi
 
 say "are the results identical?"
 python - "$WORK/slurm" "$WORK/local" <<'EOF'
-import filecmp
+import re
 import sys
+from collections import Counter
 from pathlib import Path
 
-import pandas as pd
-from pandas.testing import assert_frame_equal
-
 a, b = (Path(p) for p in sys.argv[1:])
-tables = sorted(p.relative_to(a) for p in a.glob("results/*/**/*.parquet"))
-kinds = {p.parts[1] for p in tables}
-if not {"fits", "estimates"} <= kinds:
-    sys.exit(f"expected results/fits and results/estimates parquet files, found {sorted(kinds)}")
-if tables != sorted(p.relative_to(b) for p in b.glob("results/*/**/*.parquet")):
-    sys.exit("the two runs wrote different parquet files")
-rows = 0
-for rel in tables:
-    x, y = pd.read_parquet(a / rel), pd.read_parquet(b / rel)
-    assert_frame_equal(x, y, check_exact=True)
-    rows += len(x)
-    print(f"identical: {rel} ({len(x)} rows x {x.shape[1]} columns)")
-for rel in ("results/performance.csv", "results/scenarios.csv"):
-    if not filecmp.cmp(a / rel, b / rel, shallow=False):
+
+
+def outputs(root):  # every result but the run's own logs and timings
+    skip = ("results/logs/", "results/benchmarks/")
+    return sorted(
+        p.relative_to(root)
+        for p in (root / "results").rglob("*")
+        if p.is_file() and not str(p.relative_to(root)).startswith(skip)
+    )
+
+
+files = outputs(a)
+if files != outputs(b):
+    sys.exit(f"the two runs wrote different files: {sorted(set(files) ^ set(outputs(b)))[:5]}")
+kinds = Counter(p.suffix for p in files)
+for rel in files:
+    if (a / rel).read_bytes() != (b / rel).read_bytes():
         sys.exit(f"{rel} differs")
-    lines = len((a / rel).read_text().splitlines())
-    print(f"byte-identical: {rel} ({lines - 1} rows)")
-print(f"{len(tables)} parquet files ({rows} rows) and 2 CSVs identical")
+print(f"byte-identical: {len(files)} files under results/ ("
+      + ", ".join(f"{n} {ext or 'other'}" for ext, n in sorted(kinds.items())) + ")")
+for needed in ("results/theory.csv", "results/crossovers.csv", "results/optima.csv"):
+    if Path(needed) not in files:
+        sys.exit(f"{needed} is missing")
+if not any(p.parts[1] == "figures" for p in files):
+    sys.exit("no figures")
+
+# The report quotes the run's measured wall times (benchmarks; its table of them is sorted by
+# time) and when it was made: mask timestamps, h:mm:ss and numbers next to time units, and sort
+# each table's rows, then the two must be equal.
+def masked(path):
+    html = path.read_text()
+    html = re.sub(r"\d{4}-\d\d-\d\d[ T]\d\d:\d\d(:\d\d(\.\d+)?)?", "<when>", html)
+    html = re.sub(r"\b\d+:\d\d:\d\d\b", "<time>", html)  # h:mm:ss
+    html = re.sub(r"\d+(\.\d+)?(\s|&nbsp;)*(s|min|h|ms)\b", "<time>", html)
+    return re.sub(
+        r"(<tbody>)(.*?)(</tbody>)",
+        lambda m: m[1] + "".join(sorted(re.findall(r"<tr>.*?</tr>", m[2], re.S))) + m[3],
+        html,
+        flags=re.S,
+    )
+
+
+ra, rb = (w / "report" / "report.html" for w in (a, b))
+if ra.read_bytes() == rb.read_bytes():
+    print("byte-identical: report/report.html")
+elif masked(ra) == masked(rb):
+    print("identical but for the run's timings: report/report.html")
+else:
+    import difflib
+    diff = difflib.unified_diff(masked(ra).splitlines(), masked(rb).splitlines(), lineterm="", n=0)
+    print("\n".join(list(diff)[:20]))
+    sys.exit("report/report.html differs beyond its timings")
 EOF
 
-verdict="PASS: profiles/slurm ran the study on SLURM (job states by $status_by) in ${slurm_seconds} s (locally ${local_seconds} s) with the rules' resources and identical results"
+ncpu=$(nproc)
+say "wall time"
+printf '%-8s %6s s   (load average before the run: %s; %s CPUs)\n' \
+    SLURM "$slurm_seconds" "$load_slurm" "$ncpu" local "$local_seconds" "$load_local" "$ncpu"
+verdict="PASS: profiles/slurm ran $STUDY_NAME on SLURM (job states by $status_by) in ${slurm_seconds} s, locally ${local_seconds} s (--cores $LOCAL_CORES); every SLURM job had its jobs' resources, and the results are identical"

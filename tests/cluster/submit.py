@@ -7,7 +7,9 @@ own session, no stdin, output to a file), exactly as a batch system would start 
 node: it shares nothing with the Snakemake process that submitted it but the file system. This
 prints the job id and returns at once; when the job ends, its exit code is written to
 ``STATE_DIR/<id>.rc`` for status.py. Each submission is recorded in ``STATE_DIR/submitted.tsv``
-(id, rule, threads, mem_mb, runtime) so that a test can check what a real cluster would be asked.
+(id, rule, threads, mem_mb, runtime, and the jobs it runs) so that a test can check what a real
+cluster would be asked. The rule of a group job is ``GROUP``; its jobs are the ``--target-jobs``
+of the job script (``rule:wildcard=value,...``), space-separated.
 """
 
 from __future__ import annotations
@@ -17,6 +19,15 @@ import shlex
 import subprocess
 import uuid
 from pathlib import Path
+
+
+def target_jobs(jobscript: Path) -> list[str]:
+    """The jobs that the job script runs: the values of its Snakemake call's --target-jobs."""
+    words = shlex.split(jobscript.read_text())
+    if "--target-jobs" not in words:
+        return []
+    jobs = words[words.index("--target-jobs") + 1 :]
+    return jobs[: next((i for i, w in enumerate(jobs) if w.startswith("--")), len(jobs))]
 
 
 def main() -> None:
@@ -49,7 +60,8 @@ def main() -> None:
         close_fds=True,
     )
     with open(args.state_dir / "submitted.tsv", "a") as log:
-        fields = (job_id, args.rule, args.threads, args.mem_mb, args.runtime)
+        jobs = " ".join(target_jobs(args.jobscript))
+        fields = (job_id, args.rule, args.threads, args.mem_mb, args.runtime, jobs)
         log.write("\t".join(fields) + "\n")
     print(job_id)
 
