@@ -70,7 +70,7 @@ def test_cluster_executor_matches_local_run(tmp_path: Path):
         state / "submitted.tsv", sep="\t", names=["id", "rule", "threads", "mem_mb", "runtime"]
     )
     counts = submitted["rule"].value_counts().to_dict()
-    assert counts == {"simulate": 4, "fit": 4, "summarise": 2}  # not scenarios, performance
+    assert counts == {"fit": 4, "summarise": 2}  # not scenarios, performance
     assert (submitted["threads"] >= 1).all()
     assert (submitted["mem_mb"] > 0).all() and (submitted["runtime"] > 0).all()
     assert all((state / f"{job}.rc").read_text().strip() == "0" for job in submitted["id"])

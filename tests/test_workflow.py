@@ -207,12 +207,13 @@ def test_adding_a_scenario_runs_only_its_jobs(study: Path, tmp_path: Path):
     config = copy.deepcopy(TINY)
     config["scenarios"]["laplace"] = {"errors": {"distribution": "laplace"}}
     counts = _extend(study, tmp_path, config)
-    assert counts == {"simulate": 2, "fit": 2, "summarise": 1, "scenarios": 1, **AGGREGATION}
+    assert counts == {"fit": 2, "summarise": 1, "scenarios": 1, **AGGREGATION}
 
 
-def test_adding_an_estimator_reruns_fits_not_simulations(study: Path, tmp_path: Path):
-    """A fit job fits every estimator (README "Job granularity"), so a new estimator reruns
-    each scenario × job's fit job, never a simulation."""
+def test_adding_an_estimator_reruns_fits_only(study: Path, tmp_path: Path):
+    """A fit job draws its replicates and fits every estimator (README "Job granularity"), so
+    a new estimator reruns each scenario × job's fit job (drawing the same data again), then
+    the summaries; nothing else per scenario."""
     config = copy.deepcopy(TINY)
     config["estimators"]["ridge_big"] = {"method": "ridge", "penalty": 50.0}
     counts = _extend(study, tmp_path, config)
@@ -223,14 +224,14 @@ def test_reordering_estimators_refits_nothing(study: Path, tmp_path: Path):
     config = copy.deepcopy(TINY)
     config["estimators"] = dict(reversed(TINY["estimators"].items()))
     counts = _extend(study, tmp_path, config)
-    assert "fit" not in counts and "simulate" not in counts
+    assert "fit" not in counts
 
 
 def test_changing_one_scenario_reruns_that_scenario_only(study: Path, tmp_path: Path):
     config = copy.deepcopy(TINY)
     config["scenarios"]["gm"] = {"errors": {"scale": 2.0}}
     counts = _extend(study, tmp_path, config)
-    assert counts == {"simulate": 2, "fit": 2, "summarise": 1, "scenarios": 1, **AGGREGATION}
+    assert counts == {"fit": 2, "summarise": 1, "scenarios": 1, **AGGREGATION}
 
 
 def test_job_split_and_cores_do_not_change_results(study: Path, tmp_path: Path):
@@ -344,7 +345,7 @@ def test_raising_replicates_runs_only_the_new_jobs(study: Path, tmp_path: Path):
     config["replicates"] = 40
     counts = _extend(study, tmp_path, config)
     n_scen = len(TINY["scenarios"])
-    assert counts["simulate"] == counts["fit"] == 2 * n_scen  # chunks 2 and 3 only
+    assert counts["fit"] == 2 * n_scen  # chunks 2 and 3 only
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["term", "kill"])

@@ -112,7 +112,12 @@ def write_scenarios(study: Study, path: str | Path) -> None:
 
 
 def simulate_chunk(
-    knobs: Mapping[str, Any], seed: int, scenario_id: str, start: int, stop: int, out: str | Path
+    knobs: Mapping[str, Any],
+    seed: int,
+    scenario_id: str,
+    start: int,
+    stop: int,
+    out: str | Path,
 ) -> None:
     """Generate replicates [start, stop) of one scenario and save them."""
     t0 = time.perf_counter()
@@ -128,6 +133,29 @@ def simulate_chunk(
         data.y.shape[1],
         time.perf_counter() - t0,
     )
+
+
+def simulate_and_fit_chunk(
+    knobs: Mapping[str, Any],
+    seed: int,
+    scenario_id: str,
+    start: int,
+    stop: int,
+    estimators: Mapping[str, Mapping[str, Any]],
+    level: float,
+    engine: str,
+    out_dataset: str | Path,
+    out_fits: str | Path,
+) -> None:
+    """One job's replicates: draw and save them, then fit every estimator to them.
+
+    One process for both steps because a separate simulation job's start-up (interpreter,
+    Snakemake's preamble, numpy, the package) cost as much as its draws (README "Job
+    granularity"). The fits read the saved file back (from the page cache, milliseconds), so
+    they are the fits of the very file a user opens, exactly as when two jobs did this.
+    """
+    simulate_chunk(knobs, seed, scenario_id, start, stop, out_dataset)
+    fit_chunk(out_dataset, scenario_id, estimators, level, engine, out_fits)
 
 
 # --------------------------------------------------------------------------- fit
