@@ -413,18 +413,23 @@ def test_replay_reproduces_a_stored_replicate(study: Path, tmp_path: Path):
 
 def test_overhead_command_accounts_for_every_fit(study: Path, tmp_path: Path):
     """`python -m lossstudy overhead` refits the stored datasets in one process and sets the
-    fitting time against the fit jobs' benchmarks; with a reference sample it counts its fits."""
+    fitting time against the fit jobs' benchmarks; with a reference sample it counts its fits.
+    Its floor draws exactly the datasets the study stored and fits each once."""
     import json
 
     out = tmp_path / "overhead.json"
     cmd = [sys.executable, "-m", "lossstudy", "overhead", "--reference-sample", "0.2"]
     run = subprocess.run(
-        [*cmd, "--out", str(out)], cwd=study, capture_output=True, text=True, check=False
+        [*cmd, "--floor-repeats", "2", "--out", str(out)],
+        cwd=study,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert run.returncode == 0, run.stderr[-2000:]
     m = json.loads(out.read_text())
     jobs = {r["rule"]: r["jobs"] for r in m["rules"]}
-    assert jobs["fit"] == jobs["simulate"] == 3 * 2 and jobs["summarise"] == 3
+    assert jobs["fit"] == 3 * 2 and jobs["summarise"] == 3 and "simulate" not in jobs
     n_est = len(TINY["estimators"])
     fits = {k: v["fits"] for k, v in m["warm_fit_by_estimator"].items()}
     assert fits == {name: 3 * 20 for name in TINY["estimators"]}
@@ -434,3 +439,29 @@ def test_overhead_command_accounts_for_every_fit(study: Path, tmp_path: Path):
     assert m["snakemake_run"]["command"].endswith("--cores 2")
     assert m["snakemake_run"]["seconds"] > m["fit_jobs_seconds"] / 2  # 2 cores at most
     assert "start-up and I/O" in run.stdout
+    # the floor: every replicate of every cell, the very values stored, one OLS fit each
+    floor = m["floor"]
+    assert floor["replicates_by_cell"] == {s: 20 for s in TINY["scenarios"]}
+    assert floor["replicates"] == floor["ols_fits"] == 3 * 20 and len(floor["passes"]) == 2
+    stored = 0
+    for path in (study / "results" / "datasets").rglob("*.npz"):
+        with np.load(path) as data:
+            stored += data["X"].size + data["y"].size + data["beta"].size
+    assert floor["dataset_values"] == stored
+    wall = m["snakemake_run"]["seconds"]
+    assert floor["wall_over_floor"] == pytest.approx(wall / floor["seconds"])
+    assert floor["jobs_over_floor"] == pytest.approx(m["jobs_total_seconds"] / floor["seconds"])
+    assert f"wall {wall:.0f} s ÷ floor: {wall / floor['seconds']:.0f}×" in run.stdout
+    # a wall time measured elsewhere, and no refitting
+    quick = subprocess.run(
+        [sys.executable, "-m", "lossstudy", "overhead", "--floor-only", "--wall", "100"],
+        cwd=study,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert quick.returncode == 0, quick.stderr[-2000:]
+    m = json.loads((study / "results" / "overhead.json").read_text())
+    assert "warm_fit_seconds" not in m and m["floor"]["wall_seconds"] == 100
+    assert m["floor"]["wall_over_floor"] == pytest.approx(100 / m["floor"]["seconds"])
+    assert "wall 100 s ÷ floor" in quick.stdout
