@@ -103,5 +103,14 @@ def test_adding_a_sweep_value_runs_only_its_jobs(swept: Path, tmp_path: Path):
     run = snakemake(work, "-n")
     assert run.returncode == 0, run.stderr[-2000:]
     counts = job_counts(run.stdout)
-    aggregation = {"performance": 1, "theory": 1, "sweeps": 1, "figures": 1, "report": 1, "all": 1}
+    aggregation = {
+        "performance": 1,
+        "theory": 1,
+        "sweeps": 1,
+        "figure_cells": 1,
+        "figure_sweeps": 1,
+        "figures": 1,
+        "report": 1,
+        "all": 1,
+    }
     assert counts == {"fit": 2, "summarise": 2, "scenarios": 1, **aggregation}

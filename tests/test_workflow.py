@@ -190,7 +190,16 @@ def test_rerun_is_a_no_op(study: Path):
 
 
 # the study-wide steps that any change reruns
-AGGREGATION = {"performance": 1, "theory": 1, "sweeps": 1, "figures": 1, "report": 1, "all": 1}
+AGGREGATION = {
+    "performance": 1,
+    "theory": 1,
+    "sweeps": 1,
+    "figure_cells": 1,
+    "figure_sweeps": 1,
+    "figures": 1,
+    "report": 1,
+    "all": 1,
+}
 
 
 def _extend(study: Path, tmp_path: Path, config: dict) -> dict[str, int]:

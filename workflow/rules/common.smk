@@ -56,6 +56,10 @@ def benchmark_files(wildcards):
     """Every job's benchmark file: the report sums wall time per rule from them."""
     files = ["results/benchmarks/scenarios.tsv", "results/benchmarks/performance.tsv"]
     files += ["results/benchmarks/figures.tsv", "results/benchmarks/theory.tsv"]
+    files += [
+        "results/benchmarks/figure_cells.tsv",
+        "results/benchmarks/figure_sweeps.tsv",
+    ]
     files += ["results/benchmarks/sweeps.tsv"]
     for sid in STUDY.scenarios:
         files.append(f"results/benchmarks/summarise/{sid}.tsv")
