@@ -76,3 +76,18 @@ def test_floor_fits_a_rank_deficient_design_too(study):
     beta = ols_batch(data)
     assert beta.shape == (5, 3) and np.isfinite(beta).all()
     np.testing.assert_allclose(data.X @ beta.T, data.X @ np.linalg.lstsq(data.X, data.y.T)[0])
+
+
+def test_wall_time_comes_from_the_newest_finished_run(tmp_path):
+    """A dry run or lint after the study writes a log without an elapsed time: skipped."""
+    from lossstudy.overhead import snakemake_span
+
+    logs = tmp_path / ".snakemake" / "log"
+    logs.mkdir(parents=True)
+    (logs / "2026-01-01T100000.000000.snakemake.log").write_text(
+        "Command: snakemake --cores 2\n200 of 200 steps (100%) done\nElapsed time: 0:05:07.5\n"
+    )
+    (logs / "2026-01-01T110000.000000.snakemake.log").write_text("Command: snakemake -n\n")
+    run = snakemake_span(tmp_path)
+    assert run is not None and run["seconds"] == 307.5 and run["command"] == "snakemake --cores 2"
+    assert snakemake_span(tmp_path / "elsewhere") is None

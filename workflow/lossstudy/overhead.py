@@ -213,25 +213,26 @@ def study_floor(
 
 
 def snakemake_span(workdir: str | Path = ".") -> dict[str, Any] | None:
-    """The newest Snakemake run: its start, command, wall time and steps done (when logged).
+    """The newest finished Snakemake run: its start, command, wall time and steps done.
 
-    ``None`` when there is no log, or the run did not finish (no elapsed time logged).
+    Logs without an elapsed time (a dry run, ``--lint``, a run that did not finish) are
+    skipped, so a ``snakemake -n`` after the study does not hide its wall time. ``None`` when
+    no log has one.
     """
-    logs = sorted(Path(workdir, ".snakemake", "log").glob("*.snakemake.log"))
-    if not logs:
-        return None
-    text = logs[-1].read_text(encoding="utf-8", errors="replace")
-    found = {key: rx.findall(text) for key, rx in _LOG_FIELDS.items()}
-    if not found["elapsed"]:
-        return None
-    h, m, sec = found["elapsed"][-1]
-    return {
-        "log": str(logs[-1]),
-        "date": found["date"][0] if found["date"] else "unknown",
-        "command": found["command"][0] if found["command"] else "unknown",
-        "seconds": 3600 * int(h) + 60 * int(m) + float(sec),
-        "steps": found["steps"][-1] if found["steps"] else "not logged",
-    }
+    for log in sorted(Path(workdir, ".snakemake", "log").glob("*.snakemake.log"), reverse=True):
+        text = log.read_text(encoding="utf-8", errors="replace")
+        found = {key: rx.findall(text) for key, rx in _LOG_FIELDS.items()}
+        if not found["elapsed"]:
+            continue
+        h, m, sec = found["elapsed"][-1]
+        return {
+            "log": str(log),
+            "date": found["date"][0] if found["date"] else "unknown",
+            "command": found["command"][0] if found["command"] else "unknown",
+            "seconds": 3600 * int(h) + 60 * int(m) + float(sec),
+            "steps": found["steps"][-1] if found["steps"] else "not logged",
+        }
+    return None
 
 
 def measure(
