@@ -32,8 +32,16 @@ ROOT = Path(__file__).resolve().parents[1]
 CLUSTER = Path(__file__).resolve().parent / "cluster"
 SLURM_PROFILE = ROOT / "profiles" / "slurm" / "config.yaml"
 DEFAULT_PROFILE = ROOT / "profiles" / "default" / "config.yaml"
-CELL_RULES = {"simulate", "fit", "summarise"}  # one scenario cell, connected in the DAG
-STUDY_RULES = {"theory", "sweeps", "claims", "figures", "report"}  # study-wide
+CELL_RULES = {"fit", "summarise"}  # one scenario cell, connected in the DAG
+STUDY_RULES = {  # study-wide
+    "theory",
+    "sweeps",
+    "claims",
+    "figure_cells",
+    "figure_sweeps",
+    "figures",
+    "report",
+}
 
 CONFIG = {
     "seed": 11,
@@ -167,7 +175,7 @@ def test_slurm_extra_covers_the_version_the_check_pins():
 @pytest.mark.slow
 def test_slurm_groups_on_the_default_study(tmp_path: Path):
     """A dry run of the default study with the SLURM profile's groups: every scenario cell's
-    simulate, fit and summarise jobs in one group job, `group-components` cells per group job,
+    fit and summarise jobs in one group job, `group-components` cells per group job,
     the study-wide rules in one, and nothing else but the local rules outside a group."""
     profile = slurm_profile()
     (tmp_path / "config").mkdir()
@@ -253,7 +261,7 @@ def test_cluster_executor_matches_local_run(tmp_path: Path):
     # every job but the local rules went through the submit script, with the rule's resources
     submitted = _submitted(state)
     counts = submitted["rule"].value_counts().to_dict()
-    assert counts == {"simulate": 4, "fit": 4, "summarise": 2}  # not scenarios, performance
+    assert counts == {"fit": 4, "summarise": 2}  # not scenarios, performance
     assert (submitted["threads"] >= 1).all()
     assert (submitted["mem_mb"] > 0).all() and (submitted["runtime"] > 0).all()
     assert all((state / f"{job}.rc").read_text().strip() == "0" for job in submitted["id"])
@@ -317,12 +325,8 @@ def test_slurm_profile_groups_through_a_cluster_executor(tmp_path: Path):
     # both cells (2 chunks each) fit in one group job: 8 cells per job
     assert sorted(kinds, key=len) == [frozenset(CELL_RULES), frozenset(STUDY_RULES)]
     cell = submitted[[k == frozenset(CELL_RULES) for k in kinds]].iloc[0]
-    assert Counter(s.split(":")[0] for s in cell.jobs.split()) == {
-        "simulate": 4,
-        "fit": 4,
-        "summarise": 2,
-    }
-    assert cell.runtime == 4 * 5 + 4 * 5 + 2 * 5
+    assert Counter(s.split(":")[0] for s in cell.jobs.split()) == {"fit": 4, "summarise": 2}
+    assert cell.runtime == 4 * 5 + 2 * 5
     assert cell.mem_mb == max(per_job.values()) < 600  # the model's, not a flat request
 
     a, b = _outputs(local), _outputs(cluster)

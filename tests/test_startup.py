@@ -1,4 +1,5 @@
-"""Per-job start-up: a fit job imports neither pandas nor, unless it needs a quantile, scipy.
+"""Per-job start-up: a fit job imports neither pandas nor, unless it needs a quantile nobody
+computed for it, scipy.
 
 Every job of the workflow is a fresh Python process, and the fits of a default-study job take
 about as long as the imports that precede them, so what a job imports is a large part of its cost
@@ -40,6 +41,44 @@ def test_fit_job_imports_no_pandas(tmp_path, spec, heavy):
     code = FIT_JOB.format(tmp=tmp_path, spec=spec)
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert run.stdout.strip() == heavy
+
+
+PRESET_JOB = """
+import json, sys
+from lossstudy.config import BUILTIN_DEFAULTS
+from lossstudy.distributions import preset
+from lossstudy.pipeline import simulate_and_fit_chunk
+preset(json.loads({table!r}))
+specs = {{"ols": {{"method": "ols"}}, "hac": {{"method": "ols", "se": "hac"}},
+         "wls": {{"method": "wls", "predictor": 1, "strength": 2.0}},
+         "lad": {{"method": "lad"}}, "huber": {{"method": "huber", "k": 1.345}}}}
+simulate_and_fit_chunk(BUILTIN_DEFAULTS, 1, "s", 0, 50, specs, 0.9, "vectorized",
+                       "{tmp}/d.npz", "{tmp}/{out}")
+print(" ".join(m for m in ("pandas", "scipy.special", "statsmodels") if m in sys.modules))
+"""
+
+
+def test_fit_job_with_preset_quantiles_imports_no_scipy_and_fits_the_same(tmp_path):
+    """The workflow hands each fit job scipy's quantiles for its n (``job_quantiles``): every
+    estimator of the default study then fits without importing scipy.special, bit for bit as
+    with it (an unknown table, e.g. another scipy version, falls back to scipy)."""
+    import json
+
+    from lossstudy.config import BUILTIN_DEFAULTS
+    from lossstudy.distributions import job_quantiles
+
+    n, p = BUILTIN_DEFAULTS["n"], len(BUILTIN_DEFAULTS["coefficients"])
+    table = json.dumps(job_quantiles(n, p, 0.9))
+    stale = json.dumps({**json.loads(table), "scipy": "0.0"})
+    runs = {}
+    for name, tab in (("preset", table), ("stale", stale)):
+        code = PRESET_JOB.format(tmp=tmp_path, table=tab, out=f"{name}.parquet")
+        run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+        assert run.returncode == 0, run.stderr[-2000:]
+        runs[name] = run.stdout.strip()
+    assert runs == {"preset": "", "stale": "scipy.special"}
+    a, b = (pq.read_table(tmp_path / f"{name}.parquet") for name in ("preset", "stale"))
+    assert a.equals(b)
 
 
 def test_arrow_table_equals_pa_table(tmp_path):

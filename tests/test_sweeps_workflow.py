@@ -108,8 +108,10 @@ def test_adding_a_sweep_value_runs_only_its_jobs(swept: Path, tmp_path: Path):
         "theory": 1,
         "sweeps": 1,
         "claims": 1,
+        "figure_cells": 1,
+        "figure_sweeps": 1,
         "figures": 1,
         "report": 1,
         "all": 1,
     }
-    assert counts == {"simulate": 2, "fit": 2, "summarise": 2, "scenarios": 1, **aggregation}
+    assert counts == {"fit": 2, "summarise": 2, "scenarios": 1, **aggregation}

@@ -202,6 +202,8 @@ AGGREGATION = {
     "theory": 1,
     "sweeps": 1,
     "claims": 1,
+    "figure_cells": 1,
+    "figure_sweeps": 1,
     "figures": 1,
     "report": 1,
     "all": 1,
@@ -222,12 +224,13 @@ def test_adding_a_scenario_runs_only_its_jobs(study: Path, tmp_path: Path):
     config = copy.deepcopy(TINY)
     config["scenarios"]["laplace"] = {"errors": {"distribution": "laplace"}}
     counts = _extend(study, tmp_path, config)
-    assert counts == {"simulate": 2, "fit": 2, "summarise": 1, "scenarios": 1, **AGGREGATION}
+    assert counts == {"fit": 2, "summarise": 1, "scenarios": 1, **AGGREGATION}
 
 
-def test_adding_an_estimator_reruns_fits_not_simulations(study: Path, tmp_path: Path):
-    """A fit job fits every estimator (README "Job granularity"), so a new estimator reruns
-    each scenario × job's fit job, never a simulation."""
+def test_adding_an_estimator_reruns_fits_only(study: Path, tmp_path: Path):
+    """A fit job draws its replicates and fits every estimator (README "Job granularity"), so
+    a new estimator reruns each scenario × job's fit job (drawing the same data again), then
+    the summaries; nothing else per scenario."""
     config = copy.deepcopy(TINY)
     config["estimators"]["ridge_big"] = {"method": "ridge", "penalty": 50.0}
     counts = _extend(study, tmp_path, config)
@@ -238,14 +241,14 @@ def test_reordering_estimators_refits_nothing(study: Path, tmp_path: Path):
     config = copy.deepcopy(TINY)
     config["estimators"] = dict(reversed(TINY["estimators"].items()))
     counts = _extend(study, tmp_path, config)
-    assert "fit" not in counts and "simulate" not in counts
+    assert "fit" not in counts
 
 
 def test_changing_one_scenario_reruns_that_scenario_only(study: Path, tmp_path: Path):
     config = copy.deepcopy(TINY)
     config["scenarios"]["gm"] = {"errors": {"scale": 2.0}}
     counts = _extend(study, tmp_path, config)
-    assert counts == {"simulate": 2, "fit": 2, "summarise": 1, "scenarios": 1, **AGGREGATION}
+    assert counts == {"fit": 2, "summarise": 1, "scenarios": 1, **AGGREGATION}
 
 
 @pytest.mark.parametrize("per_job", [7, "auto"])
@@ -371,7 +374,7 @@ def test_raising_replicates_runs_only_the_new_jobs(study: Path, tmp_path: Path):
     config["replicates"] = 40
     counts = _extend(study, tmp_path, config)
     n_scen = len(TINY["scenarios"])
-    assert counts["simulate"] == counts["fit"] == 2 * n_scen  # chunks 2 and 3 only
+    assert counts["fit"] == 2 * n_scen  # chunks 2 and 3 only
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["term", "kill"])
@@ -439,18 +442,23 @@ def test_replay_reproduces_a_stored_replicate(study: Path, tmp_path: Path):
 
 def test_overhead_command_accounts_for_every_fit(study: Path, tmp_path: Path):
     """`python -m lossstudy overhead` refits the stored datasets in one process and sets the
-    fitting time against the fit jobs' benchmarks; with a reference sample it counts its fits."""
+    fitting time against the fit jobs' benchmarks; with a reference sample it counts its fits.
+    Its floor draws exactly the datasets the study stored and fits each once."""
     import json
 
     out = tmp_path / "overhead.json"
     cmd = [sys.executable, "-m", "lossstudy", "overhead", "--reference-sample", "0.2"]
     run = subprocess.run(
-        [*cmd, "--out", str(out)], cwd=study, capture_output=True, text=True, check=False
+        [*cmd, "--floor-repeats", "2", "--out", str(out)],
+        cwd=study,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert run.returncode == 0, run.stderr[-2000:]
     m = json.loads(out.read_text())
     jobs = {r["rule"]: r["jobs"] for r in m["rules"]}
-    assert jobs["fit"] == jobs["simulate"] == 3 * 2 and jobs["summarise"] == 3
+    assert jobs["fit"] == 3 * 2 and jobs["summarise"] == 3 and "simulate" not in jobs
     n_est = len(TINY["estimators"])
     fits = {k: v["fits"] for k, v in m["warm_fit_by_estimator"].items()}
     assert fits == {name: 3 * 20 for name in TINY["estimators"]}
@@ -460,3 +468,29 @@ def test_overhead_command_accounts_for_every_fit(study: Path, tmp_path: Path):
     assert m["snakemake_run"]["command"].endswith("--cores 2")
     assert m["snakemake_run"]["seconds"] > m["fit_jobs_seconds"] / 2  # 2 cores at most
     assert "start-up and I/O" in run.stdout
+    # the floor: every replicate of every cell, the very values stored, one OLS fit each
+    floor = m["floor"]
+    assert floor["replicates_by_cell"] == {s: 20 for s in TINY["scenarios"]}
+    assert floor["replicates"] == floor["ols_fits"] == 3 * 20 and len(floor["passes"]) == 2
+    stored = 0
+    for path in (study / "results" / "datasets").rglob("*.npz"):
+        with np.load(path) as data:
+            stored += data["X"].size + data["y"].size + data["beta"].size
+    assert floor["dataset_values"] == stored
+    wall = m["snakemake_run"]["seconds"]
+    assert floor["wall_over_floor"] == pytest.approx(wall / floor["seconds"])
+    assert floor["jobs_over_floor"] == pytest.approx(m["jobs_total_seconds"] / floor["seconds"])
+    assert f"wall {wall:.0f} s ÷ floor: {wall / floor['seconds']:.0f}×" in run.stdout
+    # a wall time measured elsewhere, and no refitting
+    quick = subprocess.run(
+        [sys.executable, "-m", "lossstudy", "overhead", "--floor-only", "--wall", "100"],
+        cwd=study,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert quick.returncode == 0, quick.stderr[-2000:]
+    m = json.loads((study / "results" / "overhead.json").read_text())
+    assert "warm_fit_seconds" not in m and m["floor"]["wall_seconds"] == 100
+    assert m["floor"]["wall_over_floor"] == pytest.approx(100 / m["floor"]["seconds"])
+    assert "wall 100 s ÷ floor" in quick.stdout

@@ -13,8 +13,8 @@
 #      snakemake-executor-plugin-slurm into it;
 #   3. writes a single-node /etc/slurm/slurm.conf sized from `slurmd -C` (this machine's CPUs
 #      and memory), wipes SLURM's state and starts the daemons;
-#   4. runs the study's default target (every rule: simulate, fit, summarise in job groups
-#      `cell`, theory, sweeps, figures and report in group `study`, scenarios and performance
+#   4. runs the study's default target (every rule: fit, summarise in job groups
+#      `cell`, theory, sweeps, claims and the figure and report rules in group `study`, scenarios and performance
 #      locally) through `--workflow-profile profiles/slurm`, then the same study locally
 #      (`--cores 2`), and prints both wall times;
 #   5. checks that every job meant for SLURM went there and that each SLURM job COMPLETED with

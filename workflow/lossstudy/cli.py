@@ -114,6 +114,22 @@ def main(argv: list[str] | None = None) -> int:
         default=0.0,
         help="also time the reference engine on this fraction of each dataset (e.g. 0.05)",
     )
+    op.add_argument(
+        "--wall",
+        type=float,
+        help="the study's measured wall time in s (default: the newest Snakemake run's)",
+    )
+    op.add_argument(
+        "--floor-repeats",
+        type=int,
+        default=3,
+        help="time the floor this many times and keep the fastest (default 3)",
+    )
+    op.add_argument(
+        "--floor-only",
+        action="store_true",
+        help="skip refitting the stored datasets: benchmarks and the floor only",
+    )
     op.add_argument("--out", default="results/overhead.json", help="JSON output path")
     sub.add_parser(
         "benchmark",
@@ -130,7 +146,16 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "overhead":
             from lossstudy.overhead import main as overhead
 
-            return overhead(args.config, args.results, ".", args.reference_sample, args.out)
+            return overhead(
+                args.config,
+                args.results,
+                ".",
+                args.reference_sample,
+                args.out,
+                wall=args.wall,
+                floor_repeats=args.floor_repeats,
+                refit=not args.floor_only,
+            )
         print(
             replay(
                 args.config,

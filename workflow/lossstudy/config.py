@@ -180,7 +180,10 @@ class Study:
         else:
             start, stop = self.chunk_range(scenario_id, chunk)
             replicates = stop - start
-        return memory.request_mb(rule, self.job_shape(scenario_id, replicates))
+        shape = self.job_shape(scenario_id, replicates)
+        if rule == "fit":  # a fit job draws its replicates first, then fits them
+            return max(memory.request_mb(r, shape) for r in ("simulate", "fit"))
+        return memory.request_mb(rule, shape)
 
 
 def term_names(p: int) -> list[str]:

@@ -8,9 +8,15 @@ granularity"). ``--reference-sample`` also times the reference engine (statsmode
 fit at a time) on the first replicates of every dataset, for the fitting speed-up of the
 vectorised engine on this very study.
 
+The *floor* is what no workflow of this study can avoid: drawing every dataset the config's
+scenarios draw (``dgp.simulate`` with the study's own per-replicate streams, in memory) and one
+batched OLS pass over them, one factorisation per fixed design. It is timed in the same run, so
+the study's wall time ÷ floor is read on one machine under one load (README "Job granularity").
+
 Usage (after ``snakemake``, from the study directory)::
 
-    python -m lossstudy overhead [--reference-sample 0.05] [--out results/overhead.json]
+    python -m lossstudy overhead [--reference-sample 0.05] [--wall SECONDS] [--floor-only]
+                                 [--out results/overhead.json]
 """
 
 from __future__ import annotations
@@ -19,12 +25,14 @@ import json
 import math
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from lossstudy.config import ConfigError, Study
-from lossstudy.dgp import Dataset
+from lossstudy.dgp import Dataset, simulate
 from lossstudy.io import write_text
 
 #: What the newest Snakemake log says about its run (Snakemake 9's log format).
@@ -37,10 +45,12 @@ _LOG_FIELDS = {
 
 
 def rule_wall_times(root: str | Path | None) -> list[dict[str, Any]]:
-    """Wall time per rule from Snakemake benchmark TSVs, largest total first.
+    """Wall time (and CPU time) per rule from Snakemake benchmark TSVs, largest total first.
 
     The rule is the first path component under ``root`` (the file stem at top level), as the
-    rules of this workflow name their benchmark files.
+    rules of this workflow name their benchmark files. ``cpu`` sums the benchmarks'
+    ``cpu_time``: on a machine shared with other work a job's wall time grows with the load,
+    its CPU time much less.
     """
     import pandas as pd
 
@@ -48,15 +58,18 @@ def rule_wall_times(root: str | Path | None) -> list[dict[str, Any]]:
         return []
     root = Path(root)
     acc: dict[str, list[float]] = {}
+    cpu: dict[str, float] = {}
     for path in sorted(root.rglob("*.tsv")):
         rel = path.relative_to(root)
         rule = rel.parts[0] if len(rel.parts) > 1 else path.stem
         try:
             tab = pd.read_csv(path, sep="\t")
             secs = pd.to_numeric(tab["s"], errors="coerce").dropna().tolist()
+            used = pd.to_numeric(tab["cpu_time"], errors="coerce") if "cpu_time" in tab else None
         except (OSError, ValueError, KeyError, pd.errors.ParserError):
             continue
         acc.setdefault(rule, []).extend(secs)
+        cpu[rule] = cpu.get(rule, 0.0) + (float(used.fillna(0).sum()) if used is not None else 0.0)
     rows = [
         {
             "rule": rule,
@@ -64,6 +77,7 @@ def rule_wall_times(root: str | Path | None) -> list[dict[str, Any]]:
             "total": sum(v),
             "mean": sum(v) / len(v) if v else math.nan,
             "max": max(v) if v else math.nan,
+            "cpu": cpu[rule],
         }
         for rule, v in acc.items()
     ]
@@ -100,48 +114,174 @@ def warm_fit_seconds(
     return out
 
 
-def snakemake_span(workdir: str | Path = ".") -> dict[str, Any] | None:
-    """The newest Snakemake run: its start, command, wall time and steps done (when logged).
+def ols_batch(data: Dataset) -> np.ndarray:
+    """OLS coefficients (R×p) of every replicate of ``data`` in one pass.
 
-    ``None`` when there is no log, or the run did not finish (no elapsed time logged).
+    A fixed design is factorised once (its pseudo-inverse, one SVD) and applied to all
+    replicates in one product; random designs solve their stacked normal equations at once
+    (pseudo-inverses where one is singular). Minimum-norm solutions on rank-deficient designs:
+    the floor fits every dataset, whatever the study makes of it.
     """
-    logs = sorted(Path(workdir, ".snakemake", "log").glob("*.snakemake.log"))
-    if not logs:
-        return None
-    text = logs[-1].read_text(encoding="utf-8", errors="replace")
-    found = {key: rx.findall(text) for key, rx in _LOG_FIELDS.items()}
-    if not found["elapsed"]:
-        return None
-    h, m, sec = found["elapsed"][-1]
+    if data.fixed:
+        return data.y @ np.linalg.pinv(data.X).T
+    X, y = data.X, data.y
+    xtx = np.matmul(X.transpose(0, 2, 1), X)
+    xty = np.matmul(X.transpose(0, 2, 1), y[:, :, None])
+    try:
+        return np.linalg.solve(xtx, xty)[:, :, 0]
+    except np.linalg.LinAlgError:
+        return np.matmul(np.linalg.pinv(X), y[:, :, None])[:, :, 0]
+
+
+def _bulk_draws(knobs: Mapping[str, Any], data: Dataset) -> float:
+    """Seconds to draw as many errors (and random-design predictors) as ``data`` holds in one
+    call each from a single stream: what the numbers cost without a stream per replicate.
+
+    Not the study's numbers (those need a stream per replicate, for reproducibility), so not
+    part of the floor; it shows how much of the floor is setting up those streams.
+    """
+    from lossstudy.dgp import draw_errors
+
+    rng = np.random.default_rng(0)
+    t0 = time.perf_counter()
+    draw_errors(rng, dict(knobs["errors"]), data.y.size)
+    if not data.fixed:
+        rng.standard_normal(data.X.size - data.y.size)  # the intercept column is not drawn
+    return time.perf_counter() - t0
+
+
+def study_floor(
+    study: Study,
+    repeats: int = 1,
+    on_chunk: Callable[[str, Dataset, np.ndarray], None] | None = None,
+) -> dict[str, Any]:
+    """Seconds to draw every dataset of ``study`` and fit OLS to each, in this one process.
+
+    Each scenario's replicates are drawn job by job, as the workflow splits them
+    (``study.chunks``), so memory stays that of one job; nothing is written. BLAS runs on one
+    thread, as in the engine. With ``repeats`` > 1 the fastest pass counts (the floor is a
+    lower bound; the others only add this machine's noise). ``on_chunk(scenario, data, beta)``
+    sees every chunk of the first pass (tests check the coverage with it). ``bulk_seconds``
+    (not part of the floor) is what the same numbers take drawn in bulk (``_bulk_draws``).
+    """
+    from lossstudy.vectorized._linalg import single_thread_blas
+
+    passes = []
+    cells: dict[str, int] = {}
+    values = fits = 0
+    for k in range(max(1, repeats)):
+        draw = ols = bulk = 0.0
+        cpu0 = time.process_time()
+        with single_thread_blas():
+            for sid, sc in study.scenarios.items():
+                for chunk in study.chunks(sid):
+                    start, stop = study.chunk_range(sid, chunk)
+                    t0 = time.perf_counter()
+                    data = simulate(sc.knobs, study.seed, sid, start, stop)
+                    t1 = time.perf_counter()
+                    beta = ols_batch(data)
+                    t2 = time.perf_counter()
+                    bulk += _bulk_draws(sc.knobs, data)
+                    draw += t1 - t0
+                    ols += t2 - t1
+                    if k == 0:
+                        cells[sid] = cells.get(sid, 0) + len(data.replicates)
+                        values += data.y.size + data.X.size + data.beta.size
+                        fits += beta.shape[0]
+                        if on_chunk is not None:
+                            on_chunk(sid, data, beta)
+        passes.append(
+            {
+                "seconds": draw + ols,
+                "draw_seconds": draw,
+                "ols_seconds": ols,
+                "bulk_seconds": bulk,
+                # CPU of the whole pass (bulk draws included): grows less with other load
+                "cpu_seconds": time.process_time() - cpu0,
+            }
+        )
+    best = min(passes, key=lambda p: p["seconds"])
     return {
-        "log": str(logs[-1]),
-        "date": found["date"][0] if found["date"] else "unknown",
-        "command": found["command"][0] if found["command"] else "unknown",
-        "seconds": 3600 * int(h) + 60 * int(m) + float(sec),
-        "steps": found["steps"][-1] if found["steps"] else "not logged",
+        **best,
+        "passes": [p["seconds"] for p in passes],
+        "cells": len(cells),
+        "replicates": sum(cells.values()),
+        "replicates_by_cell": cells,
+        "dataset_values": values,
+        "ols_fits": fits,
     }
+
+
+def snakemake_span(workdir: str | Path = ".") -> dict[str, Any] | None:
+    """The newest finished Snakemake run: its start, command, wall time and steps done.
+
+    Logs without an elapsed time (a dry run, ``--lint``, a run that did not finish) are
+    skipped, so a ``snakemake -n`` after the study does not hide its wall time. ``None`` when
+    no log has one.
+    """
+    for log in sorted(Path(workdir, ".snakemake", "log").glob("*.snakemake.log"), reverse=True):
+        text = log.read_text(encoding="utf-8", errors="replace")
+        found = {key: rx.findall(text) for key, rx in _LOG_FIELDS.items()}
+        if not found["elapsed"]:
+            continue
+        h, m, sec = found["elapsed"][-1]
+        return {
+            "log": str(log),
+            "date": found["date"][0] if found["date"] else "unknown",
+            "command": found["command"][0] if found["command"] else "unknown",
+            "seconds": 3600 * int(h) + 60 * int(m) + float(sec),
+            "steps": found["steps"][-1] if found["steps"] else "not logged",
+        }
+    return None
 
 
 def measure(
-    study: Study, results: str | Path, workdir: str | Path, reference_sample: float
+    study: Study,
+    results: str | Path,
+    workdir: str | Path,
+    reference_sample: float,
+    *,
+    wall: float | None = None,
+    floor_repeats: int = 3,
+    refit: bool = True,
 ) -> dict[str, Any]:
-    """Everything ``main`` prints, as a JSON-ready dict."""
+    """Everything ``main`` prints, as a JSON-ready dict.
+
+    ``wall`` is the study's measured wall time; without it, the newest Snakemake run's elapsed
+    time from its log. ``refit`` False skips refitting the stored datasets (the floor and the
+    benchmarks need no datasets).
+    """
     rules = rule_wall_times(Path(results) / "benchmarks")
     by_rule = {r["rule"]: r for r in rules}
     fit_jobs = by_rule.get("fit", {"jobs": 0, "total": math.nan})
-    warm = warm_fit_seconds(study, results, study.engine)
-    warm_total = sum(v["seconds"] for v in warm.values())
+    jobs_total = sum(r["total"] for r in rules)
+    run = snakemake_span(workdir)
+    floor = study_floor(study, floor_repeats)
+    if wall is None and run is not None:
+        wall = run["seconds"]
+    floor.update(
+        wall_seconds=wall,
+        wall_over_floor=wall / floor["seconds"] if wall is not None else None,
+        jobs_over_floor=jobs_total / floor["seconds"] if rules else None,
+    )
     out: dict[str, Any] = {
         "engine": study.engine,
         "rules": rules,
-        "jobs_total_seconds": sum(r["total"] for r in rules),
+        "jobs_total_seconds": jobs_total,
         "fit_jobs": fit_jobs["jobs"],
         "fit_jobs_seconds": fit_jobs["total"],
-        "warm_fit_seconds": warm_total,
-        "warm_fit_by_estimator": warm,
-        "fit_job_overhead_share": 1.0 - warm_total / fit_jobs["total"],
-        "snakemake_run": snakemake_span(workdir),
+        "floor": floor,
+        "snakemake_run": run,
     }
+    if not refit:
+        return out
+    warm = warm_fit_seconds(study, results, study.engine)
+    warm_total = sum(v["seconds"] for v in warm.values())
+    out.update(
+        warm_fit_seconds=warm_total,
+        warm_fit_by_estimator=warm,
+        fit_job_overhead_share=1.0 - warm_total / fit_jobs["total"],
+    )
     if reference_sample > 0:
         ref = warm_fit_seconds(study, results, "reference", reference_sample)
         per_fit = {k: v["seconds"] / v["fits"] for k, v in ref.items()}
@@ -159,21 +299,43 @@ def measure(
 
 
 def _format(m: Mapping[str, Any]) -> str:
-    lines = [f"{'rule':<14}{'jobs':>6}{'total s':>10}{'mean s':>9}{'max s':>8}"]
+    lines = [f"{'rule':<14}{'jobs':>6}{'total s':>10}{'mean s':>9}{'max s':>8}{'CPU s':>9}"]
     for r in m["rules"]:
         lines.append(
             f"{r['rule']:<14}{r['jobs']:>6}{r['total']:>10.1f}{r['mean']:>9.2f}{r['max']:>8.2f}"
+            f"{r.get('cpu', math.nan):>9.1f}"
         )
-    lines.append(f"{'all jobs':<14}{'':>6}{m['jobs_total_seconds']:>10.1f}")
-    warm, jobs = m["warm_fit_seconds"], m["fit_jobs_seconds"]
-    per_est = ", ".join(f"{k} {v['seconds']:.1f}" for k, v in m["warm_fit_by_estimator"].items())
+    cpu_total = sum(r.get("cpu", 0.0) for r in m["rules"])
+    lines.append(
+        f"{'all jobs':<14}{'':>6}{m['jobs_total_seconds']:>10.1f}{'':>17}{cpu_total:>9.1f}"
+    )
+    fl = m["floor"]
     lines += [
         "",
-        f"fitting in one warm process ({m['engine']} engine): {warm:.1f} s ({per_est})",
-        f"fit jobs: {m['fit_jobs']} jobs, {jobs:.1f} s; fitting {warm / jobs:.0%} of it, "
-        f"start-up and I/O {m['fit_job_overhead_share']:.0%}",
-        f"fitting is {warm / m['jobs_total_seconds']:.0%} of all jobs' time",
+        f"floor: {fl['seconds']:.2f} s to draw every dataset ({fl['cells']} cells, "
+        f"{fl['replicates']} replicates; {fl['draw_seconds']:.2f} s) and fit OLS to each "
+        f"({fl['ols_fits']} fits; {fl['ols_seconds']:.2f} s), best of "
+        f"{len(fl['passes'])} in this process",
+        f"  (CPU of that pass, bulk draws below included: {fl['cpu_seconds']:.2f} s; "
+        f"the same count of draws from one stream per cell, not the study's numbers: "
+        f"{fl['bulk_seconds']:.2f} s; the rest of the draws' time is a stream per replicate)",
     ]
+    if fl["jobs_over_floor"] is not None:
+        lines.append(f"all jobs' time ÷ floor: {fl['jobs_over_floor']:.0f}×")
+    if fl["wall_over_floor"] is not None:
+        lines.append(f"wall {fl['wall_seconds']:.0f} s ÷ floor: {fl['wall_over_floor']:.0f}×")
+    if "warm_fit_seconds" in m:
+        warm, jobs = m["warm_fit_seconds"], m["fit_jobs_seconds"]
+        per_est = ", ".join(
+            f"{k} {v['seconds']:.1f}" for k, v in m["warm_fit_by_estimator"].items()
+        )
+        lines += [
+            "",
+            f"fitting in one warm process ({m['engine']} engine): {warm:.1f} s ({per_est})",
+            f"fit jobs: {m['fit_jobs']} jobs, {jobs:.1f} s; fitting {warm / jobs:.0%} of it, "
+            f"start-up and I/O {m['fit_job_overhead_share']:.0%}",
+            f"fitting is {warm / m['jobs_total_seconds']:.0%} of all jobs' time",
+        ]
     if ref := m.get("reference"):
         lines.append(
             f"reference engine: {ref['seconds']:.1f} s for {ref['fits']:.0f} fits "
@@ -190,13 +352,23 @@ def _format(m: Mapping[str, Any]) -> str:
 
 
 def main(
-    config: str | Path, results: str | Path, workdir: str | Path, sample: float, out: str | Path
+    config: str | Path,
+    results: str | Path,
+    workdir: str | Path,
+    sample: float,
+    out: str | Path,
+    *,
+    wall: float | None = None,
+    floor_repeats: int = 3,
+    refit: bool = True,
 ) -> int:
     """Measure, print and write ``out`` (JSON)."""
     from lossstudy.config import find_schema, load_study, load_yaml
 
     study = load_study(load_yaml(config), find_schema(near=config))
-    m = measure(study, results, workdir, sample)
+    m = measure(
+        study, results, workdir, sample, wall=wall, floor_repeats=floor_repeats, refit=refit
+    )
     print(_format(m))
     write_text(out, json.dumps(m, indent=2) + "\n")
     print(f"wrote {out}")

@@ -186,9 +186,15 @@ def _mad_bootstrap_mcse(x: np.ndarray, mask: np.ndarray) -> np.ndarray:
     Every cell draws its resample indices from a fresh ``np.random.default_rng(0)``, so its
     MCSE depends only on its own usable values, never on what else is in the table. The
     indices (into the cell's *sorted* values) are sorted too, so each resample comes out
-    sorted and its median is read off by position; only the absolute deviations need a
-    partition. This is the ordinary bootstrap: the resampled multisets are the same as
-    resampling the values in any order with those indices.
+    sorted and its median is read off by position. This is the ordinary bootstrap: the
+    resampled multisets are the same as resampling the values in any order with those indices.
+
+    The absolute deviations from that median are two sorted runs (left of the median, read
+    backwards, and right of it), so the two middle order statistics of their union are found by
+    binary search (:func:`_kth_of_two_runs`) without forming or partitioning the resample. The
+    values found are the same numbers a partition would pick, bit for bit; each is elementwise
+    per cell and resample, so a cell's result cannot depend on which cells share its batch.
+    Why: partitioning 200 resamples of every cell was half of a summary job's own time.
     """
     cells = _sorted_usable(x, mask).reshape(-1, x.shape[-1])
     n = mask.reshape(-1, mask.shape[-1]).sum(axis=-1)
@@ -197,17 +203,55 @@ def _mad_bootstrap_mcse(x: np.ndarray, mask: np.ndarray) -> np.ndarray:
         idx = np.random.default_rng(_BOOT_SEED).integers(0, size, size=(_N_BOOT, size))
         idx.sort(axis=-1)
         lo, hi = (size - 1) // 2, size // 2
-        # one cell at a time: the block stays in cache, and the floating-point result of a
-        # cell cannot depend on which other cells were batched with it
-        for cell in np.flatnonzero(n == size).tolist():
-            block = cells[cell, :size][idx]  # (resamples, size), each row sorted
-            med = 0.5 * (block[:, lo] + block[:, hi])
-            block -= med[:, None]
-            np.abs(block, out=block)
-            block.partition((lo, hi), axis=-1)
-            mads = _MAD_SCALE * 0.5 * (block[:, lo] + block[:, hi])
-            out[cell] = mads.std(ddof=1)
+        which = np.flatnonzero(n == size)
+        vals = cells[which, :size]  # (cells, size), each row sorted
+        med = 0.5 * (vals[:, idx[:, lo]] + vals[:, idx[:, hi]])  # (cells, resamples)
+        mads = (
+            _MAD_SCALE
+            * 0.5
+            * (_kth_of_two_runs(vals, idx, med, lo) + _kth_of_two_runs(vals, idx, med, hi))
+        )
+        for row, cell in enumerate(which.tolist()):
+            out[cell] = mads[row].std(ddof=1)
     return out.reshape(x.shape[:-1])
+
+
+def _kth_of_two_runs(vals: np.ndarray, idx: np.ndarray, med: np.ndarray, k: int) -> np.ndarray:
+    """k-th smallest (0-based) |v − med| of each resample v = vals[cell, idx[resample]].
+
+    v is sorted and ``med`` lies between its two middle values, so with split = size // 2 the
+    deviations a_t = |v[split − 1 − t] − med| (t < split) and b_t = |v[split + t] − med|
+    (t < size − split) are each non-decreasing (floating-point subtraction and abs are
+    monotone). The k + 1 smallest deviations are the first i of a and the first k + 1 − i of b
+    for the smallest i with a_i ≥ b_{k−i}; the answer is the larger of the last ones taken.
+    """
+    size = idx.shape[1]
+    split = size // 2
+    m, nb = split, size - split
+    cell = np.arange(vals.shape[0])[:, None]
+    resample = np.arange(idx.shape[0])[None, :]
+
+    def a(t: np.ndarray) -> np.ndarray:
+        return np.abs(vals[cell, idx[resample, split - 1 - np.clip(t, 0, m - 1)]] - med)
+
+    def b(t: np.ndarray) -> np.ndarray:
+        return np.abs(vals[cell, idx[resample, split + np.clip(t, 0, nb - 1)]] - med)
+
+    low = np.full(med.shape, max(0, k + 1 - nb))
+    high = np.full(med.shape, min(k + 1, m))
+    while True:
+        active = low < high
+        if not active.any():
+            break
+        i = (low + high) // 2  # within [low, high): i < m and k − i ≥ 0, so a_i, b_{k−i} exist
+        enough = a(i) >= b(k - i)
+        high = np.where(active & enough, i, high)
+        low = np.where(active & ~enough, i + 1, low)
+    i = low
+    j = k + 1 - i
+    last_a = np.where(i > 0, a(i - 1), -np.inf)
+    last_b = np.where(j > 0, b(j - 1), -np.inf)
+    return np.maximum(last_a, last_b)
 
 
 # --------------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ if find_spec("lossstudy") is None:
     sys.path.insert(0, str(Path(workflow.basedir) / "workflow"))
 
 from lossstudy.config import SCHEMA_IN_REPOSITORY, ConfigError, load_study
+from lossstudy.distributions import job_quantiles
 
 # This workflow's own schema, not whatever copy the installed package carries.
 SCHEMA = Path(workflow.basedir) / SCHEMA_IN_REPOSITORY
@@ -32,6 +33,12 @@ def scenario_knobs(wildcards):
 
 def chunk_range(wildcards):
     return list(STUDY.chunk_range(wildcards.scenario, int(wildcards.chunk)))
+
+
+def fit_quantiles(wildcards):
+    """The quantiles a fit job asks scipy for, computed here once: the job skips scipy's import."""
+    sc = STUDY.scenarios[wildcards.scenario]
+    return json.dumps(job_quantiles(int(sc.knobs["n"]), sc.p, STUDY.level))
 
 
 def fit_files(wildcards):
@@ -57,10 +64,13 @@ def benchmark_files(wildcards):
     """Every job's benchmark file: the report sums wall time per rule from them."""
     files = ["results/benchmarks/scenarios.tsv", "results/benchmarks/performance.tsv"]
     files += ["results/benchmarks/figures.tsv", "results/benchmarks/theory.tsv"]
+    files += [
+        "results/benchmarks/figure_cells.tsv",
+        "results/benchmarks/figure_sweeps.tsv",
+    ]
     files += ["results/benchmarks/sweeps.tsv", "results/benchmarks/claims.tsv"]
     for sid in STUDY.scenarios:
         files.append(f"results/benchmarks/summarise/{sid}.tsv")
         for chunk in STUDY.chunks(sid):
-            files.append(f"results/benchmarks/simulate/{sid}/chunk{chunk}.tsv")
             files.append(f"results/benchmarks/fit/{sid}/chunk{chunk}.tsv")
     return files

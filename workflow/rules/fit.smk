@@ -1,8 +1,10 @@
+# Draws one job's replicates and fits every estimator to them: one process for both, because a
+# separate simulation job cost as much in start-up as its draws (README "Job granularity").
+# The dataset is still written (a temp file when keep_datasets is false, deleted at once).
 rule fit:
-    input:
-        "results/datasets/{scenario}/chunk{chunk}.npz",
     output:
-        "results/fits/{scenario}/chunk{chunk}.parquet",
+        dataset=maybe_temp("results/datasets/{scenario}/chunk{chunk}.npz"),
+        fits="results/fits/{scenario}/chunk{chunk}.parquet",
     log:
         "results/logs/fit/{scenario}/chunk{chunk}.log",
     benchmark:
@@ -12,16 +14,22 @@ rule fit:
     # One thread: the vectorised engine pins BLAS to one thread (and Snakemake sets
     # OMP/OPENBLAS_NUM_THREADS to `threads`). Measured (README "Running on a cluster"): all 15
     # estimators of the default study on 2000 replicates of n = 400 take at most 3.0 s and
-    # 226 MB peak RSS (the reference engine, 7 estimators: at most 43 s); mem_mb per job from
-    # lossstudy.memory (README "Memory per job").
+    # 226 MB peak RSS (the reference engine, 7 estimators: at most 43 s); drawing them, at most
+    # 1.7 s and 113 MB (random design), before the fits. mem_mb per job from lossstudy.memory
+    # (README "Memory per job"): the larger of the draws' and the fits' predicted peaks.
     threads: 1
     resources:
         mem_mb=mem_mb("fit"),
         runtime=5,
     params:
+        knobs=scenario_knobs,
+        seed=STUDY.seed,
+        replicates=chunk_range,
         # every estimator, keys sorted: reordering the config reruns nothing
         estimators=json.dumps(STUDY.estimators, sort_keys=True),
         level=STUDY.level,
         engine=STUDY.engine,
+        # scipy's t and normal quantiles for this n (its import is a third of a job's start-up)
+        quantiles=fit_quantiles,
     script:
         "../scripts/fit.py"

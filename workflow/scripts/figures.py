@@ -1,4 +1,4 @@
-"""Rule `figures`: every figure of the study as PNG and SVG."""
+"""Rules `figure_cells` and `figure_sweeps`: one part of the study's figures as PNG and SVG."""
 
 import json
 from pathlib import Path
@@ -9,18 +9,19 @@ from lossstudy.figures import make_figures
 from lossstudy.pipeline import setup_logging
 
 setup_logging(snakemake.log[0])
-estimates_dir = Path(snakemake.input.estimates[0]).parent
+estimates = getattr(snakemake.input, "estimates", None)
 make_figures(
     snakemake.input.performance,
     snakemake.input.scenarios,
-    estimates_dir,
+    Path(estimates[0]).parent if estimates else "results/estimates",
     snakemake.output[0],
     level=float(snakemake.params.level),
     reference=snakemake.params.reference,
     estimators=json.loads(snakemake.params.estimators),
     specs=json.loads(snakemake.params.specs),
     families=json.loads(snakemake.params.families),
-    crossovers_csv=snakemake.input.crossovers,
-    optima_csv=snakemake.input.optima,
-    sweep_theory_csv=snakemake.input.sweep_theory,
+    crossovers_csv=getattr(snakemake.input, "crossovers", None),
+    optima_csv=getattr(snakemake.input, "optima", None),
+    sweep_theory_csv=getattr(snakemake.input, "sweep_theory", None),
+    parts=[snakemake.params.part],
 )

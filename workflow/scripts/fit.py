@@ -1,17 +1,24 @@
-"""Rule `fit`: every estimator on one job's datasets."""
+"""Rule `fit`: one job's replicates drawn, saved, and fitted by every estimator."""
 
 import json
 
 import _lossstudy_path  # noqa: F401  (finds lossstudy without the package installed)
 
-from lossstudy.pipeline import fit_chunk, setup_logging
+from lossstudy.distributions import preset
+from lossstudy.pipeline import setup_logging, simulate_and_fit_chunk
 
 setup_logging(snakemake.log[0])
-fit_chunk(
-    snakemake.input[0],
+preset(json.loads(snakemake.params.quantiles))
+start, stop = snakemake.params.replicates
+simulate_and_fit_chunk(
+    json.loads(snakemake.params.knobs),
+    int(snakemake.params.seed),
     snakemake.wildcards.scenario,
+    int(start),
+    int(stop),
     json.loads(snakemake.params.estimators),
     float(snakemake.params.level),
     snakemake.params.engine,
-    snakemake.output[0],
+    snakemake.output.dataset,
+    snakemake.output.fits,
 )

@@ -19,6 +19,7 @@ layout, titles and legends); this one holds the captions and the writer.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from pathlib import Path
 
 import matplotlib
@@ -154,6 +155,9 @@ def _save(fig: Figure, outdir: Path, name: str) -> list[Path]:
     return paths
 
 
+#: the figures' two parts, drawn by separate workflow jobs (see :func:`make_figures`)
+PARTS = ("cells", "sweeps")
+
 #: file-name prefixes of the figures drawn once per sweep (their captions are generated)
 SWEEP_PREFIX = "sweep_"
 OPTIMUM_PREFIX = "optimum_"
@@ -188,6 +192,7 @@ def make_figures(
     crossovers_csv: str | Path | None = None,
     optima_csv: str | Path | None = None,
     sweep_theory_csv: str | Path | None = None,
+    parts: Collection[str] = PARTS,
 ) -> list[Path]:
     """Write every figure as ``{outdir}/{name}.png`` and ``.svg``; return the paths written.
 
@@ -196,8 +201,13 @@ def make_figures(
     skipped when ``n`` takes one value, ``sampling_distributions`` and ``zip`` when there are
     no estimate files. The per-scenario figures show the sweeps' anchors and ``estimators``
     (default: all); the sweep figures show every member.
+
+    ``parts`` picks the ``cells`` figures (those of :data:`CAPTIONS`: they need the performance
+    table and the estimates only) and/or the ``sweeps`` figures (they also need the crossover,
+    optimum and theory-curve tables). The workflow draws the two in separate jobs, so the first
+    runs while the sweeps are being computed instead of after them.
     """
-    from lossstudy.sweeps.series import representative, sweep_series
+    from lossstudy.sweeps.series import representative
 
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
@@ -208,6 +218,34 @@ def make_figures(
     term = data.term
     if reference is None:
         reference = _guess_reference(data)
+    written: list[Path] = []
+    if "cells" in parts:
+        written += _cell_figures(
+            perf, scen, perf_all, scen_all, data, estimates_dir, outdir, term, level, reference,
+            specs,
+        )  # fmt: skip
+    if "sweeps" in parts:
+        tables = (crossovers_csv, optima_csv, sweep_theory_csv)
+        written += _sweep_figures(
+            perf, perf_all, scen_all, outdir, term, level, reference, families, *tables
+        )
+    return written
+
+
+def _cell_figures(
+    perf: pd.DataFrame,
+    scen: pd.DataFrame,
+    perf_all: pd.DataFrame,
+    scen_all: pd.DataFrame,
+    data: _Data,
+    estimates_dir: str | Path,
+    outdir: Path,
+    term: str,
+    level: float,
+    reference: str | None,
+    specs: dict[str, dict[str, object]] | None,
+) -> list[Path]:
+    """The figures of :data:`CAPTIONS`: per-scenario figures (anchors) and the nested loop."""
     written: list[Path] = []
     from lossstudy.frontpage import scoreboard
 
@@ -243,6 +281,26 @@ def make_figures(
     fig = fig_mse_vs_n(perf, scen, term)
     if fig is not None:
         written += _save(fig, outdir, "mse_vs_n")
+    return written
+
+
+def _sweep_figures(
+    perf: pd.DataFrame,
+    perf_all: pd.DataFrame,
+    scen_all: pd.DataFrame,
+    outdir: Path,
+    term: str,
+    level: float,
+    reference: str | None,
+    families: dict[str, dict[str, object]] | None,
+    crossovers_csv: str | Path | None,
+    optima_csv: str | Path | None,
+    sweep_theory_csv: str | Path | None,
+) -> list[Path]:
+    """One figure per swept family (``sweep_*``) and per estimator sweep (``optimum_*``)."""
+    from lossstudy.sweeps.series import sweep_series
+
+    written: list[Path] = []
     if crossovers_csv is not None and sweep_theory_csv is not None and reference:
         cross = pd.read_csv(crossovers_csv, keep_default_na=False, na_values=[""])
         curves = pd.read_csv(sweep_theory_csv, keep_default_na=False, na_values=[""])

@@ -27,26 +27,3 @@ rule scenarios:
         ),
     script:
         "../scripts/scenarios.py"
-
-
-rule simulate:
-    output:
-        maybe_temp("results/datasets/{scenario}/chunk{chunk}.npz"),
-    log:
-        "results/logs/simulate/{scenario}/chunk{chunk}.log",
-    benchmark:
-        "results/benchmarks/simulate/{scenario}/chunk{chunk}.tsv"
-    conda:
-        "../../environment.yml"
-    threads: 1
-    # Measured (README "Job granularity"): at most 1.7 s (0.4 s unloaded) and 113 MB peak RSS
-    # for 2000 replicates of n = 400 with a random design; mem_mb per job from lossstudy.memory.
-    resources:
-        mem_mb=mem_mb("simulate"),
-        runtime=5,
-    params:
-        knobs=scenario_knobs,
-        seed=STUDY.seed,
-        replicates=chunk_range,
-    script:
-        "../scripts/simulate.py"
