@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -11,6 +12,7 @@ import tomllib
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import yaml
 
@@ -73,9 +75,11 @@ def test_every_script_finds_the_package_without_it_installed():
 
 def test_scripts_run_without_the_package_installed(tmp_path: Path):
     """A job in an environment that has the dependencies but not the package (as under
-    `--sdm conda`) imports the repository's copy: run the simulate script that way."""
+    `--sdm conda`) imports the repository's copy: run the fit script (it draws, saves and fits
+    a job's replicates) that way."""
     from lossstudy.config import load_study
     from lossstudy.dgp import Dataset, simulate
+    from lossstudy.distributions import job_quantiles
 
     study = load_study(
         {
@@ -86,6 +90,8 @@ def test_scripts_run_without_the_package_installed(tmp_path: Path):
         }
     )
     knobs = study.scenarios["s"].knobs_json()
+    sc = study.scenarios["s"]
+    quantiles = json.dumps(job_quantiles(int(sc.knobs["n"]), sc.p, 0.95))
     site_dirs = [p for p in sys.path if p.endswith("site-packages")]
     code = f"""
 import runpy, sys, types
@@ -95,11 +101,16 @@ assert find_spec("lossstudy") is None, "the package is importable: nothing to te
 sys.path.append({str(ROOT / "workflow" / "scripts")!r})  # as Snakemake does for a rule's script
 smk = types.SimpleNamespace(
     log=[{str(tmp_path / "sim.log")!r}],
-    output=[{str(tmp_path / "sim.npz")!r}],
+    output=types.SimpleNamespace(
+        dataset={str(tmp_path / "sim.npz")!r}, fits={str(tmp_path / "fits.parquet")!r}
+    ),
     wildcards=types.SimpleNamespace(scenario="s"),
-    params=types.SimpleNamespace(knobs={knobs!r}, seed=3, replicates=[1, 4]),
+    params=types.SimpleNamespace(
+        knobs={knobs!r}, seed=3, replicates=[1, 4], estimators='{{"ols": {{"method": "ols"}}}}',
+        level=0.95, engine="vectorized", quantiles={quantiles!r},
+    ),
 )
-runpy.run_path({str(ROOT / "workflow" / "scripts" / "simulate.py")!r}, {{"snakemake": smk}})
+runpy.run_path({str(ROOT / "workflow" / "scripts" / "fit.py")!r}, {{"snakemake": smk}})
 print(sys.modules["lossstudy"].__file__)
 """
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
@@ -113,6 +124,7 @@ print(sys.modules["lossstudy"].__file__)
     for name in ("X", "y", "beta", "replicates"):
         np.testing.assert_array_equal(getattr(got, name), getattr(want, name))
     assert "simulated s replicates 1..3" in (tmp_path / "sim.log").read_text()
+    assert len(pd.read_parquet(tmp_path / "fits.parquet")) == 3 * sc.p  # replicates × terms
 
 
 def test_readme_commands_are_what_ci_runs():
