@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from test_workflow import job_counts, snakemake, write_config
+from test_workflow import AGGREGATION, job_counts, snakemake, write_config
 
 from lossstudy.sweeps import CROSSOVER_COLUMNS, OPTIMA_COLUMNS
 
@@ -103,15 +103,4 @@ def test_adding_a_sweep_value_runs_only_its_jobs(swept: Path, tmp_path: Path):
     run = snakemake(work, "-n")
     assert run.returncode == 0, run.stderr[-2000:]
     counts = job_counts(run.stdout)
-    aggregation = {
-        "performance": 1,
-        "theory": 1,
-        "sweeps": 1,
-        "claims": 1,
-        "figure_cells": 1,
-        "figure_sweeps": 1,
-        "figures": 1,
-        "report": 1,
-        "all": 1,
-    }
-    assert counts == {"fit": 2, "summarise": 2, "scenarios": 1, **aggregation}
+    assert counts == {"fit": 2, "summarise": 2, "scenarios": 1, **AGGREGATION}
