@@ -49,7 +49,7 @@ stacked and shared design products, BLAS threads), ``_results``; this one holds 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -103,6 +103,30 @@ def _chunk_size(n: int, p: int, shared_iterative: bool = False, shared_linear: b
     pairs = p * (p + 1) // 2
     per_rep = 8 * n * (24 + 2 * (p + pairs))  # working arrays, X and its pair products
     return max(1, min(CHUNK_CELLS // n, MAX_CHUNK_BYTES // per_rep))
+
+
+def _selections(rows: np.ndarray, step: int) -> Iterator[slice | np.ndarray]:
+    """The replicates of each chunk of ``step`` rows: a slice where they are contiguous (views
+    of X and y, no copies), else their indices."""
+    for start in range(0, rows.size, step):
+        sel = rows[start : start + step]
+        if sel[-1] - sel[0] + 1 == sel.size:
+            yield slice(int(sel[0]), int(sel[-1]) + 1)
+        else:
+            yield sel
+
+
+def _store(
+    f: _Fits, sel: slice | np.ndarray, out: tuple[np.ndarray, ...], refer: np.ndarray
+) -> int:
+    """Finish a chunk's fits into the job's arrays (est, se, lo, hi, status, message); flag
+    its rows for the reference; return how many fits are final."""
+    _finish(f)
+    est, se, lo, hi, status, message = out
+    est[sel], se[sel], lo[sel], hi[sel] = f.est, f.se, f.lo, f.hi
+    status[sel], message[sel] = f.status, f.message
+    refer[sel] |= f.refer
+    return len(f.refer) - int(np.count_nonzero(f.refer))
 
 
 def _fit_chunk(
@@ -267,20 +291,13 @@ def _fit_shared(
     refer = ~np.all(np.isfinite(y), axis=1)
     done = 0
     with single_thread_blas(), np.errstate(all="ignore"):
-        rows = np.flatnonzero(~refer)
-        every = rows.size == R  # every y finite: chunks are slices (views), not copies
         iterative = method in ("huber", "lad")
         step = _chunk_size(n, p, iterative, shared_linear=not iterative)
-        for start in range(0, rows.size, step):
-            sel: Any = slice(start, min(start + step, R)) if every else rows[start : start + step]
+        for sel in _selections(np.flatnonzero(~refer), step):
             f = run(y[sel])
             if f is None:  # a property of the design: the first chunk already says so
                 return None
-            _finish(f)
-            est[sel], se_[sel], lo[sel], hi[sel] = f.est, f.se, f.lo, f.hi
-            status[sel], message[sel] = f.status, f.message
-            refer[sel] |= f.refer
-            done += len(f.refer) - int(np.count_nonzero(f.refer))
+            done += _store(f, sel, (est, se_, lo, hi, status, message), refer)
             if progress is not None:
                 progress(done, R)
     info.fits += R
@@ -338,18 +355,9 @@ def fit_dataset_vectorized(
     done = 0  # replicates whose fit is final (the reference's are counted as they finish)
 
     with single_thread_blas(), np.errstate(all="ignore"):
-        rows = np.flatnonzero(finite)
-        step = _chunk_size(n, p)
-        for start in range(0, rows.size, step):
-            sel = rows[start : start + step]
-            if sel[-1] - sel[0] + 1 == sel.size:  # contiguous: views, no copies
-                sel = slice(int(sel[0]), int(sel[-1]) + 1)
+        for sel in _selections(np.flatnonzero(finite), _chunk_size(n, p)):
             f = _fit_chunk(_Design(fit_data.X[sel]), fit_data.y[sel], fit_spec, level, info)
-            _finish(f)
-            est[sel], se[sel], lo[sel], hi[sel] = f.est, f.se, f.lo, f.hi
-            status[sel], message[sel] = f.status, f.message
-            refer[sel] |= f.refer
-            done += len(f.refer) - int(np.count_nonzero(f.refer))
+            done += _store(f, sel, (est, se, lo, hi, status, message), refer)
             if progress is not None:
                 progress(done, R)
 
