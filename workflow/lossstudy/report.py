@@ -21,6 +21,7 @@ import math
 import platform
 import subprocess
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -777,22 +778,30 @@ def _theory(
 # --------------------------------------------------------------------------------------------
 
 
-def claims_table(
-    config: Mapping[str, Any],
-    performance_csv: str | Path,
-    scenarios_csv: str | Path,
-    theory_csv: str | Path | None = None,
-    *,
-    term: str = "x1",
-) -> pd.DataFrame:
-    """Every claim of the answer, one row per comparison (:mod:`lossstudy.answer.table`), for
-    the scenarios and estimators the per-scenario sections show (the sweeps' anchors)."""
+@dataclass
+class _Tables:
+    """The performance and scenario tables as the report reads them: every cell (``*_all``) and
+    the cells and estimators the per-scenario sections show (the sweeps' anchors)."""
+
+    perf_all: pd.DataFrame
+    scen_all: pd.DataFrame
+    perf: pd.DataFrame
+    scen: pd.DataFrame
+    estimators: dict[str, dict[str, Any]]
+    families: dict[str, dict[str, Any]]
+    term: str
+
+
+def _study_tables(
+    config: Mapping[str, Any], performance_csv: str | Path, scenarios_csv: str | Path, term: str
+) -> _Tables:
+    """Read both tables once; ``term`` falls back on the first slope the table has."""
     from lossstudy.sweeps.series import representative
 
     perf_all = _read_perf(performance_csv)
     scen_all = pd.read_csv(scenarios_csv)
     scen_all["scenario"] = scen_all["scenario"].astype(str)
-    estimators, anchors, _ = _study_estimators(copy.deepcopy(dict(config)))
+    estimators, anchors, families = _study_estimators(config)
     perf, scen = representative(perf_all, scen_all, anchors)
     for e in dict.fromkeys(perf["estimator"]):
         estimators.setdefault(e, {"method": "unknown"})
@@ -800,11 +809,19 @@ def claims_table(
     if term not in terms:
         slopes = [t for t in terms if t != "intercept"]
         term = slopes[0] if slopes else (terms[0] if terms else term)
+    return _Tables(perf_all, scen_all, perf, scen, estimators, families, term)
+
+
+def _claims(
+    tables: _Tables, config: Mapping[str, Any], theory_csv: str | Path | None
+) -> pd.DataFrame:
+    """The answer's claims and the scoreboard's, one row per comparison."""
+    from lossstudy.frontpage import board_rows, scoreboard
+
     theory = None
     if theory_csv is not None and Path(theory_csv).exists():
         theory = pd.read_csv(theory_csv, keep_default_na=False, na_values=[""])
-    from lossstudy.frontpage import board_rows, scoreboard
-
+    perf, scen, estimators, term = tables.perf, tables.scen, tables.estimators, tables.term
     shown = list(dict.fromkeys(perf["estimator"].astype(str)))
     board = scoreboard(perf, scen, shown, estimators, term)
     return answer_table(
@@ -817,6 +834,20 @@ def claims_table(
         theory=theory,
         extra=board_rows(board, term) if not board.empty else (),
     )
+
+
+def claims_table(
+    config: Mapping[str, Any],
+    performance_csv: str | Path,
+    scenarios_csv: str | Path,
+    theory_csv: str | Path | None = None,
+    *,
+    term: str = "x1",
+) -> pd.DataFrame:
+    """Every claim of the answer, one row per comparison (:mod:`lossstudy.answer.table`), for
+    the scenarios and estimators the per-scenario sections show (the sweeps' anchors)."""
+    config = copy.deepcopy(dict(config))
+    return _claims(_study_tables(config, performance_csv, scenarios_csv, term), config, theory_csv)
 
 
 def write_claims(
@@ -853,31 +884,21 @@ def report_context(
     claims_csv: str | Path | None = None,
 ) -> dict[str, Any]:
     """Everything the template shows, as plain data (see :func:`render_report`)."""
-    from lossstudy.sweeps.series import representative
-
     config = copy.deepcopy(dict(config))
-    perf_all = _read_perf(performance_csv)
-    scen_all = pd.read_csv(scenarios_csv)
-    scen_all["scenario"] = scen_all["scenario"].astype(str)
-    estimators, anchors, families = _study_estimators(config)
     # per-scenario sections: the sweeps' anchors; the sweep section and figures: every cell
-    perf, scen = representative(perf_all, scen_all, anchors)
+    tables = _study_tables(config, performance_csv, scenarios_csv, term)
+    perf_all, scen_all, perf, scen = tables.perf_all, tables.scen_all, tables.perf, tables.scen
+    estimators, families, term = tables.estimators, tables.families, tables.term
     level = float(config.get("level", 0.95))
     sweeps = _sweeps(crossovers_csv, optima_csv, scen_all, level)
     captions = _sweep_captions(scen_all, families, config, level)
     est_names = list(dict.fromkeys(perf["estimator"]))
-    for e in est_names:
-        estimators.setdefault(e, {"method": "unknown"})
     reference = _reference(config, estimators)
-    terms = list(dict.fromkeys(perf["term"]))
-    if term not in terms:
-        slopes = [t for t in terms if t != "intercept"]
-        term = slopes[0] if slopes else (terms[0] if terms else term)
     meta = scenario_groups(scen)
     if claims_csv is not None and Path(claims_csv).exists():
         claims = read_claims_csv(claims_csv)
     else:
-        claims = claims_table(config, performance_csv, scenarios_csv, theory_csv, term=term)
+        claims = _claims(tables, config, theory_csv)
     scen_rows = _scenario_rows(scen, config, meta)
     reps = sorted({int(float(r)) for r in scen.get("replicates", pd.Series(dtype=float)).dropna()})
     if not reps and "replicates" in config:
