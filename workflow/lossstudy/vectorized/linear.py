@@ -149,9 +149,8 @@ def _ols_shared(S: SharedDesign, y: np.ndarray, level: float, se_type: str) -> _
     p, Q, inv = S.p, S.Q, S.inv
     f = _Fits.empty(m, p)
     df = n - p
-    if se_type == "classical":
-        # one pass over y: b, then RSS = y'y − b'(X'X)b (see RSS_RTOL)
-        b = _rows_times(y, Q)
+    b = _rows_times(y, Q)
+    if se_type == "classical":  # one pass over y: RSS = y'y − b'(X'X)b (see RSS_RTOL)
         yy = np.einsum("rn,rn->r", y, y)
         with np.errstate(all="ignore"):
             rss = yy - np.einsum("rp,pq,rq->r", b, S.gram, b)  # no BLAS: per-row bits
@@ -160,26 +159,20 @@ def _ols_shared(S: SharedDesign, y: np.ndarray, level: float, se_type: str) -> _
             r = y[near] - _rows_times(b[near], S.Xt)
             rss[near] = np.einsum("rn,rn->r", r, r)
         f.se = np.sqrt((rss / df)[:, None] * np.diagonal(inv)[None, :])
-        q = t_ppf(1 - (1.0 - level) / 2, df)
-        f.est = b
-        f.lo = b - q * f.se
-        f.hi = b + q * f.se
-        return f
-    b = _rows_times(y, Q)
-    r = y - _rows_times(b, S.Xt)
-    if se_type == "hac":
-        var = _hac_diag(r[:, :, None] * Q[None], estimators.hac_maxlags(n))
-        f.se = np.sqrt(var * (n / float(df)))
     else:
-        if se_type in ("hc0", "hc1"):
-            het = r**2 if se_type == "hc0" else n / df * r**2
+        r = y - _rows_times(b, S.Xt)
+        if se_type == "hac":
+            var = _hac_diag(r[:, :, None] * Q[None], estimators.hac_maxlags(n))
+            f.se = np.sqrt(var * (n / float(df)))
         else:
-            h = np.einsum("np,np->n", Q, S.X)
-            kappa = S.kappa
-            if not np.all(1.0 - h > HC3_LEVERAGE_RTOL * kappa):
-                return None
-            het = r**2 / (1 - h) if se_type == "hc2" else (r / (1 - h)) ** 2
-        f.se = np.sqrt(_rows_times(het, Q * Q))
+            if se_type in ("hc0", "hc1"):
+                het = r**2 if se_type == "hc0" else n / df * r**2
+            else:
+                h = np.einsum("np,np->n", Q, S.X)
+                if not np.all(1.0 - h > HC3_LEVERAGE_RTOL * S.kappa):
+                    return None
+                het = r**2 / (1 - h) if se_type == "hc2" else (r / (1 - h)) ** 2
+            f.se = np.sqrt(_rows_times(het, Q * Q))
     q = t_ppf(1 - (1.0 - level) / 2, df)
     f.est = b
     f.lo = b - q * f.se
