@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from lossstudy import benchmark, benchmark_r
+from lossstudy.speed import benchmark, benchmark_r
 
 
 def test_skips_cleanly_without_rscript(

@@ -12,7 +12,7 @@ import pytest
 
 from lossstudy.config import load_study
 from lossstudy.dgp import simulate
-from lossstudy.overhead import ols_batch, study_floor
+from lossstudy.speed.overhead import ols_batch, study_floor
 from lossstudy.vectorized import fit_dataset_vectorized
 
 CONFIG = {
@@ -80,7 +80,7 @@ def test_floor_fits_a_rank_deficient_design_too(study):
 
 def test_wall_time_comes_from_the_newest_finished_run(tmp_path):
     """A dry run or lint after the study writes a log without an elapsed time: skipped."""
-    from lossstudy.overhead import snakemake_span
+    from lossstudy.speed.overhead import snakemake_span
 
     logs = tmp_path / ".snakemake" / "log"
     logs.mkdir(parents=True)

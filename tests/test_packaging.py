@@ -146,7 +146,7 @@ def test_cli_lists_and_runs_its_subcommands(capsys):
     for command, usage in [
         ("replay", "python -m lossstudy replay"),
         ("overhead", "python -m lossstudy overhead"),
-        ("benchmark", "python -m lossstudy.benchmark"),
+        ("benchmark", "python -m lossstudy.speed.benchmark"),
     ]:
         with pytest.raises(SystemExit) as stop:
             main([command, "--help"])
@@ -231,3 +231,41 @@ def test_study_runs_from_an_installed_wheel(tmp_path: Path):
     # the command line finds the schema of the config's checkout
     replay = [venv / "bin" / "lossstudy", "replay", "gm", "3", "--estimator", "lad"]
     assert "identical to stored" in _run(replay, cwd=repo, env=env).stdout
+
+
+def _lossstudy_imports(path: Path) -> set[str]:
+    """Every ``lossstudy`` module a file imports, at any depth (function-local ones too)."""
+    import ast
+
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            found |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            found |= {node.module, *(f"{node.module}.{a.name}" for a in node.names)}
+    return {name for name in found if name.split(".")[0] == "lossstudy"}
+
+
+def test_the_science_does_not_import_the_speed_tooling():
+    """lossstudy.speed measures the study; nothing the workflow runs depends on it. Only the
+    command line (which dispatches `overhead` and `benchmark`) and the subpackage itself may
+    import it."""
+    package = ROOT / "workflow" / "lossstudy"
+    files = [*package.rglob("*.py"), *(ROOT / "workflow" / "scripts").glob("*.py")]
+    allowed = {package / "cli.py", *(package / "speed").rglob("*.py")}
+    offenders = {
+        str(path.relative_to(ROOT)): sorted(m for m in mods if m.startswith("lossstudy.speed"))
+        for path in files
+        if path not in allowed and (mods := _lossstudy_imports(path))
+    }
+    assert {path: mods for path, mods in offenders.items() if mods} == {}
+    assert "lossstudy.speed.overhead" in _lossstudy_imports(package / "cli.py")  # the scan works
+
+
+def test_the_speed_subpackage_is_packaged():
+    """pyproject's package discovery finds lossstudy.speed, so wheels ship the tooling."""
+    from setuptools import find_packages
+
+    find = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]
+    found = find_packages(str(ROOT / find["find"]["where"][0]), include=find["find"]["include"])
+    assert "lossstudy.speed" in found and "lossstudy" in found

@@ -7,8 +7,10 @@ Modules: ``config`` (validation, scenario expansion), ``seeding`` (random stream
 at once), ``performance`` (measures with Monte Carlo SEs), ``theory`` (the simulation against
 exact and asymptotic theory), ``tables`` (human-readable tables), ``answer`` (the report's
 claims), ``figures``, ``report`` (the HTML report), ``pipeline`` (file-level steps the rules
-call), ``benchmark`` and ``overhead`` (speed), ``cli`` (``replay``, ``overhead``,
-``benchmark``).
+call), ``runtimes`` (per-rule times from Snakemake's benchmark files), ``memory`` (the
+memory model that sizes jobs), ``cli`` (``replay``, ``overhead``, ``benchmark``). Tooling that
+measures the study rather than computing it lives in ``speed`` (``benchmark``, ``benchmark_r``,
+``overhead``, ``membench``).
 """
 
 __version__ = "0.1.0"

@@ -1,6 +1,6 @@
 """Command line (``python -m lossstudy`` or ``lossstudy``): ``replay`` regenerates one
 replicate to inspect it; ``overhead`` says how much of a finished study's time was fitting;
-``benchmark`` times both engines per fit (``lossstudy.benchmark``).
+``benchmark`` times both engines per fit (``lossstudy.speed.benchmark``).
 
 A strange estimate in ``results/estimates/{scenario}.parquet`` can be reproduced from its
 scenario id and replicate index alone (the seed scheme makes them sufficient): the dataset is
@@ -138,13 +138,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["benchmark"]:  # its own parser, options included
-        from lossstudy.benchmark import main as benchmark
+        from lossstudy.speed.benchmark import main as benchmark
 
         return benchmark(argv[1:])
     args = parser.parse_args(argv)
     try:
         if args.command == "overhead":
-            from lossstudy.overhead import main as overhead
+            from lossstudy.speed.overhead import main as overhead
 
             return overhead(
                 args.config,

@@ -19,8 +19,8 @@ runs. Above the libraries a job imports (``base``), the terms are, in bytes (8 p
 - ``summarise``: the scenario's R·p·E estimate rows in pandas (read, joined, sorted, spread
   into per-estimator cubes) and the MAD's bootstrap over the scenario's replicates.
 
-Each term has a coefficient calibrated by measurement (``python -m lossstudy.membench``, README
-"Memory per job"): the smallest upper envelope of 31 measured jobs per rule (a linear
+Each term has a coefficient calibrated by measurement (``python -m lossstudy.speed.membench``,
+docs/memory.md): the smallest upper envelope of 31 measured jobs per rule (a linear
 programme, each coefficient at least its physical floor), rounded up, so that the prediction is
 at least the measured peak of every calibration job (tests/data/memory_measurements.json);
 tests/test_memory.py also checks it on real jobs of other shapes.
@@ -39,7 +39,7 @@ MB = 2**20
 RULES = ("simulate", "fit", "summarise")
 
 #: Peak RSS (MB) = Σ coefficient × feature (``features``), per rule. Fitted by
-#: ``python -m lossstudy.membench --calibrate`` (the smallest upper envelope of the measured
+#: ``python -m lossstudy.speed.membench --calibrate`` (the smallest upper envelope of the measured
 #: jobs, each coefficient at least its physical floor, ``FLOORS``) and rounded up.
 COEFFICIENTS: dict[str, dict[str, float]] = {
     # MB; bytes per float of the design(s), per element of an R×n array, and per element of

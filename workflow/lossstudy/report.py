@@ -46,7 +46,7 @@ from lossstudy.answer.table import (
 )
 from lossstudy.io import write_text
 from lossstudy.moments import moment_rule_table
-from lossstudy.overhead import rule_wall_times
+from lossstudy.runtimes import rule_wall_times
 
 __all__ = ["MEASURE_DEFINITIONS", "METHOD_LOSSES", "render_report", "report_context"]
 

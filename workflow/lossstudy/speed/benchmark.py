@@ -6,7 +6,7 @@ fewer replicates (it is 10–100× slower) and its time is scaled per fit.
 
 Usage::
 
-    python -m lossstudy.benchmark [--replicates 2000] [--reference-replicates 200]
+    python -m lossstudy.speed.benchmark [--replicates 2000] [--reference-replicates 200]
                                   [--sizes 25 100 1000] [--design fixed random]
                                   [--out results/benchmark.json]
 
@@ -15,7 +15,7 @@ absolute deviation of the coefficients over the replicates both engines fitted, 
 statuses agree, and how many LAD fits needed the exact-LP fallback.
 
 ``--versus-r`` instead times the vectorised LAD and Huber against R's quantreg and MASS on the
-same data (``lossstudy.benchmark_r``; skipped with a message when Rscript is absent).
+same data (``lossstudy.speed.benchmark_r``; skipped with a message when Rscript is absent).
 """
 
 from __future__ import annotations
@@ -178,7 +178,9 @@ def run(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m lossstudy.benchmark", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m lossstudy.speed.benchmark", description=__doc__
+    )
     parser.add_argument("--out", default="results/benchmark.json", help="JSON output path")
     parser.add_argument(
         "--replicates",
@@ -199,12 +201,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--versus-r",
         action="store_true",
-        help="LAD and Huber against R's rq(method='br') and rlm instead (lossstudy.benchmark_r; "
-        "--sizes and --replicates apply, default out results/benchmark_r.json)",
+        help="LAD and Huber against R's rq(method='br') and rlm instead "
+        "(lossstudy.speed.benchmark_r; --sizes and --replicates apply, "
+        "default out results/benchmark_r.json)",
     )
     args = parser.parse_args(argv)
     if args.versus_r:
-        from lossstudy import benchmark_r
+        from lossstudy.speed import benchmark_r
 
         forward = ["--replicates", str(args.replicates)]
         if args.sizes != parser.get_default("sizes"):

@@ -34,6 +34,7 @@ import numpy as np
 from lossstudy.config import ConfigError, Study
 from lossstudy.dgp import Dataset, simulate
 from lossstudy.io import write_text
+from lossstudy.runtimes import rule_wall_times
 
 #: What the newest Snakemake log says about its run (Snakemake 9's log format).
 _LOG_FIELDS = {
@@ -42,47 +43,6 @@ _LOG_FIELDS = {
     "elapsed": re.compile(r"^Elapsed time: (\d+):(\d\d):(\d\d(?:\.\d+)?)$", re.MULTILINE),
     "steps": re.compile(r"(\d+ of \d+) steps \(\d+%\) done"),
 }
-
-
-def rule_wall_times(root: str | Path | None) -> list[dict[str, Any]]:
-    """Wall time (and CPU time) per rule from Snakemake benchmark TSVs, largest total first.
-
-    The rule is the first path component under ``root`` (the file stem at top level), as the
-    rules of this workflow name their benchmark files. ``cpu`` sums the benchmarks'
-    ``cpu_time``: on a machine shared with other work a job's wall time grows with the load,
-    its CPU time much less.
-    """
-    import pandas as pd
-
-    if root is None or not Path(root).exists():
-        return []
-    root = Path(root)
-    acc: dict[str, list[float]] = {}
-    cpu: dict[str, float] = {}
-    for path in sorted(root.rglob("*.tsv")):
-        rel = path.relative_to(root)
-        rule = rel.parts[0] if len(rel.parts) > 1 else path.stem
-        try:
-            tab = pd.read_csv(path, sep="\t")
-            secs = pd.to_numeric(tab["s"], errors="coerce").dropna().tolist()
-            used = pd.to_numeric(tab["cpu_time"], errors="coerce") if "cpu_time" in tab else None
-        except (OSError, ValueError, KeyError, pd.errors.ParserError):
-            continue
-        acc.setdefault(rule, []).extend(secs)
-        cpu[rule] = cpu.get(rule, 0.0) + (float(used.fillna(0).sum()) if used is not None else 0.0)
-    rows = [
-        {
-            "rule": rule,
-            "jobs": len(v),
-            "total": sum(v),
-            "mean": sum(v) / len(v) if v else math.nan,
-            "max": max(v) if v else math.nan,
-            "cpu": cpu[rule],
-        }
-        for rule, v in acc.items()
-    ]
-    rows.sort(key=lambda r: -r["total"])
-    return rows
 
 
 def warm_fit_seconds(

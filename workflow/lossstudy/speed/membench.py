@@ -1,6 +1,6 @@
 """Measure the peak memory and wall time of the simulate, fit and summarise jobs of one cell.
 
-``python -m lossstudy.membench`` prints a Markdown table (README "Memory per job"): for each
+``python -m lossstudy.speed.membench`` prints a Markdown table (README "Memory per job"): for each
 n × p × design, one job of each rule on ``--replicates`` replicates with every estimator of the
 default study, its measured peak RSS and wall time, and ``lossstudy.memory``'s prediction
 beside it. ``--json FILE`` also writes the rows (the calibration data of the model).
@@ -77,7 +77,7 @@ def default_estimators(subset: str = "") -> dict[str, dict[str, Any]]:
 def _default_estimators() -> dict[str, dict[str, Any]]:
     from lossstudy.config import load_study, load_yaml
 
-    config = Path(__file__).resolve().parents[2] / "config" / "config.yaml"
+    config = Path(__file__).resolve().parents[3] / "config" / "config.yaml"
     return load_study(load_yaml(config)).estimators
 
 
@@ -132,7 +132,7 @@ def _own_peak_mb() -> float:
 
 def run_job(spec: dict[str, Any]) -> tuple[float, float]:
     """Peak RSS (MB) and wall time (s) of one job run in a fresh process."""
-    cmd = [sys.executable, "-m", "lossstudy.membench", "--worker", json.dumps(spec)]
+    cmd = [sys.executable, "-m", "lossstudy.speed.membench", "--worker", json.dumps(spec)]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}  # as `threads: 1`
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
@@ -293,7 +293,7 @@ def model_error(rows: Sequence[Measurement]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m lossstudy.membench", description=__doc__)
+    ap = argparse.ArgumentParser(prog="python -m lossstudy.speed.membench", description=__doc__)
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     ap.add_argument("--replicates", type=int, default=20, help="replicates per job (20)")
     ap.add_argument("--n", type=int, nargs="+", default=[100, 1000, 10000])

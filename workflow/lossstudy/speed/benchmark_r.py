@@ -28,8 +28,8 @@ coefficient difference from the vectorised engine are printed beside the times.
 
 Usage::
 
-    python -m lossstudy.benchmark_r [--sizes 100 1000] [--replicates 1000] [--repeats 3]
-    python -m lossstudy.benchmark --versus-r ...   (the same)
+    python -m lossstudy.speed.benchmark_r [--sizes 100 1000] [--replicates 1000] [--repeats 3]
+    python -m lossstudy.speed.benchmark --versus-r ...   (the same)
 """
 
 from __future__ import annotations
@@ -253,7 +253,9 @@ def run(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m lossstudy.benchmark_r", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m lossstudy.speed.benchmark_r", description=__doc__
+    )
     parser.add_argument("--sizes", type=int, nargs="+", default=[100, 1000])
     parser.add_argument(
         "--replicates",

@@ -1,0 +1,52 @@
+"""Per-rule wall and CPU times from the Snakemake benchmark files a run leaves behind.
+
+The report prints them (section "Reproducibility") and ``lossstudy.speed.overhead`` sets them
+against the fitting proper and the floor; both only read files the workflow wrote.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+
+def rule_wall_times(root: str | Path | None) -> list[dict[str, Any]]:
+    """Wall time (and CPU time) per rule from Snakemake benchmark TSVs, largest total first.
+
+    The rule is the first path component under ``root`` (the file stem at top level), as the
+    rules of this workflow name their benchmark files. ``cpu`` sums the benchmarks'
+    ``cpu_time``: on a machine shared with other work a job's wall time grows with the load,
+    its CPU time much less.
+    """
+    import pandas as pd
+
+    if root is None or not Path(root).exists():
+        return []
+    root = Path(root)
+    acc: dict[str, list[float]] = {}
+    cpu: dict[str, float] = {}
+    for path in sorted(root.rglob("*.tsv")):
+        rel = path.relative_to(root)
+        rule = rel.parts[0] if len(rel.parts) > 1 else path.stem
+        try:
+            tab = pd.read_csv(path, sep="\t")
+            secs = pd.to_numeric(tab["s"], errors="coerce").dropna().tolist()
+            used = pd.to_numeric(tab["cpu_time"], errors="coerce") if "cpu_time" in tab else None
+        except (OSError, ValueError, KeyError, pd.errors.ParserError):
+            continue
+        acc.setdefault(rule, []).extend(secs)
+        cpu[rule] = cpu.get(rule, 0.0) + (float(used.fillna(0).sum()) if used is not None else 0.0)
+    rows = [
+        {
+            "rule": rule,
+            "jobs": len(v),
+            "total": sum(v),
+            "mean": sum(v) / len(v) if v else math.nan,
+            "max": max(v) if v else math.nan,
+            "cpu": cpu[rule],
+        }
+        for rule, v in acc.items()
+    ]
+    rows.sort(key=lambda r: -r["total"])
+    return rows
