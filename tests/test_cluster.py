@@ -1,5 +1,5 @@
 """The workflow through a cluster executor gives the same results as a local run, bit for bit,
-and profiles/slurm groups and sizes its cluster jobs as README says.
+and profiles/slurm groups and sizes its cluster jobs as docs/cluster.md says.
 
 snakemake-executor-plugin-cluster-generic submits every job that is not a `localrule` with
 tests/cluster/submit.py, which starts the job script as a detached local process: a separate
@@ -108,7 +108,7 @@ def test_slurm_profile_groups_every_cluster_rule():
     )
     assert set(profile["group-components"]) <= set(groups.values())
     assert profile["group-components"]["cell"] > 1  # several cells per cluster job
-    # width of a group job: 1 CPU (README's sizing and slurm_local.sh's check assume it)
+    # width of a group job: 1 CPU (docs/cluster.md's sizing and slurm_local.sh's check assume it)
     assert profile["cores"] == 1
     assert all(spec["threads"] == 1 for spec in found.values())
     # the plugin's status checks suit jobs of seconds (its default is 40 s)
@@ -141,11 +141,11 @@ def test_slurm_profile_comment_states_the_rules_resources():
     assert (int(time[1]), int(time[2])) == (min(times), max(times))
 
 
-def test_readme_resource_table_lists_every_rule():
-    """README's cluster table: one row per rule, with the rule's threads, mem_mb and runtime."""
+def test_docs_resource_table_lists_every_rule():
+    """docs/cluster.md's table: one row per rule, with the rule's threads, mem_mb and runtime."""
     found, local = rules()
-    readme = (ROOT / "README.md").read_text()
-    section = readme.split("## Running on a cluster", 1)[1].split("\n## ", 1)[0]
+    doc = (ROOT / "docs" / "cluster.md").read_text()
+    section = doc.split("\n## Resources\n", 1)[1].split("\n## ", 1)[0]
     rows = re.findall(
         r"^\| `(\w+)`( \(local\))? \| (\d+) \| (\d+|per job[^|]*) \| (\d+) \|", section, re.M
     )
@@ -168,8 +168,9 @@ def test_slurm_extra_covers_the_version_the_check_pins():
     script = (CLUSTER / "slurm_local.sh").read_text()
     pinned = re.search(r"PLUGIN:-snakemake-executor-plugin-slurm==([\d.]+)\}", script)[1]
     assert req.specifier.contains(pinned)
-    readme = (ROOT / "README.md").read_text()
-    assert '".[slurm]"' in readme and pinned in readme
+    for doc in ("README.md", "docs/cluster.md"):  # the install command, with the tested version
+        text = (ROOT / doc).read_text()
+        assert '".[slurm]"' in text and pinned in text, doc
 
 
 @pytest.mark.slow

@@ -138,7 +138,7 @@ def test_readme_commands_are_what_ci_runs():
 
 
 def test_cli_lists_and_runs_its_subcommands(capsys):
-    """The README names `lossstudy replay | overhead | benchmark`; each answers --help."""
+    """The docs name `lossstudy replay | overhead | benchmark`; each answers --help."""
     import pytest
 
     from lossstudy.cli import main
