@@ -1,6 +1,6 @@
 """The floor of `lossstudy overhead`: every dataset the study draws, and OLS on each, once.
 
-The floor is the yardstick of the study's wall time (README "Job granularity"), so what it
+The floor is the yardstick of the study's wall time (docs/job-granularity.md), so what it
 times must be the whole study: every scenario, every replicate, each exactly once, the very
 numbers the workflow draws, and a real OLS fit of each.
 """

@@ -48,7 +48,7 @@ def test_prediction_bounds_the_measured_peak_of_real_jobs(
 
 def test_model_bounds_every_calibration_measurement() -> None:
     """tests/data/memory_measurements.json: the jobs the coefficients were fitted to
-    (``python -m lossstudy.speed.membench --from-json … --calibrate``), README "Memory per job"."""
+    (``python -m lossstudy.speed.membench --from-json … --calibrate``), docs/memory.md."""
     data = json.loads((Path(__file__).parent / "data" / "memory_measurements.json").read_text())
     rows = repredict([Measurement(**m) for m in data])
     assert {m.rule for m in rows} == set(memory.RULES) and len(rows) >= 90

@@ -1,4 +1,4 @@
-"""Every rule follows the workflow's conventions (README "Running on a cluster")."""
+"""Every rule follows the workflow's conventions (docs/cluster.md)."""
 
 from __future__ import annotations
 

@@ -3,7 +3,7 @@ computed for it, scipy.
 
 Every job of the workflow is a fresh Python process, and the fits of a default-study job take
 about as long as the imports that precede them, so what a job imports is a large part of its cost
-(README, "Job granularity"). These tests keep the heavy imports out of the fit path.
+(docs/job-granularity.md). These tests keep the heavy imports out of the fit path.
 """
 
 from __future__ import annotations

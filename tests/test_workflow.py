@@ -228,7 +228,7 @@ def test_adding_a_scenario_runs_only_its_jobs(study: Path, tmp_path: Path):
 
 
 def test_adding_an_estimator_reruns_fits_only(study: Path, tmp_path: Path):
-    """A fit job draws its replicates and fits every estimator (README "Job granularity"), so
+    """A fit job draws its replicates and fits every estimator (docs/job-granularity.md), so
     a new estimator reruns each scenario × job's fit job (drawing the same data again), then
     the summaries; nothing else per scenario."""
     config = copy.deepcopy(TINY)

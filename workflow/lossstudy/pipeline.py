@@ -150,9 +150,10 @@ def simulate_and_fit_chunk(
     """One job's replicates: draw and save them, then fit every estimator to them.
 
     One process for both steps because a separate simulation job's start-up (interpreter,
-    Snakemake's preamble, numpy, the package) cost as much as its draws (README "Job
-    granularity"). The fits read the saved file back (from the page cache, milliseconds), so
-    they are the fits of the very file a user opens, exactly as when two jobs did this.
+    Snakemake's preamble, numpy, the package) cost as much as its draws
+    (docs/job-granularity.md). The fits read the saved file back (from the page cache,
+    milliseconds), so they are the fits of the very file a user opens, exactly as when two jobs
+    did this.
     """
     simulate_chunk(knobs, seed, scenario_id, start, stop, out_dataset)
     fit_chunk(out_dataset, scenario_id, estimators, level, engine, out_fits)
@@ -188,7 +189,7 @@ def fit_chunk(
 
     One job fits all estimators because a Python process costs more to start (≈ 0.4 s of
     imports) than the vectorised fits of one estimator on 2000 replicates (≈ 0.07 s on
-    average); README "Job granularity". Rows are in the order of ``estimators``, then
+    average); docs/job-granularity.md. Rows are in the order of ``estimators``, then
     replicate, then term.
 
     ``engine`` is ``vectorized`` (all replicates at once; equal to the reference within 1e-8,

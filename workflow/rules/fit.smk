@@ -1,5 +1,5 @@
 # Draws one job's replicates and fits every estimator to them: one process for both, because a
-# separate simulation job cost as much in start-up as its draws (README "Job granularity").
+# separate simulation job cost as much in start-up as its draws (docs/job-granularity.md).
 # The dataset is still written (a temp file when keep_datasets is false, deleted at once).
 rule fit:
     output:
@@ -12,11 +12,11 @@ rule fit:
     conda:
         "../../environment.yml"
     # One thread: the vectorised engine pins BLAS to one thread (and Snakemake sets
-    # OMP/OPENBLAS_NUM_THREADS to `threads`). Measured (README "Running on a cluster"): all 15
+    # OMP/OPENBLAS_NUM_THREADS to `threads`). Measured (docs/cluster.md): all 15
     # estimators of the default study on 2000 replicates of n = 400 take at most 3.0 s and
     # 226 MB peak RSS (the reference engine, 7 estimators: at most 43 s); drawing them, at most
     # 1.7 s and 113 MB (random design), before the fits. mem_mb per job from lossstudy.memory
-    # (README "Memory per job"): the larger of the draws' and the fits' predicted peaks.
+    # (docs/memory.md): the larger of the draws' and the fits' predicted peaks.
     threads: 1
     resources:
         mem_mb=mem_mb("fit"),

@@ -17,7 +17,7 @@ rule figure_cells:
     conda:
         "../../environment.yml"
     threads: 1
-    # Measured (README "Job granularity"): the figures job drew both parts in 34 s with 526 MB
+    # Measured (docs/cluster.md, "Resources"): the figures job drew both parts in 34 s with 526 MB
     # peak RSS for the default study; this part is about 70% of that time and holds the
     # estimates of the few scenarios it draws replicate by replicate.
     resources:
@@ -115,7 +115,7 @@ rule report:
     conda:
         "../../environment.yml"
     threads: 1
-    # Measured (README "Job granularity"): 3.5 s, 315 MB peak RSS for the default study.
+    # Measured (docs/cluster.md, "Resources"): 3.5 s, 315 MB peak RSS for the default study.
     resources:
         mem_mb=800,
         runtime=10,

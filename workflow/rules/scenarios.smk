@@ -13,7 +13,7 @@ rule scenarios:
     conda:
         "../../environment.yml"
     threads: 1
-    # Measured (README "Job granularity"): 0.7 s, 120 MB peak RSS.
+    # Measured (docs/cluster.md, "Resources"): 0.7 s, 120 MB peak RSS.
     resources:
         mem_mb=400,
         runtime=5,

@@ -24,7 +24,7 @@ rule summarise:
     conda:
         "../../environment.yml"
     threads: 1
-    # Measured (README "Job granularity"): at most 4.6 s under load (2.4 s unloaded) and 254 MB
+    # Measured (docs/cluster.md, "Resources"): at most 4.6 s under load (2.4 s unloaded) and 254 MB
     # peak RSS for 2000 replicates × 15 estimators; mem_mb per job from lossstudy.memory.
     resources:
         mem_mb=mem_mb("summarise"),
@@ -55,7 +55,7 @@ rule performance:
     conda:
         "../../environment.yml"
     threads: 1
-    # Measured (README "Job granularity"): 0.9 s, 129 MB peak RSS.
+    # Measured (docs/cluster.md, "Resources"): 0.9 s, 129 MB peak RSS.
     resources:
         mem_mb=400,
         runtime=5,

@@ -1,6 +1,6 @@
 """Measure the peak memory and wall time of the simulate, fit and summarise jobs of one cell.
 
-``python -m lossstudy.speed.membench`` prints a Markdown table (README "Memory per job"): for each
+``python -m lossstudy.speed.membench`` prints a Markdown table (docs/memory.md): for each
 n × p × design, one job of each rule on ``--replicates`` replicates with every estimator of the
 default study, its measured peak RSS and wall time, and ``lossstudy.memory``'s prediction
 beside it. ``--json FILE`` also writes the rows (the calibration data of the model).

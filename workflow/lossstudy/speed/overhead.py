@@ -3,15 +3,16 @@
 Snakemake's benchmark file of a job times its whole process: interpreter start-up, imports,
 Snakemake's script preamble, reading the dataset, the fits, writing the Parquet file. Refitting
 the study's stored datasets with the same engine in one warm process times the fits alone; the
-difference is what running every scenario × job as its own process costs (README "Job
-granularity"). ``--reference-sample`` also times the reference engine (statsmodels/HiGHS, one
-fit at a time) on the first replicates of every dataset, for the fitting speed-up of the
-vectorised engine on this very study.
+difference is what running every scenario × job as its own process costs
+(docs/job-granularity.md). ``--reference-sample`` also times the reference engine
+(statsmodels/HiGHS, one fit at a time) on the first replicates of every dataset, for the fitting
+speed-up of the vectorised engine on this very study.
 
 The *floor* is what no workflow of this study can avoid: drawing every dataset the config's
 scenarios draw (``dgp.simulate`` with the study's own per-replicate streams, in memory) and one
 batched OLS pass over them, one factorisation per fixed design. It is timed in the same run, so
-the study's wall time ÷ floor is read on one machine under one load (README "Job granularity").
+the study's wall time ÷ floor is read on one machine under one load (docs/job-granularity.md,
+"The floor").
 
 Usage (after ``snakemake``, from the study directory)::
 

@@ -6,7 +6,7 @@ series, :func:`crossovers` finds where an estimator's comparison with the refere
 sign beyond Monte Carlo error, and :func:`optima` finds the parameter value (ridge's λ) that
 minimises an estimator family's MSE. Both set theory beside the simulation where it applies.
 
-How the numbers are computed (README "Crossovers and optima" says the same):
+How the numbers are computed (docs/crossovers.md says the same):
 
 crossing
     The statistic along a series is r_k = measure_k − null (null = 1 for relative efficiency and
