@@ -28,8 +28,10 @@ import optax  # noqa: E402
 
 from .losses import _RHO, Loss  # noqa: E402
 
-#: Replicates per compiled call; every call has this many (the last block is padded).
-BLOCK = 32
+#: Replicates per compiled call; every call has this many (the last block is padded). Larger
+#: blocks amortise the per-step loop overhead (SGD's small steps feel it most), smaller ones
+#: waste less padding on small jobs; 64 measured best of 32, 64, 128 on 2 cores.
+BLOCK = 64
 #: A fit has diverged once ‖β‖ exceeds this (or β is not finite).
 DIVERGED_NORM = 1e6
 
@@ -131,11 +133,11 @@ class Trained:
 def minibatches(rng: np.random.Generator, n: int, batch_size: int, steps: int) -> np.ndarray:
     """Row indices of ``steps`` minibatches (steps×b): each epoch a fresh permutation of the n
     rows cut into n // b batches, the remainder of the permutation dropped (as a shuffling
-    DataLoader with ``drop_last=True``)."""
+    DataLoader with ``drop_last=True``). All epochs' permutations come from one call."""
     per_epoch = n // batch_size
     epochs = -(-steps // per_epoch)
-    rows = [rng.permutation(n)[: per_epoch * batch_size] for _ in range(epochs)]
-    return np.concatenate(rows).reshape(-1, batch_size)[:steps].astype(np.int32)
+    perms = rng.permuted(np.broadcast_to(np.arange(n, dtype=np.int32), (epochs, n)), axis=1)
+    return perms[:, : per_epoch * batch_size].reshape(-1, batch_size)[:steps]
 
 
 def stability_limit(X: np.ndarray) -> float:
