@@ -163,7 +163,9 @@ def _initial(X: np.ndarray, y: np.ndarray, init: str) -> np.ndarray:
     return np.array([np.linalg.lstsq(design(r), y[r], rcond=None)[0] for r in range(R)])
 
 
-def _optimizer(name: str, lr, schedule: str, b1, b2, eps) -> optax.GradientTransformation:
+def _optimizer(
+    name: str, lr: jax.Array, schedule: str, b1: jax.Array, b2: jax.Array, eps: jax.Array
+) -> optax.GradientTransformation:
     rate = lr if schedule == "constant" else (lambda count: lr / jnp.sqrt(count + 1.0))
     if name == "adam":
         return optax.adam(rate, b1=b1, b2=b2, eps=eps)  # eps outside the root, as torch
@@ -171,25 +173,26 @@ def _optimizer(name: str, lr, schedule: str, b1, b2, eps) -> optax.GradientTrans
 
 
 def _fit_one(
-    X,
-    y,
-    rows,
-    lr,
-    beta0,
-    slots,
-    ckpt,
-    param,
-    b1,
-    b2,
-    eps,
+    X: jax.Array,
+    y: jax.Array,
+    rows: jax.Array | None,
+    lr: jax.Array,
+    beta0: jax.Array,
+    slots: jax.Array,
+    ckpt: jax.Array,
+    param: jax.Array,
+    b1: jax.Array,
+    b2: jax.Array,
+    eps: jax.Array,
     *,
-    loss,
-    solver,
-    schedule,
-    average,
-    minibatch,
-):
-    """One replicate's trajectory; ``rows`` (steps×b) is its minibatch order or None."""
+    loss: str,
+    solver: str,
+    schedule: str,
+    average: bool,
+    minibatch: bool,
+) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """One replicate's trajectory; ``rows`` (steps×b) is its minibatch order or None,
+    ``slots[t]`` the checkpoint that step t + 1 records (K: none), ``ckpt`` only gives K."""
     rho = _RHO[loss]
     opt = _optimizer(solver, lr, schedule, b1, b2, eps)
     grad = jax.grad(lambda beta, Xb, yb: jnp.mean(rho(yb - Xb @ beta, param)))
