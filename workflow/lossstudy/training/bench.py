@@ -2,9 +2,9 @@
 
 Run ``python -m lossstudy.training.bench``. For n = 100 and 1000 rows, 1000 steps and GD, SGD
 and Adam, it measures side by side in one run, per replicate: the engine (``train`` on R
-replicates, compiled beforehand; minibatch drawing included), the PyTorch reference one
-replicate at a time, and an arithmetic floor: the same number of batched gradient evaluations
-of the same loss in a bare jitted loop (all R at once, β ← β − η∇f, no optimiser state, no
+replicates, compiled beforehand; minibatch drawing included, and shown apart), the PyTorch
+reference one replicate at a time, and an arithmetic floor: the same number of batched gradient
+evaluations of the same loss in a bare jitted loop (all R at once, β ← β − η∇f, no optimiser state, no
 divergence checks, no checkpoints, no blocks). It prints the ratios (targets: reference/engine
 ≥ 100, engine/floor ≤ 3) and the machine's load, which the timings depend on. Not a test.
 """
@@ -30,7 +30,7 @@ SOLVERS: dict[str, dict] = {
 }
 
 
-def _seconds(fn: Callable[[], object], repeat: int = 2) -> float:
+def _seconds(fn: Callable[[], object], repeat: int = 3) -> float:
     """Best wall time of ``repeat`` calls (after the caller's warm-up)."""
     best = np.inf
     for _ in range(repeat):
@@ -77,7 +77,9 @@ def bench_one(n: int, solver: str, loss: Loss, R: int, steps: int, torch_R: int)
 
     b = spec.batch_size
     rows = np.zeros((R, steps, 0), np.int32)
-    if b is not None:
+    draw = 0.0
+    if b is not None:  # the engine's share spent drawing minibatch orders (numpy)
+        draw = _seconds(lambda: [minibatches(g, n, b, steps) for g in rngs()]) / R
         rows = np.stack([minibatches(g, n, b, steps) for g in rngs()])
     run = _floor(loss, b is not None)
     args = (X, y, rows, 0.05, np.zeros((R, p)))
@@ -85,6 +87,7 @@ def bench_one(n: int, solver: str, loss: Loss, R: int, steps: int, torch_R: int)
     floor = _seconds(lambda: jax.block_until_ready(run(*args))) / R
 
     result = {"n": n, "solver": solver, "R": R, "compile_s": compile_s, "engine": engine}
+    result["draw"] = draw
     result |= {"floor": floor, "engine/floor": engine / floor}
     try:
         from .reference import reference_train
@@ -114,12 +117,14 @@ def main(argv: list[str] | None = None) -> None:
     loss = make_loss("huber", delta=1.345) if args.loss == "huber" else make_loss(args.loss)
     print(f"load average before: {os.getloadavg()} on {os.cpu_count()} cores")
     print(f"loss {loss.name}({loss.param}), {args.steps} steps, p = 5, times per replicate")
-    head = f"{'n':>5} {'solver':>6} {'compile s':>9} {'engine ms':>9} {'floor ms':>9}"
+    head = f"{'n':>5} {'solver':>6} {'compile s':>9} {'engine ms':>9} {'of it draw':>10}"
+    head += f" {'floor ms':>9}"
     print(head + f" {'eng/floor':>9} {'torch ms':>9} {'torch/eng':>9}")
     for n in (100, 1000):
         for solver in SOLVERS:
             r = bench_one(n, solver, loss, args.replicates, args.steps, args.torch_replicates)
             line = f"{n:>5} {solver:>6} {r['compile_s']:>9.2f} {1e3 * r['engine']:>9.3f}"
+            line += f" {1e3 * r['draw']:>10.3f}"
             line += f" {1e3 * r['floor']:>9.3f} {r['engine/floor']:>9.2f}"
             if "torch" in r:
                 line += f" {1e3 * r['torch']:>9.1f} {r['torch/engine']:>9.0f}"
