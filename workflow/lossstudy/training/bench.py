@@ -4,9 +4,10 @@ Run ``python -m lossstudy.training.bench``. For n = 100 and 1000 rows, 1000 step
 and Adam, it measures side by side in one run, per replicate: the engine (``train`` on R
 replicates, compiled beforehand; minibatch drawing included, and shown apart), the PyTorch
 reference one replicate at a time, and an arithmetic floor: the same number of batched gradient
-evaluations of the same loss in a bare jitted loop (all R at once, β ← β − η∇f, no optimiser state, no
-divergence checks, no checkpoints, no blocks). It prints the ratios (targets: reference/engine
-≥ 100, engine/floor ≤ 3) and the machine's load, which the timings depend on. Not a test.
+evaluations of the same loss in a bare jitted loop (all R at once, β ← β − η∇f, no optimiser
+state, no divergence checks, no checkpoints, no blocks). It prints the ratios (targets:
+reference/engine ≥ 100, engine/floor ≤ 3) and the machine's load, which the timings depend on.
+Not a test.
 """
 
 from __future__ import annotations
