@@ -151,7 +151,7 @@ def test_reference_defaults_to_first_ols():
         (
             {"scenarios": {"s": {"errors": {"distribution": "gumbel"}}}},
             "scenarios.s.errors.distribution",
-            "normal, t, laplace",
+            "cauchy, contaminated, exponential, laplace, lognormal, normal, t.",
         ),
         (
             {"scenarios": {"s": {"errors": {"distribution": "t", "df": 0}}}},

@@ -19,7 +19,7 @@ import numpy as np
 
 from lossstudy.assumptions import GAUSS_MARKOV, assumptions
 from lossstudy.config import _complete_errors, _set_path
-from lossstudy.dgp import error_moments
+from lossstudy.errorlaws import error_moments
 
 Curve = Callable[[float], float]
 
