@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import importlib.util
+import json
 import math
 import pkgutil
 import sys
@@ -15,6 +16,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+import yaml
 
 from lossstudy import errorlaws, theory
 from lossstudy.assumptions import assumptions
@@ -249,3 +251,77 @@ def test_defaults_are_unchanged():
         "normal": {},
         "t": {"df": None},
     }
+
+
+# --------------------------------------------------------------------------- t with df = ∞
+
+
+def test_t_with_infinite_df_is_the_normal_everywhere():
+    """df = ∞ is the normal law: drawn as N(0, scale²) (the same draws as ``normal``), with the
+    normal's moments, measures, density, assumptions and theoretical checks."""
+    cfg = yaml.safe_load(
+        """
+        seed: 5
+        replicates: 20
+        scenarios:
+          heavy: {errors: {distribution: t, df: 3, scale: 2.0}, sweep: {errors.df: [3, .inf]}}
+          normal: {errors: {scale: 2.0}}
+        estimators: {ols: {method: ols}, lad: {method: lad}, huber: {method: huber}}
+        """
+    )
+    study = load_study(cfg)
+    assert list(study.scenarios) == ["heavy-df3", "heavy-dfinf", "normal"]
+    t_inf = study.scenarios["heavy-dfinf"].knobs
+    normal = study.scenarios["normal"].knobs
+    assert t_inf["errors"] == {"distribution": "t", "df": math.inf, "scale": 2.0}
+    assert json.loads(study.scenarios["heavy-dfinf"].knobs_json()) == t_inf  # the rules' param
+    a, b = simulate(t_inf, 5, "x", 0, 30), simulate(normal, 5, "x", 0, 30)
+    assert np.array_equal(a.y, b.y) and np.all(np.isfinite(a.y))
+    assert errorlaws.error_moments(t_inf["errors"]) == errorlaws.error_moments(normal["errors"])
+    for est in study.estimators.values():
+        assert moment_rules(t_inf["errors"], est) == moment_rules(normal["errors"], est)
+    assert theory.are_lad(t_inf["errors"]) == pytest.approx(2 / math.pi, rel=1e-12)
+    assert theory.are_huber(t_inf["errors"]) == theory.are_huber(normal["errors"])
+    assert theory.mad_scale(t_inf["errors"]) == pytest.approx(2.0)
+    holds, why = assumptions(t_inf)["normal_errors"]
+    assert holds and "drawn as N(0, scale²)" in why
+    assert assumptions(normal)["normal_errors"] == (True, "")
+    ests = study.estimators
+    checks_inf, skips_inf = theory.scenario_checks("x", t_inf, 5, ests, 0.95)
+    checks_normal, skips_normal = theory.scenario_checks("x", normal, 5, ests, 0.95)
+    assert checks_inf == checks_normal and skips_inf == skips_normal
+    assert any(c.kind == "exact" and c.quantity == "coverage" for c in checks_inf)
+
+
+def test_a_sweep_to_infinite_df_has_theory_on_its_finite_values():
+    from lossstudy.sweeps import theory as sweep_theory
+
+    knobs = copy.deepcopy(BUILTIN_DEFAULTS)
+    knobs["errors"] = {"distribution": "t", "df": 3.0, "scale": 1.0}
+    xs = sweep_theory.grid([3.0, 50.0, math.inf])
+    assert np.all(np.isfinite(xs)) and xs.max() == 50.0
+    curve, why = sweep_theory.comparison_curve(
+        knobs, "errors.df", [3.0, 50.0, math.inf], 1, {"method": "lad"}, {"method": "ols"},
+        "rel_efficiency", 1,
+    )  # fmt: skip
+    assert curve is not None and why.startswith("asymptotic")
+    assert curve(math.inf) == pytest.approx(2 / math.pi, rel=1e-12)
+    (root,) = sweep_theory.roots(curve, xs)
+    assert root == pytest.approx(4.68, abs=0.01)  # config/config.yaml: LAD overtakes OLS below it
+
+
+def test_infinity_only_where_the_law_says_what_it_means(monkeypatch):
+    """A parameter named like t's df in a law that gives ∞ no meaning stops at config load."""
+    monkeypatch.setattr(errorlaws, "LAWS", dict(errorlaws.LAWS))
+
+    class Chi(errorlaws.LAWS["t"].__class__):
+        name = "chi"
+        parameters = (
+            errorlaws.Parameter("df", "degrees of freedom", 3.0, {"exclusiveMinimum": 0}),
+        )
+
+    errorlaws.register(Chi())
+    cfg = copy.deepcopy(BASE)
+    cfg["scenarios"]["s"] = {"errors": {"distribution": "chi", "df": math.inf}}
+    with pytest.raises(ConfigError, match=r"'scenarios.s.errors.df': got Infinity; the 'chi'"):
+        load_study(cfg)

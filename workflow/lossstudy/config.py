@@ -1,10 +1,11 @@
 """Validate the study configuration and expand it into concrete scenarios.
 
-Validation happens in three passes so that a user always gets *one* message naming the field:
+Validation happens in four passes so that a user always gets *one* message naming the field:
 unknown keys first (with the nearest valid key as a suggestion, since typos are the most common
-mistake), then the JSON schema, then semantic checks that need more than one field (``n``
-against the number of coefficients, correlation bounds, ...). The schema's ``errors`` entry
-comes from the error-law registry (:mod:`lossstudy.errorlaws`, :func:`load_schema`).
+mistake), then non-finite numbers (YAML's ``.nan`` and ``.inf`` pass a JSON schema's bounds),
+then the JSON schema, then semantic checks that need more than one field (``n`` against the
+number of coefficients, correlation bounds, ...). The schema's ``errors`` entry comes from the
+error-law registry (:mod:`lossstudy.errorlaws`, :func:`load_schema`).
 
 A scenario's knobs are ``BUILTIN_DEFAULTS`` ← ``config["defaults"]`` ← the scenario's own entry
 (deep merge), then crossed with ``config["grid"]``. Everything downstream receives the fully
@@ -311,10 +312,46 @@ def _describe(node: Mapping[str, Any]) -> str:
     return text
 
 
+# --------------------------------------------------------------------------- non-finite numbers
+
+
+def _non_finite(value: Any) -> bool:
+    return isinstance(value, float) and not math.isfinite(value)
+
+
+def _non_finite_problems(node: Any, where: str = "", knob: tuple[str, ...] = ()) -> Iterator[str]:
+    """Every NaN or ±∞ in the raw config, as a message naming its field.
+
+    ``knob`` is the dotted path of keys without list indices: a sweep or grid entry
+    ``errors.df: [3, .inf]`` and a nested ``errors: {df: .inf}`` both end in (errors, df). An
+    error-law parameter whose law says what +∞ means (t's df: the normal distribution) may be
+    +∞ outside ``estimators``; whether the scenario's law is that law is checked once it is
+    resolved (``_complete_errors``).
+    """
+    if isinstance(node, Mapping):
+        for key, value in node.items():
+            path = f"{where}.{key}" if where else str(key)
+            yield from _non_finite_problems(value, path, (*knob, *str(key).split(".")))
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            yield from _non_finite_problems(value, f"{where}[{i}]", knob)
+    elif _non_finite(node):
+        spared = (
+            node > 0
+            and knob[:1] != ("estimators",)
+            and knob[-2:-1] == ("errors",)
+            and knob[-1] in errorlaws.infinite_parameters()
+        )
+        if not spared:
+            yield f"config error at '{where}': got {json.dumps(node)}; must be a finite number."
+
+
 # --------------------------------------------------------------------------- expansion
 
 
 def _format_value(value: Any) -> str:
+    if _non_finite(value):  # only +∞ gets here (t's df): '-dfinf'
+        return "inf" if value > 0 else "minf"
     text = json.dumps(value) if not isinstance(value, str) else value
     text = text.replace("-", "m").replace("[", "").replace("]", "").replace(",", "_")
     return re.sub(r"[^A-Za-z0-9._]", "", text)
@@ -522,8 +559,8 @@ def expand_scenarios(config: Mapping[str, Any], schema: Mapping[str, Any]) -> di
 
 
 def _complete_errors(knobs: dict[str, Any], where: str) -> None:
-    """Fill the error law's defaults and reject parameters the law does not take
-    (:mod:`lossstudy.errorlaws`)."""
+    """Fill the error law's defaults and reject parameters the law does not take, or +∞ where
+    the law does not say what it means (:mod:`lossstudy.errorlaws`)."""
     errors = knobs["errors"]
     dist = errors["distribution"]
     allowed = {p.name: p for p in errorlaws.law(dist).parameters}
@@ -534,6 +571,11 @@ def _complete_errors(knobs: dict[str, Any], where: str) -> None:
             raise ConfigError(
                 f"config error at '{where}.errors.{key}': '{key}' is not a parameter of the "
                 f"'{dist}' distribution (it takes: {', '.join(['scale', *allowed])})."
+            )
+        if _non_finite(errors[key]) and not allowed[key].infinity:
+            raise ConfigError(
+                f"config error at '{where}.errors.{key}': got {json.dumps(errors[key])}; the "
+                f"'{dist}' distribution needs a finite number here."
             )
     for key, param in allowed.items():
         if key not in errors:
@@ -710,6 +752,8 @@ def load_study(raw: Mapping[str, Any], schema_path: str | Path | None = None) ->
     if isinstance(config.get("scenarios"), dict):  # `name:` with no knobs means all defaults
         config["scenarios"] = {k: {} if v is None else v for k, v in config["scenarios"].items()}
     for problem in _unknown_keys(schema, schema, config, ""):
+        raise ConfigError(problem)
+    for problem in _non_finite_problems(config):
         raise ConfigError(problem)
     _schema_check(config, schema)
     config = deep_merge(STUDY_DEFAULTS, config)
