@@ -12,6 +12,7 @@ import json
 import math
 import pkgutil
 import sys
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -325,3 +326,16 @@ def test_infinity_only_where_the_law_says_what_it_means(monkeypatch):
     cfg["scenarios"]["s"] = {"errors": {"distribution": "chi", "df": math.inf}}
     with pytest.raises(ConfigError, match=r"'scenarios.s.errors.df': got Infinity; the 'chi'"):
         load_study(cfg)
+
+
+def test_every_law_and_parameter_is_in_the_docs():
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "error-laws.md").read_text()
+    rows = {
+        line.split("|")[1].strip().strip("`"): line
+        for line in doc.split("## The laws", 1)[1].split("\n## ", 1)[0].splitlines()
+        if line.startswith("| `")
+    }
+    assert sorted(rows) == sorted(errorlaws.LAWS)
+    for name, law in errorlaws.LAWS.items():
+        for p in law.parameters:
+            assert f"`{p.name}` (" in rows[name] and p.range_text() in rows[name], (name, p.name)
