@@ -45,7 +45,7 @@ __all__ = [
 #: common to every law: multiplies the standard draw
 SCALE = Parameter("scale", "multiplies the error draw", 1.0, {"exclusiveMinimum": 0})
 
-#: name -> law, in name order
+#: name -> law: the package's modules in name order, then any law registered later
 LAWS: dict[str, Law] = {}
 
 
