@@ -151,7 +151,7 @@ def test_reference_defaults_to_first_ols():
         (
             {"scenarios": {"s": {"errors": {"distribution": "gumbel"}}}},
             "scenarios.s.errors.distribution",
-            "normal, t, laplace",
+            "cauchy, contaminated, exponential, laplace, lognormal, normal, t.",
         ),
         (
             {"scenarios": {"s": {"errors": {"distribution": "t", "df": 0}}}},
@@ -500,3 +500,70 @@ def test_bad_sweep_names_field_and_what_is_allowed(cfg, field, allowed):
     assert f"'{field}" in message
     assert allowed in message
     assert "\n" not in message
+
+
+# --------------------------------------------------------------------------- non-finite numbers
+
+NON_FINITE = """
+top level:   {level: .nan}
+knob:        {scenarios: {gm: {errors: {scale: .nan}}}}
+default:     {defaults: {design: {correlation: -.inf}}}
+list item:   {scenarios: {gm: {coefficients: [1.0, .inf]}}}
+integer:     {scenarios: {gm: {n: .inf}}}
+sweep:       {scenarios: {heavy_tails: {errors: {distribution: t, df: 3},
+                                        sweep: {errors.df: [3, .nan]}}}}
+grid:        {grid: {errors.scale: [1.0, .inf]}}
+estimator:   {estimators: {h: {method: huber, k: .nan}}}
+estimator sweep: {estimators: {r: {method: ridge, sweep: {penalty: [1, .inf]}}}}
+negative df: {scenarios: {gm: {errors: {distribution: t, df: -.inf}}}}
+df, but not of t: {scenarios: {gm: {errors: {distribution: lognormal, sigma: .inf}}}}
+"""
+NON_FINITE_FIELDS = {
+    "top level": ("level", "NaN"),
+    "knob": ("scenarios.gm.errors.scale", "NaN"),
+    "default": ("defaults.design.correlation", "-Infinity"),
+    "list item": ("scenarios.gm.coefficients[1]", "Infinity"),
+    "integer": ("scenarios.gm.n", "Infinity"),
+    "sweep": ("scenarios.heavy_tails.sweep.errors.df[1]", "NaN"),
+    "grid": ("grid.errors.scale[1]", "Infinity"),
+    "estimator": ("estimators.h.k", "NaN"),
+    "estimator sweep": ("estimators.r.sweep.penalty[1]", "Infinity"),
+    "negative df": ("scenarios.gm.errors.df", "-Infinity"),
+    "df, but not of t": ("scenarios.gm.errors.sigma", "Infinity"),
+}
+
+
+@pytest.mark.parametrize("where", list(NON_FINITE_FIELDS))
+def test_non_finite_numbers_stop_at_load_naming_the_field(where: str):
+    """YAML's .nan and .inf pass every bound of the JSON schema (NaN compares false); they stop
+    before any job with one message, wherever they are."""
+    change = yaml.safe_load(NON_FINITE)[where]
+    cfg = copy.deepcopy(BASE)
+    for key, value in change.items():
+        cfg[key] = {**cfg[key], **value} if key in ("scenarios", "estimators") else value
+    field, got = NON_FINITE_FIELDS[where]
+    assert error_of(cfg) == f"config error at '{field}': got {got}; must be a finite number."
+
+
+def test_infinite_df_is_allowed_and_named_inf():
+    """t with df = ∞ is the normal distribution: allowed as a knob, a sweep and a grid value."""
+    study = load_study(
+        yaml.safe_load(
+            """
+            seed: 1
+            replicates: 10
+            defaults: {errors: {distribution: t, df: .inf}}
+            scenarios: {a: {}, b: {sweep: {errors.df: [5, .inf]}}}
+            grid: {errors.scale: [1, 2]}
+            estimators: {ols: {method: ols}}
+            """
+        )
+    )
+    assert list(study.scenarios) == [
+        "a-scale1", "a-scale2", "b-df5-scale1", "b-df5-scale2", "b-dfinf-scale1", "b-dfinf-scale2",
+    ]  # fmt: skip
+    assert study.scenarios["a-scale1"].knobs["errors"]["df"] == float("inf")
+    grid = yaml.safe_load(
+        "{grid: {errors.df: [4, .inf]}, scenarios: {gm: {errors: {distribution: t}}}}"
+    )
+    assert "gm-dfinf" in load_study({**BASE, **grid}).scenarios

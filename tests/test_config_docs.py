@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from lossstudy import errorlaws
 from lossstudy.config import (
     BUILTIN_DEFAULTS,
-    ERROR_PARAMETERS,
     ESTIMATOR_PARAMETERS,
     SCHEMA_PATH,
     load_study,
@@ -71,7 +71,7 @@ def test_every_top_level_key_is_documented_with_a_valid_example():
 
 def test_every_scenario_knob_is_documented_with_a_valid_example():
     rows = table("## Scenario knobs")
-    params = {f"errors.{p}" for dist in ERROR_PARAMETERS.values() for p in dist}
+    params = {f"errors.{p.name}" for law in errorlaws.LAWS.values() for p in law.parameters}
     assert set(rows) == knob_paths(BUILTIN_DEFAULTS) | params | {"replicates"}
     for knob, row in rows.items():
         assert len(row) == 4 and row[1] and row[3], knob

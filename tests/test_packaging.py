@@ -79,7 +79,7 @@ def test_scripts_run_without_the_package_installed(tmp_path: Path):
     a job's replicates) that way."""
     from lossstudy.config import load_study
     from lossstudy.dgp import Dataset, simulate
-    from lossstudy.distributions import job_quantiles
+    from lossstudy.quantiles import job_quantiles
 
     study = load_study(
         {

@@ -46,7 +46,7 @@ def test_fit_job_imports_no_pandas(tmp_path, spec, heavy):
 PRESET_JOB = """
 import json, sys
 from lossstudy.config import BUILTIN_DEFAULTS
-from lossstudy.distributions import preset
+from lossstudy.quantiles import preset
 from lossstudy.pipeline import simulate_and_fit_chunk
 preset(json.loads({table!r}))
 specs = {{"ols": {{"method": "ols"}}, "hac": {{"method": "ols", "se": "hac"}},
@@ -65,7 +65,7 @@ def test_fit_job_with_preset_quantiles_imports_no_scipy_and_fits_the_same(tmp_pa
     import json
 
     from lossstudy.config import BUILTIN_DEFAULTS
-    from lossstudy.distributions import job_quantiles
+    from lossstudy.quantiles import job_quantiles
 
     n, p = BUILTIN_DEFAULTS["n"], len(BUILTIN_DEFAULTS["coefficients"])
     table = json.dumps(job_quantiles(n, p, 0.9))

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from lossstudy.dgp import error_moments, leverage_rows
+from lossstudy.dgp import leverage_rows
+from lossstudy.errorlaws import error_moments, is_normal, note
 
 GAUSS_MARKOV = ("linearity", "exogeneity", "full_rank", "homoskedasticity", "no_autocorrelation")
 
@@ -56,9 +57,10 @@ def assumptions(knobs: dict[str, Any]) -> dict[str, tuple[bool, str]]:
     else:
         out["homoskedasticity"] = (True, "")
     out["no_autocorrelation"] = (False, f"AR(1) errors, phi = {phi}") if phi != 0 else (True, "")
+    # the reason of a law that is normal by a limit says so ("t with df = ∞ is ... N(0, scale²)")
     out["normal_errors"] = (
-        (True, "")
-        if dist == "normal" and het == 0 and endo == 0 and not bad_leverage
+        (True, note(knobs["errors"]))
+        if is_normal(knobs["errors"]) and het == 0 and endo == 0 and not bad_leverage
         else (False, dist)
     )
     return out

@@ -1,9 +1,11 @@
 """Validate the study configuration and expand it into concrete scenarios.
 
-Validation happens in three passes so that a user always gets *one* message naming the field:
+Validation happens in four passes so that a user always gets *one* message naming the field:
 unknown keys first (with the nearest valid key as a suggestion, since typos are the most common
-mistake), then the JSON schema (through ``snakemake.utils.validate``), then semantic checks that
-need more than one field (``n`` against the number of coefficients, correlation bounds, ...).
+mistake), then non-finite numbers (YAML's ``.nan`` and ``.inf`` pass a JSON schema's bounds),
+then the JSON schema, then semantic checks that need more than one field (``n`` against the
+number of coefficients, correlation bounds, ...). The schema's ``errors`` entry comes from the
+error-law registry (:mod:`lossstudy.errorlaws`, :func:`load_schema`).
 
 A scenario's knobs are ``BUILTIN_DEFAULTS`` ← ``config["defaults"]`` ← the scenario's own entry
 (deep merge), then crossed with ``config["grid"]``. Everything downstream receives the fully
@@ -25,7 +27,7 @@ from typing import Any, Literal
 
 import yaml
 
-from lossstudy import memory
+from lossstudy import errorlaws, memory
 
 #: Where the config schema lives in a checkout of the repository (the Snakemake convention).
 SCHEMA_IN_REPOSITORY = Path("workflow", "schemas", "config.schema.yaml")
@@ -58,17 +60,6 @@ BUILTIN_DEFAULTS: dict[str, Any] = {
     "endogeneity": {"correlation": 0.0, "predictor": 1},
     "misspecification": {"strength": 0.0, "predictor": 1, "form": "cubic"},
     "prior": {"tau": 0.0},
-}
-
-#: Parameters each error distribution takes, with their defaults (None: required).
-ERROR_PARAMETERS: dict[str, dict[str, float | None]] = {
-    "normal": {},
-    "t": {"df": None},
-    "laplace": {},
-    "cauchy": {},
-    "contaminated": {"fraction": 0.1, "outlier_scale": 3.0},
-    "exponential": {},
-    "lognormal": {"sigma": 1.0},
 }
 
 ESTIMATOR_PARAMETERS: dict[str, dict[str, Any]] = {
@@ -265,20 +256,23 @@ def _unknown_keys(
 # --------------------------------------------------------------------------- schema
 
 
-def _schema_check(config: dict[str, Any], schema_path: Path) -> None:
-    """Run the JSON schema through Snakemake's validator and reword its error to one line."""
-    import jsonschema
-    from snakemake.exceptions import WorkflowError
-    from snakemake.utils import validate
+def load_schema(schema_path: str | Path) -> dict[str, Any]:
+    """The schema file with its ``errors`` entry built from the error-law registry (the file
+    only points there), so that adding a law's module is all it takes to configure it."""
+    schema = load_yaml(schema_path)
+    schema["$defs"]["errors"] = {**schema["$defs"]["errors"], **errorlaws.schema()}
+    return schema
 
-    try:
-        validate(config, str(schema_path), set_default=False)
-    except (WorkflowError, jsonschema.ValidationError) as exc:
-        best = exc if isinstance(exc, jsonschema.ValidationError) else exc.__context__
-        if not isinstance(best, jsonschema.ValidationError):
-            raise ConfigError(f"config error: {exc}") from None
-        where = ".".join(str(p) for p in best.absolute_path) or "(top level)"
-        raise ConfigError(f"config error at '{where}': {_reword(best)}") from None
+
+def _schema_check(config: dict[str, Any], schema: Mapping[str, Any]) -> None:
+    """Run the JSON schema (as ``snakemake.utils.validate`` does: the first error of a
+    Draft 2020-12 validator) and reword its error to one line."""
+    import jsonschema
+
+    err = next(iter(jsonschema.Draft202012Validator(schema).iter_errors(config)), None)
+    if err is not None:
+        where = ".".join(str(p) for p in err.absolute_path) or "(top level)"
+        raise ConfigError(f"config error at '{where}': {_reword(err)}")
 
 
 def _reword(err: Any) -> str:
@@ -318,10 +312,46 @@ def _describe(node: Mapping[str, Any]) -> str:
     return text
 
 
+# --------------------------------------------------------------------------- non-finite numbers
+
+
+def _non_finite(value: Any) -> bool:
+    return isinstance(value, float) and not math.isfinite(value)
+
+
+def _non_finite_problems(node: Any, where: str = "", knob: tuple[str, ...] = ()) -> Iterator[str]:
+    """Every NaN or ±∞ in the raw config, as a message naming its field.
+
+    ``knob`` is the dotted path of keys without list indices: a sweep or grid entry
+    ``errors.df: [3, .inf]`` and a nested ``errors: {df: .inf}`` both end in (errors, df). An
+    error-law parameter whose law says what +∞ means (t's df: the normal distribution) may be
+    +∞ outside ``estimators``; whether the scenario's law is that law is checked once it is
+    resolved (``_complete_errors``).
+    """
+    if isinstance(node, Mapping):
+        for key, value in node.items():
+            path = f"{where}.{key}" if where else str(key)
+            yield from _non_finite_problems(value, path, (*knob, *str(key).split(".")))
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            yield from _non_finite_problems(value, f"{where}[{i}]", knob)
+    elif _non_finite(node):
+        spared = (
+            node > 0
+            and knob[:1] != ("estimators",)
+            and knob[-2:-1] == ("errors",)
+            and knob[-1] in errorlaws.infinite_parameters()
+        )
+        if not spared:
+            yield f"config error at '{where}': got {json.dumps(node)}; must be a finite number."
+
+
 # --------------------------------------------------------------------------- expansion
 
 
 def _format_value(value: Any) -> str:
+    if _non_finite(value):  # only +∞ gets here (t's df): '-dfinf'
+        return "inf" if value > 0 else "minf"
     text = json.dumps(value) if not isinstance(value, str) else value
     text = text.replace("-", "m").replace("[", "").replace("]", "").replace(",", "_")
     return re.sub(r"[^A-Za-z0-9._]", "", text)
@@ -529,26 +559,32 @@ def expand_scenarios(config: Mapping[str, Any], schema: Mapping[str, Any]) -> di
 
 
 def _complete_errors(knobs: dict[str, Any], where: str) -> None:
-    """Fill distribution-specific defaults and reject parameters the distribution ignores."""
+    """Fill the error law's defaults and reject parameters the law does not take, or +∞ where
+    the law does not say what it means (:mod:`lossstudy.errorlaws`)."""
     errors = knobs["errors"]
     dist = errors["distribution"]
-    allowed = ERROR_PARAMETERS[dist]
+    allowed = {p.name: p for p in errorlaws.law(dist).parameters}
     for key in list(errors):
-        if key in ("distribution", "scale"):
+        if key in ("distribution", errorlaws.SCALE.name):
             continue
         if key not in allowed:
             raise ConfigError(
                 f"config error at '{where}.errors.{key}': '{key}' is not a parameter of the "
-                f"'{dist}' distribution (it takes: {', '.join(['scale', *allowed]) or 'scale'})."
+                f"'{dist}' distribution (it takes: {', '.join(['scale', *allowed])})."
             )
-    for key, default in allowed.items():
+        if _non_finite(errors[key]) and not allowed[key].infinity:
+            raise ConfigError(
+                f"config error at '{where}.errors.{key}': got {json.dumps(errors[key])}; the "
+                f"'{dist}' distribution needs a finite number here."
+            )
+    for key, param in allowed.items():
         if key not in errors:
-            if default is None:
+            if param.default is None:
                 raise ConfigError(
                     f"config error at '{where}.errors.{key}': the '{dist}' distribution needs "
-                    f"'{key}' (a number > 0)."
+                    f"'{key}' (a number {param.range_text()})."
                 )
-            errors[key] = default
+            errors[key] = param.default
 
 
 # --------------------------------------------------------------------------- semantics
@@ -595,9 +631,9 @@ def _check_scenario(sc: Scenario, where: str) -> None:
                 f"config error at '{where}.{block}.predictor': predictor {j} does not exist; "
                 f"allowed 1..{slopes} (scenario '{sc.id}')."
             )
-    from lossstudy.dgp import error_moments
-
-    if k["endogeneity"]["correlation"] != 0 and not math.isfinite(error_moments(k["errors"]).sd):
+    if k["endogeneity"]["correlation"] != 0 and not math.isfinite(
+        errorlaws.error_moments(k["errors"]).sd
+    ):
         raise ConfigError(
             f"config error at '{where}.endogeneity.correlation': endogeneity needs errors with a "
             f"finite variance; '{k['errors']['distribution']}' has none (scenario '{sc.id}')."
@@ -711,13 +747,15 @@ def load_study(raw: Mapping[str, Any], schema_path: str | Path | None = None) ->
     ``schema_path`` defaults to :func:`find_schema` (the workflow passes its own schema).
     """
     schema_path = find_schema() if schema_path is None else Path(schema_path)
-    schema = load_yaml(schema_path)
+    schema = load_schema(schema_path)
     config = copy.deepcopy(dict(raw))
     if isinstance(config.get("scenarios"), dict):  # `name:` with no knobs means all defaults
         config["scenarios"] = {k: {} if v is None else v for k, v in config["scenarios"].items()}
     for problem in _unknown_keys(schema, schema, config, ""):
         raise ConfigError(problem)
-    _schema_check(config, schema_path)
+    for problem in _non_finite_problems(config):
+        raise ConfigError(problem)
+    _schema_check(config, schema)
     config = deep_merge(STUDY_DEFAULTS, config)
     if "sweep" in config["defaults"]:
         raise ConfigError(

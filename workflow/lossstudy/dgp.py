@@ -7,6 +7,7 @@ Model of one replicate (rows are observations, read as time for the AR(1) knobs)
            (leverage); y follows the shifted rows only if leverage.follows_model
     β    = coefficients, or slopes ~ N(0, τ²) per replicate when prior.tau > 0 (intercept kept)
     u_i  = errors(scale, ...) · sqrt(1 + strength · x_ij²)          (heteroskedasticity)
+           with errors drawn by their law (lossstudy.errorlaws)
     e_i  = φ e_{i-1} + u_i, stationary start                        (autocorrelation)
     e_i  ← sqrt(1 − ρ²) e_i + ρ · sd(errors) · x_ij                  (endogeneity)
     y_i  = X_i β + δ · g(x_ij) + e_i,  g = x² − 1 or x³              (misspecified mean)
@@ -26,69 +27,9 @@ from typing import Any
 
 import numpy as np
 
+from lossstudy.errorlaws import draw_errors, error_moments
 from lossstudy.io import atomic_path
 from lossstudy.seeding import design_rng, replicate_rng
-
-
-@dataclass(frozen=True)
-class ErrorMoments:
-    """What exists of the error distribution; decides which performance measures exist."""
-
-    mean_finite: bool
-    var_finite: bool
-    fourth_finite: bool
-    sd: float
-    symmetric: bool
-    median: float
-
-
-def error_moments(errors: dict[str, Any]) -> ErrorMoments:
-    """Moments of the (iid, innovation) error distribution, including its scale."""
-    dist, s = errors["distribution"], float(errors.get("scale", 1.0))
-    if dist == "normal":
-        return ErrorMoments(True, True, True, s, True, 0.0)
-    if dist == "t":
-        df = float(errors["df"])
-        sd = s * math.sqrt(df / (df - 2)) if df > 2 else math.inf
-        return ErrorMoments(df > 1, df > 2, df > 4, sd, True, 0.0)
-    if dist == "laplace":
-        return ErrorMoments(True, True, True, s * math.sqrt(2.0), True, 0.0)
-    if dist == "cauchy":
-        return ErrorMoments(False, False, False, math.inf, True, 0.0)
-    if dist == "contaminated":
-        f, o = float(errors["fraction"]), float(errors["outlier_scale"])
-        return ErrorMoments(True, True, True, s * math.sqrt(1 - f + f * o * o), True, 0.0)
-    if dist == "exponential":
-        return ErrorMoments(True, True, True, s, False, s * (math.log(2.0) - 1.0))
-    if dist == "lognormal":
-        v = float(errors["sigma"]) ** 2
-        sd = s * math.sqrt((math.exp(v) - 1.0) * math.exp(v))
-        return ErrorMoments(True, True, True, sd, False, s * (1.0 - math.exp(v / 2)))
-    raise ValueError(f"unknown error distribution {dist!r}")
-
-
-def draw_errors(rng: np.random.Generator, errors: dict[str, Any], n: int) -> np.ndarray:
-    """n iid errors with mean zero (where the mean exists) times ``scale``."""
-    dist, s = errors["distribution"], float(errors.get("scale", 1.0))
-    if dist == "normal":
-        e = rng.standard_normal(n)
-    elif dist == "t":
-        e = rng.standard_t(float(errors["df"]), n)
-    elif dist == "laplace":
-        e = rng.laplace(0.0, 1.0, n)
-    elif dist == "cauchy":
-        e = rng.standard_cauchy(n)
-    elif dist == "contaminated":
-        outlier = rng.random(n) < float(errors["fraction"])
-        e = rng.standard_normal(n) * np.where(outlier, float(errors["outlier_scale"]), 1.0)
-    elif dist == "exponential":
-        e = rng.standard_exponential(n) - 1.0
-    elif dist == "lognormal":
-        sigma = float(errors["sigma"])
-        e = np.exp(sigma * rng.standard_normal(n)) - math.exp(sigma * sigma / 2)
-    else:
-        raise ValueError(f"unknown error distribution {dist!r}")
-    return s * e
 
 
 def _ar1_rows(z: np.ndarray, phi: float, innovation_sd: float) -> np.ndarray:

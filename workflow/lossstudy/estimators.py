@@ -43,7 +43,7 @@ from typing import Any
 import numpy as np
 
 from lossstudy.dgp import Dataset
-from lossstudy.distributions import norm_pdf, norm_ppf, t_ppf
+from lossstudy.quantiles import hall_sheather, norm_ppf, t_ppf
 
 OK, NOT_CONVERGED, FAILED = "ok", "not_converged", "failed"
 
@@ -127,14 +127,6 @@ def lad_lp(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, int, str]:
     if res.status != 0:
         return np.full(X.shape[1], np.nan), int(res.status), str(res.message)
     return -np.asarray(res.eqlin.marginals), 0, ""
-
-
-def hall_sheather(n: int, q: float = 0.5, alpha: float = 0.05) -> float:
-    """Hall–Sheather (1988) bandwidth on the quantile scale, as in statsmodels QuantReg."""
-    z = norm_ppf(q)
-    num = 1.5 * norm_pdf(z) ** 2.0
-    den = 2.0 * z**2.0 + 1.0
-    return n ** (-1.0 / 3) * norm_ppf(1.0 - alpha / 2.0) ** (2.0 / 3) * (num / den) ** (1 / 3)
 
 
 def quantreg_kernel_cov(

@@ -39,7 +39,8 @@ Var(SE²) their 4th: ModSE is treated like the variance-based measures.
 Which moments exist
     Linear estimators (OLS, WLS, ridge; :func:`lossstudy.estimators.is_linear_in_y`) are, given
     the design, fixed linear combinations w'e of the iid errors plus a constant, so they have
-    exactly the errors' finite moments: t with df degrees of freedom has moments of order < df
+    exactly the errors' finite moments, which each error law states (``Law.moment_order``,
+    :mod:`lossstudy.errorlaws`): t with df degrees of freedom has moments of order < df
     (mean if df > 1, variance if df > 2, 4th moment if df > 4); Cauchy (t1) has none; normal,
     Laplace, the contaminated normal, exponential and lognormal have all. This is conditional
     on the design; the study reads it that way (with a random design the unconditional moments
@@ -62,6 +63,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from lossstudy import errorlaws
 
 __all__ = ["MEASURE_ORDERS", "MeasureRule", "RELATIVE", "moment_rule_table", "moment_rules"]
 
@@ -97,21 +100,13 @@ class MeasureRule:
     reason: str = ""
 
 
-def _errors_label(errors: Mapping[str, Any]) -> str:
-    dist = str(errors["distribution"])
-    if dist == "t":
-        return f"t (df {float(errors['df']):g})"
-    return "Cauchy" if dist == "cauchy" else dist
-
-
 def _finite_orders(errors: Mapping[str, Any], estimator: Mapping[str, Any]) -> dict[int, bool]:
     """Moment orders 0, 1, 2, 4 of the estimator: finite or not."""
-    from lossstudy.dgp import error_moments
     from lossstudy.estimators import is_linear_in_y
 
     if not is_linear_in_y(dict(estimator)):
         return {0: True, 1: True, 2: True, 4: True}
-    mom = error_moments(dict(errors))
+    mom = errorlaws.error_moments(errors)
     return {0: True, 1: mom.mean_finite, 2: mom.var_finite, 4: mom.fourth_finite}
 
 
@@ -132,7 +127,7 @@ def moment_rules(
     need the moments of both the estimator and the reference; without a reference they are
     judged on the estimator alone. Pure: depends on the specs only, never on data.
     """
-    label = _errors_label(errors)
+    label = errorlaws.label(errors)
     own = _finite_orders(errors, estimator)
     ref = _finite_orders(errors, reference) if reference is not None else None
     method = str(estimator["method"])
@@ -165,16 +160,16 @@ def moment_rules(
     return out
 
 
-#: one representative error spec per row of the rule (science.md §4), with its label
-_TABLE_ROWS: tuple[tuple[str, dict[str, Any]], ...] = (
-    ("t, df ≤ 1 (Cauchy)", {"distribution": "cauchy"}),
-    ("t, 1 < df ≤ 2", {"distribution": "t", "df": 1.5}),
-    ("t, 2 < df ≤ 4", {"distribution": "t", "df": 3}),
-    (
-        "t, df > 4; normal; Laplace; contaminated; exponential; lognormal",
-        {"distribution": "normal"},
-    ),
-)
+def _table_rows() -> list[tuple[str, dict[str, Any]]]:
+    """One representative error spec per row of the rule (science.md §4), with its label; the
+    last row names every law with all moments (``Law.all_moments``)."""
+    complete = "; ".join(law.title for law in errorlaws.LAWS.values() if law.all_moments)
+    return [
+        ("t, df ≤ 1 (Cauchy)", {"distribution": "cauchy"}),
+        ("t, 1 < df ≤ 2", {"distribution": "t", "df": 1.5}),
+        ("t, 2 < df ≤ 4", {"distribution": "t", "df": 3}),
+        (f"t, df > 4 (∞: normal); {complete}", {"distribution": "normal"}),
+    ]
 
 
 def moment_rule_table() -> list[dict[str, str]]:
@@ -190,7 +185,7 @@ def moment_rule_table() -> list[dict[str, str]]:
         return ("valid" if rule.mcse_valid else "unreliable") if mcse else "defined"
 
     out = []
-    for label, errors in _TABLE_ROWS:
+    for label, errors in _table_rows():
         rules = moment_rules(errors, {"method": "ols"})
         out.append(
             {

@@ -338,7 +338,7 @@ def estimator_notes(
     :func:`lossstudy.performance.performance_table`: under t errors with 1 < df <= 2 the OLS
     bias exists (its MCSE is unreliable) while its EmpSE/MSE do not; see :mod:`lossstudy.moments`.
     """
-    from lossstudy.dgp import error_moments
+    from lossstudy.errorlaws import error_moments
     from lossstudy.moments import moment_rules
 
     errors = dict(knobs["errors"])

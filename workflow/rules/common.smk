@@ -10,7 +10,7 @@ if find_spec("lossstudy") is None:
     sys.path.insert(0, str(Path(workflow.basedir) / "workflow"))
 
 from lossstudy.config import SCHEMA_IN_REPOSITORY, ConfigError, load_study
-from lossstudy.distributions import job_quantiles
+from lossstudy.quantiles import job_quantiles
 
 # This workflow's own schema, not whatever copy the installed package carries.
 SCHEMA = Path(workflow.basedir) / SCHEMA_IN_REPOSITORY

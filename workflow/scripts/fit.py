@@ -4,8 +4,8 @@ import json
 
 import _lossstudy_path  # noqa: F401  (finds lossstudy without the package installed)
 
-from lossstudy.distributions import preset
 from lossstudy.pipeline import setup_logging, simulate_and_fit_chunk
+from lossstudy.quantiles import preset
 
 setup_logging(snakemake.log[0])
 preset(json.loads(snakemake.params.quantiles))

@@ -19,7 +19,7 @@ import numpy as np
 
 from lossstudy.assumptions import GAUSS_MARKOV, assumptions
 from lossstudy.config import _complete_errors, _set_path
-from lossstudy.dgp import error_moments
+from lossstudy.errorlaws import error_moments
 
 Curve = Callable[[float], float]
 
@@ -34,8 +34,14 @@ def knobs_at(knobs: Mapping[str, Any], knob: str, value: float) -> dict[str, Any
 
 
 def grid(values: list[float], points: int = 41) -> np.ndarray:
-    """Where a curve is drawn: log-spaced when the range is positive and spans a factor > 10."""
-    lo, hi = min(values), max(values)
+    """Where a curve is drawn: log-spaced when the range is positive and spans a factor > 10.
+
+    Over the finite values only: a sweep may end at t's df = ∞ (the normal limit), which the
+    crossings leave out too (:func:`lossstudy.sweeps.find_crossing`)."""
+    finite = [v for v in values if math.isfinite(v)]
+    if not finite:
+        return np.array([])
+    lo, hi = min(finite), max(finite)
     if lo > 0 and hi / lo > 10:
         return np.geomspace(lo, hi, points)
     return np.linspace(lo, hi, points)

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from lossstudy.dgp import error_moments
+from lossstudy.errorlaws import density, error_moments
 
 from .checks import HEAVY_TAILS_NOTE, Check, Setting, _full_rank, _join
 
@@ -36,38 +36,10 @@ class ErrorLaw:
 
 def error_law(errors: Mapping[str, Any]) -> ErrorLaw:
     """Density, distribution function and variance of ``errors`` (as ``dgp.draw_errors``)."""
-    from scipy import stats
-
-    dist, s = str(errors["distribution"]), float(errors.get("scale", 1.0))
-    mom = error_moments(dict(errors))
+    mom = error_moments(errors)
     var = mom.sd**2 if mom.var_finite else math.inf
-    if dist == "normal":
-        law: Any = stats.norm(scale=s)
-    elif dist == "t":
-        law = stats.t(float(errors["df"]), scale=s)
-    elif dist == "laplace":
-        law = stats.laplace(scale=s)
-    elif dist == "cauchy":
-        law = stats.cauchy(scale=s)
-    elif dist == "exponential":
-        law = stats.expon(loc=-s, scale=s)
-    elif dist == "lognormal":
-        sig = float(errors["sigma"])
-        law = stats.lognorm(sig, loc=-s * math.exp(sig * sig / 2), scale=s)
-    elif dist == "contaminated":
-        f, o = float(errors["fraction"]), float(errors["outlier_scale"])
-        a, b = stats.norm(scale=s), stats.norm(scale=s * o)
-        return ErrorLaw(
-            dist,
-            var,
-            lambda x: (1 - f) * a.pdf(x) + f * b.pdf(x),
-            lambda x: (1 - f) * a.cdf(x) + f * b.cdf(x),
-            True,
-            0.0,
-        )
-    else:
-        raise ValueError(f"unknown error distribution {dist!r}")
-    return ErrorLaw(dist, var, law.pdf, law.cdf, mom.symmetric, mom.median)
+    pdf, cdf = density(errors)
+    return ErrorLaw(str(errors["distribution"]), var, pdf, cdf, mom.symmetric, mom.median)
 
 
 def mad_scale(errors: Mapping[str, Any]) -> float:

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lossstudy.config import term_names
-from lossstudy.dgp import ErrorMoments, error_moments, leverage_rows
+from lossstudy.dgp import leverage_rows
+from lossstudy.errorlaws import ErrorMoments, error_moments, is_normal
 
 HEAVY_TAILS_NOTE = (
     "errors have no finite fourth moment: the MCSE of a variance (or of a ratio or difference "
@@ -52,6 +53,7 @@ class Setting:
     terms: list[str]
     errors: dict[str, Any]
     dist: str
+    normal: bool  # exactly normal errors (t with df = ∞ too)
     mom: ErrorMoments
     tau: float
     fixed: bool
@@ -101,6 +103,7 @@ def setting(
         terms=terms,
         errors=errors,
         dist=dist,
+        normal=is_normal(errors),
         mom=mom,
         tau=tau,
         fixed=fixed,

@@ -244,7 +244,7 @@ def coverage_checks(s: Setting) -> None:
         if not ok:
             skip("coverage", f"the classical SE is wrong here: {why_w}", name)
             continue
-        exact = dist == "normal"
+        exact = s.normal
         note = (
             "normal errors, weights = 1/Var(e|x): the t interval is exact at every n"
             if exact

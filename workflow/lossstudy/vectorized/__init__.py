@@ -60,7 +60,7 @@ from lossstudy.estimators import FAILED, FitResult
 
 from ._linalg import SHARED_BLOCK, _Chol, _Design, _packed, _SharedX, single_thread_blas
 from ._results import EngineInfo, _finish, _Fits, _scatter
-from .huber import MAD_C as MAD_C  # re-exported (tests/test_distributions.py); patch huber.MAD_C
+from .huber import MAD_C as MAD_C  # re-exported (tests/test_quantiles.py); patch huber.MAD_C
 from .huber import _huber
 from .lad import _lad, lad_certificate
 from .linear import SharedDesign, _ols, _ols_shared, _ridge, _ridge_shared, _whitened

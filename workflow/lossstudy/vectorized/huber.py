@@ -11,14 +11,14 @@ from __future__ import annotations
 import numpy as np
 
 from lossstudy import estimators
-from lossstudy.distributions import norm_ppf
 from lossstudy.estimators import NOT_CONVERGED
+from lossstudy.quantiles import norm_ppf
 
 from ._linalg import AnyDesign, _Chol, _compact_now, _inv_diag, _packed
 from ._results import EngineInfo, _Fits
 
 #: statsmodels' ``scale.mad`` constant, ``Gaussian.ppf(3/4)``, as a literal (its repr: the
-#: same double) so that importing this module needs no scipy; tests/test_distributions.py
+#: same double) so that importing this module needs no scipy; tests/test_quantiles.py
 #: checks it equals ``norm_ppf(3/4)`` bit for bit.
 MAD_C = 0.6744897501960817
 #: statsmodels RLM defaults the reference relies on.

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from lossstudy import estimators
-from lossstudy.distributions import norm_ppf, t_ppf
+from lossstudy.quantiles import hall_sheather, norm_ppf, t_ppf
 
 from ._linalg import (
     AnyDesign,
@@ -405,7 +405,7 @@ def _lad_se(
     e = y - D.xb(beta)
     q75, q25 = _quartiles(e)
     iqre = q75 - q25
-    h0 = estimators.hall_sheather(n, q)
+    h0 = hall_sheather(n, q)
     sd_y = np.std(y, axis=1)
     h = np.minimum(sd_y, iqre / 1.34) * (norm_ppf(q + h0) - norm_ppf(q - h0))
     u = e / h[:, None]

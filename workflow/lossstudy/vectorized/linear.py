@@ -12,7 +12,7 @@ import numpy as np
 
 from lossstudy import estimators
 from lossstudy.dgp import Dataset
-from lossstudy.distributions import t_ppf
+from lossstudy.quantiles import t_ppf
 
 from ._linalg import SHARED_BLOCK as SHARED_BLOCK  # re-exported: its home was this module
 from ._linalg import _Chol, _Design, _diag_sandwich, _inv_diag, _packed, _rows_times

@@ -1,7 +1,8 @@
-"""Normal and Student-t functions without importing ``scipy.stats``.
+"""Normal and Student-t quantiles without importing ``scipy.stats``, and the per-job presets
+that let a fit job skip ``scipy`` altogether.
 
 Why: every fit job is a fresh process, and ``scipy.stats`` costs ≈ 0.35 s more to import than
-``scipy.special``, which computes the same numbers bit for bit (tests/test_distributions.py).
+``scipy.special``, which computes the same numbers bit for bit (tests/test_quantiles.py).
 ``scipy.special`` itself still costs ≈ 0.3 s (its array-API layer imports much of numpy), so it
 is imported on first use only: a job that needs no quantile (ridge) never imports it, and a fit
 job whose quantiles were computed for it beforehand (:func:`job_quantiles`, passed in by the
@@ -57,8 +58,6 @@ def job_quantiles(n: int, p: int, level: float) -> dict[str, Any]:
     """
     import scipy
 
-    from lossstudy.estimators import hall_sheather
-
     alpha = 1 - level
     h0 = hall_sheather(n, 0.5)
     ts = {1 - alpha / 2, 1 - (1.0 - level) / 2, 0.5 + level / 2}
@@ -89,3 +88,15 @@ def t_ppf(q: float | np.ndarray, df: float | np.ndarray) -> float | np.ndarray:
     from scipy.special import stdtrit
 
     return stdtrit(df, q)
+
+
+def hall_sheather(n: int, q: float = 0.5, alpha: float = 0.05) -> float:
+    """Hall–Sheather (1988) bandwidth on the quantile scale, as in statsmodels QuantReg.
+
+    Here, beside the quantiles it is made of, because :func:`job_quantiles` presets the
+    quantiles at q ± this bandwidth that LAD's standard errors ask for.
+    """
+    z = norm_ppf(q)
+    num = 1.5 * norm_pdf(z) ** 2.0
+    den = 2.0 * z**2.0 + 1.0
+    return n ** (-1.0 / 3) * norm_ppf(1.0 - alpha / 2.0) ** (2.0 / 3) * (num / den) ** (1 / 3)
