@@ -66,7 +66,7 @@ class FitResult:
 def is_linear_in_y(spec: dict[str, Any]) -> bool:
     """A linear map of y (OLS, WLS, ridge) inherits the errors' (missing) moments; the
     registry's fact (``lossstudy.methods``)."""
-    return methods.resolve(spec).fit.linear_in_y
+    return methods.fit_for(spec).linear_in_y
 
 
 # --------------------------------------------------------------------------- OLS

@@ -46,23 +46,39 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AXES",
+    "FITS",
+    "LOSSES",
+    "PENALTIES",
+    "SHORTHANDS",
+    "SOLVERS",
+    "TABLE_COLUMNS",
     "Axis",
     "Fit",
     "Param",
     "Resolved",
     "Shorthand",
     "SpecError",
+    "by_label",
     "canonical",
+    "copies_design",
     "describe",
     "estimators_table",
+    "fit_for",
     "fit_of",
+    "fits",
     "load",
+    "losses",
+    "penalised",
+    "penalties",
     "register_fit",
     "register_loss",
     "register_penalty",
     "register_solver",
     "resolve",
     "shorthand_parameters",
+    "shorthands",
+    "show",
+    "solvers",
     "write_estimators",
 ]
 
@@ -179,6 +195,24 @@ def fit_of(loss: str, penalty: str = "none", solver: str = "exact") -> Fit:
     return FITS[(loss, penalty, solver)]
 
 
+def by_label(label: str) -> Fit | None:
+    """The fit of a method word (:attr:`Resolved.label`: a shorthand, or the loss and what is
+    not default, joined by '-'); None if the registry has no such fit."""
+    load()
+    if label in SHORTHANDS:
+        return FITS[SHORTHANDS[label].key]
+    parts = label.split("-")
+    penalty = next((q for q in parts[1:] if q in PENALTIES), "none")
+    solver = next((q for q in parts[1:] if q in SOLVERS), "exact")
+    return FITS.get((parts[0], penalty, solver))
+
+
+def copies_design(label: str) -> bool:
+    """Whether the batched fit of this method word copies the designs (memory model)."""
+    fit = by_label(label)
+    return fit is not None and fit.copies_design
+
+
 def _explicit_key(spec: Mapping[str, Any]) -> tuple[str, str, str]:
     loss = spec.get("loss")
     penalty = spec.get("penalty", "none")
@@ -204,6 +238,27 @@ def _explicit_key(spec: Mapping[str, Any]) -> tuple[str, str, str]:
     return key
 
 
+def fit_for(spec: Mapping[str, Any]) -> Fit:
+    """The registered fit of a spec's combination, its parameters unchecked: what the facts
+    (linear in y, robust, ...) of a spec need. Raises :class:`SpecError` for an unknown one."""
+    load()
+    if "loss" in spec:
+        return FITS[_explicit_key(spec)]
+    method = spec.get("method")
+    if method not in SHORTHANDS:
+        raise SpecError(
+            "method", f"unknown method {method!r}; allowed values: {', '.join(SHORTHANDS)}."
+        )
+    return FITS[SHORTHANDS[str(method)].key]
+
+
+def penalised(spec: Mapping[str, Any]) -> bool:
+    """Penalised with a non-zero (or unknown) strength (ridge with λ ≠ 0)."""
+    fit = fit_for(spec)
+    aliases = _aliases(fit)
+    return fit.penalised({aliases.get(k, k): v for k, v in spec.items()})
+
+
 def resolve(spec: Mapping[str, Any]) -> Resolved:
     """The fit and parameters of a spec; raises :class:`SpecError` naming the bad key."""
     load()
@@ -216,12 +271,7 @@ def resolve(spec: Mapping[str, Any]) -> Resolved:
         method = next((n for n, sh in SHORTHANDS.items() if sh.key == key), None)
     else:
         method = spec.get("method")
-        if method not in SHORTHANDS:
-            raise SpecError(
-                "method",
-                f"unknown method {method!r}; allowed values: {', '.join(sorted(SHORTHANDS))}.",
-            )
-        fit = FITS[SHORTHANDS[str(method)].key]
+        fit = fit_for(spec)
         aliases, allowed = {}, list(fit.params)
         given = {k: v for k, v in spec.items() if k != "method"}
     params = {k: p.default for k, p in fit.params.items()}

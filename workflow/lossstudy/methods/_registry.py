@@ -68,6 +68,8 @@ class Fit:
     texts: Callable[[Mapping[str, Any]], tuple[str, str, str]] | None = None
     #: the name of the parameter that sets the penalty's strength (None: unpenalised)
     strength: str | None = None
+    #: the batched fit holds one more copy of the chunk's designs (WLS whitens them)
+    copies_design: bool = False
 
     @property
     def key(self) -> tuple[str, str, str]:
