@@ -150,3 +150,11 @@ def load_yaml_text(text: str) -> dict:
     import yaml
 
     return yaml.safe_load(text)
+
+
+def test_every_loss_penalty_and_solver_is_documented():
+    """docs/estimators.md has a table row for every registered loss, penalty and solver."""
+    doc = (ROOT / "docs" / "estimators.md").read_text()
+    rows = {line.split("|")[1].strip().strip("`") for line in doc.splitlines() if line[:3] == "| `"}
+    registered = {*methods.losses(), *methods.penalties(), *methods.solvers()}
+    assert registered <= rows, sorted(registered - rows)
