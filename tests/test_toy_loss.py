@@ -1,5 +1,6 @@
 """A loss added through the registry alone joins a study: a toy loss, defined in a temporary
-module and named in LOSSSTUDY_METHODS, runs through the tiny study of test_workflow.py."""
+module and named in LOSSSTUDY_METHODS, runs through the tiny study of test_workflow.py, with
+the package's own added losses (pseudo_huber, log_cosh)."""
 
 from __future__ import annotations
 
@@ -54,6 +55,8 @@ TINY = {
         "ols": {"method": "ols"},
         "lad": {"method": "lad"},
         "toy": {"loss": "toy_half_squared", "weight": 2.0},
+        "ph": {"loss": "pseudo_huber", "sweep": {"delta": [0.5, 2.0]}},
+        "lc": {"loss": "log_cosh", "se": "none"},
     },
 }
 
@@ -96,3 +99,24 @@ def test_the_toy_fit_is_least_squares(study: Path) -> None:
     np.testing.assert_allclose(wide["toy"], wide["ols"], rtol=0, atol=1e-12)
     assert set(est[est.estimator == "toy"].status) == {"ok"}
     assert set(est[est.estimator == "toy"].method) == {"toy_half_squared"}
+
+
+def test_pseudo_huber_and_log_cosh_run_through_the_study(study: Path) -> None:
+    perf = pd.read_csv(study / "results" / "performance.csv")
+    for name in ("ph-delta0.5", "ph-delta2.0", "lc"):
+        rows = perf[perf.estimator == name]
+        assert set(rows.scenario) == set(TINY["scenarios"]), name
+        failures = rows[rows.measure == "failure_rate"]
+        assert (failures.value == 0).all(), name
+    # a robust loss keeps its moments under Cauchy errors; log_cosh here has no intervals
+    cauchy = perf[(perf.scenario == "cauchy") & (perf.measure == "empse")]
+    defined = dict(zip(cauchy.estimator, cauchy.defined, strict=False))
+    assert defined["ph-delta2.0"] and defined["lc"] and not defined["ols"]
+    coverage = perf[(perf.measure == "coverage") & (perf.scenario == "gm")]
+    values = coverage.groupby("estimator").value.apply(lambda v: v.notna().all())
+    assert values["ph-delta2.0"] and not values["lc"]
+    table = pd.read_csv(study / "results" / "estimators.csv", keep_default_na=False)
+    table = table.set_index("estimator")
+    assert table.loc["ph-delta0.5", "family"] == "ph"
+    assert table.loc["ph-delta0.5", "parameter"] == "delta"
+    assert table.loc["lc", "se"] == "none" and float(table.loc["lc", "scale"]) == 1.0
