@@ -98,7 +98,7 @@ def group_args(profile: dict) -> list[str]:
 def test_slurm_profile_groups_every_cluster_rule():
     profile, (found, local) = slurm_profile(), rules()
     assert profile["executor"] == "slurm"
-    assert local == {"scenarios", "performance"}
+    assert local == {"scenarios", "estimators", "performance"}
     groups = profile["groups"]
     # every rule that goes to the cluster is in a group; local rules are not
     assert set(groups) == set(found) - local == CELL_RULES | STUDY_RULES

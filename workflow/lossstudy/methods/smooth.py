@@ -22,7 +22,7 @@ import numpy as np
 from lossstudy import estimators
 from lossstudy.distributions import norm_ppf
 from lossstudy.estimators import NOT_CONVERGED, OK, FitResult
-from lossstudy.methods._registry import Axis, Fit, Param, register_fit, register_loss
+from lossstudy.methods.registry import Axis, Fit, Param, register_fit, register_loss
 from lossstudy.vectorized import EngineInfo, single_thread_blas
 from lossstudy.vectorized._linalg import _Chol, _Design, _packed, _unpack
 from lossstudy.vectorized._results import _finish, _Fits
