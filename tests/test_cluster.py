@@ -199,7 +199,7 @@ def test_slurm_groups_on_the_default_study(tmp_path: Path):
             members[-1][1].append([m[1], ""])
         elif m := re.match(r"^        wildcards: (.*)$", line):
             members[-1][1][-1][1] = m[1]
-    assert set(top) == {"scenarios", "performance", "all"}
+    assert set(top) == {"scenarios", "estimators", "performance", "all"}
 
     cells = [jobs for name, jobs in members if name == "cell"]
     study = [jobs for name, jobs in members if name == "study"]
