@@ -170,8 +170,8 @@ class _Ctx:
         from lossstudy.dgp import error_moments
 
         row = self.scen.get(scenario, {})
-        method = self.roles.get(estimator, {}).get("method")
-        if method not in ("ols", "wls", "lad", "huber") or self.tab.term == "intercept":
+        role = self.roles.get(estimator, {})
+        if not role.get("symmetric_unbiased") or self.tab.term == "intercept":
             return ""
         if not (_holds(row, "linearity") and _holds(row, "exogeneity")):
             return ""
@@ -184,7 +184,7 @@ class _Ctx:
             mom = error_moments(errors)
         except (KeyError, TypeError, ValueError):
             return ""
-        if not mom.symmetric or (method in ("ols", "wls") and not mom.mean_finite):
+        if not mom.symmetric or (role.get("linear") and not mom.mean_finite):
             return ""
         return f"odd in {errors.get('distribution', '?')} errors, symmetric about 0"
 
