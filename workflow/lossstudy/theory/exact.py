@@ -32,14 +32,50 @@ from .checks import (
 )
 
 
+@dataclass(frozen=True)
+class ErrorCovariance:
+    """Cov(e) = Ω = L diag(d) L', L the AR(1) filter of ``dgp._ar1_rows`` (the identity when
+    φ = 0), d the innovations' variances (scale, heteroskedasticity, endogeneity).
+
+    Why not the n×n matrix: at n = 10 000 Ω and L took 2.5 GB; every product the moments
+    need, M Ω M', is (M L) diag(d) (M L)' with M L in O(n p) by a recursion. With φ = 0 it is
+    (M d) M', the very bits of M Ω M' (the zeros of a diagonal Ω add nothing).
+    """
+
+    d: np.ndarray
+    phi: float
+
+    def filtered(self, M: np.ndarray) -> np.ndarray:
+        """M L for M of shape (…, n): A_{n−1} = M_{n−1}, A_t = M_t + φ A_{t+1}, A_0 /= √(1−φ²)."""
+        if self.phi == 0.0:
+            return M
+        A = np.empty_like(M, dtype=float)
+        A[..., -1] = M[..., -1]
+        for t in range(M.shape[-1] - 2, -1, -1):
+            A[..., t] = M[..., t] + self.phi * A[..., t + 1]
+        A[..., 0] /= math.sqrt(1.0 - self.phi * self.phi)
+        return A
+
+    def sandwich(self, M: np.ndarray) -> np.ndarray:
+        """M Ω M' for a k×n matrix (k×k), or m Ω m for a vector of length n (a scalar)."""
+        A = self.filtered(M)
+        return (A * self.d) @ A.T
+
+    def dense(self) -> np.ndarray:
+        """Ω itself, n×n: for checks at small n only."""
+        n = self.d.size
+        L = _ar1_filter(n, self.phi) if self.phi != 0.0 else np.eye(n)
+        return (L * self.d[None, :]) @ L.T
+
+
 @dataclass
 class LinearDGP:
-    """A fixed-design scenario as a linear model: y = K β + offset + e, Cov(e) = omega."""
+    """A fixed-design scenario as a linear model: y = K β + offset + e, Cov(e) = cov."""
 
     X: np.ndarray  # the design the estimators see (n×p)
     K: np.ndarray  # E[y | β] = K β + offset (K ≠ X with bad leverage rows)
     offset: np.ndarray
-    omega: np.ndarray
+    cov: ErrorCovariance
     beta_mean: np.ndarray
     beta_cov: np.ndarray
     sigma2: float  # Var of the iid innovations (scale included)
@@ -73,14 +109,12 @@ def linear_dgp(
     h2 = np.ones(n)
     if float(het["strength"]) > 0:
         h2 = 1.0 + float(het["strength"]) * x_clean[:, int(het["predictor"])] ** 2
-    phi = float(knobs["autocorrelation"]["phi"])
-    L = _ar1_filter(n, phi) if phi != 0.0 else np.eye(n)
-    omega = sigma2 * (L * h2[None, :]) @ L.T
+    d = sigma2 * h2
     offset = np.zeros(n)
     endo = knobs["endogeneity"]
     if float(endo["correlation"]) != 0:
         rho = float(endo["correlation"])
-        omega = (1.0 - rho * rho) * omega
+        d = (1.0 - rho * rho) * d
         offset = offset + rho * mom.sd * x_clean[:, int(endo["predictor"])]
     mis = knobs["misspecification"]
     if float(mis["strength"]) != 0:
@@ -95,7 +129,8 @@ def linear_dgp(
     if tau > 0:
         beta_mean[1:] = 0.0
         beta_cov[1:, 1:] = tau * tau * np.eye(p - 1)
-    return LinearDGP(x_obs, K, offset, omega, beta_mean, beta_cov, sigma2), ""
+    cov = ErrorCovariance(d, float(knobs["autocorrelation"]["phi"]))
+    return LinearDGP(x_obs, K, offset, cov, beta_mean, beta_cov, sigma2), ""
 
 
 def linear_map(spec: Mapping[str, Any], X: np.ndarray) -> tuple[np.ndarray | None, str]:
@@ -129,7 +164,7 @@ def linear_moments(M: np.ndarray, dgp: LinearDGP) -> tuple[np.ndarray, np.ndarra
     """Mean and covariance of d = M y − β over errors (and the prior on β, if any)."""
     B = M @ dgp.K - np.eye(M.shape[0])
     mean = B @ dgp.beta_mean + M @ dgp.offset
-    cov = B @ dgp.beta_cov @ B.T + M @ dgp.omega @ M.T
+    cov = B @ dgp.beta_cov @ B.T + dgp.cov.sandwich(M)
     return mean, cov
 
 
