@@ -249,17 +249,20 @@ def test_error_covariance_of_the_linear_model_matches_the_simulation():
 @pytest.mark.parametrize("phi", [0.0, 0.5, -0.9, 0.95])
 def test_error_covariance_products_equal_the_dense_ones(phi: float):
     """M Ω M' and m Ω m without Ω (an O(n p) recursion for AR(1)) equal the products with the
-    n×n matrix to rounding; without autocorrelation to the last bit."""
+    n×n matrix to rounding, and to the last bit where the study takes them (φ = 0, or n up to
+    DENSE_UP_TO: the arithmetic the stored results were computed with)."""
     rng = np.random.default_rng(8)
     n = 300
-    cov = theory.exact.ErrorCovariance(rng.uniform(0.5, 3.0, n), phi)
+    cov = theory.exact.ErrorCovariance(1.7, rng.uniform(0.5, 3.0, n), 0.91, phi)
     M, m = rng.standard_normal((4, n)), rng.standard_normal(n)
     omega = cov.dense()
+    assert n <= theory.exact.DENSE_UP_TO
+    np.testing.assert_array_equal(cov.sandwich(M), M @ omega @ M.T)
+    assert cov.sandwich(m) == m @ omega @ m
     if phi == 0.0:
-        np.testing.assert_array_equal(cov.sandwich(M), M @ omega @ M.T)
-        assert cov.sandwich(m) == m @ omega @ m
-    np.testing.assert_allclose(cov.sandwich(M), M @ omega @ M.T, rtol=1e-12, atol=0)
-    np.testing.assert_allclose(cov.sandwich(m), m @ omega @ m, rtol=1e-12)
+        np.testing.assert_array_equal(cov.sandwich(M, dense=False), M @ omega @ M.T)
+    np.testing.assert_allclose(cov.sandwich(M, dense=False), M @ omega @ M.T, rtol=1e-12, atol=0)
+    np.testing.assert_allclose(cov.sandwich(m, dense=False), m @ omega @ m, rtol=1e-12)
 
 
 # --------------------------------------------------------------------------- exact: linear
