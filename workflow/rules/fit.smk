@@ -1,10 +1,13 @@
 # Draws one job's replicates and fits every estimator to them: one process for both, because a
 # separate simulation job cost as much in start-up as its draws (README "Job granularity").
-# The dataset is still written (a temp file when keep_datasets is false, deleted at once).
+# The dataset is still written (a temp file when keep_datasets is false, deleted at once). The
+# fit chunk is always temporary: `summarise` copies its rows into the scenario's estimates, so
+# keeping it doubled the study's disk; the price is that a rerun of `summarise` (estimators
+# reordered, another reference, more replicates) reruns the scenario's fit jobs as well.
 rule fit:
     output:
         dataset=maybe_temp("results/datasets/{scenario}/chunk{chunk}.npz"),
-        fits="results/fits/{scenario}/chunk{chunk}.parquet",
+        fits=temp("results/fits/{scenario}/chunk{chunk}.parquet"),
     log:
         "results/logs/fit/{scenario}/chunk{chunk}.log",
     benchmark:
