@@ -21,8 +21,8 @@ runs. Above the libraries a job imports (``base``), the terms are, in bytes (8 p
 - ``theory`` (one job for the study; its request is the largest over the scenarios, as it
   holds one scenario at a time): that scenario's R·p·E estimate rows, its design's n×p
   matrices (the design, the estimators' linear maps, their AR(1)-filtered copies; an n×n
-  matrix only up to ``theory.exact.DENSE_UP_TO``, a few MB) and the whole study's performance table (``study_terms`` = Σ p·E rows of it per
-  measure).
+  matrix only up to ``theory.exact.DENSE_UP_TO``, a few MB) and the whole study's
+  performance table (``study_terms`` = Σ p·E, its rows per measure).
 
 Each term of the per-scenario rules has a coefficient calibrated by measurement
 (``python -m lossstudy.membench``, README "Memory per job"): the smallest upper envelope of 31

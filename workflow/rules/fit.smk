@@ -14,8 +14,8 @@ rule fit:
         "results/benchmarks/fit/{scenario}/chunk{chunk}.tsv"
     conda:
         "../../environment.yml"
-    # One thread: the vectorised engine pins BLAS to one thread (and Snakemake sets
-    # OMP/OPENBLAS_NUM_THREADS to `threads`). Measured (README "Running on a cluster"): all 15
+    # One thread: the package pins BLAS to one thread for every draw and fit (lossstudy.blas),
+    # and Snakemake sets OMP/OPENBLAS_NUM_THREADS to `threads`. Measured (README "Running on a cluster"): all 15
     # estimators of the default study on 2000 replicates of n = 400 take at most 3.0 s and
     # 226 MB peak RSS (the reference engine, 7 estimators: at most 43 s); drawing them, at most
     # 1.7 s and 113 MB (random design), before the fits. mem_mb per job from lossstudy.memory
