@@ -118,3 +118,118 @@ def test_integer_split_ignores_the_budget() -> None:
     config.update(replicates_per_job=7, memory_mb_per_job=1)
     study = load_study(config)
     assert study.replicates_per_job == 7 and study.chunks("big") == list(range(9))
+
+
+# --------------------------------------------------------------------------- theory (study-wide)
+
+#: Measured peaks (VmHWM, MiB) of theory jobs over two scenarios (normal errors; AR(1)
+#: heteroskedastic errors) with the default study's 15 estimators: (replicates, n, p, MiB).
+THEORY_PEAKS = [
+    (20, 100, 5, 195),
+    (2000, 100, 5, 253),
+    (2000, 400, 5, 266),
+    (20, 20000, 10, 211),
+    (20, 2000, 100, 253),
+    (20, 10000, 50, 265),
+]
+
+THEORY_JOB = """
+import json, sys
+from lossstudy.theory import write_theory
+s = json.loads(sys.argv[1])
+write_theory(s["scenarios"], s["seed"], s["estimators"], s["level"], s["files"], s["perf"],
+             s["out"], s["skipped"])
+print([line.split()[1] for line in open("/proc/self/status") if line.startswith("VmHWM")][0])
+"""
+
+
+@pytest.mark.parametrize(("replicates", "n", "p", "peak"), THEORY_PEAKS)
+def test_theory_model_bounds_measured_theory_jobs(replicates: int, n: int, p: int, peak: int):
+    shape = memory.JobShape(replicates, n, p, True, ("ols",) * 15, study_terms=2 * 15 * p)
+    assert peak <= memory.peak_mb("theory", shape) <= peak + 60
+
+
+def test_theory_job_holds_no_n_by_n_matrix(tmp_path: Path) -> None:
+    """A real theory job at n = 8000 (AR(1) heteroskedastic errors, endogeneity): its peak is
+    below the prediction and below the 488 MB of one n×n matrix (it held three: 2.5 GB at
+    n = 10 000, p = 50)."""
+    import subprocess
+    import sys
+
+    from lossstudy.pipeline import aggregate_performance, simulate_and_fit_chunk, summarise_scenario
+
+    n, linear = 8000, {k: v for k, v in ESTIMATORS.items() if k in ("ols", "hc3", "wls", "ridge")}
+    departures = {
+        "autocorrelation": {"phi": 0.6},
+        "heteroskedasticity": {"strength": 1.0, "predictor": 1},
+        "endogeneity": {"correlation": 0.3},
+    }
+    config = {
+        "seed": 4,
+        "replicates": 10,
+        "replicates_per_job": 10,
+        "defaults": {"n": n, "coefficients": [1.0] * 20},
+        "scenarios": {"gm": {}, "ar1": departures},
+        "estimators": linear,
+    }
+    study = load_study(config)
+    files = {}
+    for sid, sc in study.scenarios.items():
+        fits, files[sid] = tmp_path / f"{sid}-fits.parquet", str(tmp_path / f"{sid}.parquet")
+        simulate_and_fit_chunk(
+            sc.knobs, study.seed, sid, 0, 10, study.estimators, study.level, "vectorized",
+            tmp_path / f"{sid}.npz", fits,
+        )  # fmt: skip
+        summarise_scenario(
+            [fits], sc.knobs, study.estimators, "ols", study.level, files[sid],
+            tmp_path / f"{sid}.csv",
+        )  # fmt: skip
+    aggregate_performance([tmp_path / f"{sid}.csv" for sid in files], tmp_path / "perf.csv")
+    job = {
+        "scenarios": {sid: sc.knobs for sid, sc in study.scenarios.items()},
+        "seed": study.seed,
+        "estimators": study.estimators,
+        "level": study.level,
+        "files": files,
+        "perf": str(tmp_path / "perf.csv"),
+        "out": str(tmp_path / "theory.csv"),
+        "skipped": str(tmp_path / "skipped.csv"),
+    }
+    run = subprocess.run(
+        [sys.executable, "-c", THEORY_JOB, json.dumps(job)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    peak = int(run.stdout.split()[-1]) / 1024
+    theory = pd.read_csv(tmp_path / "theory.csv")
+    assert {"exact"} <= set(theory["kind"]) and "ar1" in set(theory["scenario"])
+    assert peak <= memory.peak_mb("theory", _theory_shape(study, "ar1")) < 8 * n * n / memory.MB
+    assert study.mem_mb("theory") == memory.request_mb("theory", _theory_shape(study, "ar1"))
+
+
+def _theory_shape(study, sid: str) -> memory.JobShape:
+    terms = len(study.estimators) * sum(sc.p for sc in study.scenarios.values())
+    shape = study.job_shape(sid, study.scenarios[sid].replicates)
+    return memory.JobShape(**{**shape.__dict__, "study_terms": terms})
+
+
+def test_theory_request_is_the_largest_scenarios() -> None:
+    """One theory job for the study, sized by its largest scenario; the default study's
+    request is a third of the former fixed 1500 MB."""
+    small = {**BASE, "replicates_per_job": 60}
+    big = copy.deepcopy(small)
+    big["scenarios"]["huge"] = {"n": 10000, "coefficients": [1.0] * 50}
+    a, b = load_study(small), load_study(big)
+    assert b.mem_mb("theory") == memory.request_mb("theory", _theory_shape(b, "huge"))
+    assert (
+        b.mem_mb("theory")
+        > a.mem_mb("theory")
+        >= memory.request_mb("theory", _theory_shape(a, "small"))
+    )
+    root = Path(__file__).resolve().parents[1]
+    default = load_study(
+        __import__("yaml").safe_load((root / "config" / "config.yaml").read_text()),
+        root / "workflow" / "schemas" / "config.schema.yaml",
+    )
+    assert 308 * (1 + memory.MARGIN) <= default.mem_mb("theory") <= 500

@@ -239,12 +239,30 @@ def test_error_covariance_of_the_linear_model_matches_the_simulation():
     assert dgp is not None
     data = simulate(knobs, 5, "omega", 0, 40_000)
     e = data.y - data.beta @ dgp.K.T - dgp.offset
-    np.testing.assert_allclose(
-        e.mean(axis=0), 0.0, atol=5 * np.sqrt(np.diag(dgp.omega) / 40_000).max()
-    )
-    sd = np.sqrt(np.diag(dgp.omega))
+    omega = dgp.cov.dense()
+    np.testing.assert_allclose(e.mean(axis=0), 0.0, atol=5 * np.sqrt(np.diag(omega) / 40_000).max())
+    sd = np.sqrt(np.diag(omega))
     emp = np.cov(e, rowvar=False)
-    np.testing.assert_allclose(emp / np.outer(sd, sd), dgp.omega / np.outer(sd, sd), atol=0.03)
+    np.testing.assert_allclose(emp / np.outer(sd, sd), omega / np.outer(sd, sd), atol=0.03)
+
+
+@pytest.mark.parametrize("phi", [0.0, 0.5, -0.9, 0.95])
+def test_error_covariance_products_equal_the_dense_ones(phi: float):
+    """M Ω M' and m Ω m without Ω (an O(n p) recursion for AR(1)) equal the products with the
+    n×n matrix to rounding, and to the last bit where the study takes them (φ = 0, or n up to
+    DENSE_UP_TO: the arithmetic the stored results were computed with)."""
+    rng = np.random.default_rng(8)
+    n = 300
+    cov = theory.exact.ErrorCovariance(1.7, rng.uniform(0.5, 3.0, n), 0.91, phi)
+    M, m = rng.standard_normal((4, n)), rng.standard_normal(n)
+    omega = cov.dense()
+    assert n <= theory.exact.DENSE_UP_TO
+    np.testing.assert_array_equal(cov.sandwich(M), M @ omega @ M.T)
+    assert cov.sandwich(m) == m @ omega @ m
+    if phi == 0.0:
+        np.testing.assert_array_equal(cov.sandwich(M, dense=False), M @ omega @ M.T)
+    np.testing.assert_allclose(cov.sandwich(M, dense=False), M @ omega @ M.T, rtol=1e-12, atol=0)
+    np.testing.assert_allclose(cov.sandwich(m, dense=False), m @ omega @ m, rtol=1e-12)
 
 
 # --------------------------------------------------------------------------- exact: linear

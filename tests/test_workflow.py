@@ -150,6 +150,9 @@ def test_side_outputs_exist(study: Path):
     with np.load(res / "datasets" / "gm" / "chunk1.npz") as data:
         assert data["y"].shape == (10, 30)
         assert list(data["replicates"]) == list(range(10, 20))
+    # each fit chunk is temporary: deleted once its scenario's estimates gathered it
+    assert (res / "logs" / "fit" / "gm" / "chunk1.log").exists()
+    assert not list(res.glob("fits/**/*.parquet"))
     assert not list(res.rglob("*.part"))
     claims = pd.read_csv(res / "claims.csv", keep_default_na=False)
     for col in ("section", "scenario", "estimator", "versus", "term", "measure", "value"):
@@ -237,11 +240,14 @@ def test_adding_an_estimator_reruns_fits_only(study: Path, tmp_path: Path):
     assert counts == {"fit": 3 * 2, "summarise": 3, "estimators": 1, **AGGREGATION}
 
 
-def test_reordering_estimators_refits_nothing(study: Path, tmp_path: Path):
+def test_reordering_estimators_reruns_the_summaries_from_new_fits(study: Path, tmp_path: Path):
+    """The estimates follow the config's order of estimators, so the summaries run again; the
+    fit chunks they gather are temporary (deleted once gathered, halving the study's disk), so
+    the fit jobs run again too, drawing the same data. Nothing else per scenario."""
     config = copy.deepcopy(TINY)
     config["estimators"] = dict(reversed(TINY["estimators"].items()))
     counts = _extend(study, tmp_path, config)
-    assert "fit" not in counts
+    assert counts == {"fit": 3 * 2, "summarise": 3, **AGGREGATION}
 
 
 def test_changing_one_scenario_reruns_that_scenario_only(study: Path, tmp_path: Path):
@@ -254,17 +260,22 @@ def test_changing_one_scenario_reruns_that_scenario_only(study: Path, tmp_path: 
 @pytest.mark.parametrize("per_job", [7, "auto"])
 def test_job_split_and_cores_do_not_change_results(study: Path, tmp_path: Path, per_job):
     """Another split (7 per job, or `auto`: one job of 20 under the default memory budget)
-    and one core instead of two: the same estimates, bit for bit."""
+    and one core instead of two: the same estimates, bit for bit. With `keep_datasets: false`
+    (the `auto` run) every output of a fit job is temporary: none is left, and a rerun plans
+    nothing."""
     config = copy.deepcopy(TINY)
     config["replicates_per_job"] = per_job
+    config["keep_datasets"] = per_job != "auto"
     config["scenarios"] = {"cauchy": TINY["scenarios"]["cauchy"], "gm": {}}  # reordered, fewer
     write_config(tmp_path, config)
     run = snakemake(tmp_path, "--cores", "1")
     assert run.returncode == 0, run.stderr[-2000:]
-    chunks = sorted(p.name for p in (tmp_path / "results" / "fits" / "gm").iterdir())
-    assert chunks == (
-        ["chunk0.parquet"] if per_job == "auto" else [f"chunk{i}.parquet" for i in range(3)]
-    )
+    chunks = sorted(p.name for p in (tmp_path / "results" / "logs" / "fit" / "gm").iterdir())
+    assert chunks == (["chunk0.log"] if per_job == "auto" else [f"chunk{i}.log" for i in range(3)])
+    datasets = sorted(p.name for p in (tmp_path / "results").glob("datasets/gm/*.npz"))
+    assert datasets == ([] if per_job == "auto" else [f"chunk{i}.npz" for i in range(3)])
+    assert not list((tmp_path / "results").glob("fits/**/*.parquet"))
+    assert job_counts(snakemake(tmp_path, "-n").stdout) == {}
     for s in ("gm", "cauchy"):
         a, b = (
             pd.read_parquet(w / "results" / "estimates" / f"{s}.parquet")
@@ -369,12 +380,15 @@ def test_more_replicates_keep_the_first_ones(study: Path, tmp_path: Path):
     pd.testing.assert_frame_equal(small, big, check_exact=True)
 
 
-def test_raising_replicates_runs_only_the_new_jobs(study: Path, tmp_path: Path):
+def test_raising_replicates_refits_the_grown_scenarios(study: Path, tmp_path: Path):
+    """20 -> 40 replicates: the summaries gather chunks 0-3, and the fit chunks 0 and 1 were
+    deleted once gathered, so all four fit jobs of each scenario run (the first two draw the
+    same data again)."""
     config = copy.deepcopy(TINY)
     config["replicates"] = 40
     counts = _extend(study, tmp_path, config)
     n_scen = len(TINY["scenarios"])
-    assert counts["fit"] == 2 * n_scen  # chunks 2 and 3 only
+    assert counts == {"fit": 4 * n_scen, "summarise": n_scen, **AGGREGATION}
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["term", "kill"])

@@ -2,7 +2,8 @@
 
 The package holds all the science of the study; the Snakemake rules only wire files to it.
 Modules: ``config`` (validation, scenario expansion), ``seeding`` (random streams),
-``dgp`` (data-generating processes), ``assumptions`` (which Gauss–Markov assumptions hold),
+``blas`` (one BLAS thread: the same bits anywhere), ``dgp`` (data-generating processes),
+``assumptions`` (which Gauss–Markov assumptions hold),
 ``estimators`` (reference fits), ``vectorized`` (the default engine: every replicate of a job
 at once), ``performance`` (measures with Monte Carlo SEs), ``theory`` (the simulation against
 exact and asymptotic theory), ``tables`` (human-readable tables), ``answer`` (the report's

@@ -33,6 +33,7 @@ def replay(
     """
     import pandas as pd
 
+    from lossstudy.blas import single_thread_blas
     from lossstudy.dgp import simulate
     from lossstudy.pipeline import fit_with
 
@@ -44,7 +45,8 @@ def replay(
     sc = study.scenarios[scenario]
     if not 0 <= replicate < sc.replicates:
         raise ConfigError(f"replicate must be in 0..{sc.replicates - 1}, got {replicate}")
-    data = simulate(sc.knobs, study.seed, scenario, replicate, replicate + 1)
+    with single_thread_blas():  # the draws as the fit job made them, whatever the environment
+        data = simulate(sc.knobs, study.seed, scenario, replicate, replicate + 1)
     X, y, beta = data.design(0), data.y[0], data.beta[0]
     terms = term_names(sc.p)
     lines = [

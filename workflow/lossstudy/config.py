@@ -21,7 +21,7 @@ import json
 import math
 import re
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -160,9 +160,19 @@ class Study:
         sc = self.scenarios[scenario_id]
         return memory.shape_of(sc.knobs, self.estimators, self.engine, replicates)
 
-    def mem_mb(self, rule: str, scenario_id: str, chunk: int = 0) -> int:
+    def mem_mb(self, rule: str, scenario_id: str | None = None, chunk: int = 0) -> int:
         """Memory a job asks for (``resources: mem_mb``), from ``lossstudy.memory``: a simulate
-        or fit job by the replicates of its chunk, a summarise job by the scenario's."""
+        or fit job by the replicates of its chunk, a summarise job by the scenario's, the
+        study's theory job by its largest scenario (it holds one at a time)."""
+        if rule == "theory":
+            terms = len(self.estimators) * sum(sc.p for sc in self.scenarios.values())
+            return max(
+                memory.request_mb(
+                    "theory", replace(self.job_shape(sid, sc.replicates), study_terms=terms)
+                )
+                for sid, sc in self.scenarios.items()
+            )
+        assert scenario_id is not None, f"a {rule} job belongs to a scenario"
         if rule == "summarise":
             replicates = self.scenarios[scenario_id].replicates
         else:

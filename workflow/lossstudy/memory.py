@@ -18,12 +18,20 @@ runs. Above the libraries a job imports (``base``), the terms are, in bytes (8 p
   numpy columns, joined, turned into Arrow and written to Parquet.
 - ``summarise``: the scenario's R·p·E estimate rows in pandas (read, joined, sorted, spread
   into per-estimator cubes) and the MAD's bootstrap over the scenario's replicates.
+- ``theory`` (one job for the study; its request is the largest over the scenarios, as it
+  holds one scenario at a time): that scenario's R·p·E estimate rows, its design's n×p
+  matrices (the design, the estimators' linear maps, their AR(1)-filtered copies; an n×n
+  matrix only up to ``theory.exact.DENSE_UP_TO``, a few MB) and the whole study's
+  performance table (``study_terms`` = Σ p·E, its rows per measure).
 
-Each term has a coefficient calibrated by measurement (``python -m lossstudy.speed.membench``,
-docs/memory.md): the smallest upper envelope of 31 measured jobs per rule (a linear
-programme, each coefficient at least its physical floor), rounded up, so that the prediction is
-at least the measured peak of every calibration job (tests/data/memory_measurements.json);
-tests/test_memory.py also checks it on real jobs of other shapes.
+Each term of the per-scenario rules has a coefficient calibrated by measurement
+(``python -m lossstudy.speed.membench``, docs/memory.md): the smallest upper envelope of 31
+measured jobs per rule (a linear programme, each coefficient at least its physical floor),
+rounded up, so that the prediction is at least the measured peak of every calibration job
+(tests/data/memory_measurements.json);
+tests/test_memory.py also checks it on real jobs of other shapes. ``theory``'s coefficients
+bound the peaks (VmHWM) of theory jobs of six shapes up to n = 20 000 and p = 100 (listed in
+tests/test_memory.py), and the default study's 308 MB.
 ``request_mb`` adds ``MARGIN`` on top for what was not measured (other library versions,
 allocator behaviour, data that sends many replicates to the reference engine).
 """
@@ -38,7 +46,8 @@ from typing import Any
 from lossstudy import methods
 
 MB = 2**20
-RULES = ("simulate", "fit", "summarise")
+RULES = ("simulate", "fit", "summarise")  # one job per scenario or chunk, calibrated by membench
+STUDY_RULES = ("theory",)  # one job for the study, sized by its largest scenario
 
 #: Peak RSS (MB) = Σ coefficient × feature (``features``), per rule. Fitted by
 #: ``python -m lossstudy.speed.membench --calibrate`` (the smallest upper envelope of the measured
@@ -59,6 +68,9 @@ COEFFICIENTS: dict[str, dict[str, float]] = {
     },
     # MB; bytes per estimate row, per replicate (the MAD's bootstrap)
     "summarise": {"base": 175.0, "rows": 420.0, "replicates": 3200.0},
+    # MB (imports, scipy's included); bytes per estimate row, per float of an n×p matrix,
+    # per estimator × term of the study (its performance rows, checks and theory rows)
+    "theory": {"base": 210.0, "rows": 460.0, "design": 96.0, "study_terms": 8000.0},
 }
 #: The least each coefficient can physically be: every array a term counts exists at least
 #: once (8 bytes a float; a random design twice in ``simulate``; ten numeric columns of a
@@ -86,6 +98,8 @@ class JobShape:
     #: departures the DGP applies to every replicate's R×n arrays (heteroskedasticity,
     #: autocorrelated errors, endogeneity, misspecification): each adds temporaries
     departures: int = 0
+    #: estimator × term pairs of the whole study (``theory`` reads its performance table)
+    study_terms: int = 0
 
     def with_replicates(self, replicates: int) -> JobShape:
         return replace(self, replicates=replicates)
@@ -150,11 +164,19 @@ def features(rule: str, s: JobShape) -> dict[str, float]:
         }
     if rule == "summarise":
         return {"base": 1.0, "rows": R * p * E / MB, "replicates": R / MB}
-    raise ValueError(f"no memory model for rule {rule!r}; allowed: {', '.join(RULES)}")
+    if rule == "theory":
+        return {
+            "base": 1.0,
+            "rows": R * p * E / MB,
+            "design": n * p / MB,
+            "study_terms": s.study_terms / MB,
+        }
+    allowed = ", ".join(RULES + STUDY_RULES)
+    raise ValueError(f"no memory model for rule {rule!r}; allowed: {allowed}")
 
 
 def peak_mb(rule: str, s: JobShape) -> float:
-    """Predicted peak RSS (MB) of one job of ``rule`` (simulate, fit or summarise)."""
+    """Predicted peak RSS (MB) of one job of ``rule`` (simulate, fit, summarise or theory)."""
     terms = features(rule, s)  # first: it names the allowed rules
     return sum(COEFFICIENTS[rule][k] * v for k, v in terms.items())
 

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from lossstudy import methods
+from lossstudy.blas import single_thread_blas
 from lossstudy.config import Study, flatten, term_names
 from lossstudy.dgp import Dataset, simulate
 from lossstudy.io import atomic_path
@@ -124,7 +125,8 @@ def simulate_chunk(
     t0 = time.perf_counter()
     log.info("simulating %s replicates %d..%d", scenario_id, start, stop - 1)
     progress = Progress(f"simulate {scenario_id}", stop - start)
-    data = simulate(dict(knobs), seed, scenario_id, start, stop, progress=progress)
+    with single_thread_blas():
+        data = simulate(dict(knobs), seed, scenario_id, start, stop, progress=progress)
     data.save(out)
     log.info(
         "simulated %s replicates %d..%d (n=%d) in %.2fs",
@@ -170,12 +172,14 @@ def fit_with(
     level: float,
     progress: Any = None,
 ) -> Any:
-    """Fit a chunk with the named engine (``vectorized`` or ``reference``)."""
+    """Fit a chunk with the named engine (``vectorized`` or ``reference``), BLAS on one thread
+    (``lossstudy.blas``): the stored bits, whatever thread count the caller's environment sets."""
     if engine == "reference":
         from lossstudy.estimators import fit_dataset as fit
     else:
         from lossstudy.vectorized import fit_dataset_vectorized as fit
-    return fit(data, dict(spec), level, progress=progress)
+    with single_thread_blas():
+        return fit(data, dict(spec), level, progress=progress)
 
 
 def fit_chunk(

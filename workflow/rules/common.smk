@@ -50,9 +50,10 @@ def fit_files(wildcards):
 
 def mem_mb(job):
     """``resources: mem_mb`` of each job of rule ``job``, predicted from its replicates, n, p,
-    design and estimators by lossstudy.memory (docs/memory.md)."""
+    design and estimators by lossstudy.memory (docs/memory.md); the study-wide
+    theory job's from the largest scenario."""
     return lambda wildcards: STUDY.mem_mb(
-        job, wildcards.scenario, int(getattr(wildcards, "chunk", 0))
+        job, getattr(wildcards, "scenario", None), int(getattr(wildcards, "chunk", 0))
     )
 
 

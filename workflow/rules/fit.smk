@@ -1,18 +1,21 @@
 # Draws one job's replicates and fits every estimator to them: one process for both, because a
 # separate simulation job cost as much in start-up as its draws (docs/job-granularity.md).
-# The dataset is still written (a temp file when keep_datasets is false, deleted at once).
+# The dataset is still written (a temp file when keep_datasets is false, deleted at once). The
+# fit chunk is always temporary: `summarise` copies its rows into the scenario's estimates, so
+# keeping it doubled the study's disk; the price is that a rerun of `summarise` (estimators
+# reordered, another reference, more replicates) reruns the scenario's fit jobs as well.
 rule fit:
     output:
         dataset=maybe_temp("results/datasets/{scenario}/chunk{chunk}.npz"),
-        fits="results/fits/{scenario}/chunk{chunk}.parquet",
+        fits=temp("results/fits/{scenario}/chunk{chunk}.parquet"),
     log:
         "results/logs/fit/{scenario}/chunk{chunk}.log",
     benchmark:
         "results/benchmarks/fit/{scenario}/chunk{chunk}.tsv"
     conda:
         "../../environment.yml"
-    # One thread: the vectorised engine pins BLAS to one thread (and Snakemake sets
-    # OMP/OPENBLAS_NUM_THREADS to `threads`). Measured (docs/cluster.md): all 15
+    # One thread: the package pins BLAS to one thread for every draw and fit (lossstudy.blas),
+    # and Snakemake sets OMP/OPENBLAS_NUM_THREADS to `threads`. Measured (docs/cluster.md): all 15
     # estimators of the default study on 2000 replicates of n = 400 take at most 3.0 s and
     # 226 MB peak RSS (the reference engine, 7 estimators: at most 43 s); drawing them, at most
     # 1.7 s and 113 MB (random design), before the fits. mem_mb per job from lossstudy.memory

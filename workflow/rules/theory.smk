@@ -20,9 +20,10 @@ rule theory:
         "../../environment.yml"
     threads: 1
     # Measured: 20 s, 308 MB peak RSS for the default study's 192 cells (benchmark TSV; reads
-    # one scenario's per-replicate estimates at a time).
+    # one scenario's per-replicate estimates at a time; no n×n matrix). mem_mb from
+    # lossstudy.memory, by the largest scenario's replicates, n and p (docs/memory.md).
     resources:
-        mem_mb=1500,
+        mem_mb=mem_mb("theory"),
         runtime=10,
     params:
         scenarios=lambda wildcards: json.dumps(

@@ -120,7 +120,7 @@ def _linear_x1(
     b = m @ dgp.K
     b[j] -= 1.0
     mean = float(b @ dgp.beta_mean + m @ dgp.offset)
-    var = float(b @ dgp.beta_cov @ b + m @ dgp.omega @ m)
+    var = float(b @ dgp.beta_cov @ b + dgp.cov.sandwich(m))
     return mean, var
 
 

@@ -11,6 +11,7 @@ finite-variance errors the same check is asymptotic only.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -31,15 +32,74 @@ from .checks import (
     _weights_match,
 )
 
+#: Up to this n an AR(1) Ω is built densely (3 n×n matrices, ≤ 6 MB each), the very
+#: arithmetic the stored results were computed with; above, only O(n p) products.
+DENSE_UP_TO = 500
+
+
+@dataclass(frozen=True, eq=False)
+class ErrorCovariance:
+    """Cov(e) = Ω = L diag(d) L', L the AR(1) filter of ``dgp._ar1_rows`` (the identity when
+    φ = 0), d = shrink · σ² · h² the innovations' variances (endogeneity's 1 − ρ², the scale,
+    heteroskedasticity).
+
+    Why not the n×n matrix: at n = 10 000 Ω and L took 2.5 GB. Every product the moments
+    need, M Ω M', is (M L) diag(d) (M L)', M L in O(n p) by a recursion (equal to the dense
+    product to ~1e-15). With φ = 0 it is (M d) M', the very bits of M Ω M' (the zeros of a
+    diagonal Ω add nothing); with φ ≠ 0 and n ≤ ``DENSE_UP_TO`` Ω is built as before, so that
+    the exact values (and the optimiser's optima over them) keep their bits.
+    """
+
+    sigma2: float
+    h2: np.ndarray
+    shrink: float
+    phi: float
+
+    @property
+    def d(self) -> np.ndarray:
+        return self.shrink * (self.sigma2 * self.h2)
+
+    @functools.cached_property
+    def _dense(self) -> np.ndarray:
+        n = self.h2.size
+        L = _ar1_filter(n, self.phi) if self.phi != 0.0 else np.eye(n)
+        return self.shrink * (self.sigma2 * (L * self.h2[None, :]) @ L.T)
+
+    def dense(self) -> np.ndarray:
+        """Ω itself, n×n (for small n only)."""
+        return self._dense
+
+    def filtered(self, M: np.ndarray) -> np.ndarray:
+        """M L for M of shape (…, n): A_{n−1} = M_{n−1}, A_t = M_t + φ A_{t+1}, A_0 /= √(1−φ²)."""
+        if self.phi == 0.0:
+            return M
+        A = np.empty_like(M, dtype=float)
+        A[..., -1] = M[..., -1]
+        for t in range(M.shape[-1] - 2, -1, -1):
+            A[..., t] = M[..., t] + self.phi * A[..., t + 1]
+        A[..., 0] /= math.sqrt(1.0 - self.phi * self.phi)
+        return A
+
+    def sandwich(self, M: np.ndarray, *, dense: bool | None = None) -> np.ndarray:
+        """M Ω M' for a k×n matrix (k×k), or m Ω m for a vector of length n (a scalar).
+        ``dense`` forces (True) or forbids (False) the n×n route; by default it is taken for
+        φ ≠ 0 and n ≤ ``DENSE_UP_TO``."""
+        if dense is None:
+            dense = self.phi != 0.0 and self.h2.size <= DENSE_UP_TO
+        if dense:
+            return M @ self._dense @ M.T
+        A = self.filtered(M)
+        return (A * self.d) @ A.T
+
 
 @dataclass
 class LinearDGP:
-    """A fixed-design scenario as a linear model: y = K β + offset + e, Cov(e) = omega."""
+    """A fixed-design scenario as a linear model: y = K β + offset + e, Cov(e) = cov."""
 
     X: np.ndarray  # the design the estimators see (n×p)
     K: np.ndarray  # E[y | β] = K β + offset (K ≠ X with bad leverage rows)
     offset: np.ndarray
-    omega: np.ndarray
+    cov: ErrorCovariance
     beta_mean: np.ndarray
     beta_cov: np.ndarray
     sigma2: float  # Var of the iid innovations (scale included)
@@ -73,14 +133,12 @@ def linear_dgp(
     h2 = np.ones(n)
     if float(het["strength"]) > 0:
         h2 = 1.0 + float(het["strength"]) * x_clean[:, int(het["predictor"])] ** 2
-    phi = float(knobs["autocorrelation"]["phi"])
-    L = _ar1_filter(n, phi) if phi != 0.0 else np.eye(n)
-    omega = sigma2 * (L * h2[None, :]) @ L.T
+    shrink = 1.0
     offset = np.zeros(n)
     endo = knobs["endogeneity"]
     if float(endo["correlation"]) != 0:
         rho = float(endo["correlation"])
-        omega = (1.0 - rho * rho) * omega
+        shrink = 1.0 - rho * rho
         offset = offset + rho * mom.sd * x_clean[:, int(endo["predictor"])]
     mis = knobs["misspecification"]
     if float(mis["strength"]) != 0:
@@ -95,7 +153,8 @@ def linear_dgp(
     if tau > 0:
         beta_mean[1:] = 0.0
         beta_cov[1:, 1:] = tau * tau * np.eye(p - 1)
-    return LinearDGP(x_obs, K, offset, omega, beta_mean, beta_cov, sigma2), ""
+    cov = ErrorCovariance(sigma2, h2, shrink, float(knobs["autocorrelation"]["phi"]))
+    return LinearDGP(x_obs, K, offset, cov, beta_mean, beta_cov, sigma2), ""
 
 
 def linear_map(spec: Mapping[str, Any], X: np.ndarray) -> tuple[np.ndarray | None, str]:
@@ -129,7 +188,7 @@ def linear_moments(M: np.ndarray, dgp: LinearDGP) -> tuple[np.ndarray, np.ndarra
     """Mean and covariance of d = M y − β over errors (and the prior on β, if any)."""
     B = M @ dgp.K - np.eye(M.shape[0])
     mean = B @ dgp.beta_mean + M @ dgp.offset
-    cov = B @ dgp.beta_cov @ B.T + M @ dgp.omega @ M.T
+    cov = B @ dgp.beta_cov @ B.T + dgp.cov.sandwich(M)
     return mean, cov
 
 

@@ -2,56 +2,17 @@
 
 Why hand-written: for p ≈ 5 a loop over the p² entries with m-long vectors is as fast as
 numpy's batched LAPACK, and a singular matrix must flag its own replicate instead of raising
-for the whole batch. ``single_thread_blas`` pins BLAS to one thread for the engine's many
-small products.
+for the whole batch. ``single_thread_blas`` (from ``lossstudy.blas``) pins BLAS to one thread
+for the engine's many small products.
 """
 
 from __future__ import annotations
 
-import ctypes
 import functools
-import glob
-import os
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any
 
 import numpy as np
 
-
-def _openblas() -> tuple[Any, Any] | None:
-    """get/set-num-threads of the OpenBLAS numpy is linked to, if it is the bundled one."""
-    libdir = os.path.join(os.path.dirname(os.path.dirname(np.__file__)), "numpy.libs")
-    for path in sorted(glob.glob(os.path.join(libdir, "libscipy_openblas*.so*"))):
-        try:
-            lib = ctypes.CDLL(path)
-            return lib.scipy_openblas_get_num_threads64_, lib.scipy_openblas_set_num_threads64_
-        except (OSError, AttributeError):
-            continue
-    return None
-
-
-_BLAS = _openblas()
-
-
-@contextmanager
-def single_thread_blas() -> Iterator[None]:
-    """Run BLAS single-threaded, then restore the previous thread count.
-
-    Why: the engine's products are many small or skinny matrices; on a busy 2-core machine a
-    threaded gemm is 10–30× slower than a single thread, and one thread also rules out any
-    thread-count dependence of the results. A no-op when numpy's BLAS is not the bundled one.
-    """
-    if _BLAS is None:
-        yield
-        return
-    get, set_ = _BLAS
-    before = int(get())
-    set_(1)
-    try:
-        yield
-    finally:
-        set_(before)
+from lossstudy.blas import single_thread_blas as single_thread_blas  # re-exported
 
 
 @functools.cache
