@@ -36,6 +36,7 @@ import numpy as np
 import pandas as pd
 
 from lossstudy.answer.roles import ASSUMPTIONS, estimator_roles
+from lossstudy.mcse import bonferroni
 
 BOARD_COLUMNS = (
     "family",
@@ -129,8 +130,6 @@ def scoreboard(
                     "best": e == best,
                 }
             )
-    from lossstudy.answer.claims import bonferroni
-
     m_board = sum(1 for r in rows if math.isfinite(r["z"]))
     threshold = bonferroni(m_board)
     for r in rows:
