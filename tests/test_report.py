@@ -19,8 +19,11 @@ import pytest  # noqa: E402
 
 from lossstudy import report  # noqa: E402
 from lossstudy.answer import ASSUMPTIONS
+from lossstudy.answer.step import write_claims  # noqa: E402
+from lossstudy.config import load_study  # noqa: E402
 from lossstudy.performance import MEASURES  # noqa: E402
 from lossstudy.report import render_report  # noqa: E402
+from lossstudy.studyfile import study_record, write_study  # noqa: E402
 from lossstudy.theory import COLUMNS  # noqa: E402
 
 HEADINGS = (
@@ -36,7 +39,8 @@ KINDS = ("normal", "t", "cauchy", "het")
 
 
 def make_study(tmp: Path, n_scen: int, estimators: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """Synthetic config, scenarios.csv, performance.csv and benchmark TSVs under ``tmp``."""
+    """Synthetic config, study.json, scenarios.csv, performance.csv and benchmark TSVs under
+    ``tmp`` (claims.csv: :func:`write_inputs`)."""
     rng = np.random.default_rng(1)
     scen_rows, perf_rows = [], []
     config = {
@@ -106,6 +110,7 @@ def make_study(tmp: Path, n_scen: int, estimators: dict[str, dict[str, Any]]) ->
                             "note": note,
                         }
                     )
+    write_study(study_record(load_study(config), config), tmp / "study.json")
     pd.DataFrame(scen_rows).to_csv(tmp / "scenarios.csv", index=False)
     pd.DataFrame(perf_rows).to_csv(tmp / "performance.csv", index=False)
     bench = tmp / "benchmarks"
@@ -120,13 +125,22 @@ def make_study(tmp: Path, n_scen: int, estimators: dict[str, dict[str, Any]]) ->
     return config
 
 
+def inputs(tmp: Path) -> tuple[Path, Path, Path, Path]:
+    """The report's first four inputs under ``tmp``, writing claims.csv as the workflow does
+    (from an empty theory table when the test wrote none)."""
+    theory = tmp / "theory.csv"
+    if not theory.exists():
+        pd.DataFrame(columns=list(COLUMNS)).to_csv(theory, index=False)
+    paths = (tmp / "study.json", tmp / "performance.csv", tmp / "scenarios.csv")
+    write_claims(*paths, theory, tmp / "claims.csv")
+    return (*paths, tmp / "claims.csv")
+
+
 def render(tmp: Path, n_scen: int, estimators: dict[str, dict[str, Any]]) -> tuple[str, dict]:
     config = make_study(tmp, n_scen, estimators)
     out = tmp / "report.html"
     render_report(
-        config,
-        tmp / "performance.csv",
-        tmp / "scenarios.csv",
+        *inputs(tmp),
         tmp / "estimates",
         [tmp / "bias.png"],
         tmp / "benchmarks",
@@ -250,9 +264,7 @@ def test_theory_section(tmp_path: Path) -> None:
     theory_csv, skipped_csv = write_theory(tmp_path, config)
     out = tmp_path / "report.html"
     render_report(
-        config,
-        tmp_path / "performance.csv",
-        tmp_path / "scenarios.csv",
+        *inputs(tmp_path),
         None,
         [tmp_path / "bias.png"],
         None,
@@ -298,12 +310,10 @@ def test_commit_of_the_workflows_checkout(tmp_path: Path) -> None:
 
 
 def test_missing_benchmarks_and_figures(tmp_path: Path) -> None:
-    config = make_study(tmp_path, 2, {"a": {"method": "ols"}, "b": {"method": "lad"}})
+    make_study(tmp_path, 2, {"a": {"method": "ols"}, "b": {"method": "lad"}})
     out = tmp_path / "r.html"
     render_report(
-        config,
-        tmp_path / "performance.csv",
-        tmp_path / "scenarios.csv",
+        *inputs(tmp_path),
         None,
         [],
         tmp_path / "nowhere",

@@ -94,6 +94,7 @@ rule figures:
 
 rule report:
     input:
+        study="results/study.json",
         performance="results/performance.csv",
         scenarios="results/scenarios.csv",
         estimates=expand(

@@ -15,9 +15,10 @@ figures += sorted(figdir.glob(f"{SWEEP_PREFIX}*.png")) + sorted(
     figdir.glob(f"{OPTIMUM_PREFIX}*.png")
 )
 render_report(
-    snakemake.config,
+    snakemake.input.study,
     snakemake.input.performance,
     snakemake.input.scenarios,
+    snakemake.input.claims,
     Path(snakemake.input.estimates[0]).parent,
     figures,
     "results/benchmarks",
@@ -27,5 +28,4 @@ render_report(
     theory_skipped_csv=snakemake.input.theory_skipped,
     crossovers_csv=snakemake.input.crossovers,
     optima_csv=snakemake.input.optima,
-    claims_csv=snakemake.input.claims,
 )

@@ -18,7 +18,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .claims import Number, _code, judge
+from lossstudy.dgp import error_moments
+
+from .claims import Number, _code, basis_words, judge
 
 
 class _Table:
@@ -169,8 +171,6 @@ class _Ctx:
         estimation error is symmetric about 0: unbiased wherever the mean exists (for the
         linear ones, wherever the errors have a mean). Ridge is biased by construction.
         """
-        from lossstudy.dgp import error_moments
-
         row = self.scen.get(scenario, {})
         method = self.roles.get(estimator, {}).get("method")
         if method not in ("ols", "wls", "lad", "huber") or self.tab.term == "intercept":
@@ -197,8 +197,6 @@ class _Ctx:
 
     def contrary(self, scenario: str, estimator: str) -> str:
         """Words for a bias verdict that rests on theory or contradicts it ('' for neither)."""
-        from .claims import basis_words
-
         bias = self.tab.get(scenario, estimator, "bias")
         if bias is None:
             return ""

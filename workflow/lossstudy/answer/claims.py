@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from lossstudy.mcse import Z_FLAG, Z_TIE, format_pm
+from lossstudy.measures import MEASURES
 
 #: Topic key -> heading, in the order the claims are returned.
 TOPICS: dict[str, str] = {
@@ -33,13 +34,10 @@ TOPICS: dict[str, str] = {
 
 _Z_LIMIT = Z_TIE + 1e-9  # "exactly 2 MCSE" stays a tie despite rounding
 
-#: Verdict families: the measures a claim judges, by the null they are judged against.
+#: Verdict families: the measures a claim judges, by the null they are judged against (the
+#: measures' own column of :mod:`lossstudy.measures`, and the MAD comparison of two estimators).
 FAMILIES: dict[str, str] = {
-    "rel_efficiency": "relative",
-    "rel_mse": "relative",
-    "rel_precision": "relative",
-    "bias": "bias",
-    "coverage": "coverage",
+    **{m.name: m.family for m in MEASURES if m.family},
     "mad_difference": "robust",
 }
 

@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from lossstudy.io import atomic_path
 from lossstudy.mcse import ALPHA, bonferroni, format_pm
 
 from .claims import FAMILIES, TOPICS, Claim, Number, Thresholds, judge
@@ -176,8 +177,6 @@ def claims_frame(
 
 def write_claims_csv(frame: pd.DataFrame, path: str | Path) -> None:
     """Write atomically, with full float precision (the report re-reads the values)."""
-    from lossstudy.io import atomic_path
-
     with atomic_path(path) as tmp:
         frame.to_csv(tmp, index=False, float_format="%.17g")
 
