@@ -25,6 +25,7 @@ rule all:
     default_target: True
     input:
         "results/scenarios.csv",
+        "results/estimators.csv",
         "results/performance.csv",
         "results/theory.csv",
         "results/crossovers.csv",

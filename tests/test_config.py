@@ -147,7 +147,11 @@ def test_reference_defaults_to_first_ols():
         ({"scenarios": {"..": {}}}, "scenarios", "letters"),
         ({"scenarios": {"two words": {}}}, "scenarios", "letters"),
         ({"estimators": {"a/b": {"method": "ols"}}}, "estimators", "letters"),
-        ({"estimators": {"x": {"method": "l3"}}}, "estimators.x.method", "ols, lad, huber"),
+        (
+            {"estimators": {"x": {"method": "l3"}}},
+            "estimators.x.method",
+            "ols, wls, ridge, lad, huber",
+        ),
         (
             {"scenarios": {"s": {"errors": {"distribution": "gumbel"}}}},
             "scenarios.s.errors.distribution",

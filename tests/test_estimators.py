@@ -7,6 +7,7 @@ a broken replicate or a raising estimator becomes a status, never an exception.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import warnings
 
@@ -19,7 +20,7 @@ from statsmodels.regression.quantile_regression import QuantReg
 from statsmodels.robust.norms import HuberT
 from statsmodels.robust.robust_linear_model import RLM
 
-from lossstudy import estimators
+from lossstudy import estimators, methods
 from lossstudy.dgp import Dataset
 from lossstudy.estimators import (
     FAILED,
@@ -471,11 +472,17 @@ def test_fit_dataset_with_fixed_design_uses_it_for_every_replicate():
     assert list(res.status) == [OK] * R
 
 
+def _replace_reference(monkeypatch, method, fit):
+    """Swap a shorthand's reference fit in the registry for this test."""
+    key = methods.shorthands()[method].key
+    monkeypatch.setitem(methods.FITS, key, dataclasses.replace(methods.FITS[key], reference=fit))
+
+
 def test_raising_estimator_becomes_a_failed_status(monkeypatch):
     def boom(X, y, level, **kwargs):
         raise RuntimeError("boom in the solver")
 
-    monkeypatch.setitem(estimators.FITTERS, "ols", boom)
+    _replace_reference(monkeypatch, "ols", boom)
     X, y = make_xy(30, 3, seed=44)
     est, se, lo, hi, status, msg = fit_one(X, y, {"method": "ols", "se": "classical"}, LEVEL)
     assert status == FAILED
@@ -489,13 +496,13 @@ def test_raising_estimator_becomes_a_failed_status(monkeypatch):
 
 
 def test_warning_is_recorded_in_the_message(monkeypatch):
-    real = estimators.FITTERS["ols"]
+    real = methods.fit_of("squared").reference
 
     def noisy(X, y, level, **kwargs):
         warnings.warn("something odd", RuntimeWarning, stacklevel=1)
         return real(X, y, level, **kwargs)
 
-    monkeypatch.setitem(estimators.FITTERS, "ols", noisy)
+    _replace_reference(monkeypatch, "ols", noisy)
     X, y = make_xy(30, 3, seed=45)
     est, _, _, _, status, msg = fit_one(X, y, {"method": "ols"}, LEVEL)
     assert status == OK

@@ -25,7 +25,7 @@ from typing import Any, Literal
 
 import yaml
 
-from lossstudy import memory
+from lossstudy import memory, methods
 
 #: Where the config schema lives in a checkout of the repository (the Snakemake convention).
 SCHEMA_IN_REPOSITORY = Path("workflow", "schemas", "config.schema.yaml")
@@ -71,13 +71,8 @@ ERROR_PARAMETERS: dict[str, dict[str, float | None]] = {
     "lognormal": {"sigma": 1.0},
 }
 
-ESTIMATOR_PARAMETERS: dict[str, dict[str, Any]] = {
-    "ols": {"se": "classical"},
-    "wls": {"predictor": 1, "strength": 1.0},
-    "lad": {},
-    "huber": {"k": 1.345},
-    "ridge": {"penalty": 1.0},
-}
+#: Parameters of each ``method`` shorthand with their defaults (from ``lossstudy.methods``).
+ESTIMATOR_PARAMETERS: dict[str, dict[str, Any]] = methods.shorthand_parameters()
 
 STUDY_DEFAULTS: dict[str, Any] = {
     "replicates_per_job": 1000,
@@ -138,6 +133,8 @@ class Study:
     estimators: dict[str, dict[str, Any]]
     #: members of estimator sweeps: name -> {family, parameter, value, anchor}
     estimator_sweeps: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: the ``method`` shorthand each estimator's config used ("" for a loss/penalty/solver spec)
+    estimator_methods: dict[str, str] = field(default_factory=dict)
     #: budget of one simulate or fit job under ``replicates_per_job: auto`` (MB)
     memory_mb_per_job: int = int(STUDY_DEFAULTS["memory_mb_per_job"])
     #: replicates per job of each scenario (``auto`` sizes them one scenario at a time)
@@ -265,20 +262,43 @@ def _unknown_keys(
 # --------------------------------------------------------------------------- schema
 
 
-def _schema_check(config: dict[str, Any], schema_path: Path) -> None:
-    """Run the JSON schema through Snakemake's validator and reword its error to one line."""
+def _schema_check(config: dict[str, Any], schema: Mapping[str, Any]) -> None:
+    """Run the JSON schema and reword its (first) error to one line."""
     import jsonschema
-    from snakemake.exceptions import WorkflowError
-    from snakemake.utils import validate
 
-    try:
-        validate(config, str(schema_path), set_default=False)
-    except (WorkflowError, jsonschema.ValidationError) as exc:
-        best = exc if isinstance(exc, jsonschema.ValidationError) else exc.__context__
-        if not isinstance(best, jsonschema.ValidationError):
-            raise ConfigError(f"config error: {exc}") from None
-        where = ".".join(str(p) for p in best.absolute_path) or "(top level)"
-        raise ConfigError(f"config error at '{where}': {_reword(best)}") from None
+    err = next(iter(jsonschema.Draft202012Validator(schema).iter_errors(config)), None)
+    if err is not None:
+        where = ".".join(str(p) for p in err.absolute_path) or "(top level)"
+        raise ConfigError(f"config error at '{where}': {_reword(err)}")
+
+
+def with_registry(schema: Mapping[str, Any]) -> dict[str, Any]:
+    """The schema with the estimator vocabulary of ``lossstudy.methods`` filled in: the
+    ``method``, ``loss``, ``penalty``, ``solver`` and ``se`` values, and every parameter's
+    schema (a parameter that two losses bound differently is checked per loss later)."""
+    out = copy.deepcopy(dict(schema))
+    props = out["$defs"]["estimator"]["properties"]
+    fits = methods.fits().values()
+    props["method"] = {"type": "string", "enum": list(methods.shorthands())}
+    props["loss"] = {"type": "string", "enum": list(methods.losses())}
+    props["solver"] = {"type": "string", "enum": list(methods.solvers())}
+    props["se"] = {"type": "string", "enum": list(dict.fromkeys(s for f in fits for s in f.se))}
+    props["penalty"] = {
+        "anyOf": [
+            {"type": "string", "enum": list(methods.penalties())},
+            {"type": "number", "minimum": 0},  # ``method: ridge``'s λ
+        ]
+    }
+    declared: dict[str, list[Mapping[str, Any]]] = {}
+    axes = [*methods.losses().values(), *methods.penalties().values(), *methods.solvers().values()]
+    for params in [*(a.params for a in axes), *(f.params for f in fits)]:
+        for name, param in params.items():
+            if name not in ("se", "penalty"):
+                declared.setdefault(name, []).append(param.schema)
+    for name, schemas in declared.items():
+        same = all(s == schemas[0] for s in schemas)
+        props[name] = dict(schemas[0]) if same else {}
+    return out
 
 
 def _reword(err: Any) -> str:
@@ -555,10 +575,10 @@ def _complete_errors(knobs: dict[str, Any], where: str) -> None:
 
 
 def _check_estimator_predictors(sc: Scenario, estimators: Mapping[str, Mapping[str, Any]]) -> None:
-    """A WLS estimator weights by a predictor that must exist in every scenario."""
+    """An estimator that weights by a predictor (WLS) needs it in every scenario."""
     slopes = sc.p - 1
     for name, spec in estimators.items():
-        if spec["method"] == "wls" and int(spec["predictor"]) > slopes:
+        if "predictor" in spec and int(spec["predictor"]) > slopes:
             raise ConfigError(
                 f"config error at 'estimators.{name}.predictor': predictor {spec['predictor']} "
                 f"does not exist in scenario '{sc.id}'; allowed 1..{slopes}."
@@ -604,41 +624,92 @@ def _check_scenario(sc: Scenario, where: str) -> None:
         )
 
 
+def _resolved(spec: Mapping[str, Any], where: str) -> dict[str, Any]:
+    """The stored (canonical) form of one estimator spec; its values checked against the
+    registry's parameter schemas. Every problem is a ConfigError naming the field."""
+    import jsonschema
+
+    try:
+        r = methods.resolve(spec)
+    except methods.SpecError as err:
+        raise ConfigError(f"config error at '{where}.{err.field}': {err}") from None
+    f = r.fit
+    schemas = {
+        name: param.schema
+        for params in (
+            methods.losses()[f.loss].params,
+            methods.penalties()[f.penalty].params,
+            methods.solvers()[f.solver].params,
+            f.params,
+        )
+        for name, param in params.items()
+    }
+    for key, value in spec.items():
+        if key in methods.AXES or key not in schemas:
+            continue
+        err = jsonschema.exceptions.best_match(
+            jsonschema.Draft202012Validator(schemas[key]).iter_errors(value)
+        )
+        if err is not None:
+            raise ConfigError(f"config error at '{where}.{key}': {_reword(err)}")
+    return methods.canonical(spec)
+
+
 def _check_estimators(
     estimators: Mapping[str, Mapping[str, Any]], schema: Mapping[str, Any]
-) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
-    """Complete every estimator's parameters and expand estimator sweeps into members.
+) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]], dict[str, str]]:
+    """Resolve every estimator through the registry and expand estimator sweeps into members.
 
     A member of ``ridge: {method: ridge, sweep: {penalty: [1, 10]}}`` is named ``ridge-penalty1``;
     the second mapping returned says, per member, its family, parameter, value and whether it is
-    the anchor (the value the estimator sets itself, or every member when it sets none).
+    the anchor (the value the estimator sets itself, or every member when it sets none); the
+    third, the ``method`` shorthand each one's config used ("" for none).
     """
     out: dict[str, dict[str, Any]] = {}
     meta: dict[str, dict[str, Any]] = {}
+    used: dict[str, str] = {}
     for name, spec in estimators.items():
         spec = dict(spec)
         raw_sweep = spec.pop("sweep", None)
-        method = spec["method"]
-        allowed = ESTIMATOR_PARAMETERS[method]
-        for key in spec:
-            if key != "method" and key not in allowed:
+        where = f"estimators.{name}"
+        if ("method" in spec) == ("loss" in spec):
+            raise ConfigError(
+                f"config error at '{where}': give either 'method' (one of "
+                f"{', '.join(methods.shorthands())}) or 'loss' (one of "
+                f"{', '.join(methods.losses())}), not {'both' if 'method' in spec else 'neither'}."
+            )
+        method = spec.get("method")
+        for axis in ("solver", "penalty"):
+            if (
+                method is not None
+                and axis in spec
+                and not (axis == "penalty" and not isinstance(spec[axis], str))
+            ):
                 raise ConfigError(
-                    f"config error at 'estimators.{name}.{key}': '{key}' is not a parameter of "
-                    f"method '{method}' (it takes: {', '.join(allowed) or 'nothing'})."
+                    f"config error at '{where}.{axis}': '{axis}' goes with 'loss'; method "
+                    f"'{method}' names its own loss, penalty and solver."
                 )
-        full = {"method": method, **allowed, **spec}
+        full = _resolved(spec, where)
         if raw_sweep is None:
-            out[name] = full
+            out[name], used[name] = full, str(method or "")
             continue
+        resolved = methods.resolve(spec)
+        if method is not None:
+            allowed = dict(resolved.params)
+            kind = f"method '{method}'"
+        else:
+            allowed = {**resolved.explicit, "se": resolved.se}
+            kind = f"the '{resolved.fit.loss}' loss"
         where = f"estimators.{name}.sweep"
+        context = {"method": method} if method is not None else {"loss": spec["loss"]}
         sweep = _check_sweep(
             schema,
             raw_sweep,
             where,
             lambda k, a=allowed: k in a and not isinstance(a[k], str),
             schema["$defs"]["estimator"],
-            {"method": method},
-            f"a numeric parameter of method '{method}' "
+            context,
+            f"a numeric parameter of {kind} "
             f"({', '.join(k for k, v in allowed.items() if not isinstance(v, str)) or 'none'})",
         )
         if len(sweep) > 1:
@@ -650,10 +721,11 @@ def _check_estimators(
         own = _check_anchor(spec, param, values, f"{where}.{param}")
         for value in values:
             member = f"{name}-{param}{_format_value(value)}"
-            out[member] = {**full, param: value}
+            out[member] = _resolved({**spec, param: value}, f"estimators.{name}")
+            used[member] = str(method or "")
             anchor = not own or _same(value, spec[param])
             meta[member] = {"family": name, "parameter": param, "value": value, "anchor": anchor}
-    return out, meta
+    return out, meta, used
 
 
 def _auto_job_sizes(
@@ -711,20 +783,22 @@ def load_study(raw: Mapping[str, Any], schema_path: str | Path | None = None) ->
     ``schema_path`` defaults to :func:`find_schema` (the workflow passes its own schema).
     """
     schema_path = find_schema() if schema_path is None else Path(schema_path)
-    schema = load_yaml(schema_path)
+    schema = with_registry(load_yaml(schema_path))
     config = copy.deepcopy(dict(raw))
     if isinstance(config.get("scenarios"), dict):  # `name:` with no knobs means all defaults
         config["scenarios"] = {k: {} if v is None else v for k, v in config["scenarios"].items()}
     for problem in _unknown_keys(schema, schema, config, ""):
         raise ConfigError(problem)
-    _schema_check(config, schema_path)
+    _schema_check(config, schema)
     config = deep_merge(STUDY_DEFAULTS, config)
     if "sweep" in config["defaults"]:
         raise ConfigError(
             "config error at 'defaults.sweep': a sweep belongs to one scenario; move it into "
             "the scenario it varies (scenarios.<name>.sweep)."
         )
-    estimators, estimator_sweeps = _check_estimators(config["estimators"], schema)
+    estimators, estimator_sweeps, estimator_methods = _check_estimators(
+        config["estimators"], schema
+    )
     scenarios = expand_scenarios(config, schema)
     for sc in scenarios.values():
         _check_scenario(sc, f"scenarios.{sc.base}")
@@ -759,4 +833,5 @@ def load_study(raw: Mapping[str, Any], schema_path: str | Path | None = None) ->
         scenarios=scenarios,
         estimators=estimators,
         estimator_sweeps=estimator_sweeps,
+        estimator_methods=estimator_methods,
     )

@@ -42,6 +42,7 @@ from typing import Any
 
 import numpy as np
 
+from lossstudy import methods
 from lossstudy.dgp import Dataset
 from lossstudy.distributions import norm_pdf, norm_ppf, t_ppf
 
@@ -63,8 +64,9 @@ class FitResult:
 
 
 def is_linear_in_y(spec: dict[str, Any]) -> bool:
-    """OLS, WLS and ridge are linear maps of y: they inherit the errors' (missing) moments."""
-    return spec["method"] in ("ols", "wls", "ridge")
+    """A linear map of y (OLS, WLS, ridge) inherits the errors' (missing) moments; the
+    registry's fact (``lossstudy.methods``)."""
+    return methods.resolve(spec).fit.linear_in_y
 
 
 # --------------------------------------------------------------------------- OLS
@@ -222,33 +224,26 @@ def fit_ridge(X: np.ndarray, y: np.ndarray, level: float, penalty: float = 1.0) 
 
 # --------------------------------------------------------------------------- driver
 
-FITTERS: dict[str, Callable[..., Fitted]] = {
-    "ols": fit_ols,
-    "wls": fit_wls,
-    "lad": fit_lad,
-    "huber": fit_huber,
-    "ridge": fit_ridge,
-}
-
 
 def _needs_full_rank(spec: dict[str, Any]) -> bool:
-    return not (spec["method"] == "ridge" and spec.get("penalty", 1.0) > 0)  # fit_ridge default
+    return methods.resolve(spec).needs_full_rank()
 
 
 def fit_one(X: np.ndarray, y: np.ndarray, spec: dict[str, Any], level: float) -> Fitted:
     """Fit one dataset; never raises: failures come back as a status and a message."""
-    params = {k: v for k, v in spec.items() if k != "method"}
     p = X.shape[1]
     nan = np.full(p, np.nan)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
             # inside the try: the SVD of a design holding NaN/inf raises LinAlgError
-            if _needs_full_rank(spec):
+            resolved = methods.resolve(spec)  # the registry's fit (lossstudy.methods)
+            if resolved.needs_full_rank():
                 rank = np.linalg.matrix_rank(X)
                 if rank < p:
                     return nan, nan, nan, nan, FAILED, f"design matrix rank {rank} < p = {p}"
-            est, se, lo, hi, status, msg = FITTERS[spec["method"]](X, y, level, **params)
+            fit = resolved.fit.reference
+            est, se, lo, hi, status, msg = fit(X, y, level, **resolved.params)
         except Exception as exc:  # noqa: BLE001 - any failure is data, not a crash
             return nan, nan, nan, nan, FAILED, f"{type(exc).__name__}: {exc}"
     est, se, lo, hi = (np.asarray(a, dtype=float) for a in (est, se, lo, hi))

@@ -53,3 +53,37 @@ rule settings:
         record=lambda wildcards: json.dumps(study_record(STUDY, config), indent=1),
     script:
         "../scripts/settings.py"
+
+
+# The resolved spec of every estimator (sweep members too): loss, penalty, solver, se and
+# parameters, with the words the report shows for them. Cheap, like `scenarios`.
+localrules:
+    estimators,
+
+
+rule estimators:
+    output:
+        "results/estimators.csv",
+    log:
+        "results/logs/estimators.log",
+    benchmark:
+        "results/benchmarks/estimators.tsv"
+    conda:
+        "../../environment.yml"
+    threads: 1
+    resources:
+        mem_mb=400,
+        runtime=5,
+    params:
+        # what the table shows: specs, sweep members, the shorthands used, the reference
+        estimators=json.dumps(
+            [
+                STUDY.estimators,
+                STUDY.estimator_sweeps,
+                STUDY.estimator_methods,
+                STUDY.reference,
+            ],
+            sort_keys=True,
+        ),
+    script:
+        "../scripts/estimators.py"

@@ -54,7 +54,7 @@ from typing import Any
 
 import numpy as np
 
-from lossstudy import estimators
+from lossstudy import estimators, methods
 from lossstudy.dgp import Dataset
 from lossstudy.estimators import FAILED, FitResult
 
@@ -65,7 +65,13 @@ from .huber import _huber
 from .lad import _lad, lad_certificate
 from .linear import SharedDesign, _ols, _ols_shared, _ridge, _ridge_shared, _whitened
 
-__all__ = ["EngineInfo", "fit_dataset_vectorized", "lad_certificate", "single_thread_blas"]
+__all__ = [
+    "EngineInfo",
+    "fit_builtin",
+    "fit_dataset_vectorized",
+    "lad_certificate",
+    "single_thread_blas",
+]
 
 #: Upper bound on the bytes of the stacked arrays of one chunk (design and working arrays).
 MAX_CHUNK_BYTES = 64 * 2**20
@@ -79,14 +85,6 @@ SHARED_ITERATIVE_CELLS = 1 << 18
 #: Largest cond(X'X) (bounded by tr(X'X)·tr((X'X)⁻¹)) fitted through normal equations; worse
 #: designs go to the reference, whose SVD-based solvers lose only cond(X)·eps, not cond(X)²·eps.
 COND_LIMIT = 1e8
-
-_PARAMS: dict[str, set[str]] = {
-    "ols": {"se"},
-    "lad": set(),
-    "huber": {"k"},
-    "ridge": {"penalty"},
-    "wls": {"predictor", "strength"},
-}
 
 
 def _chunk_size(n: int, p: int, shared_iterative: bool = False, shared_linear: bool = False) -> int:
@@ -315,21 +313,35 @@ def fit_dataset_vectorized(
 ) -> FitResult:
     """Fit every replicate of a chunk with one estimator; same results as ``fit_dataset``.
 
-    ``info``, if given, accumulates counts of fallbacks and iterations (see EngineInfo).
-    ``progress``, if given, is called as ``progress(done, total)`` after each internal chunk
-    and after each replicate handed to the reference.
+    The estimator's batched fit from the registry (``lossstudy.methods``); one without one, or
+    a spec the registry cannot resolve, goes to the reference, which fits (or reports) it one
+    replicate at a time. ``info``, if given, accumulates counts of fallbacks and iterations
+    (see EngineInfo). ``progress``, if given, is called as ``progress(done, total)`` after
+    each internal chunk and after each replicate handed to the reference.
     """
-    method = spec.get("method")
-    params = {k for k in spec if k != "method"}
-    if method not in _PARAMS or not params <= _PARAMS[method]:
-        # the reference reports the problem
+    try:
+        batched = methods.resolve(spec).fit.batched
+    except methods.SpecError:
+        batched = None
+    if batched is None:
         return estimators.fit_dataset(data, spec, level, progress=progress)
-    if method == "ols" and spec.get("se", "classical") not in estimators.OLS_SE_TYPES:
-        return estimators.fit_dataset(data, spec, level, progress=progress)
+    info = info if info is not None else EngineInfo()
+    return batched(data, methods.canonical(spec), level, info=info, progress=progress)
+
+
+def fit_builtin(
+    data: Dataset,
+    spec: dict[str, Any],
+    level: float,
+    *,
+    info: EngineInfo,
+    progress: Callable[[int, int], None] | None = None,
+) -> FitResult:
+    """The batched OLS, WLS, ridge, Huber and LAD (module docstring) of a canonical spec."""
+    method = spec["method"]
     if method == "wls" and not 0 <= int(spec.get("predictor", 1)) < data.X.shape[-1]:
         # no such column: the reference fails and says so
         return estimators.fit_dataset(data, spec, level, progress=progress)
-    info = info if info is not None else EngineInfo()
     if data.fixed:
         shared = _fit_shared(data, spec, level, info, progress)
         if shared is not None:

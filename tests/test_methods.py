@@ -1,0 +1,128 @@
+"""The estimator registry (lossstudy.methods): shorthands, resolution, words and estimators.csv."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from lossstudy import methods, report
+from lossstudy.config import ConfigError, load_study, load_yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT = load_yaml(ROOT / "config" / "config.yaml")
+
+
+def test_describe_gives_the_report_words_of_every_default_estimator():
+    study = load_study(DEFAULT)
+    rows = report.design.methods(study.estimators, str(study.reference))
+    for row in rows:
+        words = methods.describe(study.estimators[row["name"]])
+        assert words == {
+            "loss_text": row["loss"],
+            "penalty_text": row["penalty"],
+            "intervals_text": row["intervals"],
+        }, row["name"]
+
+
+def test_estimators_table_follows_the_contract():
+    study = load_study(DEFAULT)
+    table = methods.estimators_table(study)
+    assert list(table.columns) == [*methods.TABLE_COLUMNS, "k", "lambda", "predictor", "strength"]
+    assert list(table["estimator"]) == list(study.estimators)
+    by = table.set_index("estimator")
+    assert by.loc["ols", "reference"] and not by.loc["lad", "reference"]
+    assert list(by.loc[["ols", "wls", "lad", "huber"], "loss"]) == [
+        "squared",
+        "weighted_squared",
+        "absolute",
+        "huber",
+    ]
+    ridge = by.loc["ridge-penalty10"]
+    assert (ridge["family"], ridge["parameter"], ridge["value"]) == ("ridge", "penalty", 10)
+    assert (ridge["penalty"], ridge["lambda"], ridge["k"], ridge["method"]) == (
+        "l2",
+        10,
+        "",
+        "ridge",
+    )
+    assert list(table["anchor"]) == [e in study.anchor_estimators() for e in study.estimators]
+    assert by.loc["ols_hc3", "se"] == "hc3" and by.loc["ols", "family"] == "ols"
+    assert by.loc["ols", "parameter"] == "" and by.loc["huber", "k"] == 1.345
+    # the written file reads back with the same cells
+    out = io.StringIO(table.to_csv(index=False))
+    back = pd.read_csv(out, keep_default_na=False)
+    assert list(back.columns) == list(table.columns)
+
+
+def test_an_explicit_spec_is_its_shorthand_and_keeps_no_method_word():
+    config = {
+        **DEFAULT,
+        "estimators": {
+            "ols": {"method": "ols"},
+            "l2": {"loss": "squared", "se": "hc3"},
+            "r": {"loss": "squared", "penalty": "l2", "lambda": 3.0},
+            "rs": {"loss": "squared", "penalty": "l2", "sweep": {"lambda": [1, 10]}},
+        },
+    }
+    study = load_study(config)
+    assert study.estimators["l2"] == {"method": "ols", "se": "hc3"}
+    assert study.estimators["r"] == {"method": "ridge", "penalty": 3.0}
+    assert study.estimators["rs-lambda10"] == {"method": "ridge", "penalty": 10}
+    table = methods.estimators_table(study).set_index("estimator")
+    assert table.loc["l2", "method"] == "" and table.loc["ols", "method"] == "ols"
+    assert table.loc["rs-lambda1", "parameter"] == "lambda"
+
+
+def test_shorthand_parameters_are_the_config_lists_of_the_first_studies():
+    assert methods.shorthand_parameters() == {
+        "ols": {"se": "classical"},
+        "wls": {"predictor": 1, "strength": 1.0},
+        "ridge": {"penalty": 1.0},
+        "lad": {},
+        "huber": {"k": 1.345},
+    }
+
+
+def test_the_schema_takes_its_estimator_vocabulary_from_the_registry():
+    from lossstudy.config import SCHEMA_PATH, with_registry
+
+    props = with_registry(load_yaml(SCHEMA_PATH))["$defs"]["estimator"]["properties"]
+    assert props["method"]["enum"] == list(methods.shorthands())
+    assert props["loss"]["enum"] == list(methods.losses())
+    assert props["solver"]["enum"] == list(methods.solvers())
+    assert set(props["se"]["enum"]) == {s for f in methods.fits().values() for s in f.se}
+    params = {n for a in methods.losses().values() for n in a.params}
+    params |= {n for a in methods.penalties().values() for n in a.params}
+    params |= {n for f in methods.fits().values() for n in f.params}
+    assert params <= set(props)
+
+
+def _error(estimators: dict) -> str:
+    with pytest.raises(ConfigError) as info:
+        load_study({**DEFAULT, "estimators": estimators})
+    return str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("estimator", "field", "words"),
+    [
+        ({"loss": "squared", "penalty": "l2", "se": "hc3"}, "se", "allowed values: none"),
+        ({"loss": "absolute", "se": "classical"}, "se", "kernel"),
+        ({"loss": "absolute", "penalty": "l2"}, "penalty", "no fit with penalty 'l2'"),
+        ({"loss": "squared", "solver": "newton"}, "solver", "allowed values: exact"),
+        ({"loss": "l3"}, "loss", "allowed values"),
+        ({"loss": "huber", "predictor": 1}, "predictor", "not a parameter"),
+        ({"method": "ols", "solver": "exact"}, "solver", "goes with 'loss'"),
+        ({"method": "ols", "loss": "squared"}, "", "not both"),
+        ({"se": "hc3"}, "", "not neither"),
+        ({"loss": "squared", "penalty": "l2", "lambda": -1}, "lambda", ">= 0"),
+    ],
+)
+def test_an_ill_fitting_spec_stops_at_load_naming_the_field(estimator, field, words):
+    message = _error({"ols": {"method": "ols"}, "x": estimator})
+    where = f"estimators.x.{field}" if field else "estimators.x"
+    assert message.startswith(f"config error at '{where}': "), message
+    assert words in message, message

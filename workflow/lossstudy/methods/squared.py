@@ -1,0 +1,95 @@
+"""The squared loss: OLS, WLS (fixed known weights) and ridge (the L2 penalty).
+
+Reference fits in :mod:`lossstudy.estimators` (statsmodels, closed forms); the batched ones
+in :mod:`lossstudy.vectorized`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from lossstudy import estimators, vectorized
+from lossstudy.methods import Axis, Fit, Param, register_fit, register_loss, show
+
+SQUARED = register_loss(Axis("squared", text="L2: Σ rᵢ²"))
+WEIGHTED = register_loss(
+    Axis(
+        "weighted_squared",
+        {
+            "predictor": Param(1, {"type": "integer", "minimum": 1}, "j of the weights' x_j"),
+            "strength": Param(1.0, {"type": "number", "minimum": 0}, "s in wᵢ = 1/(1 + s·x_j²)"),
+        },
+        "weighted L2: Σ wᵢ rᵢ², wᵢ = 1/(1 + s·xⱼ²) fixed",
+    )
+)
+
+
+def _ols_texts(params: Mapping[str, Any]) -> tuple[str, str, str]:
+    return SQUARED.text, "none", f"t, n − p df; {params.get('se', 'classical')} SE"
+
+
+def _wls_texts(params: Mapping[str, Any]) -> tuple[str, str, str]:
+    j, g = params.get("predictor", 1), show(params.get("strength", 1.0))
+    return (
+        f"weighted L2: Σ wᵢ rᵢ², fixed wᵢ = 1/(1 + {g}·x{j}ᵢ²)",
+        "none",
+        "t, n − p df; classical WLS SE",
+    )
+
+
+def _ridge_texts(params: Mapping[str, Any]) -> tuple[str, str, str]:
+    penalty = f"λ = {show(params.get('penalty'))}: λ Σ βⱼ² on the slopes"
+    return SQUARED.text, penalty, "none: biased by design"
+
+
+register_fit(
+    Fit(
+        "squared",
+        "none",
+        "exact",
+        estimators.fit_ols,
+        se=estimators.OLS_SE_TYPES,
+        params={
+            "se": Param("classical", {"type": "string", "enum": list(estimators.OLS_SE_TYPES)})
+        },
+        batched=vectorized.fit_builtin,
+        linear_in_y=True,
+        symmetric_unbiased=True,
+        texts=_ols_texts,
+    ),
+    shorthand="ols",
+)
+register_fit(
+    Fit(
+        "weighted_squared",
+        "none",
+        "exact",
+        estimators.fit_wls,
+        se=("classical",),
+        params=WEIGHTED.params,
+        batched=vectorized.fit_builtin,
+        linear_in_y=True,
+        symmetric_unbiased=True,
+        texts=_wls_texts,
+    ),
+    shorthand="wls",
+)
+register_fit(
+    Fit(
+        "squared",
+        "l2",
+        "exact",
+        estimators.fit_ridge,
+        se=("none",),
+        params={"penalty": Param(1.0, {"type": "number", "minimum": 0}, "λ")},
+        batched=vectorized.fit_builtin,
+        linear_in_y=True,
+        intervals=False,
+        # λ > 0 makes X'X + λD invertible whatever the rank of X (fit_ridge's default is 1)
+        needs_full_rank=lambda params: not params.get("penalty", 1.0) > 0,
+        texts=_ridge_texts,
+        strength="penalty",
+    ),
+    shorthand="ridge",
+)
