@@ -21,6 +21,7 @@ from lossstudy import report  # noqa: E402
 from lossstudy.answer import ASSUMPTIONS
 from lossstudy.answer.step import write_claims  # noqa: E402
 from lossstudy.config import load_study  # noqa: E402
+from lossstudy.methods import write_estimators  # noqa: E402
 from lossstudy.performance import MEASURES  # noqa: E402
 from lossstudy.report import render_report  # noqa: E402
 from lossstudy.studyfile import study_record, write_study  # noqa: E402
@@ -39,8 +40,8 @@ KINDS = ("normal", "t", "cauchy", "het")
 
 
 def make_study(tmp: Path, n_scen: int, estimators: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """Synthetic config, study.json, scenarios.csv, performance.csv and benchmark TSVs under
-    ``tmp`` (claims.csv: :func:`write_inputs`)."""
+    """Synthetic config, study.json, estimators.csv, scenarios.csv, performance.csv and
+    benchmark TSVs under ``tmp`` (claims.csv: :func:`inputs`)."""
     rng = np.random.default_rng(1)
     scen_rows, perf_rows = [], []
     config = {
@@ -110,7 +111,9 @@ def make_study(tmp: Path, n_scen: int, estimators: dict[str, dict[str, Any]]) ->
                             "note": note,
                         }
                     )
-    write_study(study_record(load_study(config), config), tmp / "study.json")
+    study = load_study(config)
+    write_study(study_record(study, config), tmp / "study.json")
+    write_estimators(study, tmp / "estimators.csv")
     pd.DataFrame(scen_rows).to_csv(tmp / "scenarios.csv", index=False)
     pd.DataFrame(perf_rows).to_csv(tmp / "performance.csv", index=False)
     bench = tmp / "benchmarks"
@@ -125,13 +128,18 @@ def make_study(tmp: Path, n_scen: int, estimators: dict[str, dict[str, Any]]) ->
     return config
 
 
-def inputs(tmp: Path) -> tuple[Path, Path, Path, Path]:
-    """The report's first four inputs under ``tmp``, writing claims.csv as the workflow does
+def inputs(tmp: Path) -> tuple[Path, ...]:
+    """The report's first five inputs under ``tmp``, writing claims.csv as the workflow does
     (from an empty theory table when the test wrote none)."""
     theory = tmp / "theory.csv"
     if not theory.exists():
         pd.DataFrame(columns=list(COLUMNS)).to_csv(theory, index=False)
-    paths = (tmp / "study.json", tmp / "performance.csv", tmp / "scenarios.csv")
+    paths = (
+        tmp / "study.json",
+        tmp / "estimators.csv",
+        tmp / "performance.csv",
+        tmp / "scenarios.csv",
+    )
     write_claims(*paths, theory, tmp / "claims.csv")
     return (*paths, tmp / "claims.csv")
 
@@ -322,3 +330,24 @@ def test_missing_benchmarks_and_figures(tmp_path: Path) -> None:
     )
     text = out.read_text(encoding="utf-8")
     assert "No figures were produced." in text and "No benchmark files found." in text
+
+
+def test_methods_and_anchors_come_from_estimators_csv(tmp_path: Path) -> None:
+    """The methods table shows estimators.csv's words, and an estimator the file marks as a
+    sweep member (not an anchor) leaves the per-scenario tables."""
+    make_study(tmp_path, 2, {"a": {"method": "ols"}, "b": {"method": "lad"}})
+    *args, claims_csv = inputs(tmp_path)
+    table = pd.read_csv(tmp_path / "estimators.csv", keep_default_na=False)
+    table.loc[table["estimator"] == "b", "loss_text"] = "absolute loss, as the file says"
+    table.to_csv(tmp_path / "estimators.csv", index=False)
+    out = tmp_path / "r.html"
+    render_report(*args, claims_csv, None, [], None, out, commit="")
+    text = out.read_text(encoding="utf-8")
+    assert "absolute loss, as the file says" in text
+    results = text.split('id="results"')[1].split('id="figures"')[0]
+    assert "<code>b</code>" in results
+    table.loc[table["estimator"] == "b", "anchor"] = False
+    table.to_csv(tmp_path / "estimators.csv", index=False)
+    render_report(*args, claims_csv, None, [], None, out, commit="")
+    results = out.read_text(encoding="utf-8").split('id="results"')[1].split('id="figures"')[0]
+    assert "<code>b</code>" not in results and "<code>a</code>" in results

@@ -1,6 +1,7 @@
 rule claims:
     input:
         study="results/study.json",
+        estimators="results/estimators.csv",
         performance="results/performance.csv",
         scenarios="results/scenarios.csv",
         theory="results/theory.csv",

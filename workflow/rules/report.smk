@@ -95,6 +95,7 @@ rule figures:
 rule report:
     input:
         study="results/study.json",
+        estimators="results/estimators.csv",
         performance="results/performance.csv",
         scenarios="results/scenarios.csv",
         estimates=expand(

@@ -8,6 +8,7 @@ from lossstudy.pipeline import setup_logging
 setup_logging(snakemake.log[0])
 write_claims(
     snakemake.input.study,
+    snakemake.input.estimators,
     snakemake.input.performance,
     snakemake.input.scenarios,
     snakemake.input.theory,

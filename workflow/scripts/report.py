@@ -16,6 +16,7 @@ figures += sorted(figdir.glob(f"{SWEEP_PREFIX}*.png")) + sorted(
 )
 render_report(
     snakemake.input.study,
+    snakemake.input.estimators,
     snakemake.input.performance,
     snakemake.input.scenarios,
     snakemake.input.claims,

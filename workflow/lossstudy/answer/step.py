@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 
 from lossstudy.performance import read_performance
-from lossstudy.studyfile import read_study
+from lossstudy.studyfile import anchors, read_estimators, read_study
 
 from . import answer_table
 from .scoreboard import board_rows, scoreboard
@@ -63,13 +63,18 @@ class StudyTables:
 
 
 def study_tables(
-    study: Mapping[str, Any], performance_csv: str | Path, scenarios_csv: str | Path, term: str
+    study: Mapping[str, Any],
+    shown: list[str],
+    performance_csv: str | Path,
+    scenarios_csv: str | Path,
+    term: str,
 ) -> StudyTables:
-    """Read both tables once; ``term`` falls back on the first slope the table has."""
+    """Read both tables once, keeping the ``shown`` estimators (the anchors) in the per-scenario
+    view; ``term`` falls back on the first slope the table has."""
     perf_all = read_performance(performance_csv)
     scen_all = pd.read_csv(scenarios_csv)
     scen_all["scenario"] = scen_all["scenario"].astype(str)
-    perf, scen = representative(perf_all, scen_all, list(study["anchors"]))
+    perf, scen = representative(perf_all, scen_all, shown)
     estimators = {str(k): dict(v) for k, v in study["estimators"].items()}
     for e in dict.fromkeys(perf["estimator"]):
         estimators.setdefault(e, {"method": "unknown"})
@@ -101,6 +106,7 @@ def claims_table(
 
 def write_claims(
     study_json: str | Path,
+    estimators_csv: str | Path,
     performance_csv: str | Path,
     scenarios_csv: str | Path,
     theory_csv: str | Path,
@@ -110,6 +116,7 @@ def write_claims(
 ) -> None:
     """Rule ``claims``: ``results/claims.csv`` (see :func:`claims_table`)."""
     study = read_study(study_json)
-    tables = study_tables(study, performance_csv, scenarios_csv, term)
+    shown = anchors(read_estimators(estimators_csv))
+    tables = study_tables(study, shown, performance_csv, scenarios_csv, term)
     theory = pd.read_csv(theory_csv, keep_default_na=False, na_values=[""])
     write_claims_csv(claims_table(study, tables, theory), out_csv)

@@ -1,14 +1,15 @@
 """The study's HTML report: one self-contained file rendered from a Jinja2 template.
 
-The report only renders: it reads the files the workflow wrote (``results/study.json``, the
-performance, scenario, claims, theory, crossover and optima tables, the figures and the
-benchmark files) and recomputes nothing. :func:`report_context` gathers what the template
-shows: the short answer (``claims.csv``), the ADEMP design (:mod:`.design`), the check of the
-simulation against theory (:mod:`.theory_section`), per-scenario results with their Monte Carlo
-standard errors and the failures (:mod:`.results`), the sweeps and the front page
-(:mod:`.sweeps_section`), the figures embedded as base64 (:mod:`.figures_section`) and what is
-needed to reproduce the run (:mod:`.provenance`). Figures and CSS are inlined, so the file opens
-from disk with no network access. Nothing in the template names a scenario or an estimator.
+The report only renders: it reads the files the workflow wrote (``results/study.json``,
+``estimators.csv``, the performance, scenario, claims, theory, crossover and optima tables,
+the figures and the benchmark files) and recomputes nothing. :func:`report_context` gathers
+what the template shows: the short answer (``claims.csv``), the ADEMP design (:mod:`.design`),
+the check of the simulation against theory (:mod:`.theory_section`), per-scenario results with
+their Monte Carlo standard errors and the failures (:mod:`.results`), the sweeps and the front
+page (:mod:`.sweeps_section`), the figures embedded as base64 (:mod:`.figures_section`) and
+what is needed to reproduce the run (:mod:`.provenance`). Figures and CSS are inlined, so the
+file opens from disk with no network access. Nothing in the template names a scenario or an
+estimator.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from lossstudy.answer.table import claim_groups, multiplicity_of, read_claims_cs
 from lossstudy.io import write_text
 from lossstudy.measures import MEASURES
 from lossstudy.moments import moment_rule_table
-from lossstudy.studyfile import read_study
+from lossstudy.studyfile import anchors, read_estimators, read_study, sweep_members
 
 from . import design
 from .figures_section import embedded_figures
@@ -46,6 +47,7 @@ _git_commit = git_commit
 
 def report_context(
     study_json: str | Path,
+    estimators_csv: str | Path,
     performance_csv: str | Path,
     scenarios_csv: str | Path,
     claims_csv: str | Path,
@@ -65,8 +67,9 @@ def report_context(
     """Everything the template shows, as plain data (see :func:`render_report`)."""
     study = read_study(study_json)
     config = study["config"]  # shown as run, never interpreted here
+    members = read_estimators(estimators_csv)
     # per-scenario sections: the sweeps' anchors; the sweep section and figures: every cell
-    tables = study_tables(study, performance_csv, scenarios_csv, term)
+    tables = study_tables(study, anchors(members), performance_csv, scenarios_csv, term)
     perf_all, scen_all, perf, scen = tables.perf_all, tables.scen_all, tables.perf, tables.scen
     estimators, term = tables.estimators, tables.term
     level, reference = float(study["level"]), str(study["reference"])
@@ -74,7 +77,7 @@ def report_context(
     meta = scenario_groups(scen)
     claims = read_claims_csv(claims_csv)
     scen_rows = design.scenario_rows(scen, study["defaults"], meta)
-    figs = embedded_figures(figures, scen_all, study["estimator_sweeps"], reference, level)
+    figs = embedded_figures(figures, scen_all, sweep_members(members), reference, level)
     front = front_page(
         perf, scen_all, scen, estimators, reference, term, crossovers_csv, optima_csv
     )
@@ -101,7 +104,7 @@ def report_context(
         ).strip(),
         "grid": {k: show(v) for k, v in (config.get("grid") or {}).items()},
         "estimands": design.estimands(study["defaults"], term),
-        "methods": design.methods(estimators, reference),
+        "methods": design.methods(members),
         "estimators": est_names,
         "ols_se": ols_se,
         "measures": [
@@ -144,6 +147,7 @@ def _environment() -> Environment:
 
 def render_report(
     study_json: str | Path,
+    estimators_csv: str | Path,
     performance_csv: str | Path,
     scenarios_csv: str | Path,
     claims_csv: str | Path,
@@ -155,20 +159,22 @@ def render_report(
 ) -> None:
     """Render the self-contained HTML report to ``out_html`` (written atomically).
 
-    ``study_json`` is the workflow's ``results/study.json`` (:mod:`lossstudy.studyfile`),
-    ``claims_csv`` its ``results/claims.csv`` (:mod:`lossstudy.answer.step`), ``figures`` the
-    PNG paths from :func:`lossstudy.figures.make_figures` (SVGs are skipped when the PNG is
-    there), ``benchmarks_dir`` the root of the Snakemake benchmark TSVs (rule = first path
-    component). ``options`` are :func:`report_context`'s: ``term`` the coefficient the short
-    answer and the tables focus on, ``commit`` overrides ``git rev-parse HEAD`` in
-    ``repository`` (default: the checkout this package was imported from, if any), ``command``
-    the command shown to rerun the study; ``theory_csv`` and ``theory_skipped_csv`` feed the
-    section "Does the simulation agree with theory?" (it says so when they are not given),
-    ``crossovers_csv`` and ``optima_csv`` the answer to "when does L2 stop winning?".
-    Per-scenario sections show the sweeps' anchors and anchor estimators.
+    ``study_json`` and ``estimators_csv`` are the workflow's ``results/study.json`` and
+    ``results/estimators.csv`` (:mod:`lossstudy.studyfile`), ``claims_csv`` its
+    ``results/claims.csv`` (:mod:`lossstudy.answer.step`), ``figures`` the PNG paths from
+    :func:`lossstudy.figures.make_figures` (SVGs are skipped when the PNG is there),
+    ``benchmarks_dir`` the root of the Snakemake benchmark TSVs (rule = first path component).
+    ``options`` are :func:`report_context`'s: ``term`` the coefficient the short answer and the
+    tables focus on, ``commit`` overrides ``git rev-parse HEAD`` in ``repository`` (default:
+    the checkout this package was imported from, if any), ``command`` the command shown to
+    rerun the study; ``theory_csv`` and ``theory_skipped_csv`` feed the section "Does the
+    simulation agree with theory?" (it says so when they are not given), ``crossovers_csv``
+    and ``optima_csv`` the answer to "when does L2 stop winning?". Per-scenario sections show
+    the sweeps' anchors and anchor estimators.
     """
     ctx = report_context(
         study_json,
+        estimators_csv,
         performance_csv,
         scenarios_csv,
         claims_csv,

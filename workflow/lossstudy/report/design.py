@@ -10,24 +10,12 @@ from typing import Any
 import pandas as pd
 
 from lossstudy.answer import ASSUMPTIONS
+from lossstudy.studyfile import parameter_columns
 
 from .values import norm as _norm
 from .values import show as _show
 
-__all__ = ["METHOD_LOSSES", "estimands", "methods", "replicate_rows", "scenario_rows"]
-
-#: method -> (loss, penalty, intervals); methods are the config's fixed vocabulary.
-METHOD_LOSSES: dict[str, tuple[str, str, str]] = {
-    "ols": ("L2: Σ rᵢ²", "none", "t, n − p df; classical, HC0–HC3 or HAC (Newey–West) SE"),
-    "wls": (
-        "weighted L2: Σ wᵢ rᵢ², wᵢ = 1/(1 + s·xⱼ²) fixed",
-        "none",
-        "t, n − p df; classical WLS SE",
-    ),
-    "lad": ("L1: Σ |rᵢ|", "none", "t, n − p df; kernel (Hall–Sheather) SE"),
-    "huber": ("Huber: Σ ρ_k(rᵢ/s), MAD scale s", "none", "normal (z); H1 covariance"),
-    "ridge": ("L2: Σ rᵢ²", "λ Σ βⱼ² on the slopes", "none: biased by design"),
-}
+__all__ = ["estimands", "methods", "replicate_rows", "scenario_rows"]
 
 
 def scenario_rows(
@@ -73,29 +61,22 @@ def scenario_rows(
     return rows
 
 
-def methods(estimators: Mapping[str, Mapping[str, Any]], reference: str) -> list[dict[str, Any]]:
-    """The methods table: each estimator's loss, penalty, parameters and intervals."""
+def methods(table: pd.DataFrame) -> list[dict[str, Any]]:
+    """The methods table from ``estimators.csv``: each estimator's loss, penalty, parameters
+    and intervals in the words of the estimator registry."""
+    params = parameter_columns(table)
     rows = []
-    for name, spec in estimators.items():
-        method = str(spec.get("method"))
-        loss, penalty, intervals = METHOD_LOSSES.get(method, (method, "?", "?"))
-        params = {k: v for k, v in spec.items() if k != "method"}
-        if method == "ridge":
-            penalty = f"λ = {_show(params.get('penalty'))}: λ Σ βⱼ² on the slopes"
-        if method == "ols":
-            intervals = f"t, n − p df; {params.get('se', 'classical')} SE"
-        if method == "wls":
-            j, g = params.get("predictor", 1), _show(params.get("strength", 1.0))
-            loss = f"weighted L2: Σ wᵢ rᵢ², fixed wᵢ = 1/(1 + {g}·x{j}ᵢ²)"
+    for r in table.to_dict("records"):
+        given = [f"{k} = {_show(r[k])}" for k in params if _norm(r[k]) not in (None, "")]
         rows.append(
             {
-                "name": name,
-                "method": method,
-                "loss": loss,
-                "penalty": penalty,
-                "params": ", ".join(f"{k} = {_show(v)}" for k, v in params.items()) or "none",
-                "intervals": intervals,
-                "reference": name == reference,
+                "name": r["estimator"],
+                "method": r["method"] or r["loss"],
+                "loss": r["loss_text"],
+                "penalty": r["penalty_text"],
+                "params": ", ".join(given) or "none",
+                "intervals": r["intervals_text"],
+                "reference": bool(r["reference"]),
             }
         )
     return rows
