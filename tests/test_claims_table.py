@@ -166,7 +166,7 @@ def test_report_renders_the_claims_from_the_file(tmp_path: Path) -> None:
     derives none itself: without the file it stops."""
     from test_report import inputs, make_study
 
-    from lossstudy.report import render_report
+    from lossstudy.report import render_report, report_context
 
     make_study(tmp_path, 4, {"ols": SPECS["ols"], "lad": SPECS["lad"]})
     *args, claims_csv = inputs(tmp_path)
@@ -175,9 +175,9 @@ def test_report_renders_the_claims_from_the_file(tmp_path: Path) -> None:
     frame.loc[frame["claim"] == 1, "text"] = "A sentence edited in claims.csv"
     write_claims_csv(frame, claims_csv)
     out = tmp_path / "report.html"
-    render_report(*args, claims_csv, None, [], None, out)
+    render_report(report_context(*args, claims_csv, None, [], None), out)
     html = out.read_text()
     assert "A sentence edited in claims.csv" in html
     assert "<code>claim = 1</code>" in html
     with pytest.raises(FileNotFoundError):
-        render_report(*args, tmp_path / "absent.csv", None, [], None, tmp_path / "r2.html")
+        report_context(*args, tmp_path / "absent.csv", None, [], None)

@@ -6,7 +6,7 @@ import _lossstudy_path  # finds lossstudy without the package installed, and thi
 
 from lossstudy.figures import CAPTIONS, OPTIMUM_PREFIX, SWEEP_PREFIX
 from lossstudy.pipeline import setup_logging
-from lossstudy.report import render_report
+from lossstudy.report import render_report, report_context
 
 setup_logging(snakemake.log[0])
 figdir = Path(snakemake.input.figures)
@@ -14,7 +14,7 @@ figures = [figdir / f"{name}.png" for name in CAPTIONS if (figdir / f"{name}.png
 figures += sorted(figdir.glob(f"{SWEEP_PREFIX}*.png")) + sorted(
     figdir.glob(f"{OPTIMUM_PREFIX}*.png")
 )
-render_report(
+context = report_context(
     snakemake.input.study,
     snakemake.input.estimators,
     snakemake.input.performance,
@@ -23,10 +23,10 @@ render_report(
     Path(snakemake.input.estimates[0]).parent,
     figures,
     "results/benchmarks",
-    snakemake.output[0],
     repository=_lossstudy_path.CHECKOUT,
     theory_csv=snakemake.input.theory,
     theory_skipped_csv=snakemake.input.theory_skipped,
     crossovers_csv=snakemake.input.crossovers,
     optima_csv=snakemake.input.optima,
 )
+render_report(context, snakemake.output[0])

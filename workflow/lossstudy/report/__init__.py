@@ -15,7 +15,7 @@ estimator.
 from __future__ import annotations
 
 import html
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -41,8 +41,6 @@ from .values import show
 __all__ = ["REPO_ROOT", "render_report", "report_context"]
 
 TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
-#: kept under its former name for callers that patch or test it
-_git_commit = git_commit
 
 
 def report_context(
@@ -64,7 +62,20 @@ def report_context(
     crossovers_csv: str | Path | None = None,
     optima_csv: str | Path | None = None,
 ) -> dict[str, Any]:
-    """Everything the template shows, as plain data (see :func:`render_report`)."""
+    """Everything the template shows, as plain data, from the files the workflow wrote.
+
+    ``study_json`` and ``estimators_csv`` are the workflow's ``results/study.json`` and
+    ``results/estimators.csv`` (:mod:`lossstudy.studyfile`), ``claims_csv`` its
+    ``results/claims.csv`` (:mod:`lossstudy.answer.step`), ``figures`` the PNG paths from
+    :func:`lossstudy.figures.make_figures` (SVGs are skipped when the PNG is there),
+    ``benchmarks_dir`` the root of the Snakemake benchmark TSVs (rule = first path component),
+    ``term`` the coefficient the short answer and the tables focus on, ``commit`` overrides
+    ``git rev-parse HEAD`` in ``repository`` (default: the checkout this package was imported
+    from, if any), ``command`` the command shown to rerun the study; ``theory_csv`` and
+    ``theory_skipped_csv`` feed the section "Does the simulation agree with theory?" (it says
+    so when they are not given), ``crossovers_csv`` and ``optima_csv`` the answer to "when does
+    L2 stop winning?". Per-scenario sections show the sweeps' anchors and anchor estimators.
+    """
     study = read_study(study_json)
     config = study["config"]  # shown as run, never interpreted here
     members = read_estimators(estimators_csv)
@@ -145,44 +156,9 @@ def _environment() -> Environment:
     return env
 
 
-def render_report(
-    study_json: str | Path,
-    estimators_csv: str | Path,
-    performance_csv: str | Path,
-    scenarios_csv: str | Path,
-    claims_csv: str | Path,
-    estimates_dir: str | Path | None,
-    figures: Sequence[str | Path],
-    benchmarks_dir: str | Path | None,
-    out_html: str | Path,
-    **options: Any,
-) -> None:
-    """Render the self-contained HTML report to ``out_html`` (written atomically).
-
-    ``study_json`` and ``estimators_csv`` are the workflow's ``results/study.json`` and
-    ``results/estimators.csv`` (:mod:`lossstudy.studyfile`), ``claims_csv`` its
-    ``results/claims.csv`` (:mod:`lossstudy.answer.step`), ``figures`` the PNG paths from
-    :func:`lossstudy.figures.make_figures` (SVGs are skipped when the PNG is there),
-    ``benchmarks_dir`` the root of the Snakemake benchmark TSVs (rule = first path component).
-    ``options`` are :func:`report_context`'s: ``term`` the coefficient the short answer and the
-    tables focus on, ``commit`` overrides ``git rev-parse HEAD`` in ``repository`` (default:
-    the checkout this package was imported from, if any), ``command`` the command shown to
-    rerun the study; ``theory_csv`` and ``theory_skipped_csv`` feed the section "Does the
-    simulation agree with theory?" (it says so when they are not given), ``crossovers_csv``
-    and ``optima_csv`` the answer to "when does L2 stop winning?". Per-scenario sections show
-    the sweeps' anchors and anchor estimators.
-    """
-    ctx = report_context(
-        study_json,
-        estimators_csv,
-        performance_csv,
-        scenarios_csv,
-        claims_csv,
-        estimates_dir,
-        figures,
-        benchmarks_dir,
-        **options,
-    )
+def render_report(context: Mapping[str, Any], out_html: str | Path) -> None:
+    """Render the self-contained HTML report of ``context`` (:func:`report_context`) to
+    ``out_html`` (written atomically)."""
     css = (TEMPLATES / "report.css").read_text(encoding="utf-8")
-    text = _environment().get_template("report.html.j2").render(**ctx, css=css)
+    text = _environment().get_template("report.html.j2").render(**context, css=css)
     write_text(out_html, text)
