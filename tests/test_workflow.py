@@ -235,7 +235,7 @@ def test_adding_an_estimator_reruns_fits_only(study: Path, tmp_path: Path):
     config = copy.deepcopy(TINY)
     config["estimators"]["ridge_big"] = {"method": "ridge", "penalty": 50.0}
     counts = _extend(study, tmp_path, config)
-    assert counts == {"fit": 3 * 2, "summarise": 3, **AGGREGATION}
+    assert counts == {"fit": 3 * 2, "summarise": 3, "estimators": 1, **AGGREGATION}
 
 
 def test_reordering_estimators_refits_nothing(study: Path, tmp_path: Path):
