@@ -13,12 +13,13 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from lossstudy.config import BUILTIN_DEFAULTS, Study, deep_merge, flatten
 from lossstudy.io import write_text
+
+if TYPE_CHECKING:  # the workflow imports this module while it parses: keep pandas out of that
+    import pandas as pd
 
 __all__ = [
     "ESTIMATOR_TEXT_COLUMNS",
@@ -76,6 +77,8 @@ def read_study(path: str | Path) -> dict[str, Any]:
 
 def read_estimators(path: str | Path) -> pd.DataFrame:
     """``estimators.csv`` with its text columns never missing and its flags as bools."""
+    import pandas as pd
+
     text = dict.fromkeys(ESTIMATOR_TEXT_COLUMNS, str)
     table = pd.read_csv(path, keep_default_na=False, na_values=[""], dtype=text)
     for col in ESTIMATOR_TEXT_COLUMNS:

@@ -23,12 +23,13 @@ standard error, MCSE) and a verdict. The rules:
 
 Every ``Claim.text`` is HTML-safe: names and notes are escaped, names are wrapped in ``<code>``.
 
-Modules: ``claims`` (:class:`Claim`, :class:`Number`, :func:`format_pm` and the 2-MCSE rule),
+Modules: ``claims`` (:class:`Claim`, :class:`Number` and the rule every verdict applies),
 ``roles`` (scenario groups and estimator roles), ``_context`` (the table lookup and the state
 the topics share), and one module per family of topics: ``efficiency`` (Gauss–Markov, heavy
 tails), ``ridge`` (the L2 penalty) and ``violations`` (bias, coverage, undefined moments, rank
-deficiency). This one holds :func:`short_answer`, which runs the topics in the order of
-:data:`TOPICS`.
+deficiency); ``scoreboard`` (the lowest MSE per family, whose rows are claims too) and ``step``
+(the rule ``claims``: ``claims.csv`` from the workflow's files). This one holds
+:func:`short_answer`, which runs the topics in the order of :data:`TOPICS`.
 """
 
 from __future__ import annotations
