@@ -141,3 +141,35 @@ def test_an_ill_fitting_spec_stops_at_load_naming_the_field(estimator, field, wo
     where = f"estimators.x.{field}" if field else "estimators.x"
     assert message.startswith(f"config error at '{where}': "), message
     assert words in message, message
+
+
+def test_config_readme_documents_the_spec_keys_with_valid_examples():
+    import re
+
+    text = (ROOT / "config" / "README.md").read_text().split("## Estimators", 1)[1]
+    rows = {}
+    for line in text.splitlines():
+        cells = [c.strip() for c in re.split(r"(?<!\\)\|", line.strip()[1:-1])]
+        if line.startswith("| `") and cells[0].strip("`") in ("loss", "penalty", "solver", "se"):
+            rows[cells[0].strip("`")] = cells
+    assert set(rows) == {"loss", "penalty", "solver", "se"}
+    for key, cells in rows.items():
+        example = load_yaml_text(cells[3].strip("`"))
+        (name, spec), *_ = example.items()
+        assert key in spec, key
+        study = load_study({**DEFAULT, "estimators": {"ols": {"method": "ols"}, **example}})
+        assert name in study.estimators
+
+
+def load_yaml_text(text: str) -> dict:
+    import yaml
+
+    return yaml.safe_load(text)
+
+
+def test_every_loss_penalty_and_solver_is_documented():
+    """docs/estimators.md has a table row for every registered loss, penalty and solver."""
+    doc = (ROOT / "docs" / "estimators.md").read_text()
+    rows = {line.split("|")[1].strip().strip("`") for line in doc.splitlines() if line[:3] == "| `"}
+    registered = {*methods.losses(), *methods.penalties(), *methods.solvers()}
+    assert registered <= rows, sorted(registered - rows)

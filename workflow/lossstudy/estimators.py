@@ -42,9 +42,9 @@ from typing import Any
 
 import numpy as np
 
-from lossstudy import methods
 from lossstudy.dgp import Dataset
 from lossstudy.distributions import norm_pdf, norm_ppf, t_ppf
+from lossstudy.methods import registry
 
 OK, NOT_CONVERGED, FAILED = "ok", "not_converged", "failed"
 
@@ -66,7 +66,7 @@ class FitResult:
 def is_linear_in_y(spec: dict[str, Any]) -> bool:
     """A linear map of y (OLS, WLS, ridge) inherits the errors' (missing) moments; the
     registry's fact (``lossstudy.methods``)."""
-    return methods.resolve(spec).fit.linear_in_y
+    return registry.fit_for(spec).linear_in_y
 
 
 # --------------------------------------------------------------------------- OLS
@@ -226,7 +226,7 @@ def fit_ridge(X: np.ndarray, y: np.ndarray, level: float, penalty: float = 1.0) 
 
 
 def _needs_full_rank(spec: dict[str, Any]) -> bool:
-    return methods.resolve(spec).needs_full_rank()
+    return registry.resolve(spec).needs_full_rank()
 
 
 def fit_one(X: np.ndarray, y: np.ndarray, spec: dict[str, Any], level: float) -> Fitted:
@@ -237,7 +237,7 @@ def fit_one(X: np.ndarray, y: np.ndarray, spec: dict[str, Any], level: float) ->
         warnings.simplefilter("always")
         try:
             # inside the try: the SVD of a design holding NaN/inf raises LinAlgError
-            resolved = methods.resolve(spec)  # the registry's fit (lossstudy.methods)
+            resolved = registry.resolve(spec)  # the registry's fit (lossstudy.methods)
             if resolved.needs_full_rank():
                 rank = np.linalg.matrix_rank(X)
                 if rank < p:

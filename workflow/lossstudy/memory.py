@@ -35,6 +35,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
+from lossstudy import methods
+
 MB = 2**20
 RULES = ("simulate", "fit", "summarise")
 
@@ -79,7 +81,7 @@ class JobShape:
     n: int
     p: int
     fixed: bool
-    methods: tuple[str, ...]  # one entry per estimator
+    methods: tuple[str, ...]  # one entry per estimator: its method word (lossstudy.methods)
     engine: str = "vectorized"
     #: departures the DGP applies to every replicate's R×n arrays (heteroskedasticity,
     #: autocorrelated errors, endogeneity, misspecification): each adds temporaries
@@ -136,8 +138,8 @@ def features(rule: str, s: JobShape) -> dict[str, float]:
         }
     if rule == "fit":
         # a fixed design is stacked per replicate for LAD, Huber and badly conditioned fits;
-        # WLS whitens a copy
-        copies = int(s.fixed) + int("wls" in s.methods)
+        # WLS whitens a copy (the registry's ``copies_design``)
+        copies = int(s.fixed) + int(any(methods.copies_design(m) for m in s.methods))
         return {
             "base": float(s.engine != "reference"),
             "reference": float(s.engine == "reference"),

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from lossstudy import methods
 from lossstudy.config import Study, flatten, term_names
 from lossstudy.dgp import Dataset, simulate
 from lossstudy.io import atomic_path
@@ -347,7 +348,7 @@ def estimator_notes(
     intercept: dict[str, str] = {}
     for name, spec in estimators.items():
         rules[name] = dict(moment_rules(errors, spec, ref_spec))
-        if not mom.symmetric and spec["method"] in ("lad", "huber"):
+        if not mom.symmetric and methods.fit_for(spec).robust:
             intercept[name] = (
                 f"skewed errors: the {spec['method']} intercept estimates a location of y other "
                 "than its mean, so its bias is by design (for LAD the target is intercept + "

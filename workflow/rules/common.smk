@@ -63,7 +63,8 @@ def maybe_temp(path):
 
 def benchmark_files(wildcards):
     """Every job's benchmark file: the report sums wall time per rule from them."""
-    files = ["results/benchmarks/scenarios.tsv", "results/benchmarks/performance.tsv"]
+    files = ["results/benchmarks/scenarios.tsv", "results/benchmarks/estimators.tsv"]
+    files += ["results/benchmarks/performance.tsv"]
     files += ["results/benchmarks/figures.tsv", "results/benchmarks/theory.tsv"]
     files += [
         "results/benchmarks/figure_cells.tsv",

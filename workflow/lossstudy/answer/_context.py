@@ -172,8 +172,8 @@ class _Ctx:
         linear ones, wherever the errors have a mean). Ridge is biased by construction.
         """
         row = self.scen.get(scenario, {})
-        method = self.roles.get(estimator, {}).get("method")
-        if method not in ("ols", "wls", "lad", "huber") or self.tab.term == "intercept":
+        role = self.roles.get(estimator, {})
+        if not role.get("symmetric_unbiased") or self.tab.term == "intercept":
             return ""
         if not (_holds(row, "linearity") and _holds(row, "exogeneity")):
             return ""
@@ -186,7 +186,7 @@ class _Ctx:
             mom = error_moments(errors)
         except (KeyError, TypeError, ValueError):
             return ""
-        if not mom.symmetric or (method in ("ols", "wls") and not mom.mean_finite):
+        if not mom.symmetric or (role.get("linear") and not mom.mean_finite):
             return ""
         return f"odd in {errors.get('distribution', '?')} errors, symmetric about 0"
 

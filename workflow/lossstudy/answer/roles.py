@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from lossstudy import methods
 from lossstudy.assumptions import GAUSS_MARKOV
 
 #: Assumption columns of ``scenarios.csv`` (Gauss–Markov ones first, then normality).
@@ -76,7 +77,7 @@ def scenario_groups(scenarios: pd.DataFrame) -> pd.DataFrame:
 
 def _infer_method(name: str) -> dict[str, Any]:
     low = name.lower()
-    for method in ("ols", "wls", "lad", "huber", "ridge"):
+    for method in methods.shorthands():
         if low.startswith(method):
             spec: dict[str, Any] = {"method": method}
             if method == "ols":
@@ -91,11 +92,13 @@ def _infer_method(name: str) -> dict[str, Any]:
 def estimator_roles(
     names: Sequence[str], estimators: Mapping[str, Mapping[str, Any]] | None
 ) -> dict[str, dict[str, Any]]:
-    """Per estimator: its spec and derived roles.
+    """Per estimator: its spec and derived roles, from the registry's facts
+    (:mod:`lossstudy.methods`).
 
-    Keys: ``method``, ``se`` (ols only), ``penalised`` (ridge with λ ≠ 0), ``robust`` (lad,
-    huber), ``point`` (a key shared by estimators with identical point estimates, e.g. OLS with
-    classical and HC3 SEs).
+    Keys: ``method``, ``se`` (ols only), ``penalised`` (a penalty with λ ≠ 0), ``robust`` (lad,
+    huber, ...), ``linear`` (linear in y), ``symmetric_unbiased`` (unbiased slopes under
+    symmetric errors), ``intervals`` (has confidence intervals), ``point`` (a key shared by
+    estimators with identical point estimates, e.g. OLS with classical and HC3 SEs).
     """
     out: dict[str, dict[str, Any]] = {}
     for name in names:
@@ -109,16 +112,19 @@ def estimator_roles(
             spec.setdefault("k", 1.345)
         if method == "ridge":
             spec.setdefault("penalty", 1.0)
-        penalty = spec.get("penalty", 0.0)
-        penalised = method == "ridge" and not (
-            isinstance(penalty, int | float) and np.isfinite(penalty) and penalty == 0
-        )
+        try:
+            fit: methods.Fit | None = methods.fit_for(spec)
+        except methods.SpecError:
+            fit = None  # not an estimator the registry knows: no role
         point = (method, tuple(sorted((k, str(v)) for k, v in spec.items() if k != "se")))
         out[name] = {
             **spec,
             "method": method,
-            "penalised": penalised,
-            "robust": method in ("lad", "huber"),
+            "penalised": fit is not None and methods.penalised(spec),
+            "robust": fit is not None and fit.robust,
+            "linear": fit is not None and fit.linear_in_y,
+            "symmetric_unbiased": fit is not None and fit.symmetric_unbiased,
+            "intervals": fit is not None and fit.intervals and spec.get("se") != "none",
             "point": point,
         }
     return out

@@ -69,6 +69,7 @@ register_fit(
         se=("classical",),
         params=WEIGHTED.params,
         batched=vectorized.fit_builtin,
+        copies_design=True,
         linear_in_y=True,
         symmetric_unbiased=True,
         texts=_wls_texts,

@@ -109,7 +109,7 @@ def _comparisons(
     roles = estimator_roles(list(estimators), specs)
     ref_point = roles[reference]["point"] if reference in roles else None
     versus = [e for e in estimators if e != reference and roles[e]["point"] != ref_point]
-    covered = [e for e in estimators if roles[e]["method"] != "ridge"]
+    covered = [e for e in estimators if roles[e]["intervals"]]
     return versus, covered
 
 

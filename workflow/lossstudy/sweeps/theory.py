@@ -17,13 +17,17 @@ from typing import Any
 
 import numpy as np
 
+from lossstudy import methods
 from lossstudy.assumptions import GAUSS_MARKOV, assumptions
 from lossstudy.config import _complete_errors, _set_path
 from lossstudy.dgp import error_moments
 
 Curve = Callable[[float], float]
 
-LINEAR = ("ols", "wls", "ridge")
+
+def _linear(spec: Mapping[str, Any]) -> bool:
+    """Linear in y (OLS, WLS, ridge): exact finite-sample moments exist (theory.exact)."""
+    return methods.fit_for(spec).linear_in_y
 
 
 def knobs_at(knobs: Mapping[str, Any], knob: str, value: float) -> dict[str, Any]:
@@ -167,7 +171,7 @@ def comparison_curve(
     scenario id of every cell of the series), each on its own fixed design."""
     if measure not in ("rel_efficiency", "rel_mse"):
         return None, "no theory: no closed form for coverage along this sweep"
-    if spec["method"] in LINEAR and ref["method"] in LINEAR:
+    if _linear(spec) and _linear(ref):
         if cells is None:
             return None, "no theory: the series' cells are not known"
         return _linear_cells(cells, seed, spec, ref, measure, j)

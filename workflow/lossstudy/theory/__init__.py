@@ -65,6 +65,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from lossstudy import methods
 from lossstudy.config import term_names
 from lossstudy.io import atomic_path
 from lossstudy.mcse import P_CHANCE as P_CHANCE
@@ -293,9 +294,9 @@ def outside_the_theorem(
     out = []
     for name, spec in estimators.items():
         method = spec["method"]
-        if method in ("lad", "huber"):
+        if not methods.fit_for(spec).linear_in_y:
             why = "not linear in y"
-        elif method == "ridge" and float(spec.get("penalty", 1.0)) > 0:
+        elif methods.penalised(spec):
             why = "biased by its penalty"
         else:
             continue

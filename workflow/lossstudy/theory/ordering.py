@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from lossstudy import methods
+
 from .checks import HEAVY_TAILS_NOTE, Check, Setting, _full_rank, _join, _weights_match
 
 #: A ridge is "the" Bayes rule when its λ is within this relative tolerance of σ²/τ².
@@ -28,12 +30,7 @@ def gauss_markov_checks(s: Setting, moments: Mapping[str, tuple[np.ndarray, np.n
     knobs, estimators, groups, terms, heavy = s.knobs, s.estimators, s.groups, s.terms, s.heavy
     mom, dist, unbiased, why_biased = s.mom, s.dist, s.unbiased, s.why_biased
     checks, skip = s.checks, s.skip
-    candidates = [
-        e
-        for e in groups
-        if estimators[e]["method"] in ("ols", "wls")
-        or (estimators[e]["method"] == "ridge" and float(estimators[e].get("penalty", 1.0)) == 0)
-    ]
+    candidates = [e for e in groups if _linear_unbiased(estimators[e])]
     if len(candidates) >= 2:
         reason = ""
         if not mom.var_finite:
@@ -117,6 +114,11 @@ def bayes_checks(s: Setting, moments: Mapping[str, tuple[np.ndarray, np.ndarray]
                 checks.append(
                     Check(name, "slopes", "bayes_risk_excess", 0.0, ">=", "ordering", note, bayes)
                 )
+
+
+def _linear_unbiased(spec: Mapping[str, Any]) -> bool:
+    """In the Gauss–Markov class: linear in y and not penalised (ridge with λ = 0 is OLS)."""
+    return methods.fit_for(spec).linear_in_y and not methods.penalised(spec)
 
 
 def _as_ls(spec: Mapping[str, Any]) -> dict[str, Any]:

@@ -54,9 +54,10 @@ from typing import Any
 
 import numpy as np
 
-from lossstudy import estimators, methods
+from lossstudy import estimators
 from lossstudy.dgp import Dataset
 from lossstudy.estimators import FAILED, FitResult
+from lossstudy.methods import registry
 
 from ._linalg import SHARED_BLOCK, _Chol, _Design, _packed, _SharedX, single_thread_blas
 from ._results import EngineInfo, _finish, _Fits, _scatter
@@ -320,13 +321,13 @@ def fit_dataset_vectorized(
     each internal chunk and after each replicate handed to the reference.
     """
     try:
-        batched = methods.resolve(spec).fit.batched
-    except methods.SpecError:
+        batched = registry.resolve(spec).fit.batched
+    except registry.SpecError:
         batched = None
     if batched is None:
         return estimators.fit_dataset(data, spec, level, progress=progress)
     info = info if info is not None else EngineInfo()
-    return batched(data, methods.canonical(spec), level, info=info, progress=progress)
+    return batched(data, registry.canonical(spec), level, info=info, progress=progress)
 
 
 def fit_builtin(
