@@ -162,21 +162,22 @@ def test_unreliable_mcse_is_flagged_in_row_and_sentence() -> None:
 
 
 def test_report_renders_the_claims_from_the_file(tmp_path: Path) -> None:
-    """The report shows the sentences of claims.csv: an edited sentence appears verbatim, and
-    without the file the same rows are derived in memory."""
-    from test_report import make_study
+    """The report shows the sentences of claims.csv (an edited sentence appears verbatim) and
+    derives none itself: without the file it stops."""
+    from test_report import inputs, make_study
 
-    from lossstudy.report import claims_table, render_report
+    from lossstudy.report import render_report, report_context
 
-    config = make_study(tmp_path, 4, {"ols": SPECS["ols"], "lad": SPECS["lad"]})
-    args = (config, tmp_path / "performance.csv", tmp_path / "scenarios.csv")
-    frame = claims_table(*args)
+    make_study(tmp_path, 4, {"ols": SPECS["ols"], "lad": SPECS["lad"]})
+    *args, claims_csv = inputs(tmp_path)
+    frame = pd.read_csv(claims_csv, keep_default_na=False, na_values=[""])
     assert frame["claim"].nunique() >= 2
     frame.loc[frame["claim"] == 1, "text"] = "A sentence edited in claims.csv"
-    write_claims_csv(frame, tmp_path / "claims.csv")
-    for claims_csv, expected in ((tmp_path / "claims.csv", True), (None, False)):
-        out = tmp_path / "report.html"
-        render_report(*args, None, [], None, out, claims_csv=claims_csv)
-        html = out.read_text()
-        assert ("A sentence edited in claims.csv" in html) is expected
-        assert "<code>claim = 1</code>" in html
+    write_claims_csv(frame, claims_csv)
+    out = tmp_path / "report.html"
+    render_report(report_context(*args, claims_csv, None, [], None), out)
+    html = out.read_text()
+    assert "A sentence edited in claims.csv" in html
+    assert "<code>claim = 1</code>" in html
+    with pytest.raises(FileNotFoundError):
+        report_context(*args, tmp_path / "absent.csv", None, [], None)

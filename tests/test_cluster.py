@@ -98,7 +98,7 @@ def group_args(profile: dict) -> list[str]:
 def test_slurm_profile_groups_every_cluster_rule():
     profile, (found, local) = slurm_profile(), rules()
     assert profile["executor"] == "slurm"
-    assert local == {"scenarios", "estimators", "performance"}
+    assert local == {"scenarios", "performance", "settings", "estimators"}
     groups = profile["groups"]
     # every rule that goes to the cluster is in a group; local rules are not
     assert set(groups) == set(found) - local == CELL_RULES | STUDY_RULES
@@ -200,7 +200,7 @@ def test_slurm_groups_on_the_default_study(tmp_path: Path):
             members[-1][1].append([m[1], ""])
         elif m := re.match(r"^        wildcards: (.*)$", line):
             members[-1][1][-1][1] = m[1]
-    assert set(top) == {"scenarios", "estimators", "performance", "all"}
+    assert set(top) == {"scenarios", "performance", "settings", "estimators", "all"}
 
     cells = [jobs for name, jobs in members if name == "cell"]
     study = [jobs for name, jobs in members if name == "study"]

@@ -110,7 +110,7 @@ def test_scoreboard_threshold_is_bonferroni_over_the_board():
     """A 2.4-SE gap beat the old 2-SE rule; over the board's comparisons it is a tie. The
     threshold is Bonferroni over the comparisons with a winner (4 here: undefined cells and
     winners are not comparisons)."""
-    from lossstudy.answer.claims import bonferroni
+    from lossstudy.mcse import bonferroni
 
     mse = dict(MSE)
     mse[("gm-n200", "ridge")] = (1.0 + 2.4 * math.hypot(0.02, 0.02), 0.02, True)

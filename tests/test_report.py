@@ -19,8 +19,12 @@ import pytest  # noqa: E402
 
 from lossstudy import report  # noqa: E402
 from lossstudy.answer import ASSUMPTIONS
+from lossstudy.answer.step import write_claims  # noqa: E402
+from lossstudy.config import load_study  # noqa: E402
+from lossstudy.methods import write_estimators  # noqa: E402
 from lossstudy.performance import MEASURES  # noqa: E402
-from lossstudy.report import render_report  # noqa: E402
+from lossstudy.report import render_report, report_context  # noqa: E402
+from lossstudy.studyfile import study_record, write_study  # noqa: E402
 from lossstudy.theory import COLUMNS  # noqa: E402
 
 HEADINGS = (
@@ -36,7 +40,8 @@ KINDS = ("normal", "t", "cauchy", "het")
 
 
 def make_study(tmp: Path, n_scen: int, estimators: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """Synthetic config, scenarios.csv, performance.csv and benchmark TSVs under ``tmp``."""
+    """Synthetic config, study.json, estimators.csv, scenarios.csv, performance.csv and
+    benchmark TSVs under ``tmp`` (claims.csv: :func:`inputs`)."""
     rng = np.random.default_rng(1)
     scen_rows, perf_rows = [], []
     config = {
@@ -106,6 +111,9 @@ def make_study(tmp: Path, n_scen: int, estimators: dict[str, dict[str, Any]]) ->
                             "note": note,
                         }
                     )
+    study = load_study(config)
+    write_study(study_record(study, config), tmp / "study.json")
+    write_estimators(study, tmp / "estimators.csv")
     pd.DataFrame(scen_rows).to_csv(tmp / "scenarios.csv", index=False)
     pd.DataFrame(perf_rows).to_csv(tmp / "performance.csv", index=False)
     bench = tmp / "benchmarks"
@@ -120,19 +128,33 @@ def make_study(tmp: Path, n_scen: int, estimators: dict[str, dict[str, Any]]) ->
     return config
 
 
+def inputs(tmp: Path) -> tuple[Path, ...]:
+    """The report's first five inputs under ``tmp``, writing claims.csv as the workflow does
+    (from an empty theory table when the test wrote none)."""
+    theory = tmp / "theory.csv"
+    if not theory.exists():
+        pd.DataFrame(columns=list(COLUMNS)).to_csv(theory, index=False)
+    paths = (
+        tmp / "study.json",
+        tmp / "estimators.csv",
+        tmp / "performance.csv",
+        tmp / "scenarios.csv",
+    )
+    write_claims(*paths, theory, tmp / "claims.csv")
+    return (*paths, tmp / "claims.csv")
+
+
 def render(tmp: Path, n_scen: int, estimators: dict[str, dict[str, Any]]) -> tuple[str, dict]:
     config = make_study(tmp, n_scen, estimators)
     out = tmp / "report.html"
-    render_report(
-        config,
-        tmp / "performance.csv",
-        tmp / "scenarios.csv",
+    context = report_context(
+        *inputs(tmp),
         tmp / "estimates",
         [tmp / "bias.png"],
         tmp / "benchmarks",
-        out,
         commit="0123abcd",
     )
+    render_report(context, out)
     return out.read_text(encoding="utf-8"), config
 
 
@@ -249,18 +271,16 @@ def test_theory_section(tmp_path: Path) -> None:
     config = make_study(tmp_path, 3, estimators)
     theory_csv, skipped_csv = write_theory(tmp_path, config)
     out = tmp_path / "report.html"
-    render_report(
-        config,
-        tmp_path / "performance.csv",
-        tmp_path / "scenarios.csv",
+    context = report_context(
+        *inputs(tmp_path),
         None,
         [tmp_path / "bias.png"],
         None,
-        out,
         commit="0123abcd",
         theory_csv=theory_csv,
         theory_skipped_csv=skipped_csv,
     )
+    render_report(context, out)
     text = out.read_text(encoding="utf-8")
     check_common(text, config)
     section = text.split('id="theory"')[1].split('id="results"')[0]
@@ -287,28 +307,40 @@ def test_git_failure_is_tolerated(monkeypatch: pytest.MonkeyPatch, tmp_path: Pat
         raise OSError("no git")
 
     monkeypatch.setattr(subprocess, "run", boom)
-    assert report._git_commit(tmp_path).startswith("not available")
+    assert report.provenance.git_commit(tmp_path).startswith("not available")
 
 
 def test_commit_of_the_workflows_checkout(tmp_path: Path) -> None:
     """The package cites the commit of the checkout it was imported from, or, when installed
     (no checkout around it), none unless the workflow names its own."""
-    assert Path(__file__).resolve().parents[1] == report.REPO_ROOT
-    assert report._git_commit(None).startswith("not available")
+    assert Path(__file__).resolve().parents[1] == report.provenance.REPO_ROOT
+    assert report.provenance.git_commit(None).startswith("not available")
 
 
 def test_missing_benchmarks_and_figures(tmp_path: Path) -> None:
-    config = make_study(tmp_path, 2, {"a": {"method": "ols"}, "b": {"method": "lad"}})
+    make_study(tmp_path, 2, {"a": {"method": "ols"}, "b": {"method": "lad"}})
     out = tmp_path / "r.html"
-    render_report(
-        config,
-        tmp_path / "performance.csv",
-        tmp_path / "scenarios.csv",
-        None,
-        [],
-        tmp_path / "nowhere",
-        out,
-        commit="",
-    )
+    render_report(report_context(*inputs(tmp_path), None, [], tmp_path / "nowhere", commit=""), out)
     text = out.read_text(encoding="utf-8")
     assert "No figures were produced." in text and "No benchmark files found." in text
+
+
+def test_methods_and_anchors_come_from_estimators_csv(tmp_path: Path) -> None:
+    """The methods table shows estimators.csv's words, and an estimator the file marks as a
+    sweep member (not an anchor) leaves the per-scenario tables."""
+    make_study(tmp_path, 2, {"a": {"method": "ols"}, "b": {"method": "lad"}})
+    *args, claims_csv = inputs(tmp_path)
+    table = pd.read_csv(tmp_path / "estimators.csv", keep_default_na=False)
+    table.loc[table["estimator"] == "b", "loss_text"] = "absolute loss, as the file says"
+    table.to_csv(tmp_path / "estimators.csv", index=False)
+    out = tmp_path / "r.html"
+    render_report(report_context(*args, claims_csv, None, [], None, commit=""), out)
+    text = out.read_text(encoding="utf-8")
+    assert "absolute loss, as the file says" in text
+    results = text.split('id="results"')[1].split('id="figures"')[0]
+    assert "<code>b</code>" in results
+    table.loc[table["estimator"] == "b", "anchor"] = False
+    table.to_csv(tmp_path / "estimators.csv", index=False)
+    render_report(report_context(*args, claims_csv, None, [], None, commit=""), out)
+    results = out.read_text(encoding="utf-8").split('id="results"')[1].split('id="figures"')[0]
+    assert "<code>b</code>" not in results and "<code>a</code>" in results

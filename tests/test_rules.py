@@ -38,7 +38,7 @@ def test_cheap_aggregations_are_local_rules():
     text = "".join(smk.read_text() for smk in RULE_FILES)
     local = set(re.findall(r"^localrules:\n((?:    \w+,\n)+)", text, re.M))
     names = {n.strip(" ,") for block in local for n in block.splitlines()}
-    assert names == {"scenarios", "estimators", "performance"}
+    assert names == {"scenarios", "performance", "settings", "estimators"}
 
 
 @pytest.mark.parametrize("profile", ["default", "slurm"])

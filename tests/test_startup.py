@@ -141,3 +141,15 @@ def test_strings_columns_equal_lists_of_str(tmp_path):
     pq.write_table(arrow_table(merged), tmp_path / "codes.parquet")
     pq.write_table(arrow_table(plain), tmp_path / "plain.parquet")
     assert (tmp_path / "codes.parquet").read_bytes() == (tmp_path / "plain.parquet").read_bytes()
+
+
+def test_parsing_the_workflow_imports_no_pandas():
+    """What workflow/rules/common.smk imports while Snakemake parses the workflow (in every
+    process that does, cluster jobs included) leaves pandas out."""
+    code = (
+        "import sys\n"
+        "import lossstudy.config, lossstudy.quantiles, lossstudy.studyfile\n"
+        "print('pandas' in sys.modules)\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert run.stdout.strip() == "False"

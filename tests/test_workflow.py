@@ -201,6 +201,7 @@ def test_rerun_is_a_no_op(study: Path):
 
 # the study-wide steps that any change reruns
 AGGREGATION = {
+    "settings": 1,
     "performance": 1,
     "theory": 1,
     "sweeps": 1,

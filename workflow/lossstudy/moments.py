@@ -65,28 +65,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from lossstudy import errorlaws
+from lossstudy.measures import MEASURES, names
 
 __all__ = ["MEASURE_ORDERS", "MeasureRule", "RELATIVE", "moment_rule_table", "moment_rules"]
 
 #: measure -> (moment order its value needs, moment order its normal-theory MCSE needs)
 MEASURE_ORDERS: dict[str, tuple[int, int]] = {
-    "bias": (1, 2),
-    "empse": (2, 4),
-    "mse": (2, 4),
-    "rmse": (2, 4),
-    "rel_precision": (2, 4),
-    "rel_efficiency": (2, 4),
-    "rel_mse": (2, 4),
-    "modse": (2, 4),
-    "rel_error_modse": (2, 4),
-    "coverage": (0, 0),
-    "be_coverage": (1, 2),
-    "rejection": (0, 0),
-    "median_bias": (0, 0),
-    "mad": (0, 0),
+    m.name: m.orders for m in MEASURES if m.orders is not None
 }
 #: measures that compare the estimator with the reference: both need the moments
-RELATIVE = frozenset({"rel_precision", "rel_efficiency", "rel_mse"})
+RELATIVE = frozenset(names(relative=True))
 
 _WHAT = {1: "mean", 2: "variance", 4: "finite fourth moment"}
 

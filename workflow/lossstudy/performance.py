@@ -52,30 +52,18 @@ Intervals are taken as given: ``level`` is the confidence level they were built 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from lossstudy.measures import COMPUTED, names
 from lossstudy.moments import MeasureRule
 
-__all__ = ["MEASURES", "OUTPUT_COLUMNS", "performance_table"]
+__all__ = ["MEASURES", "OUTPUT_COLUMNS", "performance_table", "read_performance"]
 
-MEASURES: tuple[str, ...] = (
-    "bias",
-    "empse",
-    "mse",
-    "rmse",
-    "rel_precision",
-    "rel_efficiency",
-    "rel_mse",
-    "modse",
-    "rel_error_modse",
-    "coverage",
-    "be_coverage",
-    "rejection",
-    "median_bias",
-    "mad",
-)
+#: the measures computed here, in the order of ``performance.csv`` (:mod:`lossstudy.measures`)
+MEASURES: tuple[str, ...] = COMPUTED
 
 OUTPUT_COLUMNS: tuple[str, ...] = (
     "scenario",
@@ -103,9 +91,9 @@ _INPUT_COLUMNS: tuple[str, ...] = (
     "true_value",
 )
 
-_RELATIVE_MEASURES = frozenset({"rel_precision", "rel_efficiency", "rel_mse"})
-_SE_MEASURES = frozenset({"modse", "rel_error_modse"})
-_CI_MEASURES = frozenset({"coverage", "be_coverage", "rejection"})
+_RELATIVE_MEASURES = frozenset(names(relative=True))
+_SE_MEASURES = frozenset(names(needs="se"))
+_CI_MEASURES = frozenset(names(needs="ci"))
 
 _Z = 1.96
 _MAD_SCALE = 1.4826
@@ -542,3 +530,19 @@ def performance_table(
             "mcse_valid": valid.ravel(),
         }
     )
+
+
+def read_performance(path: str | Path) -> pd.DataFrame:
+    """``performance.csv`` as its readers need it: names as text, ``note`` never missing and
+    ``defined`` as a bool (the CSV spells it ``True``/``False``)."""
+    perf = pd.read_csv(path, keep_default_na=False, na_values=[""])
+    if "note" in perf:
+        perf["note"] = perf["note"].astype(object).where(perf["note"].notna(), "").astype(str)
+    else:
+        perf["note"] = ""
+    for col in ("scenario", "estimator", "term", "measure"):
+        perf[col] = perf[col].astype(str)
+    perf["defined"] = perf["defined"].map(
+        lambda v: str(v).strip().lower() in ("true", "1") if isinstance(v, str) else bool(v)
+    )
+    return perf

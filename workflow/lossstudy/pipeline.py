@@ -451,9 +451,9 @@ def failure_rows(est: Any) -> Any:
 
 
 def _sorted(perf: Any, estimators: list[str], terms: list[str]) -> Any:
-    from lossstudy.performance import MEASURES
+    from lossstudy.measures import names
 
-    keys = {"estimator": estimators, "term": terms, "measure": [*MEASURES, "failure_rate"]}
+    keys = {"estimator": estimators, "term": terms, "measure": list(names())}
     return perf.sort_values(
         list(keys), key=lambda col: col.map({v: i for i, v in enumerate(keys[col.name])})
     ).reset_index(drop=True)

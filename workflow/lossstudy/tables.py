@@ -8,17 +8,11 @@ from pathlib import Path
 import pandas as pd
 
 from lossstudy.io import atomic_path, write_text
+from lossstudy.measures import BY_NAME, names
 
-TABLE_MEASURES = ("bias", "empse", "mse", "rel_efficiency", "coverage", "median_bias", "mad")
-LABELS = {
-    "bias": "Bias",
-    "empse": "Emp. SE",
-    "mse": "MSE",
-    "rel_efficiency": "Rel. eff.",
-    "coverage": "Coverage",
-    "median_bias": "Median bias",
-    "mad": "MAD",
-}
+#: the measures the tables show, and their column heads (:mod:`lossstudy.measures`)
+TABLE_MEASURES = names(in_tables=True)
+LABELS = {m: BY_NAME[m].short for m in TABLE_MEASURES}
 
 
 def wide_table(perf: pd.DataFrame) -> pd.DataFrame:

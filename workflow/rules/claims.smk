@@ -1,5 +1,7 @@
 rule claims:
     input:
+        study="results/study.json",
+        estimators="results/estimators.csv",
         performance="results/performance.csv",
         scenarios="results/scenarios.csv",
         theory="results/theory.csv",
@@ -21,11 +23,5 @@ rule claims:
     resources:
         mem_mb=600,
         runtime=5,
-    params:
-        # what the claims depend on besides the inputs: rerun when these change
-        estimators=json.dumps(STUDY.estimators, sort_keys=True),
-        anchors=json.dumps(STUDY.anchor_estimators()),
-        reference=STUDY.reference,
-        level=STUDY.level,
     script:
         "../scripts/claims.py"

@@ -11,6 +11,7 @@ if find_spec("lossstudy") is None:
 
 from lossstudy.config import SCHEMA_IN_REPOSITORY, ConfigError, load_study
 from lossstudy.quantiles import job_quantiles
+from lossstudy.studyfile import study_record
 
 # This workflow's own schema, not whatever copy the installed package carries.
 SCHEMA = Path(workflow.basedir) / SCHEMA_IN_REPOSITORY

@@ -94,6 +94,8 @@ rule figures:
 
 rule report:
     input:
+        study="results/study.json",
+        estimators="results/estimators.csv",
         performance="results/performance.csv",
         scenarios="results/scenarios.csv",
         estimates=expand(

@@ -29,6 +29,32 @@ rule scenarios:
         "../scripts/scenarios.py"
 
 
+# The study-level settings the claims step and the report read (results/study.json), so neither
+# parses the config again; rewritten only when they change. Cheap: run by Snakemake itself.
+localrules:
+    settings,
+
+
+rule settings:
+    output:
+        "results/study.json",
+    log:
+        "results/logs/settings.log",
+    benchmark:
+        "results/benchmarks/settings.tsv"
+    conda:
+        "../../environment.yml"
+    threads: 1
+    # Writes a few kB of JSON.
+    resources:
+        mem_mb=400,
+        runtime=5,
+    params:
+        record=lambda wildcards: json.dumps(study_record(STUDY, config), indent=1),
+    script:
+        "../scripts/settings.py"
+
+
 # The resolved spec of every estimator (sweep members too): loss, penalty, solver, se and
 # parameters, with the words the report shows for them. Cheap, like `scenarios`.
 localrules:

@@ -2,12 +2,13 @@
 
 import _lossstudy_path  # noqa: F401  (finds lossstudy without the package installed)
 
+from lossstudy.answer.step import write_claims
 from lossstudy.pipeline import setup_logging
-from lossstudy.report import write_claims
 
 setup_logging(snakemake.log[0])
 write_claims(
-    snakemake.config,
+    snakemake.input.study,
+    snakemake.input.estimators,
     snakemake.input.performance,
     snakemake.input.scenarios,
     snakemake.input.theory,

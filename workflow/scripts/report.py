@@ -6,7 +6,7 @@ import _lossstudy_path  # finds lossstudy without the package installed, and thi
 
 from lossstudy.figures import CAPTIONS, OPTIMUM_PREFIX, SWEEP_PREFIX
 from lossstudy.pipeline import setup_logging
-from lossstudy.report import render_report
+from lossstudy.report import render_report, report_context
 
 setup_logging(snakemake.log[0])
 figdir = Path(snakemake.input.figures)
@@ -14,18 +14,19 @@ figures = [figdir / f"{name}.png" for name in CAPTIONS if (figdir / f"{name}.png
 figures += sorted(figdir.glob(f"{SWEEP_PREFIX}*.png")) + sorted(
     figdir.glob(f"{OPTIMUM_PREFIX}*.png")
 )
-render_report(
-    snakemake.config,
+context = report_context(
+    snakemake.input.study,
+    snakemake.input.estimators,
     snakemake.input.performance,
     snakemake.input.scenarios,
+    snakemake.input.claims,
     Path(snakemake.input.estimates[0]).parent,
     figures,
     "results/benchmarks",
-    snakemake.output[0],
     repository=_lossstudy_path.CHECKOUT,
     theory_csv=snakemake.input.theory,
     theory_skipped_csv=snakemake.input.theory_skipped,
     crossovers_csv=snakemake.input.crossovers,
     optima_csv=snakemake.input.optima,
-    claims_csv=snakemake.input.claims,
 )
+render_report(context, snakemake.output[0])

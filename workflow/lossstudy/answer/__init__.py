@@ -23,26 +23,30 @@ standard error, MCSE) and a verdict. The rules:
 
 Every ``Claim.text`` is HTML-safe: names and notes are escaped, names are wrapped in ``<code>``.
 
-Modules: ``claims`` (:class:`Claim`, :class:`Number`, :func:`format_pm` and the 2-MCSE rule),
+Modules: ``claims`` (:class:`Claim`, :class:`Number` and the rule every verdict applies),
 ``roles`` (scenario groups and estimator roles), ``_context`` (the table lookup and the state
 the topics share), and one module per family of topics: ``efficiency`` (Gauss–Markov, heavy
 tails), ``ridge`` (the L2 penalty) and ``violations`` (bias, coverage, undefined moments, rank
-deficiency). This one holds :func:`short_answer`, which runs the topics in the order of
-:data:`TOPICS`.
+deficiency); ``scoreboard`` (the lowest MSE per family, whose rows are claims too) and ``step``
+(the rule ``claims``: ``claims.csv`` from the workflow's files). This one holds
+:func:`short_answer`, which runs the topics in the order of :data:`TOPICS`.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from lossstudy.mcse import ALPHA, bonferroni, format_pm
+from lossstudy.mcse import Z_TIE as Z_TIE
+
 from ._context import _Ctx, _Table
-from .claims import _THRESHOLDS, ALPHA, TOPICS, Claim, Number, bonferroni, format_pm
-from .claims import Z_TIE as Z_TIE
+from .claims import TOPICS, Claim, Number, Thresholds
 from .efficiency import _gauss_markov, _heavy_tails
 from .ridge import CORRELATED as CORRELATED
 from .ridge import NEAR_COLLINEAR as NEAR_COLLINEAR
@@ -104,11 +108,7 @@ def answer_table(
     the claims were written with (:mod:`lossstudy.answer.table`), then the ``extra``
     sentences' rows (the front page's scoreboard)."""
     claims, thresholds, ref = _answer(perf, scenarios, reference, term, estimators, level, theory)
-    token = _THRESHOLDS.set(thresholds)
-    try:
-        return claims_frame(claims, ref, level, extra)
-    finally:
-        _THRESHOLDS.reset(token)
+    return claims_frame(claims, ref, level, thresholds, extra)
 
 
 def _answer(
@@ -120,7 +120,12 @@ def _answer(
     level: float,
     theory: pd.DataFrame | None,
 ) -> tuple[list[Claim], dict[str, float], str]:
-    """The claims, the family thresholds they were written with, and the reference."""
+    """The claims, the family thresholds they were written with, and the reference.
+
+    Multiplicity: the claims written at the 2-MCSE rule (no thresholds) name the comparisons
+    the answer judges; each family's threshold is Bonferroni over its count, computed once,
+    and the claims are then written with those thresholds.
+    """
     tab = _Table(perf, term)
     if not tab.rows:
         return [], {}, reference or ""
@@ -143,53 +148,44 @@ def _answer(
     for g in groups:
         groups[g].sort(key=lambda s: nval[s] if np.isfinite(nval[s]) else math.inf)
     ctx = _Ctx(tab, scen, groups, nval, roles, reference, level)
+    thresholds = family_thresholds(_generate(ctx), reference, level)
+    return _generate(replace(ctx, thresholds=thresholds)), thresholds, reference
 
-    def generate() -> list[Claim]:
-        out: list[Claim] = []
-        for make in (
-            _gauss_markov,
-            _heavy_tails,
-            _ridge,
-            _bias,
-            _coverage,
-            _undefined,
-            _full_rank,
-        ):
-            out.extend(make(ctx))
-        return out
 
-    # Multiplicity: a first pass at Z_TIE finds the comparisons the claims judge; each family's
-    # threshold is then Bonferroni over its count, and the claims are written again with it
-    # (the set of comparisons can change with the threshold, so until it is stable).
-    def sizes(claims: list[Claim]) -> dict[str, float]:
-        return {f: bonferroni(m) for f, m in family_sizes(claims, reference, level).items()}
-
-    claims = generate()
-    thresholds: dict[str, float] = {}
-    for _ in range(4):
-        thresholds = sizes(claims)
-        token = _THRESHOLDS.set(thresholds)
-        try:
-            claims = generate()
-            done = sizes(claims) == thresholds
-        finally:
-            _THRESHOLDS.reset(token)
-        if done:
-            break
-    return claims, thresholds, reference
+def _generate(ctx: _Ctx) -> list[Claim]:
+    """Every topic's claims, in the order of :data:`TOPICS`, judged with ``ctx.thresholds``."""
+    out: list[Claim] = []
+    for make in (_gauss_markov, _heavy_tails, _ridge, _bias, _coverage, _undefined, _full_rank):
+        out.extend(make(ctx))
+    return out
 
 
 def family_sizes(claims: list[Claim], reference: str = "", level: float = 0.95) -> dict[str, int]:
-    """Distinct judged comparisons (scenario, estimator, versus, term, measure) per family."""
-    return family_sizes_of(claims_frame(claims, reference, level))
+    """Distinct judged comparisons (scenario, estimator, versus, term, measure) per family
+    (undefined comparisons judge nothing, so the count does not depend on any threshold)."""
+    return family_sizes_of(claims_frame(claims, reference, level, {}))
+
+
+def family_thresholds(
+    claims: list[Claim], reference: str = "", level: float = 0.95, alpha: float = ALPHA
+) -> dict[str, float]:
+    """family -> the Bonferroni z over the comparisons ``claims`` judge."""
+    return {f: bonferroni(m, alpha) for f, m in family_sizes(claims, reference, level).items()}
 
 
 def multiplicity(
-    claims: list[Claim], reference: str = "", level: float = 0.95, alpha: float = ALPHA
+    claims: list[Claim],
+    reference: str = "",
+    level: float = 0.95,
+    alpha: float = ALPHA,
+    thresholds: Thresholds | None = None,
 ) -> list[dict[str, Any]]:
     """Per verdict family: comparisons m, the Bonferroni threshold, the verdicts called, and the
-    bound on the expected number of false verdicts (E[V] ≤ m₀ α/m ≤ α)."""
-    return multiplicity_of(claims_frame(claims, reference, level), alpha)
+    bound on the expected number of false verdicts (E[V] ≤ m₀ α/m ≤ α); the verdicts are
+    judged with ``thresholds`` (default: Bonferroni over the claims' own counts)."""
+    if thresholds is None:
+        thresholds = family_thresholds(claims, reference, level, alpha)
+    return multiplicity_of(claims_frame(claims, reference, level, thresholds), alpha)
 
 
 def exact_theory(

@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from .claims import Number, _code, judge
+from lossstudy.dgp import error_moments
+
+from .claims import Number, _code, basis_words, judge
 
 
 class _Table:
@@ -118,6 +120,8 @@ class _Ctx:
     roles: dict[str, dict[str, Any]]
     reference: str
     level: float
+    #: family -> z threshold in force (empty: the 2-MCSE rule everywhere)
+    thresholds: Mapping[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         # symmetric errors fix the bias of the odd estimators at 0 (see unbiased_by_theory)
@@ -167,8 +171,6 @@ class _Ctx:
         estimation error is symmetric about 0: unbiased wherever the mean exists (for the
         linear ones, wherever the errors have a mean). Ridge is biased by construction.
         """
-        from lossstudy.dgp import error_moments
-
         row = self.scen.get(scenario, {})
         role = self.roles.get(estimator, {})
         if not role.get("symmetric_unbiased") or self.tab.term == "intercept":
@@ -191,16 +193,14 @@ class _Ctx:
     def biased(self, scenario: str, estimator: str, bias: Number) -> bool:
         """Bias beyond Monte Carlo error (the family's threshold), or by theory where theory
         fixes the bias (a contrary estimate must clear the theory bar: :func:`judge`)."""
-        return judge(bias, 0.0).verdict in ("win", "loss")
+        return judge(bias, 0.0, self.thresholds).verdict in ("win", "loss")
 
     def contrary(self, scenario: str, estimator: str) -> str:
         """Words for a bias verdict that rests on theory or contradicts it ('' for neither)."""
-        from .claims import basis_words
-
         bias = self.tab.get(scenario, estimator, "bias")
         if bias is None:
             return ""
-        return basis_words(bias, judge(bias, 0.0))
+        return basis_words(bias, judge(bias, 0.0, self.thresholds))
 
 
 def _largest(ctx: _Ctx, group: str) -> str:

@@ -3,19 +3,23 @@
 Why a module of its own: every topic cites :class:`Number` objects (a value with its MCSE) and
 returns :class:`Claim` objects, and all of them must apply one rule for a win, a loss or a tie
 (beyond or within ``Z_TIE`` MCSE of the null value) and word it the same way, with names
-HTML-escaped. Keeping the rule and its wording here means a topic cannot drift from it;
-:func:`format_pm` is also used by :mod:`lossstudy.report` and :mod:`lossstudy.theory`.
+HTML-escaped. Keeping the rule and its wording here means a topic cannot drift from it.
+The thresholds in force are values (family -> z) that the caller computes once and passes in;
+the rounding and the thresholds shared with the theory check live in :mod:`lossstudy.mcse`.
 """
 
 from __future__ import annotations
 
 import html
 import math
-from contextvars import ContextVar
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+
+from lossstudy.mcse import Z_FLAG, Z_TIE, format_pm
+from lossstudy.measures import MEASURES
 
 #: Topic key -> heading, in the order the claims are returned.
 TOPICS: dict[str, str] = {
@@ -28,56 +32,25 @@ TOPICS: dict[str, str] = {
     "full_rank": "Rank-deficient design",
 }
 
-Z_TIE = 2.0  # a difference within this many MCSE is a tie (the first pass; see below)
 _Z_LIMIT = Z_TIE + 1e-9  # "exactly 2 MCSE" stays a tie despite rounding
 
-#: Verdict families: the measures a claim judges, by the null they are judged against.
+#: Verdict families: the measures a claim judges, by the null they are judged against (the
+#: measures' own column of :mod:`lossstudy.measures`, and the MAD comparison of two estimators).
 FAMILIES: dict[str, str] = {
-    "rel_efficiency": "relative",
-    "rel_mse": "relative",
-    "rel_precision": "relative",
-    "bias": "bias",
-    "coverage": "coverage",
+    **{m.name: m.family for m in MEASURES if m.family},
     "mad_difference": "robust",
 }
-#: Family-wise error rate of the verdicts of each family (Bonferroni).
-ALPHA = 0.05
 
-#: family -> z threshold in force; empty (Z_TIE everywhere) in the first pass of
-#: :func:`lossstudy.answer.short_answer`, which then sets the Bonferroni thresholds.
-_THRESHOLDS: ContextVar[dict[str, float] | None] = ContextVar("thresholds", default=None)
+#: family -> z threshold in force (a family not listed is judged at Z_TIE).
+Thresholds = Mapping[str, float]
 
 
-def bonferroni(m: int, alpha: float = ALPHA) -> float:
-    """z beyond which one of ``m`` two-sided comparisons is called: Φ⁻¹(1 − α/(2m)), and
-    never below the study's 2-MCSE rule (Z_TIE), so a small family is judged as before."""
-    from scipy.stats import norm
-
-    return max(Z_TIE, float(norm.ppf(1.0 - alpha / (2.0 * max(int(m), 1)))))
-
-
-def z_limit(measure: str) -> float:
-    """The threshold in force for a measure's family (Z_TIE outside the second pass)."""
+def z_limit(measure: str, thresholds: Thresholds) -> float:
+    """The threshold in force for a measure's family (Z_TIE for a family without one)."""
     fam = FAMILIES.get(measure)
     if fam is None:
         return _Z_LIMIT
-    return (_THRESHOLDS.get() or {}).get(fam, Z_TIE) + 1e-9
-
-
-def format_pm(value: float | None, mcse: float | None = None, *, digits: int | None = None) -> str:
-    """``value ± mcse`` rounded to two significant digits of the MCSE (``--`` if missing)."""
-    if value is None or not np.isfinite(value):
-        return "--"
-    if digits is None:
-        if mcse is not None and np.isfinite(mcse) and mcse > 0:
-            digits = int(np.clip(1 - math.floor(math.log10(mcse)), 0, 6))
-        else:
-            mag = math.floor(math.log10(abs(value))) if value != 0 else 0
-            digits = int(np.clip(2 - mag, 0, 6))
-    text = f"{value:.{digits}f}"
-    if mcse is not None and np.isfinite(mcse):
-        text += f" ± {mcse:.{digits}f}"
-    return text
+    return thresholds.get(fam, Z_TIE) + 1e-9
 
 
 @dataclass(frozen=True)
@@ -133,16 +106,14 @@ class Judgement:
     basis: str = "mc"
 
 
-def judge(num: Number, null: float) -> Judgement:
+def judge(num: Number, null: float, thresholds: Thresholds) -> Judgement:
     """The one rule for every verdict of the answer (see :func:`z_limit`).
 
     Where theory fixes the true value (``num.theory``), the verdict is theory's, unless the
     estimate lies beyond ``max(threshold, Z_FLAG)`` MCSE from it: then the Monte Carlo test
     decides and the claim must say it is contrary to theory.
     """
-    from lossstudy.theory import Z_FLAG
-
-    thr = z_limit(num.measure)
+    thr = z_limit(num.measure, thresholds)
     if not num.defined or not np.isfinite(num.value):
         return Judgement(null, math.nan, thr, "undefined")
     z = num.z(null)
@@ -203,15 +174,15 @@ def _zword(z: float) -> str:
     return f"{abs(z):.1f} MCSE"
 
 
-def _compare(num: Number, null: float) -> str:
+def _compare(num: Number, null: float, thresholds: Thresholds) -> str:
     """``win`` (above null beyond the family's threshold, or by theory), ``loss``, ``tie`` or
     ``undefined``: :func:`judge`'s verdict."""
-    return judge(num, null).verdict
+    return judge(num, null, thresholds).verdict
 
 
-def _versus(num: Number, null: float, above: str, below: str) -> str:
+def _versus(num: Number, null: float, above: str, below: str, thresholds: Thresholds) -> str:
     """``above (4.2 MCSE from 1)`` / ``tie: within Monte Carlo error (1.3 MCSE)``."""
-    j = judge(num, null)
+    j = judge(num, null, thresholds)
     z = num.z(null)
     extra = basis_words(num, j)
     if j.verdict == "tie":

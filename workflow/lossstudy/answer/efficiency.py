@@ -48,11 +48,17 @@ def _gauss_markov(ctx: _Ctx) -> Iterable[Claim]:
                 numbers.append(bias)
                 continue
             numbers.append(rel)
-            v = _compare(rel, 1.0)
+            v = _compare(rel, 1.0, ctx.thresholds)
             verdicts.append(v)
             parts.append(
                 f"{_code(e)} {rel.text()}, "
-                + _versus(rel, 1.0, f"more efficient than {_code(ref)}", "less efficient")
+                + _versus(
+                    rel,
+                    1.0,
+                    f"more efficient than {_code(ref)}",
+                    "less efficient",
+                    ctx.thresholds,
+                )
             )
         if not parts:
             continue
@@ -116,8 +122,8 @@ def _heavy_tails(ctx: _Ctx) -> Iterable[Claim]:
             if rel is None:
                 continue
             numbers.append(rel)
-            v = _compare(rel, 1.0)
-            how = basis_words(rel, judge(rel, 1.0))
+            v = _compare(rel, 1.0, ctx.thresholds)
+            how = basis_words(rel, judge(rel, 1.0, ctx.thresholds))
             verdicts.append(v)
             caveat = caveat or any(
                 num is not None and ("unreliable" in num.note or not num.mcse_valid)

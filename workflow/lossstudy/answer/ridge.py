@@ -52,12 +52,13 @@ def _ridge(ctx: _Ctx) -> Iterable[Claim]:
                     continue
                 rest_cells += 1
                 rest_numbers.append(rel)  # every cell judged is a row of claims.csv
-                if _compare(rel, 1.0) == "win":
+                if _compare(rel, 1.0, ctx.thresholds) == "win":
                     n = ctx.nval[s]
                     where = f"{_code(g)} at n = {int(n)}" if np.isfinite(n) else _code(s)
                     rest_wins.append(
                         f"{_code(e)} in {where}{'†' if broken else ''} (rel. MSE {rel.text()}, "
-                        f"{_zword(rel.z(1))}{basis_words(rel, judge(rel, 1.0))})"
+                        f"{_zword(rel.z(1))}"
+                        f"{basis_words(rel, judge(rel, 1.0, ctx.thresholds))})"
                     )
                     offset = offset or broken
 
@@ -84,14 +85,14 @@ def _ridge(ctx: _Ctx) -> Iterable[Claim]:
                 if rel is None:
                     continue
                 numbers.append(rel)
-                v = _compare(rel, 1.0)
+                v = _compare(rel, 1.0, ctx.thresholds)
                 verdicts.append(v)
                 word = {
                     "win": "lower MSE than",
                     "loss": "higher MSE than",
                     "tie": "MSE within Monte Carlo error of",
                 }[v]
-                how = basis_words(rel, judge(rel, 1.0))
+                how = basis_words(rel, judge(rel, 1.0, ctx.thresholds))
                 if v == "tie" and how:
                     word = "MSE equal to that of"
                 cell = (

@@ -30,7 +30,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .claims import ALPHA, FAMILIES, TOPICS, Claim, Number, bonferroni, judge
+from lossstudy.io import atomic_path
+from lossstudy.mcse import ALPHA, bonferroni, format_pm
+
+from .claims import FAMILIES, TOPICS, Claim, Number, Thresholds, judge
 
 COLUMNS = [
     "claim",
@@ -79,7 +82,9 @@ def _null(family: str, level: float) -> float:
     return {"relative": 1.0, "bias": 0.0, "coverage": level}.get(family, 0.0)
 
 
-def _number_row(num: Number, reference: str, level: float) -> dict[str, Any] | None:
+def _number_row(
+    num: Number, reference: str, level: float, thresholds: Thresholds
+) -> dict[str, Any] | None:
     """The comparison a cited number stands for (None for a number cited as context)."""
     family = FAMILIES.get(num.measure, "")
     failed = num.measure == "failure_rate" and np.isfinite(num.value) and num.value >= 1.0
@@ -101,7 +106,7 @@ def _number_row(num: Number, reference: str, level: float) -> dict[str, Any] | N
     if failed or not family:
         # every fit failed (rank deficiency) or the moment does not exist: no comparison
         return {**base, "statistic": math.nan, "threshold": math.nan, "verdict": "undefined"}
-    j = judge(num, _null(family, level))
+    j = judge(num, _null(family, level), thresholds)
     verdict = "undefined" if j.verdict == "undefined" else _WORDS[family][j.verdict]
     return {
         **base,
@@ -112,8 +117,11 @@ def _number_row(num: Number, reference: str, level: float) -> dict[str, Any] | N
     }
 
 
-def claim_rows(claims: Sequence[Claim], reference: str, level: float) -> list[dict[str, Any]]:
-    """One row per comparison of every claim, in the order of the claims (see module doc)."""
+def claim_rows(
+    claims: Sequence[Claim], reference: str, level: float, thresholds: Thresholds
+) -> list[dict[str, Any]]:
+    """One row per comparison of every claim, in the order of the claims (see module doc),
+    judged with the family ``thresholds`` the claims were written with."""
     rows: list[dict[str, Any]] = []
     for i, c in enumerate(claims, start=1):
         head = {
@@ -129,7 +137,7 @@ def claim_rows(claims: Sequence[Claim], reference: str, level: float) -> list[di
             if key in seen:
                 continue
             seen.add(key)
-            row = _number_row(num, reference, level)
+            row = _number_row(num, reference, level, thresholds)
             if row is not None:
                 mine.append(row)
         for pair in c.pairs:
@@ -152,11 +160,12 @@ def claims_frame(
     claims: Sequence[Claim],
     reference: str,
     level: float,
+    thresholds: Thresholds,
     extra: Sequence[Sequence[dict[str, Any]]] = (),
 ) -> pd.DataFrame:
     """:func:`claim_rows` as a frame with :data:`COLUMNS` in order; ``extra`` appends further
     sentences, each given as its rows without ``claim`` (e.g. the scoreboard's)."""
-    rows = claim_rows(claims, reference, level)
+    rows = claim_rows(claims, reference, level, thresholds)
     first = len(claims) + 1
     for i, sentence in enumerate(extra):
         rows.extend({"claim": first + i, **r} for r in sentence)
@@ -168,8 +177,6 @@ def claims_frame(
 
 def write_claims_csv(frame: pd.DataFrame, path: str | Path) -> None:
     """Write atomically, with full float precision (the report re-reads the values)."""
-    from lossstudy.io import atomic_path
-
     with atomic_path(path) as tmp:
         frame.to_csv(tmp, index=False, float_format="%.17g")
 
@@ -226,7 +233,6 @@ _BASIS = {"mc": "Monte Carlo", "theory": "theory", "contrary": "Monte Carlo, con
 
 def _shown(row: dict[str, Any]) -> dict[str, Any]:
     """A row as the report's evidence table shows it (rounded to the MCSE's precision)."""
-    from .claims import format_pm
 
     def num(v: Any, fmt: str) -> str:
         return format(float(v), fmt) if v is not None and np.isfinite(float(v)) else ""

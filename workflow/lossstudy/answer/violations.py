@@ -132,8 +132,8 @@ def _coverage(ctx: _Ctx) -> Iterable[Claim]:
                 if c is None:
                     continue
                 numbers.append(c)
-                v = _compare(c, lv)
-                how = basis_words(c, judge(c, lv))
+                v = _compare(c, lv, ctx.thresholds)
+                how = basis_words(c, judge(c, lv, ctx.thresholds))
                 status[e].append(v)
                 kind = html.escape(str(ctx.roles[e].get("se")))
                 word = {
@@ -257,7 +257,7 @@ def _undefined(ctx: _Ctx) -> Iterable[Claim]:
             diff = runner[0].value - best[0].value
             se = math.hypot(best[0].mcse, runner[0].mcse)
             z = diff / se if se > 0 else math.inf
-            limit = z_limit("mad_difference")
+            limit = z_limit("mad_difference", ctx.thresholds)
             pairs.append(
                 {
                     "scenario": s,

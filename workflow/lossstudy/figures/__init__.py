@@ -30,7 +30,10 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
+from lossstudy.answer.scoreboard import scoreboard as mse_board  # noqa: E402
+from lossstudy.answer.step import representative  # noqa: E402
 from lossstudy.io import atomic_path  # noqa: E402
+from lossstudy.sweeps.series import sweep_series  # noqa: E402
 
 from ._data import Z as Z  # noqa: E402
 from ._data import _Data, _guess_reference  # noqa: E402
@@ -207,8 +210,6 @@ def make_figures(
     optimum and theory-curve tables). The workflow draws the two in separate jobs, so the first
     runs while the sweeps are being computed instead of after them.
     """
-    from lossstudy.sweeps.series import representative
-
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
     perf_all = pd.read_csv(performance_csv, keep_default_na=False, na_values=[""])
@@ -247,10 +248,8 @@ def _cell_figures(
 ) -> list[Path]:
     """The figures of :data:`CAPTIONS`: per-scenario figures (anchors) and the nested loop."""
     written: list[Path] = []
-    from lossstudy.frontpage import scoreboard
-
     shown = list(dict.fromkeys(perf["estimator"].astype(str)))
-    board = scoreboard(perf, scen, shown, specs, term)
+    board = mse_board(perf, scen, shown, specs, term)
     if len(board):
         written += _save(fig_scoreboard(board, term), outdir, "scoreboard")
     written += _save(fig_mse_decomposition(perf, scen, term), outdir, "mse_decomposition")
@@ -298,8 +297,6 @@ def _sweep_figures(
     sweep_theory_csv: str | Path | None,
 ) -> list[Path]:
     """One figure per swept family (``sweep_*``) and per estimator sweep (``optimum_*``)."""
-    from lossstudy.sweeps.series import sweep_series
-
     written: list[Path] = []
     if crossovers_csv is not None and sweep_theory_csv is not None and reference:
         cross = pd.read_csv(crossovers_csv, keep_default_na=False, na_values=[""])

@@ -27,6 +27,7 @@ from matplotlib.textpath import TextPath
 from matplotlib.ticker import FuncFormatter, LogLocator, NullLocator
 
 from lossstudy.answer.roles import _knob_columns
+from lossstudy.measures import MEASURES, names
 
 from ._data import _Data, _guess_reference
 from ._style import _empty, _rc
@@ -34,18 +35,11 @@ from ._style import _empty, _rc
 __all__ = ["fig_nested_loop", "nested_order"]
 
 #: Measures relative to the reference estimator (the reference itself is constant there).
-RELATIVE = frozenset({"rel_mse", "rel_efficiency", "rel_precision"})
+RELATIVE = frozenset(names(relative=True))
 #: Measures drawn on a log axis when all their values are positive.
-_LOG = frozenset({"rel_mse", "rel_efficiency", "mse", "empse", "rmse", "modse", "mad"})
+_LOG = frozenset(names(log_scale=True))
 #: Horizontal reference line of a measure (no line for measures not listed).
-_REFLINE = {
-    "rel_mse": 1.0,
-    "rel_efficiency": 1.0,
-    "rel_precision": 0.0,
-    "rel_error_modse": 0.0,
-    "bias": 0.0,
-    "median_bias": 0.0,
-}
+_REFLINE = {m.name: m.refline for m in MEASURES if m.refline is not None}
 #: What a value above the reference line means, for the y label.
 _ABOVE = {"rel_mse": "above 1: lower MSE than", "rel_efficiency": "above 1: less variable than"}
 

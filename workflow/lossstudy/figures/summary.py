@@ -23,7 +23,7 @@ from matplotlib.ticker import (
     MaxNLocator,
 )
 
-from lossstudy.answer import Z_TIE
+from lossstudy.mcse import Z_TIE
 
 from ._data import Z, _Data, _reason
 from ._style import (

@@ -91,20 +91,3 @@ def _plain(value: object) -> object:
     if isinstance(value, np.generic):
         return value.item()
     return value
-
-
-def representative(
-    perf: pd.DataFrame, scen: pd.DataFrame, estimators: list[str] | None = None
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The per-scenario view: sweep anchors only, and only ``estimators`` (default: all).
-
-    Per-scenario figures, tables and claims read this view, so a sweep adds one figure rather
-    than a panel per member; the sweep figures and tables read everything.
-    """
-    if "anchor" in scen.columns:
-        keep = scen["anchor"].astype(str).str.lower().isin(["true", "1"])
-        scen = scen[keep].reset_index(drop=True)
-    perf = perf[perf["scenario"].astype(str).isin(set(scen["scenario"].astype(str)))]
-    if estimators is not None:
-        perf = perf[perf["estimator"].astype(str).isin(set(estimators))]
-    return perf.reset_index(drop=True), scen

@@ -68,6 +68,9 @@ import pandas as pd
 from lossstudy import methods
 from lossstudy.config import term_names
 from lossstudy.io import atomic_path
+from lossstudy.mcse import P_CHANCE as P_CHANCE
+from lossstudy.mcse import Z_FLAG as Z_FLAG
+from lossstudy.mcse import format_pm
 
 from .asymptotic import MAD_C as MAD_C  # re-exported, as all names of the former theory.py
 from .asymptotic import ErrorLaw as ErrorLaw
@@ -111,7 +114,6 @@ __all__ = [
 
 log = logging.getLogger("lossstudy")
 
-Z_FLAG = 3.0
 KINDS = ("exact", "asymptotic", "ordering")
 COLUMNS = (
     "scenario",
@@ -140,8 +142,6 @@ QUANTITIES: dict[str, str] = {
     "bayes_risk_excess": "mean slope MSE: est − vs, vs the Bayes rule",
 }
 SKIPPED_COLUMNS = ("scenario", "check", "estimator", "reason")
-#: Two-sided P(|Z| > 3): the share of exact rows expected beyond 3 MCSE by chance alone.
-P_CHANCE = math.erfc(Z_FLAG / math.sqrt(2.0))
 
 
 def scenario_checks(
@@ -284,8 +284,6 @@ def outside_the_theorem(
     Gauss–Markov assumption holds: no contradiction, the theorem speaks of *linear unbiased*
     estimators only. Per estimator (non-linear in y, or biased by a penalty), the scenarios where
     its ``rel_mse`` against the OLS reference exceeds 1 by more than ``Z_FLAG`` MCSE."""
-    from lossstudy.answer import format_pm
-
     if reference is None or estimators.get(reference, {}).get("method") != "ols":
         return []
     perf = performance[

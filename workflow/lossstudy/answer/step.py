@@ -1,0 +1,122 @@
+"""Rule ``claims``: ``results/claims.csv`` from the files the workflow wrote.
+
+Why here: the claims are this package's product, so the step that writes them lives with them;
+the report only reads the file. :func:`study_tables` is also how the report reads the
+performance and scenario tables, so both show the same cells and estimators: the sweeps'
+anchors (:func:`representative`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from lossstudy.performance import read_performance
+from lossstudy.studyfile import anchors, read_estimators, read_study
+
+from . import answer_table
+from .scoreboard import board_rows, scoreboard
+from .table import write_claims_csv
+
+__all__ = [
+    "StudyTables",
+    "claims_table",
+    "representative",
+    "study_tables",
+    "write_claims",
+]
+
+
+def representative(
+    perf: pd.DataFrame, scen: pd.DataFrame, estimators: list[str] | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The per-scenario view: sweep anchors only, and only ``estimators`` (default: all).
+
+    Per-scenario figures, tables and claims read this view, so a sweep adds one figure rather
+    than a panel per member; the sweep figures and tables read everything.
+    """
+    if "anchor" in scen.columns:
+        keep = scen["anchor"].astype(str).str.lower().isin(["true", "1"])
+        scen = scen[keep].reset_index(drop=True)
+    perf = perf[perf["scenario"].astype(str).isin(set(scen["scenario"].astype(str)))]
+    if estimators is not None:
+        perf = perf[perf["estimator"].astype(str).isin(set(estimators))]
+    return perf.reset_index(drop=True), scen
+
+
+@dataclass
+class StudyTables:
+    """The performance and scenario tables as the claims and the report read them: every cell
+    (``*_all``) and the cells and estimators the per-scenario sections show (the anchors)."""
+
+    perf_all: pd.DataFrame
+    scen_all: pd.DataFrame
+    perf: pd.DataFrame
+    scen: pd.DataFrame
+    #: estimator -> resolved spec (``{"method": "unknown"}`` for one the study does not name)
+    estimators: dict[str, dict[str, Any]]
+    term: str
+
+
+def study_tables(
+    study: Mapping[str, Any],
+    shown: list[str],
+    performance_csv: str | Path,
+    scenarios_csv: str | Path,
+    term: str,
+) -> StudyTables:
+    """Read both tables once, keeping the ``shown`` estimators (the anchors) in the per-scenario
+    view; ``term`` falls back on the first slope the table has."""
+    perf_all = read_performance(performance_csv)
+    scen_all = pd.read_csv(scenarios_csv)
+    scen_all["scenario"] = scen_all["scenario"].astype(str)
+    perf, scen = representative(perf_all, scen_all, shown)
+    estimators = {str(k): dict(v) for k, v in study["estimators"].items()}
+    for e in dict.fromkeys(perf["estimator"]):
+        estimators.setdefault(e, {"method": "unknown"})
+    terms = list(dict.fromkeys(perf["term"]))
+    if term not in terms:
+        slopes = [t for t in terms if t != "intercept"]
+        term = slopes[0] if slopes else (terms[0] if terms else term)
+    return StudyTables(perf_all, scen_all, perf, scen, estimators, term)
+
+
+def claims_table(
+    study: Mapping[str, Any], tables: StudyTables, theory: pd.DataFrame | None
+) -> pd.DataFrame:
+    """The answer's claims and the scoreboard's, one row per comparison."""
+    perf, scen, estimators, term = tables.perf, tables.scen, tables.estimators, tables.term
+    shown = list(dict.fromkeys(perf["estimator"].astype(str)))
+    board = scoreboard(perf, scen, shown, estimators, term)
+    return answer_table(
+        perf,
+        scen,
+        study["reference"] or None,
+        term,
+        estimators=estimators,
+        level=float(study["level"]),
+        theory=theory,
+        extra=board_rows(board, term) if not board.empty else (),
+    )
+
+
+def write_claims(
+    study_json: str | Path,
+    estimators_csv: str | Path,
+    performance_csv: str | Path,
+    scenarios_csv: str | Path,
+    theory_csv: str | Path,
+    out_csv: str | Path,
+    *,
+    term: str = "x1",
+) -> None:
+    """Rule ``claims``: ``results/claims.csv`` (see :func:`claims_table`)."""
+    study = read_study(study_json)
+    shown = anchors(read_estimators(estimators_csv))
+    tables = study_tables(study, shown, performance_csv, scenarios_csv, term)
+    theory = pd.read_csv(theory_csv, keep_default_na=False, na_values=[""])
+    write_claims_csv(claims_table(study, tables, theory), out_csv)

@@ -1,0 +1,103 @@
+"""Section 5 (figures, embedded as base64) and the captions of the figures drawn per sweep."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from lossstudy.figures import (
+    CAPTIONS,
+    OPTIMUM_CAPTION,
+    OPTIMUM_PREFIX,
+    SWEEP_CAPTION,
+    SWEEP_PREFIX,
+    optimum_cells,
+)
+from lossstudy.sweeps.series import sweep_series
+
+__all__ = ["embedded_figures"]
+
+
+def _figure(path: Path, captions: Mapping[str, str] | None = None) -> dict[str, str] | None:
+
+    suffix = path.suffix.lower()
+    if suffix == ".png":
+        mime = "image/png"
+    elif suffix == ".svg":
+        mime = "image/svg+xml"
+    else:
+        return None
+    data = base64.b64encode(path.read_bytes()).decode("ascii")
+    name = path.stem
+    return {
+        "name": name,
+        "title": name.replace("_", " ").capitalize(),
+        "caption": CAPTIONS.get(name, "") or (captions or {}).get(name, ""),
+        "src": f"data:{mime};base64,{data}",
+        "anchor": f"fig-{name}",
+    }
+
+
+def _sweep_captions(
+    scen: pd.DataFrame,
+    families: Mapping[str, Mapping[str, Any]],
+    reference: str,
+    level: float,
+) -> dict[str, str]:
+    """Captions of the figures drawn once per sweep, from the sweep they show."""
+    out: dict[str, str] = {}
+    for s in sweep_series(scen):
+        name = f"{SWEEP_PREFIX}{s.base}"
+        if name in out:
+            continue
+        out[name] = SWEEP_CAPTION.format(
+            base=s.base,
+            knob=s.knob,
+            fixed=", ".join(s.fixed) or "series",
+            measure="relative MSE",
+            reference=reference or "the reference",
+            theory="the asymptotic relative efficiency of LAD and Huber along error sweeps; for "
+            "linear estimators the exact moments at each swept value on that cell's fixed design, "
+            "joined by straight lines",
+            level=level,
+        )
+    cells = optimum_cells(scen) if len(scen) else []
+    where = ", ".join(sorted({str(b) for b in scen.loc[scen["scenario"].isin(cells), "base"]}))
+    for meta in families.values():
+        name = f"{OPTIMUM_PREFIX}{meta['family']}"
+        out.setdefault(
+            name,
+            OPTIMUM_CAPTION.format(
+                family=meta["family"], parameter=meta["parameter"], scenario=where
+            ),
+        )
+    return out
+
+
+def embedded_figures(
+    figures: Sequence[str | Path],
+    scen: pd.DataFrame,
+    families: Mapping[str, Mapping[str, Any]],
+    reference: str,
+    level: float,
+) -> list[dict[str, str]]:
+    """The figures that exist, as data URIs with their captions, in the order of
+    :data:`lossstudy.figures.CAPTIONS` then the sweeps' (an SVG is skipped beside its PNG)."""
+    captions = _sweep_captions(scen, families, reference, level)
+    paths = [Path(f) for f in figures]
+    pngs = {p.stem for p in paths if p.suffix.lower() == ".png"}
+    figs = []
+    for p in paths:
+        if p.suffix.lower() == ".svg" and p.stem in pngs:
+            continue
+        if p.exists():
+            fig = _figure(p, captions)
+            if fig is not None:
+                figs.append(fig)
+    order = {name: i for i, name in enumerate([*CAPTIONS, *captions])}
+    figs.sort(key=lambda f: order.get(f["name"], len(order)))
+    return figs

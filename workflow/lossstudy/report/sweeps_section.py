@@ -1,0 +1,121 @@
+"""The answer in one screen (the front page) and "when does L2 stop winning?" (the sweeps)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from lossstudy.answer.scoreboard import scoreboard
+from lossstudy.figures import optimum_cells
+from lossstudy.frontpage import front_sentences
+from lossstudy.sweeps.words import crossover_sentences, optimum_sentences
+
+__all__ = ["front_page", "sweeps_section"]
+
+
+def _read(path: str | Path | None) -> pd.DataFrame | None:
+    if path is None or not Path(path).exists():
+        return None
+    return pd.read_csv(path, keep_default_na=False, na_values=[""])
+
+
+def sweeps_section(
+    crossovers_csv: str | Path | None,
+    optima_csv: str | Path | None,
+    scen: pd.DataFrame,
+    level: float,
+) -> dict[str, Any]:
+    """Crossovers and optima in words and as a table (``lossstudy.sweeps``)."""
+    out: dict[str, Any] = {
+        "available": False,
+        "sentences": [],
+        "coverage": [],
+        "rows": [],
+        "optima": [],
+    }
+    if crossovers_csv is None or not Path(crossovers_csv).exists():
+        return out
+    cross = pd.read_csv(crossovers_csv, keep_default_na=False, na_values=[""])
+    opt = _read(optima_csv)
+    if opt is None:
+        opt = pd.DataFrame(columns=["cell"])
+    words = pd.concat(
+        [crossover_sentences(cross, level), optimum_sentences(opt, optimum_cells(scen))],
+        ignore_index=True,
+    )
+
+    def num(v: Any) -> str:
+        f = float(v) if pd.notna(v) else math.nan
+        return f"{f:.4g}" if math.isfinite(f) else ""
+
+    rows = [
+        {
+            "scenario": r.scenario,
+            "knob": r.knob,
+            "fixed": r.fixed if isinstance(r.fixed, str) else "",
+            "estimator": r.estimator,
+            "versus": r.versus,
+            "measure": r.measure,
+            "bracket": f"{num(r.bracket_low)}–{num(r.bracket_high)}" if num(r.crossing) else "",
+            "crossing": num(r.crossing),
+            "ci": f"{num(r.ci_low)}–{num(r.ci_high)}" if num(r.crossing) else "",
+            "theory": num(r.theory),
+            "note": r.note if isinstance(r.note, str) else "",
+        }
+        for r in cross.itertuples(index=False)
+        if r.measure in ("rel_mse", "coverage") and (num(r.crossing) or num(r.theory))
+    ]
+    optima = [
+        {
+            "scenario": r.scenario,
+            "fixed": r.fixed if isinstance(r.fixed, str) else "",
+            "estimator": r.estimator,
+            "parameter": r.parameter,
+            "argmin": num(r.argmin),
+            "ci": f"{num(r.ci_low)}–{num(r.ci_high)}",
+            "theory": num(r.theory),
+            "note": r.note if isinstance(r.note, str) else "",
+        }
+        for r in opt.itertuples(index=False)
+        if r.cell in set(optimum_cells(scen))
+    ]
+    coverage = words["measure"] == "coverage"
+    return {
+        "available": True,
+        "sentences": words[~coverage].to_dict("records"),
+        "coverage": words[coverage].to_dict("records"),
+        "rows": rows,
+        "n_rows": len(cross),
+        "optima": optima,
+        "n_optima": len(opt),
+    }
+
+
+def front_page(
+    perf: pd.DataFrame,
+    scen_all: pd.DataFrame,
+    scen: pd.DataFrame,
+    estimators: Mapping[str, Mapping[str, Any]],
+    reference: str,
+    term: str,
+    crossovers_csv: str | Path | None,
+    optima_csv: str | Path | None,
+) -> dict[str, Any]:
+    """The answer in one screen (:mod:`lossstudy.frontpage`): at most six sentences."""
+    shown = list(dict.fromkeys(perf["estimator"].astype(str)))
+    board = scoreboard(perf, scen, shown, estimators, term)
+    if board.empty:
+        return {"sentences": []}
+    words = front_sentences(
+        board,
+        scen_all,
+        _read(crossovers_csv),
+        _read(optima_csv),
+        optimum_cells(scen_all),
+        reference or "",
+    )
+    return {"sentences": words.to_dict("records")}
