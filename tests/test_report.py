@@ -140,7 +140,7 @@ def inputs(tmp: Path) -> tuple[Path, ...]:
         tmp / "performance.csv",
         tmp / "scenarios.csv",
     )
-    write_claims(*paths, theory, tmp / "claims.csv")
+    write_claims(*paths, theory, tmp / "claims.csv")  # and scoreboard.csv beside it
     return (*paths, tmp / "claims.csv")
 
 

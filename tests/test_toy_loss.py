@@ -27,7 +27,7 @@ TOY = textwrap.dedent(
     import numpy as np
 
     from lossstudy.methods import Param
-    from lossstudy.methods.smooth import Smooth, register_smooth
+    from lossstudy.losses.smooth import Smooth, register_smooth
 
     register_smooth(
         "toy_half_squared",

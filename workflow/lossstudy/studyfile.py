@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from lossstudy.config import BUILTIN_DEFAULTS, Study, deep_merge, flatten
 from lossstudy.io import write_text
+from lossstudy.methods import TABLE_COLUMNS
 
 if TYPE_CHECKING:  # the workflow imports this module while it parses: keep pandas out of that
     import pandas as pd
@@ -32,22 +33,10 @@ __all__ = [
     "write_study",
 ]
 
-#: the text columns of ``estimators.csv`` before the parameter columns (empty, never NaN)
-ESTIMATOR_TEXT_COLUMNS = (
-    "estimator",
-    "family",
-    "parameter",
-    "method",
-    "loss",
-    "penalty",
-    "solver",
-    "se",
-    "loss_text",
-    "penalty_text",
-    "intervals_text",
-)
-#: the columns before the parameter columns
-_LEADING = (*ESTIMATOR_TEXT_COLUMNS, "value", "anchor", "reference")
+#: the columns of ``estimators.csv`` before its parameter columns (``lossstudy.methods``)
+_LEADING = TABLE_COLUMNS
+#: those of them that hold text (read as text, empty rather than NaN)
+ESTIMATOR_TEXT_COLUMNS = tuple(c for c in _LEADING if c not in ("value", "anchor", "reference"))
 
 
 def study_record(study: Study, config: Mapping[str, Any]) -> dict[str, Any]:

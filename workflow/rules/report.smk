@@ -107,6 +107,7 @@ rule report:
         crossovers="results/crossovers.csv",
         optima="results/optima.csv",
         claims="results/claims.csv",
+        scoreboard="results/scoreboard.csv",
         benchmarks=benchmark_files,
     output:
         "report/report.html",

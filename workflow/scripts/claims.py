@@ -1,4 +1,5 @@
-"""Rule `claims`: every generated claim, one row per comparison (results/claims.csv)."""
+"""Rule `claims`: every generated claim, one row per comparison (results/claims.csv), and the
+scoreboard behind its scoreboard rows (results/scoreboard.csv)."""
 
 import _lossstudy_path  # noqa: F401  (finds lossstudy without the package installed)
 
@@ -12,5 +13,6 @@ write_claims(
     snakemake.input.performance,
     snakemake.input.scenarios,
     snakemake.input.theory,
-    snakemake.output[0],
+    snakemake.output.claims,
+    snakemake.output.scoreboard,
 )

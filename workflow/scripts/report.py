@@ -28,5 +28,6 @@ context = report_context(
     theory_skipped_csv=snakemake.input.theory_skipped,
     crossovers_csv=snakemake.input.crossovers,
     optima_csv=snakemake.input.optima,
+    scoreboard_csv=snakemake.input.scoreboard,
 )
 render_report(context, snakemake.output[0])

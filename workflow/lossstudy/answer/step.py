@@ -1,4 +1,5 @@
-"""Rule ``claims``: ``results/claims.csv`` from the files the workflow wrote.
+"""Rule ``claims``: ``results/claims.csv`` and ``results/scoreboard.csv`` from the files the
+workflow wrote.
 
 Why here: the claims are this package's product, so the step that writes them lives with them;
 the report only reads the file. :func:`study_tables` is also how the report reads the
@@ -15,6 +16,7 @@ from typing import Any
 
 import pandas as pd
 
+from lossstudy.io import atomic_path
 from lossstudy.performance import read_performance
 from lossstudy.studyfile import anchors, read_estimators, read_study
 
@@ -26,6 +28,8 @@ __all__ = [
     "StudyTables",
     "claims_table",
     "representative",
+    "scoreboard_path",
+    "study_scoreboard",
     "study_tables",
     "write_claims",
 ]
@@ -86,12 +90,16 @@ def study_tables(
 
 
 def claims_table(
-    study: Mapping[str, Any], tables: StudyTables, theory: pd.DataFrame | None
+    study: Mapping[str, Any],
+    tables: StudyTables,
+    theory: pd.DataFrame | None,
+    board: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """The answer's claims and the scoreboard's, one row per comparison."""
+    """The answer's claims and the scoreboard's (``board``, computed here when not given), one
+    row per comparison."""
     perf, scen, estimators, term = tables.perf, tables.scen, tables.estimators, tables.term
-    shown = list(dict.fromkeys(perf["estimator"].astype(str)))
-    board = scoreboard(perf, scen, shown, estimators, term)
+    if board is None:
+        board = study_scoreboard(tables)
     return answer_table(
         perf,
         scen,
@@ -104,6 +112,13 @@ def claims_table(
     )
 
 
+def study_scoreboard(tables: StudyTables) -> pd.DataFrame:
+    """Who wins on the focus slope's MSE in each family (:mod:`.scoreboard`), over every
+    estimator of the performance table."""
+    shown = list(dict.fromkeys(tables.perf["estimator"].astype(str)))
+    return scoreboard(tables.perf, tables.scen, shown, tables.estimators, tables.term)
+
+
 def write_claims(
     study_json: str | Path,
     estimators_csv: str | Path,
@@ -111,12 +126,24 @@ def write_claims(
     scenarios_csv: str | Path,
     theory_csv: str | Path,
     out_csv: str | Path,
+    out_scoreboard: str | Path | None = None,
     *,
     term: str = "x1",
 ) -> None:
-    """Rule ``claims``: ``results/claims.csv`` (see :func:`claims_table`)."""
+    """Rule ``claims``: ``results/claims.csv`` (see :func:`claims_table`) and the scoreboard
+    behind its scoreboard rows, ``results/scoreboard.csv`` (beside it unless
+    ``out_scoreboard`` says otherwise), which the report's front page reads."""
     study = read_study(study_json)
     shown = anchors(read_estimators(estimators_csv))
     tables = study_tables(study, shown, performance_csv, scenarios_csv, term)
     theory = pd.read_csv(theory_csv, keep_default_na=False, na_values=[""])
-    write_claims_csv(claims_table(study, tables, theory), out_csv)
+    board = study_scoreboard(tables)
+    write_claims_csv(claims_table(study, tables, theory, board), out_csv)
+    out_scoreboard = scoreboard_path(out_csv) if out_scoreboard is None else out_scoreboard
+    with atomic_path(out_scoreboard) as tmp:
+        board.to_csv(tmp, index=False)
+
+
+def scoreboard_path(claims_csv: str | Path) -> Path:
+    """Where the claims step writes the scoreboard by default: beside ``claims.csv``."""
+    return Path(claims_csv).with_name("scoreboard.csv")

@@ -9,9 +9,9 @@ A spec resolves (:func:`resolve`) to the registered :class:`Fit` of its combinat
 parameters with the defaults filled in. :func:`canonical` is the form the study stores: the
 shorthand's spec wherever the combination has a shorthand (so an explicit
 ``{loss: squared, se: hc3}`` *is* ``{method: ols, se: hc3}``), else the explicit spec with a
-``method`` label. Adding a loss means adding a module to this package that registers it (see
-docs/estimators.md); modules named in ``LOSSSTUDY_METHODS`` (comma-separated, importable) are
-loaded too, which is how a loss defined outside the package joins a study.
+``method`` label. Adding a loss means adding a module to :mod:`lossstudy.losses` that
+registers it (see docs/estimators.md); modules named in ``LOSSSTUDY_METHODS`` (comma-separated,
+importable) are loaded too, which is how a loss defined outside the package joins a study.
 """
 
 from __future__ import annotations

@@ -4,9 +4,10 @@ Why: an estimator is a loss × a penalty × a solver, with an interval method (`
 axis is a registry key, and each fit declares the facts the rest of the study asks about it
 (linear in y? robust? which ``se`` types?), so no module outside ``lossstudy.methods`` needs a
 list of method names. This module holds the types and the tables only; the loss modules of
-this package fill them when they are imported (:func:`load`), and resolves specs against them
-(:func:`resolve`). It imports nothing of the study, so that the fitting code below the losses
-(``lossstudy.estimators``, ``lossstudy.vectorized``) can dispatch through it.
+:mod:`lossstudy.losses` fill them when :func:`load` imports them (a plugin discovery, as for
+modules named in ``LOSSSTUDY_METHODS``), and it resolves specs against them (:func:`resolve`).
+It imports nothing of the study, so that the fitting code the loss modules build on
+(``lossstudy.estimators``, ``lossstudy.vectorized``) can dispatch through it from below.
 """
 
 from __future__ import annotations
@@ -160,7 +161,7 @@ PLUGINS_ENV = "LOSSSTUDY_METHODS"
 
 _loaded = False
 #: The package whose modules register the study's own losses.
-_PACKAGE = "lossstudy.methods"
+_PACKAGE = "lossstudy.losses"
 #: The losses of the first studies load first, so that their shorthands and losses lead every
 #: list of allowed values (``ols`` first); the rest follow in alphabetical order.
 _FIRST = ("squared", "absolute", "huber")

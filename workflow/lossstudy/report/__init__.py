@@ -23,7 +23,7 @@ import yaml
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from lossstudy.answer import ASSUMPTIONS, estimator_roles, scenario_groups
-from lossstudy.answer.step import study_tables
+from lossstudy.answer.step import scoreboard_path, study_tables
 from lossstudy.answer.table import claim_groups, multiplicity_of, read_claims_csv
 from lossstudy.io import write_text
 from lossstudy.measures import MEASURES
@@ -34,7 +34,7 @@ from . import design
 from .figures_section import embedded_figures
 from .provenance import REPO_ROOT, benchmarks, git_commit, versions
 from .results import failures, scenario_results
-from .sweeps_section import front_page, sweeps_section
+from .sweeps_section import front_page, read_scoreboard, sweeps_section
 from .theory_section import theory_section
 from .values import show
 
@@ -61,6 +61,7 @@ def report_context(
     theory_skipped_csv: str | Path | None = None,
     crossovers_csv: str | Path | None = None,
     optima_csv: str | Path | None = None,
+    scoreboard_csv: str | Path | None = None,
 ) -> dict[str, Any]:
     """Everything the template shows, as plain data, from the files the workflow wrote.
 
@@ -74,7 +75,9 @@ def report_context(
     from, if any), ``command`` the command shown to rerun the study; ``theory_csv`` and
     ``theory_skipped_csv`` feed the section "Does the simulation agree with theory?" (it says
     so when they are not given), ``crossovers_csv`` and ``optima_csv`` the answer to "when does
-    L2 stop winning?". Per-scenario sections show the sweeps' anchors and anchor estimators.
+    L2 stop winning?"; ``scoreboard_csv`` (default: ``scoreboard.csv`` beside ``claims_csv``)
+    the claims step's scoreboard, which the front page states. Per-scenario sections show the
+    sweeps' anchors and anchor estimators.
     """
     study = read_study(study_json)
     config = study["config"]  # shown as run, never interpreted here
@@ -89,9 +92,10 @@ def report_context(
     claims = read_claims_csv(claims_csv)
     scen_rows = design.scenario_rows(scen, study["defaults"], meta)
     figs = embedded_figures(figures, scen_all, sweep_members(members), reference, level)
-    front = front_page(
-        perf, scen_all, scen, estimators, reference, term, crossovers_csv, optima_csv
+    board = read_scoreboard(
+        scoreboard_path(claims_csv) if scoreboard_csv is None else scoreboard_csv
     )
+    front = front_page(board, scen_all, reference, crossovers_csv, optima_csv)
     front["figure"] = next((f for f in figs if f["name"] == "scoreboard"), None)
     bench, bench_total = benchmarks(benchmarks_dir)
     roles = estimator_roles(est_names, estimators)

@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from lossstudy.answer.scoreboard import scoreboard
 from lossstudy.figures import optimum_cells
 from lossstudy.frontpage import front_sentences
 from lossstudy.sweeps.words import crossover_sentences, optimum_sentences
 
-__all__ = ["front_page", "sweeps_section"]
+__all__ = ["front_page", "read_scoreboard", "sweeps_section"]
 
 
 def _read(path: str | Path | None) -> pd.DataFrame | None:
@@ -95,19 +93,20 @@ def sweeps_section(
     }
 
 
+def read_scoreboard(path: str | Path) -> pd.DataFrame:
+    """The claims step's ``results/scoreboard.csv`` (:mod:`lossstudy.answer.scoreboard`)."""
+    return pd.read_csv(path, keep_default_na=False, na_values=[""])
+
+
 def front_page(
-    perf: pd.DataFrame,
+    board: pd.DataFrame,
     scen_all: pd.DataFrame,
-    scen: pd.DataFrame,
-    estimators: Mapping[str, Mapping[str, Any]],
     reference: str,
-    term: str,
     crossovers_csv: str | Path | None,
     optima_csv: str | Path | None,
 ) -> dict[str, Any]:
-    """The answer in one screen (:mod:`lossstudy.frontpage`): at most six sentences."""
-    shown = list(dict.fromkeys(perf["estimator"].astype(str)))
-    board = scoreboard(perf, scen, shown, estimators, term)
+    """The answer in one screen (:mod:`lossstudy.frontpage`): at most six sentences, from the
+    scoreboard the claims step wrote and the sweeps' tables."""
     if board.empty:
         return {"sentences": []}
     words = front_sentences(

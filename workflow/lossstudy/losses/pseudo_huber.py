@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from lossstudy.losses.smooth import Smooth, register_smooth
 from lossstudy.methods import Param, show
-from lossstudy.methods.smooth import Smooth, register_smooth
 
 
 def _rho(r: np.ndarray, delta: float) -> np.ndarray:
