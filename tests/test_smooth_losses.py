@@ -13,7 +13,7 @@ from lossstudy import methods
 from lossstudy.config import BUILTIN_DEFAULTS, deep_merge, load_study
 from lossstudy.dgp import Dataset, simulate
 from lossstudy.estimators import OK, fit_dataset
-from lossstudy.methods import log_cosh, pseudo_huber
+from lossstudy.losses import log_cosh, pseudo_huber
 from lossstudy.vectorized import fit_dataset_vectorized
 
 LEVEL = 0.90

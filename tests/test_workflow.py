@@ -244,11 +244,12 @@ def test_adding_an_estimator_reruns_fits_only(study: Path, tmp_path: Path):
 def test_reordering_estimators_reruns_the_summaries_from_new_fits(study: Path, tmp_path: Path):
     """The estimates follow the config's order of estimators, so the summaries run again; the
     fit chunks they gather are temporary (deleted once gathered, halving the study's disk), so
-    the fit jobs run again too, drawing the same data. Nothing else per scenario."""
+    the fit jobs run again too, drawing the same data; results/estimators.csv follows the new
+    order. Nothing else per scenario."""
     config = copy.deepcopy(TINY)
     config["estimators"] = dict(reversed(TINY["estimators"].items()))
     counts = _extend(study, tmp_path, config)
-    assert counts == {"fit": 3 * 2, "summarise": 3, **AGGREGATION}
+    assert counts == {"fit": 3 * 2, "summarise": 3, "estimators": 1, **AGGREGATION}
 
 
 def test_changing_one_scenario_reruns_that_scenario_only(study: Path, tmp_path: Path):
