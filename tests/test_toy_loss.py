@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from test_workflow import TINY as WORKFLOW_TINY
 
 from lossstudy.performance import MEASURES
 
@@ -44,13 +45,10 @@ TOY = textwrap.dedent(
     '''
 )
 
+#: the workflow test's tiny study (two of its scenarios), with the toy and the smooth losses
 TINY = {
-    "seed": 7,
-    "replicates": 20,
-    "replicates_per_job": 10,
-    "level": 0.9,
-    "defaults": {"n": 30, "coefficients": [1.0, 0.5, 0.0]},
-    "scenarios": {"gm": {}, "cauchy": {"errors": {"distribution": "cauchy"}}},
+    **{k: v for k, v in WORKFLOW_TINY.items() if k not in ("scenarios", "estimators")},
+    "scenarios": {k: WORKFLOW_TINY["scenarios"][k] for k in ("gm", "cauchy")},
     "estimators": {
         "ols": {"method": "ols"},
         "lad": {"method": "lad"},
