@@ -26,11 +26,14 @@ AXES = ("method", "loss", "penalty", "solver")
 
 @dataclass(frozen=True)
 class Param:
-    """One parameter: its default (None: required) and the JSON schema of one value."""
+    """One parameter: its default (None: required, unless ``optional``) and the JSON schema of
+    one value. An optional parameter may stay unset (None); the stored spec leaves it out (a
+    gradient solver's ``lr`` when ``lr_relative`` sets the step)."""
 
     default: Any
     schema: Mapping[str, Any]
     text: str = ""
+    optional: bool = False
 
 
 @dataclass(frozen=True)
@@ -76,6 +79,20 @@ class Fit:
     strength: str | None = None
     #: the batched fit holds one more copy of the chunk's designs (WLS whitens them)
     copies_design: bool = False
+    #: the loss's parameters as this fit defines them, when they differ from the loss axis's
+    #: (None: the axis's): a trained Huber takes a fixed δ in residual units, where the exact
+    #: Huber takes the MAD-scaled k
+    loss_params: Mapping[str, Param] | None = None
+    #: fitted by gradient training (``lossstudy.training``), not by ``reference``/``batched``
+    trained: bool = False
+    #: checks that need more than one parameter (raises :class:`SpecError` naming the field)
+    validate: Callable[[Mapping[str, Any]], None] | None = None
+
+    def axis_params(self) -> dict[str, Param]:
+        """What a loss/penalty/solver spec of this combination may set: the loss's (or this
+        fit's own :attr:`loss_params`), the penalty's and the solver's parameters."""
+        loss = LOSSES[self.loss].params if self.loss_params is None else self.loss_params
+        return {**loss, **PENALTIES[self.penalty].params, **SOLVERS[self.solver].params}
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -341,7 +358,7 @@ def resolve(spec: Mapping[str, Any]) -> Resolved:
         key = _explicit_key(spec)
         fit = FITS[key]
         aliases = _aliases(fit)
-        allowed = [*LOSSES[key[0]].params, *PENALTIES[key[1]].params, *SOLVERS[key[2]].params]
+        allowed = list(fit.axis_params())
         given = {k: v for k, v in spec.items() if k not in AXES}
         method = next((n for n, sh in SHORTHANDS.items() if sh.key == key), None)
     else:
@@ -356,7 +373,7 @@ def resolve(spec: Mapping[str, Any]) -> Resolved:
             se = str(value)
             continue
         if key_ not in allowed and key_ != "se":
-            what = f"method '{method}'" if "loss" not in spec else f"this {_words(fit)}"
+            what = f"method '{method}'" if "loss" not in spec else _words(fit)
             takes = ", ".join([*allowed, *(["se"] if "loss" in spec else [])]) or "nothing"
             raise SpecError(key_, f"'{key_}' is not a parameter of {what} (it takes: {takes}).")
         params[aliases.get(key_, key_)] = value
@@ -364,9 +381,15 @@ def resolve(spec: Mapping[str, Any]) -> Resolved:
     if se not in fit.se:
         who = f"method '{method}'" if "loss" not in spec else _words(fit)
         raise SpecError("se", f"unknown se {se!r} for {who}; allowed values: {', '.join(fit.se)}.")
-    missing = [k for k, v in params.items() if v is None]
+    missing = [
+        k
+        for k, v in params.items()
+        if v is None and not (k in fit.params and fit.params[k].optional)
+    ]
     if missing:
         raise SpecError(missing[0], f"{_words(fit)} needs '{missing[0]}'.")
+    if fit.validate is not None:
+        fit.validate(params)
     return Resolved(fit, params, se, method)
 
 
@@ -387,5 +410,5 @@ def canonical(spec: Mapping[str, Any]) -> dict[str, Any]:
         "penalty": f.penalty,
         "solver": f.solver,
         "se": r.se,
-        **{k: v for k, v in r.params.items() if k != "se"},
+        **{k: v for k, v in r.params.items() if k != "se" and v is not None},
     }
