@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import fnmatch
 import itertools
 import json
 import math
@@ -130,6 +131,19 @@ class Study:
     memory_mb_per_job: int = int(STUDY_DEFAULTS["memory_mb_per_job"])
     #: replicates per job of each scenario (``auto`` sizes them one scenario at a time)
     job_sizes: dict[str, int] = field(default_factory=dict)
+    #: estimators fitted only in some scenarios: name -> fnmatch patterns on scenario base names
+    estimator_scenarios: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def applies(self, estimator: str, scenario_id: str) -> bool:
+        """Whether an estimator is fitted in a scenario (its ``scenarios:`` patterns, if any,
+        match the scenario's base name)."""
+        patterns = self.estimator_scenarios.get(estimator)
+        return patterns is None or _matches(self.scenarios[scenario_id].base, patterns)
+
+    def estimators_in(self, scenario_id: str) -> dict[str, dict[str, Any]]:
+        """The estimators of one scenario, in the config's order: its fit job's and summary's
+        parameters, so that adding an estimator elsewhere reruns nothing here."""
+        return {e: s for e, s in self.estimators.items() if self.applies(e, scenario_id)}
 
     def anchor_estimators(self) -> list[str]:
         """Estimators shown everywhere; the other members of a sweep only in its sweep figure."""
@@ -158,7 +172,7 @@ class Study:
     def job_shape(self, scenario_id: str, replicates: int) -> memory.JobShape:
         """What the memory of a job of this scenario with ``replicates`` depends on."""
         sc = self.scenarios[scenario_id]
-        return memory.shape_of(sc.knobs, self.estimators, self.engine, replicates)
+        return memory.shape_of(sc.knobs, self.estimators_in(scenario_id), self.engine, replicates)
 
     def mem_mb(self, rule: str, scenario_id: str | None = None, chunk: int = 0) -> int:
         """Memory a job asks for (``resources: mem_mb``), from ``lossstudy.memory``: a simulate
@@ -182,6 +196,10 @@ class Study:
         if rule == "fit":  # a fit job draws its replicates first, then fits them
             return max(memory.request_mb(r, shape) for r in ("simulate", "fit"))
         return memory.request_mb(rule, shape)
+
+
+def _matches(base: str, patterns: tuple[str, ...] | list[str]) -> bool:
+    return any(fnmatch.fnmatchcase(base, pattern) for pattern in patterns)
 
 
 def term_names(p: int) -> list[str]:
@@ -309,6 +327,9 @@ def with_registry(schema: Mapping[str, Any]) -> dict[str, Any]:
     for name, schemas in declared.items():
         same = all(s == schemas[0] for s in schemas)
         props[name] = dict(schemas[0]) if same else {}
+    if "steps" in props:  # a list of checkpoints: sugar for a sweep over steps
+        one = props["steps"]
+        props["steps"] = {"anyOf": [one, {"type": "array", "minItems": 1, "items": one}]}
     return out
 
 
@@ -342,6 +363,11 @@ def _describe(node: Mapping[str, Any]) -> str:
     """A schema alternative in words: 'an integer >= 1', '"auto"'."""
     if "enum" in node:
         return " or ".join(json.dumps(v) for v in node["enum"])
+    if node.get("type") == "array" and "items" in node:
+        item = node["items"]
+        plural = {"integer": "integers", "number": "numbers", "string": "strings"}
+        text = f"a list of {plural.get(str(item.get('type')), 'values')}"
+        return text + (f" >= {item['minimum']}" if "minimum" in item else "")
     words = {"integer": "an integer", "number": "a number", "string": "a string"}
     text = words.get(str(node.get("type")), f"of type {node.get('type')}")
     if "minimum" in node:
@@ -689,12 +715,7 @@ def _resolved(spec: Mapping[str, Any], where: str) -> dict[str, Any]:
     f = r.fit
     schemas = {
         name: param.schema
-        for params in (
-            methods.losses()[f.loss].params,
-            methods.penalties()[f.penalty].params,
-            methods.solvers()[f.solver].params,
-            f.params,
-        )
+        for params in (f.axis_params(), f.params)
         for name, param in params.items()
     }
     for key, value in spec.items():
@@ -708,23 +729,56 @@ def _resolved(spec: Mapping[str, Any], where: str) -> dict[str, Any]:
     return methods.canonical(spec)
 
 
+def _steps_list(spec: dict[str, Any], raw_sweep: Any, where: str) -> Any:
+    """A gradient solver's ``steps: [10, 100, ...]`` is a sweep over ``steps`` (one trajectory,
+    one member per checkpoint): taken out of ``spec`` and returned as the sweep."""
+    steps = spec.get("steps")
+    if not isinstance(steps, list):
+        return raw_sweep
+    if raw_sweep is not None:
+        raise ConfigError(
+            f"config error at '{where}.steps': a list of checkpoints is a sweep over steps, and "
+            "this estimator has a sweep already (an estimator sweeps one parameter); give steps "
+            "one number here, or define one estimator per parameter to sweep."
+        )
+    if any(b <= a for a, b in itertools.pairwise(steps)):
+        raise ConfigError(
+            f"config error at '{where}.steps': got {json.dumps(steps)}; checkpoints must be "
+            "strictly increasing."
+        )
+    return {"steps": spec.pop("steps")}
+
+
+def _fit_of(spec: Mapping[str, Any], where: str) -> methods.Fit:
+    try:
+        return methods.fit_for(spec)
+    except methods.SpecError as err:
+        raise ConfigError(f"config error at '{where}.{err.field}': {err}") from None
+
+
 def _check_estimators(
     estimators: Mapping[str, Mapping[str, Any]], schema: Mapping[str, Any]
-) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]], dict[str, str]]:
+) -> tuple[
+    dict[str, dict[str, Any]], dict[str, dict[str, Any]], dict[str, str], dict[str, list[str]]
+]:
     """Resolve every estimator through the registry and expand estimator sweeps into members.
 
     A member of ``ridge: {method: ridge, sweep: {penalty: [1, 10]}}`` is named ``ridge-penalty1``;
     the second mapping returned says, per member, its family, parameter, value and whether it is
     the anchor (the value the estimator sets itself, or every member when it sets none); the
-    third, the ``method`` shorthand each one's config used ("" for none).
+    third, the ``method`` shorthand each one's config used ("" for none); the fourth, the
+    ``scenarios:`` patterns of the estimators that have them (per configured name).
     """
     out: dict[str, dict[str, Any]] = {}
     meta: dict[str, dict[str, Any]] = {}
     used: dict[str, str] = {}
+    patterns: dict[str, list[str]] = {}
     for name, spec in estimators.items():
         spec = dict(spec)
-        raw_sweep = spec.pop("sweep", None)
         where = f"estimators.{name}"
+        if "scenarios" in spec:
+            patterns[name] = list(spec.pop("scenarios"))
+        raw_sweep = _steps_list(spec, spec.pop("sweep", None), where)
         if ("method" in spec) == ("loss" in spec):
             raise ConfigError(
                 f"config error at '{where}': give either 'method' (one of "
@@ -742,11 +796,24 @@ def _check_estimators(
                     f"config error at '{where}.{axis}': '{axis}' goes with 'loss'; method "
                     f"'{method}' names its own loss, penalty and solver."
                 )
-        full = _resolved(spec, where)
         if raw_sweep is None:
-            out[name], used[name] = full, str(method or "")
+            out[name], used[name] = _resolved(spec, where), str(method or "")
             continue
-        resolved = methods.resolve(spec)
+        # a parameter set by the sweep alone (a trained fit's lr_relative, steps) is checked
+        # with its first value in place
+        names = set(_fit_of(spec, where).params) | (
+            set(_fit_of(spec, where).axis_params()) if method is None else set()
+        )
+        probe = {
+            **spec,
+            **{
+                k: v[0]
+                for k, v in (raw_sweep.items() if isinstance(raw_sweep, Mapping) else ())
+                if k in names and k not in spec and isinstance(v, list) and v
+            },
+        }
+        _resolved(probe, where)
+        resolved = methods.resolve(probe)
         if method is not None:
             allowed = dict(resolved.params)
             kind = f"method '{method}'"
@@ -759,11 +826,11 @@ def _check_estimators(
             schema,
             raw_sweep,
             where,
-            lambda k, a=allowed: k in a and not isinstance(a[k], str),
+            lambda k, a=allowed: k in a and _sweepable(a[k]),
             schema["$defs"]["estimator"],
             context,
             f"a numeric parameter of {kind} "
-            f"({', '.join(k for k, v in allowed.items() if not isinstance(v, str)) or 'none'})",
+            f"({', '.join(k for k, v in allowed.items() if _sweepable(v)) or 'none'})",
         )
         if len(sweep) > 1:
             raise ConfigError(
@@ -778,21 +845,71 @@ def _check_estimators(
             used[member] = str(method or "")
             anchor = not own or _same(value, spec[param])
             meta[member] = {"family": name, "parameter": param, "value": value, "anchor": anchor}
-    return out, meta, used
+    return out, meta, used, patterns
 
 
-def _auto_job_sizes(
-    scenarios: Mapping[str, Scenario],
+def _sweepable(value: Any) -> bool:
+    """A numeric parameter (or an unset one, a trained fit's ``lr``): not a word, flag or list."""
+    return not isinstance(value, str | bool | list)
+
+
+def _check_estimator_scenarios(
+    patterns: Mapping[str, list[str]],
     estimators: Mapping[str, Mapping[str, Any]],
-    engine: str,
-    budget_mb: int,
-) -> dict[str, int]:
+    meta: Mapping[str, Mapping[str, Any]],
+    scenarios: Mapping[str, Scenario],
+    reference: str | None,
+) -> dict[str, tuple[str, ...]]:
+    """Each ``scenarios:`` pattern matches a scenario; each member's ``batch_size`` fits the n
+    of every scenario it is fitted in. Returns the patterns per member."""
+    bases = list(dict.fromkeys(sc.base for sc in scenarios.values()))
+    for name, pats in patterns.items():
+        for i, pattern in enumerate(pats):
+            if not _matches_any(bases, pattern):
+                raise ConfigError(
+                    f"config error at 'estimators.{name}.scenarios[{i}]': '{pattern}' matches no "
+                    f"scenario; scenarios: {', '.join(bases)}."
+                )
+    out = {
+        member: tuple(patterns[family])
+        for member in estimators
+        if (family := meta.get(member, {}).get("family", member)) in patterns
+    }
+    if reference in out and not all(_matches(b, out[reference]) for b in bases):
+        raise ConfigError(
+            f"config error at 'reference': '{reference}' is fitted only in some scenarios "
+            f"(estimators.{meta.get(reference, {}).get('family', reference)}.scenarios); the "
+            "reference must be in every one."
+        )
+    for member, spec in estimators.items():
+        size = spec.get("batch_size")
+        if size is None:
+            continue
+        family = meta.get(member, {}).get("family", member)
+        swept = meta.get(member, {}).get("parameter") == "batch_size"
+        for sc in scenarios.values():
+            n = int(sc.knobs["n"])
+            if size > n and (member not in out or _matches(sc.base, out[member])):
+                field_ = "sweep.batch_size" if swept else "batch_size"
+                raise ConfigError(
+                    f"config error at 'estimators.{family}.{field_}': batch_size {size} exceeds "
+                    f"n = {n} of scenario '{sc.id}'; allowed 1..{n} there (or restrict the "
+                    "estimator with 'scenarios:')."
+                )
+    return out
+
+
+def _matches_any(bases: list[str], pattern: str) -> bool:
+    return any(fnmatch.fnmatchcase(b, pattern) for b in bases)
+
+
+def _auto_job_sizes(study: Study, engine: str, budget_mb: int) -> dict[str, int]:
     """``replicates_per_job: auto``: per scenario, as few simulate and fit jobs as the memory
     budget allows (``lossstudy.memory``); a scenario of which not even one replicate fits stops
     the study here, before any job runs."""
     sizes = {}
-    for sid, sc in scenarios.items():
-        shape = memory.shape_of(sc.knobs, estimators, engine, sc.replicates)
+    for sid, sc in study.scenarios.items():
+        shape = memory.shape_of(sc.knobs, study.estimators_in(sid), engine, sc.replicates)
         size = memory.auto_job_size(shape, budget_mb)
         if size == 0:
             need = memory.chunk_request_mb(shape.with_replicates(1))
@@ -851,13 +968,10 @@ def load_study(raw: Mapping[str, Any], schema_path: str | Path | None = None) ->
             "config error at 'defaults.sweep': a sweep belongs to one scenario; move it into "
             "the scenario it varies (scenarios.<name>.sweep)."
         )
-    estimators, estimator_sweeps, estimator_methods = _check_estimators(
+    estimators, estimator_sweeps, estimator_methods, patterns = _check_estimators(
         config["estimators"], schema
     )
     scenarios = expand_scenarios(config, schema)
-    for sc in scenarios.values():
-        _check_scenario(sc, f"scenarios.{sc.base}")
-        _check_estimator_predictors(sc, estimators)
     reference = config.get("reference")
     if reference is None:
         reference = next((n for n, e in estimators.items() if e["method"] == "ols"), None)
@@ -866,21 +980,28 @@ def load_study(raw: Mapping[str, Any], schema_path: str | Path | None = None) ->
             f"config error at 'reference': '{reference}' is not an estimator; allowed: "
             f"{', '.join(estimators)}."
         )
+    restricted = _check_estimator_scenarios(
+        patterns, estimators, estimator_sweeps, scenarios, reference
+    )
+    for sc in scenarios.values():
+        _check_scenario(sc, f"scenarios.{sc.base}")
+        _check_estimator_predictors(
+            sc,
+            {
+                e: s
+                for e, s in estimators.items()
+                if e not in restricted or _matches(sc.base, restricted[e])
+            },
+        )
     for name in scenarios:
         if not _SAFE_NAME.match(name.replace("-", "_").replace(".", "_")):
             raise ConfigError(f"config error: expanded scenario id '{name}' is not file-safe.")
     per_job = config["replicates_per_job"]
     budget = int(config["memory_mb_per_job"])
-    sizes = (
-        _auto_job_sizes(scenarios, estimators, str(config["engine"]), budget)
-        if per_job == "auto"
-        else {sid: int(per_job) for sid in scenarios}
-    )
-    return Study(
+    study = Study(
         seed=int(config["seed"]),
         replicates_per_job=per_job if per_job == "auto" else int(per_job),
         memory_mb_per_job=budget,
-        job_sizes=sizes,
         level=float(config["level"]),
         reference=reference,
         keep_datasets=bool(config["keep_datasets"]),
@@ -889,4 +1010,10 @@ def load_study(raw: Mapping[str, Any], schema_path: str | Path | None = None) ->
         estimators=estimators,
         estimator_sweeps=estimator_sweeps,
         estimator_methods=estimator_methods,
+        estimator_scenarios=restricted,
     )
+    if per_job == "auto":
+        sizes = _auto_job_sizes(study, str(config["engine"]), budget)
+    else:
+        sizes = {sid: int(per_job) for sid in scenarios}
+    return replace(study, job_sizes=sizes)
