@@ -39,6 +39,10 @@ ESTIMATE_COLUMNS = (
     "status",
     "message",
 )
+#: Columns a chunk with trained members adds (NaN for its exact fits): β_K − β̂ per term and
+#: f(β_K) − f(β̂) per replicate, against the exact minimiser of the same objective
+#: (lossstudy.training.fit). A chunk of exact fits only writes ESTIMATE_COLUMNS, as before.
+TRAINED_COLUMNS = ("opt_diff", "objective_gap")
 
 
 def setup_logging(path: str | Path | None) -> None:
@@ -159,7 +163,7 @@ def simulate_and_fit_chunk(
     did this.
     """
     simulate_chunk(knobs, seed, scenario_id, start, stop, out_dataset)
-    fit_chunk(out_dataset, scenario_id, estimators, level, engine, out_fits)
+    fit_chunk(out_dataset, scenario_id, estimators, level, engine, out_fits, seed=seed)
 
 
 # --------------------------------------------------------------------------- fit
@@ -189,6 +193,8 @@ def fit_chunk(
     level: float,
     engine: str,
     out: str | Path,
+    *,
+    seed: int | None = None,
 ) -> None:
     """Fit every estimator to every replicate of a dataset file; write one tidy Parquet file.
 
@@ -199,6 +205,9 @@ def fit_chunk(
 
     ``engine`` is ``vectorized`` (all replicates at once; equal to the reference within 1e-8,
     see tests/test_vectorized.py) or ``reference`` (statsmodels/HiGHS one fit at a time).
+    Trained members (gradient solvers) are fitted by ``lossstudy.training.fit`` whatever the
+    engine, one trajectory per group, their minibatches from ``seed``; only then is JAX
+    imported, so a job of exact fits starts as fast as before.
     """
     import pyarrow.parquet as pq
 
@@ -214,10 +223,22 @@ def fit_chunk(
         R,
         data.y.shape[1],
     )
-    parts: dict[str, list[Any]] = {name: [] for name in ESTIMATE_COLUMNS}
+    trained = {e: s for e, s in estimators.items() if methods.fit_for(s).trained}
+    columns_out = ESTIMATE_COLUMNS + (TRAINED_COLUMNS if trained else ())
+    parts: dict[str, list[Any]] = {name: [] for name in columns_out}
+    fits: dict[str, Any] = {}
+    if trained:
+        from lossstudy.training.fit import fit_trained
+
+        if seed is None:
+            raise ValueError("fit_chunk: trained members need the study's seed (minibatches)")
+        fits = fit_trained(data, trained, seed, scenario_id)
     for estimator, spec in estimators.items():
         t1 = time.perf_counter()
-        res = fit_with(engine, data, spec, level, Progress(f"fit {scenario_id} {estimator}", R))
+        if estimator in fits:
+            res = _trained_result(fits[estimator])
+        else:
+            res = fit_with(engine, data, spec, level, Progress(f"fit {scenario_id} {estimator}", R))
         statuses, counts = np.unique(res.status.astype(str), return_counts=True)
         log.info(
             "fitted %s with %s in %.2fs; statuses: %s",
@@ -242,6 +263,11 @@ def fit_chunk(
             "status": status,
             "message": message,
         }
+        if trained:
+            mine = fits.get(estimator)
+            nan = np.full(R * p, np.nan)
+            columns["opt_diff"] = nan if mine is None else mine.opt_diff.ravel()
+            columns["objective_gap"] = nan if mine is None else np.repeat(mine.objective_gap, p)
         for name, values in columns.items():
             parts[name].append(values)
     table = arrow_table({name: _concat(values) for name, values in parts.items()})
@@ -254,6 +280,14 @@ def fit_chunk(
         R,
         time.perf_counter() - t0,
     )
+
+
+def _trained_result(fit: Any) -> Any:
+    """A trained member's fit as an exact fit's result: no standard errors or intervals."""
+    from lossstudy.estimators import FitResult
+
+    nan = np.full_like(fit.estimate, np.nan)
+    return FitResult(fit.estimate, nan, nan, nan, fit.status, fit.message)
 
 
 def _concat(parts: list[Any]) -> Any:

@@ -1,7 +1,8 @@
 """Random streams: replicate r of scenario s always sees the same numbers.
 
 Each replicate's stream is ``SeedSequence(seed, spawn_key=(key(s), 1, r))`` and a fixed design's
-stream is ``SeedSequence(seed, spawn_key=(key(s), 0))``, where ``key`` is a stable hash of the
+stream is ``SeedSequence(seed, spawn_key=(key(s), 0))``; a replicate's minibatch order in
+gradient training is ``spawn_key=(key(s), 3, r)``, where ``key`` is a stable hash of the
 scenario id (SHA-256, not Python's salted ``hash``). Nothing depends on job order, core count,
 how replicates are split into jobs, or which other scenarios exist.
 """
@@ -14,6 +15,8 @@ import numpy as np
 
 _DESIGN = 0
 _REPLICATE = 1
+#: 2 is the fresh test data's stream (``test_rng``)
+_TRAINING = 3
 
 
 def scenario_key(scenario_id: str) -> int:
@@ -30,4 +33,12 @@ def replicate_rng(seed: int, scenario_id: str, replicate: int) -> np.random.Gene
 def design_rng(seed: int, scenario_id: str) -> np.random.Generator:
     """The generator of a scenario's fixed design, shared by all of its replicates."""
     ss = np.random.SeedSequence(seed, spawn_key=(scenario_key(scenario_id), _DESIGN))
+    return np.random.Generator(np.random.PCG64(ss))
+
+
+def training_rng(seed: int, scenario_id: str, replicate: int) -> np.random.Generator:
+    """The generator of one replicate's minibatch order in gradient training: a fresh one for
+    each trajectory, so that every trained member sees the same order (common random numbers)
+    and its bits depend only on (seed, scenario, replicate), not on the job split."""
+    ss = np.random.SeedSequence(seed, spawn_key=(scenario_key(scenario_id), _TRAINING, replicate))
     return np.random.Generator(np.random.PCG64(ss))

@@ -26,9 +26,12 @@ def _dpsi(r: np.ndarray, scale: float) -> np.ndarray:
     return 1.0 - np.tanh(r / scale) ** 2
 
 
+#: ρ, ψ and ψ' (the exact solver's and the trained fits' objective: lossstudy.training.exact)
+LOSS = Smooth(_rho, _psi, _dpsi)
+
 FIT = register_smooth(
     "log_cosh",
-    Smooth(_rho, _psi, _dpsi),
+    LOSS,
     {"scale": Param(1.0, {"type": "number", "exclusiveMinimum": 0}, "c, in residual units")},
     "log-cosh: Σ c² log cosh(rᵢ/c)",
     lambda p: f"log-cosh: Σ c² log cosh(rᵢ/c), c = {show(p['scale'])}",

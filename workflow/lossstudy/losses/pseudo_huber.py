@@ -26,9 +26,12 @@ def _dpsi(r: np.ndarray, delta: float) -> np.ndarray:
     return (1.0 + (r / delta) ** 2) ** -1.5
 
 
+#: ρ, ψ and ψ' (the exact solver's and the trained fits' objective: lossstudy.training.exact)
+LOSS = Smooth(_rho, _psi, _dpsi)
+
 FIT = register_smooth(
     "pseudo_huber",
-    Smooth(_rho, _psi, _dpsi),
+    LOSS,
     {"delta": Param(1.0, {"type": "number", "exclusiveMinimum": 0}, "δ, in residual units")},
     "pseudo-Huber: Σ δ²(√(1 + (rᵢ/δ)²) − 1)",
     lambda p: f"pseudo-Huber: Σ δ²(√(1 + (rᵢ/δ)²) − 1), δ = {show(p['delta'])}",

@@ -1,0 +1,124 @@
+"""The trained members of a fit job: one trajectory per group, one result per member.
+
+Why grouped: members whose stored specs differ only in ``steps`` (a ``steps:`` list, a sweep
+over steps) are checkpoints of one trajectory, so each group is trained once, to its largest
+step count, and recorded at each (``lossstudy.training.engine.train``). A group's minibatch
+order comes from a fresh ``seeding.training_rng`` per replicate, so every group sees the same
+order (common random numbers) and a member's bits depend only on (seed, scenario, replicate):
+not on the job split, nor on which other members share its trajectory.
+
+Per member this gives what an exact fit gives (estimate; std_error and intervals NaN; status
+``ok`` or ``diverged``, message) plus ``opt_diff`` = β_K − β̂ and ``objective_gap`` =
+f(β_K) − f(β̂) against the exact minimiser β̂ of the same objective
+(:mod:`lossstudy.training.exact`). A diverged fit is a result: estimate NaN, status ``diverged``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from lossstudy.dgp import Dataset
+from lossstudy.seeding import training_rng
+from lossstudy.training import exact
+from lossstudy.training.engine import DIVERGED_NORM, Solver, train
+from lossstudy.training.losses import make_loss
+
+log = logging.getLogger("lossstudy")
+
+DIVERGED = "diverged"
+
+
+@dataclass(frozen=True)
+class MemberFit:
+    """One trained member on a chunk: R×p estimates and distances, R statuses and gaps."""
+
+    estimate: np.ndarray
+    status: np.ndarray
+    message: np.ndarray
+    opt_diff: np.ndarray
+    objective_gap: np.ndarray
+
+
+def trajectory_key(spec: Mapping[str, Any]) -> str:
+    """What a member's trajectory depends on: its stored spec without ``steps``."""
+    return json.dumps({k: v for k, v in spec.items() if k != "steps"}, sort_keys=True)
+
+
+def _solver(spec: Mapping[str, Any], checkpoints: tuple[int, ...]) -> Solver:
+    budget = "steps" if spec.get("steps") is not None else "epochs"
+    return Solver(
+        name=str(spec["solver"]),
+        lr=spec.get("lr"),
+        lr_relative=spec.get("lr_relative"),
+        **{budget: checkpoints},
+        batch_size=spec.get("batch_size"),
+        schedule=str(spec.get("schedule", "constant")),
+        average=bool(spec.get("average", False)),
+        init=str(spec.get("init", "zeros")),
+        betas=tuple(spec.get("betas", (0.9, 0.999))),
+        eps=float(spec.get("eps", 1e-8)),
+    )
+
+
+def _loss_param(spec: Mapping[str, Any]) -> dict[str, float]:
+    return {k: float(spec[k]) for k in ("delta", "scale") if k in spec}
+
+
+def fit_trained(
+    data: Dataset, members: Mapping[str, Mapping[str, Any]], seed: int, scenario_id: str
+) -> dict[str, MemberFit]:
+    """Every trained member (name -> stored spec) on every replicate of a chunk."""
+    R, p = data.beta.shape
+    groups: dict[str, list[str]] = {}
+    for name, spec in members.items():
+        groups.setdefault(trajectory_key(spec), []).append(name)
+    exacts: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    out: dict[str, MemberFit] = {}
+    for names in groups.values():
+        t0 = time.perf_counter()
+        spec = members[names[0]]
+        budget = "steps" if spec.get("steps") is not None else "epochs"
+        checkpoints = tuple(sorted({int(members[m][budget]) for m in names}))
+        solver = _solver(spec, checkpoints)
+        loss, param = str(spec["loss"]), _loss_param(spec)
+        rngs = None
+        if solver.batch_size is not None:
+            rngs = [training_rng(seed, scenario_id, int(r)) for r in data.replicates]
+        with np.errstate(all="ignore"):
+            run = train(data.X, data.y, make_loss(loss, **param), solver, rngs)
+        key = json.dumps([loss, param], sort_keys=True)
+        if key not in exacts:
+            beta_hat = exact.minimiser(loss, param, data.X, data.y)
+            exacts[key] = beta_hat, exact.objective(loss, param, data.X, data.y, beta_hat)
+        beta_hat, f_hat = exacts[key]
+        for name in names:
+            k = checkpoints.index(int(members[name][budget]))
+            coef, dead = run.coef[:, k, :], run.diverged[:, k]
+            status = np.where(dead, DIVERGED, "ok").astype(object)
+            message = np.where(
+                dead,
+                f"diverged within {int(run.steps[k])} steps: the iterate became non-finite or "
+                f"left ‖β‖ ≤ {DIVERGED_NORM:g}",
+                "",
+            ).astype(object)
+            with np.errstate(all="ignore"):
+                gap = exact.objective(loss, param, data.X, data.y, coef) - f_hat
+            out[name] = MemberFit(coef, status, message, coef - beta_hat, gap)
+        log.info(
+            "trained %s (%s, %d checkpoints up to %d) in %.2fs; diverged at the last: %d/%d",
+            ", ".join(names),
+            spec["method"],
+            len(checkpoints),
+            checkpoints[-1],
+            time.perf_counter() - t0,
+            int(run.diverged[:, -1].sum()),
+            R,
+        )
+    return out
