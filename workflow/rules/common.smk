@@ -36,6 +36,12 @@ def chunk_range(wildcards):
     return list(STUDY.chunk_range(wildcards.scenario, int(wildcards.chunk)))
 
 
+def scenario_estimators(wildcards):
+    """Only the estimators fitted in this scenario, keys sorted: a trained estimator of other
+    scenarios (`scenarios:` patterns) does not rerun this one's fit jobs."""
+    return json.dumps(STUDY.estimators_in(wildcards.scenario), sort_keys=True)
+
+
 def fit_quantiles(wildcards):
     """The quantiles a fit job asks scipy for, computed here once: the job skips scipy's import."""
     sc = STUDY.scenarios[wildcards.scenario]

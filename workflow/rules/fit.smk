@@ -28,8 +28,9 @@ rule fit:
         knobs=scenario_knobs,
         seed=STUDY.seed,
         replicates=chunk_range,
-        # every estimator, keys sorted: reordering the config reruns nothing
-        estimators=json.dumps(STUDY.estimators, sort_keys=True),
+        # this scenario's estimators (an estimator's `scenarios:` may leave it out), keys
+        # sorted: reordering the config, or adding an estimator of other scenarios, reruns nothing
+        estimators=scenario_estimators,
         level=STUDY.level,
         engine=STUDY.engine,
         # scipy's t and normal quantiles for this n (its import is a third of a job's start-up)

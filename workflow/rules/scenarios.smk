@@ -76,13 +76,15 @@ rule estimators:
         runtime=5,
     params:
         # what the table shows: specs, sweep members, the shorthands used, the reference
+        # (and the `scenarios:` patterns, when an estimator has them)
         estimators=json.dumps(
             [
                 STUDY.estimators,
                 STUDY.estimator_sweeps,
                 STUDY.estimator_methods,
                 STUDY.reference,
-            ],
+            ]
+            + ([STUDY.estimator_scenarios] if STUDY.estimator_scenarios else []),
             sort_keys=True,
         ),
     script:

@@ -31,7 +31,8 @@ rule summarise:
         runtime=5,
     params:
         knobs=scenario_knobs,
-        estimators=json.dumps(STUDY.estimators),
+        # this scenario's estimators in the config's order (the order of its rows)
+        estimators=lambda wildcards: json.dumps(STUDY.estimators_in(wildcards.scenario)),
         reference=STUDY.reference,
         level=STUDY.level,
     script:

@@ -171,7 +171,11 @@ def estimators_table(study: Any) -> pd.DataFrame:
     names = sorted({k for p in params for k in p})
     table = pd.DataFrame(rows, columns=list(TABLE_COLUMNS))
     values = pd.DataFrame([[p.get(k, "") for k in names] for p in params], columns=names)
-    return pd.concat([table, values.astype(object)], axis=1)
+    out = pd.concat([table, values.astype(object)], axis=1)
+    restricted = getattr(study, "estimator_scenarios", {})
+    if restricted:  # only then: a study whose estimators are everywhere keeps its columns
+        out["scenarios"] = [" ".join(restricted.get(name, ())) for name in study.estimators]
+    return out
 
 
 def write_estimators(study: Any, path: str | os.PathLike[str]) -> None:

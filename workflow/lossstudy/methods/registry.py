@@ -263,9 +263,9 @@ class Resolved:
     @property
     def explicit(self) -> dict[str, Any]:
         """The parameters under their loss/penalty/solver names (ridge's ``penalty`` is
-        ``lambda``), ``se`` left out."""
+        ``lambda``), ``se`` and unset optional ones left out."""
         names = {canon: name for name, canon in _aliases(self.fit).items()}
-        return {names.get(k, k): v for k, v in self.params.items() if k != "se"}
+        return {names.get(k, k): v for k, v in self.params.items() if k != "se" and v is not None}
 
     def penalised(self) -> bool:
         return self.fit.penalised(self.params)
