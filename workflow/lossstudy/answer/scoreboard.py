@@ -80,13 +80,16 @@ def scoreboard(
         for s, e, v, m in zip(sub["scenario"].astype(str), sub["estimator"].astype(str), val, mc,
                               strict=True)
     }  # fmt: skip
+    # an estimator fitted only in some scenarios (`scenarios:` patterns) has no row elsewhere
+    fitted = set(zip(sub["scenario"].astype(str), sub["estimator"].astype(str), strict=True))
     rows: list[dict[str, Any]] = []
     for rec in _largest_anchor(scen).itertuples(index=False):
         sid = str(rec.scenario)
-        vals = {e: look.get((sid, e), (math.nan, math.nan)) for e in shown}
+        mine = [e for e in shown if (sid, e) in fitted]
+        vals = {e: look.get((sid, e), (math.nan, math.nan)) for e in mine}
         finite = {e: vm for e, vm in vals.items() if math.isfinite(vm[0])}
         best = min(finite, key=lambda e: finite[e][0]) if finite else None
-        for e in shown:
+        for e in mine:
             v, m = vals[e]
             ratio = z = math.nan
             if best is not None and math.isfinite(v):

@@ -74,6 +74,8 @@ class _Data:
         self.ns: list[float] = sorted({n for n in self.n_of.values() if np.isfinite(n)})
         self.gm_normal = _gm_normal(scenarios) if scenarios is not None else set()
         self.estimators: list[str] = list(dict.fromkeys(sub["estimator"]))
+        #: (scenario, estimator) pairs with rows: an estimator's `scenarios:` may leave some out
+        self.fitted = set(zip(sub["scenario"], sub["estimator"], strict=True))
         self.palette = _palette(self.estimators)
         self._index = {
             (r.scenario, r.estimator, r.measure): r
@@ -125,7 +127,7 @@ def _gm_normal(scen: pd.DataFrame) -> set[str]:
 def _reason(data: _Data, scenario: str, estimator: str, measure: str) -> str:
     r = data.get(scenario, estimator, measure)
     if r is None:
-        return "not reported"
+        return "not reported" if (scenario, estimator) in data.fitted else "not fitted here"
     if "no intervals" in r.note:
         return "no intervals"
     if "no model SE" in r.note:

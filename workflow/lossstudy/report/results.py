@@ -28,7 +28,15 @@ def _cell(
 ) -> dict[str, Any]:
     r = perf_idx.get((scenario, estimator, term, measure))
     if r is None:
-        return {"text": "", "value": math.nan, "mcse": math.nan, "ok": False, "note": None}
+        return {
+            "text": "",
+            "value": math.nan,
+            "mcse": math.nan,
+            "ok": False,
+            "undefined": False,
+            "note": None,
+            "best": False,
+        }
     value, mcse, defined = float(r.value), float(r.mcse), bool(r.defined)
     text = format_pm(value, mcse)
     note_id = None
@@ -70,15 +78,17 @@ def scenario_results(
         ].itertuples(index=False)
     }
     terms = list(dict.fromkeys(perf["term"]))
-    in_perf = set(perf["scenario"])
+    # the estimators of each scenario (an estimator's `scenarios:` may leave it out of some)
+    fitted = perf.groupby("scenario", sort=False)["estimator"].agg(set).to_dict()
     groups: list[dict[str, Any]] = []
     for srow in scen_rows:
         s = srow["id"]
-        if s not in in_perf:
+        if s not in fitted:
             continue
+        mine = [e for e in estimators if e in fitted[s]]
         notes: dict[str, int] = {}
         table = []
-        for e in estimators:
+        for e in mine:
             row = {"estimator": e}
             for m in _TABLE_MEASURES:
                 row[m] = _cell(idx, s, e, term, m, notes)
@@ -104,7 +114,7 @@ def scenario_results(
         for t in terms:
             if t == term:
                 continue
-            for e in estimators:
+            for e in mine:
                 cells = {
                     m: _cell(idx, s, e, t, m, notes) for m in ("bias", "empse", "mse", "coverage")
                 }
