@@ -61,12 +61,17 @@ def replay(
 
     stored_path = Path(results) / "estimates" / f"{scenario}.parquet"
     stored = pd.read_parquet(stored_path) if stored_path.exists() else None
-    names = estimators or list(study.estimators)
+    fitted = study.estimators_in(scenario)
+    names = estimators or list(fitted)
     rows = []
     for name in names:
-        if name not in study.estimators:
-            raise ConfigError(f"unknown estimator '{name}'; allowed: {', '.join(study.estimators)}")
-        fit = fit_with(study.engine, data, study.estimators[name], study.level)
+        if name not in fitted:
+            raise ConfigError(
+                f"unknown estimator '{name}' in scenario '{scenario}'; allowed: {', '.join(fitted)}"
+            )
+        fit = fit_with(
+            study.engine, data, fitted[name], study.level, seed=study.seed, scenario_id=scenario
+        )
         match = ""
         if stored is not None:
             old = stored[(stored.estimator == name) & (stored.replicate == replicate)]

@@ -175,9 +175,20 @@ def fit_with(
     spec: Mapping[str, Any],
     level: float,
     progress: Any = None,
+    *,
+    seed: int | None = None,
+    scenario_id: str | None = None,
 ) -> Any:
     """Fit a chunk with the named engine (``vectorized`` or ``reference``), BLAS on one thread
-    (``lossstudy.blas``): the stored bits, whatever thread count the caller's environment sets."""
+    (``lossstudy.blas``): the stored bits, whatever thread count the caller's environment sets.
+    A trained spec is trained alone (``lossstudy.training.fit``; its minibatches need the
+    study's ``seed`` and the ``scenario_id``): the bits a fit job stores for it."""
+    if methods.fit_for(spec).trained:
+        from lossstudy.training.fit import fit_trained
+
+        if seed is None or scenario_id is None:
+            raise ValueError("fit_with: a trained fit needs the seed and the scenario id")
+        return _trained_result(fit_trained(data, {"fit": spec}, seed, scenario_id)["fit"])
     if engine == "reference":
         from lossstudy.estimators import fit_dataset as fit
     else:

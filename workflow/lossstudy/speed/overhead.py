@@ -67,9 +67,9 @@ def warm_fit_seconds(
             data = Dataset.load(path)
             if sample < 1.0:
                 data = data.head(max(1, math.ceil(sample * len(data.replicates))))
-            for name, spec in study.estimators.items():
+            for name, spec in study.estimators_in(sid).items():
                 t0 = time.perf_counter()
-                fit_with(engine, data, spec, study.level)
+                fit_with(engine, data, spec, study.level, seed=study.seed, scenario_id=sid)
                 out[name]["seconds"] += time.perf_counter() - t0
                 out[name]["fits"] += len(data.replicates)
     return out
