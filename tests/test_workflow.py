@@ -38,8 +38,26 @@ TINY = {
         "lad": {"method": "lad"},
         "huber": {"method": "huber", "k": 1.345},
         "ridge": {"method": "ridge", "penalty": 2.0},
+        # a trained estimator (two checkpoints of one trajectory) in two of the three scenarios
+        "gd": {
+            "loss": "huber",
+            "delta": 1.0,
+            "solver": "gd",
+            "lr_relative": 0.5,
+            "steps": [5, 200],
+            "scenarios": ["gm", "cauch*"],
+        },
     },
 }
+#: the members of each estimator and the scenarios each is fitted in
+MEMBERS = {
+    **{e: ([e], list(TINY["scenarios"])) for e in TINY["estimators"] if e != "gd"},
+    "gd": (["gd-steps5", "gd-steps200"], ["gm", "cauchy"]),
+}
+
+
+def members_in(scenario: str) -> list[str]:
+    return [m for names, where in MEMBERS.values() if scenario in where for m in names]
 
 
 def write_config(workdir: Path, config: dict) -> None:
@@ -91,7 +109,7 @@ def test_performance_table_covers_every_cell(study: Path):
     expected = {
         (s, e, t, m)
         for s in TINY["scenarios"]
-        for e in TINY["estimators"]
+        for e in members_in(s)
         for t in ("intercept", "x1", "x2")
         for m in (*MEASURES, "failure_rate")
     }
@@ -129,11 +147,25 @@ def test_estimates_are_tidy_and_complete(study: Path):
         "true_value",
     ):
         assert col in est.columns
-    assert len(est) == 20 * 5 * 3
+    assert len(est) == 20 * 7 * 3
     assert sorted(est.replicate.unique()) == list(range(20))
     assert (est.status == "ok").all()
     ridge = est[est.estimator == "ridge"]
     assert ridge.ci_low.isna().all()  # no interval for a biased-by-design estimator
+    # the trained members: distances to their exact minimiser (the fixed-δ Huber), NaN elsewhere
+    gd = est[est.estimator.str.startswith("gd-")]
+    assert set(gd.method) == {"huber-gd"} and gd.std_error.isna().all()
+    assert (
+        est[~est.estimator.str.startswith("gd-")][["opt_diff", "objective_gap"]].isna().all().all()
+    )
+    late = gd[gd.estimator == "gd-steps200"]
+    assert late.opt_diff.abs().max() < 1e-6 < gd[gd.estimator == "gd-steps5"].opt_diff.abs().max()
+    # a scenario without trained members writes the columns it always wrote
+    singular = pd.read_parquet(study / "results" / "estimates" / "singular.parquet")
+    assert "opt_diff" not in singular.columns
+    assert set(singular.estimator) == set(members_in("singular"))
+    table = pd.read_csv(study / "results" / "estimators.csv", keep_default_na=False)
+    assert dict(zip(table.estimator, table.scenarios, strict=True))["gd-steps5"] == "gm cauch*"
 
 
 def test_side_outputs_exist(study: Path):
@@ -239,6 +271,23 @@ def test_adding_an_estimator_reruns_fits_only(study: Path, tmp_path: Path):
     config["estimators"]["ridge_big"] = {"method": "ridge", "penalty": 50.0}
     counts = _extend(study, tmp_path, config)
     assert counts == {"fit": 3 * 2, "summarise": 3, "estimators": 1, **AGGREGATION}
+
+
+def test_adding_a_trained_estimator_reruns_only_the_scenarios_it_is_fitted_in(
+    study: Path, tmp_path: Path
+):
+    """Its `scenarios:` patterns leave the other scenarios' fit jobs (and parameters) alone."""
+    config = copy.deepcopy(TINY)
+    config["estimators"]["sgd"] = {
+        "loss": "absolute",
+        "solver": "sgd",
+        "lr": 0.05,
+        "batch_size": 10,
+        "steps": 100,
+        "scenarios": ["singular"],
+    }
+    counts = _extend(study, tmp_path, config)
+    assert counts == {"fit": 2, "summarise": 1, "estimators": 1, **AGGREGATION}
 
 
 def test_reordering_estimators_reruns_the_summaries_from_new_fits(study: Path, tmp_path: Path):
@@ -347,6 +396,16 @@ BAD_INPUTS = {
         _with("scenarios.gm.sweep", {"autocorrelation.phi": [0.5, 1.0]}),
         "'scenarios.gm.sweep.autocorrelation.phi[1]'",
         "< 1",
+    ),
+    "learning rate 0": (
+        _with("estimators.gd.lr_relative", 0),
+        "'estimators.gd.lr_relative'",
+        "> 0",
+    ),
+    "scenario pattern matching none": (
+        _with("estimators.gd.scenarios", ["gm", "train_*"]),
+        "'estimators.gd.scenarios[1]'",
+        "matches no scenario",
     ),
     "one replicate over the memory budget": (
         {**_with("replicates_per_job", "auto"), "memory_mb_per_job": 50},

@@ -119,8 +119,8 @@ def check(solver: str, params: Mapping[str, Any]) -> None:
         both = params.get("lr") is not None
         raise SpecError(
             "lr" if both else "lr_relative",
-            f"give exactly one of 'lr' (absolute) and 'lr_relative' (c·2/λ_max), "
-            f"not {'both' if both else 'neither'}.",
+            "give exactly one of 'lr' (absolute) and 'lr_relative' (c·2/λ_max); "
+            f"{'both are given' if both else 'neither is given'}.",
         )
     for key in ("lr", "lr_relative"):
         value = params.get(key)
