@@ -432,6 +432,7 @@ def test_more_replicates_keep_the_first_ones(study: Path, tmp_path: Path):
     config = copy.deepcopy(TINY)
     config["replicates"], config["replicates_per_job"] = 8, 3
     config["scenarios"] = {"gm": {}}
+    config["estimators"]["gd"]["scenarios"] = ["gm"]  # a pattern must match a scenario
     write_config(tmp_path, config)
     run = snakemake(tmp_path, "--cores", "2")
     assert run.returncode == 0, run.stderr[-2000:]
@@ -534,10 +535,11 @@ def test_overhead_command_accounts_for_every_fit(study: Path, tmp_path: Path):
     m = json.loads(out.read_text())
     jobs = {r["rule"]: r["jobs"] for r in m["rules"]}
     assert jobs["fit"] == 3 * 2 and jobs["summarise"] == 3 and "simulate" not in jobs
-    n_est = len(TINY["estimators"])
     fits = {k: v["fits"] for k, v in m["warm_fit_by_estimator"].items()}
-    assert fits == {name: 3 * 20 for name in TINY["estimators"]}
-    assert m["reference"]["fits"] == 3 * 2 * 2 * n_est  # ceil(0.2 × 10) per job
+    # each member on the 20 replicates of each scenario it is fitted in
+    assert fits == {e: 20 * len(where) for names, where in MEMBERS.values() for e in names}
+    in_cells = sum(len(members_in(s)) for s in TINY["scenarios"])
+    assert m["reference"]["fits"] == 2 * 2 * in_cells  # ceil(0.2 × 10) per job
     assert 0 < m["warm_fit_seconds"] < m["fit_jobs_seconds"]
     assert 0 < m["fit_job_overhead_share"] < 1
     assert m["snakemake_run"]["command"].endswith("--cores 2")
