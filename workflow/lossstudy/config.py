@@ -865,7 +865,7 @@ def _check_estimator_scenarios(
     bases = list(dict.fromkeys(sc.base for sc in scenarios.values()))
     for name, pats in patterns.items():
         for i, pattern in enumerate(pats):
-            if not _matches_any(bases, pattern):
+            if not any(_matches(base, (pattern,)) for base in bases):
                 raise ConfigError(
                     f"config error at 'estimators.{name}.scenarios[{i}]': '{pattern}' matches no "
                     f"scenario; scenarios: {', '.join(bases)}."
@@ -897,10 +897,6 @@ def _check_estimator_scenarios(
                     "estimator with 'scenarios:')."
                 )
     return out
-
-
-def _matches_any(bases: list[str], pattern: str) -> bool:
-    return any(fnmatch.fnmatchcase(b, pattern) for b in bases)
 
 
 def _auto_job_sizes(study: Study, engine: str, budget_mb: int) -> dict[str, int]:
