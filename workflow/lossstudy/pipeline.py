@@ -38,6 +38,8 @@ ESTIMATE_COLUMNS = (
     "ci_high",
     "status",
     "message",
+    "test_mse",
+    "test_mae",
 )
 
 
@@ -149,8 +151,13 @@ def simulate_and_fit_chunk(
     engine: str,
     out_dataset: str | Path,
     out_fits: str | Path,
+    *,
+    test_rows: int | None = None,
 ) -> None:
-    """One job's replicates: draw and save them, then fit every estimator to them.
+    """One job's replicates: draw and save them, then fit every estimator to them and score
+    every fit on each replicate's fresh test sample of ``test_rows`` rows
+    (:mod:`lossstudy.prediction`; default ⌈10⁵ / replicates of this job⌉: the workflow passes
+    the scenario's, so that the test sample of a replicate does not depend on the job split).
 
     One process for both steps because a separate simulation job's start-up (interpreter,
     Snakemake's preamble, numpy, the package) cost as much as its draws
@@ -158,8 +165,19 @@ def simulate_and_fit_chunk(
     milliseconds), so they are the fits of the very file a user opens, exactly as when two jobs
     did this.
     """
+    from lossstudy.prediction import test_rows as default_rows
+
     simulate_chunk(knobs, seed, scenario_id, start, stop, out_dataset)
-    fit_chunk(out_dataset, scenario_id, estimators, level, engine, out_fits)
+    rows = default_rows(stop - start) if test_rows is None else int(test_rows)
+    fit_chunk(
+        out_dataset,
+        scenario_id,
+        estimators,
+        level,
+        engine,
+        out_fits,
+        test=TestSpec(knobs, seed, rows),
+    )
 
 
 # --------------------------------------------------------------------------- fit
@@ -182,6 +200,18 @@ def fit_with(
         return fit(data, dict(spec), level, progress=progress)
 
 
+@dataclass(frozen=True)
+class TestSpec:
+    """What a fit job needs to draw its replicates' test samples (:mod:`lossstudy.prediction`):
+    the scenario's knobs, the study seed and the rows per replicate."""
+
+    __test__ = False  # not a pytest test class
+
+    knobs: Mapping[str, Any]
+    seed: int
+    rows: int
+
+
 def fit_chunk(
     dataset: str | Path,
     scenario_id: str,
@@ -189,6 +219,8 @@ def fit_chunk(
     level: float,
     engine: str,
     out: str | Path,
+    *,
+    test: TestSpec | None = None,
 ) -> None:
     """Fit every estimator to every replicate of a dataset file; write one tidy Parquet file.
 
@@ -199,6 +231,9 @@ def fit_chunk(
 
     ``engine`` is ``vectorized`` (all replicates at once; equal to the reference within 1e-8,
     see tests/test_vectorized.py) or ``reference`` (statsmodels/HiGHS one fit at a time).
+
+    ``test``: draw each replicate's fresh test sample once (shared by all estimators) and write
+    every fit's ``test_mse``/``test_mae`` (:mod:`lossstudy.prediction`); without it both are NaN.
     """
     import pyarrow.parquet as pq
 
@@ -214,6 +249,22 @@ def fit_chunk(
         R,
         data.y.shape[1],
     )
+    sample = None
+    if test is not None:
+        from lossstudy.prediction import draw_test, prediction_errors
+
+        t1 = time.perf_counter()
+        with single_thread_blas():
+            sample = draw_test(
+                test.knobs, test.seed, scenario_id, data.replicates, data.beta, test.rows
+            )
+        log.info(
+            "drew %s test samples: %d replicates × %d rows in %.2fs",
+            scenario_id,
+            R,
+            test.rows,
+            time.perf_counter() - t1,
+        )
     parts: dict[str, list[Any]] = {name: [] for name in ESTIMATE_COLUMNS}
     for estimator, spec in estimators.items():
         t1 = time.perf_counter()
@@ -228,6 +279,12 @@ def fit_chunk(
         )
         status = Strings.per_row(res.status, p)
         message = Strings.per_row(res.message, p)
+        test_mse = test_mae = np.full(R, np.nan)
+        if sample is not None:
+            usable = (np.asarray(res.status).astype(str) == "ok") & np.isfinite(res.estimate).all(
+                axis=1
+            )
+            test_mse, test_mae = prediction_errors(sample, res.estimate, usable)
         columns = {
             "scenario": Strings.constant(scenario_id, R * p),
             "replicate": np.repeat(data.replicates, p),
@@ -241,6 +298,8 @@ def fit_chunk(
             "ci_high": res.ci_high.ravel(),
             "status": status,
             "message": message,
+            "test_mse": np.repeat(test_mse, p),
+            "test_mae": np.repeat(test_mae, p),
         }
         for name, values in columns.items():
             parts[name].append(values)
@@ -389,7 +448,7 @@ def summarise_scenario(
         rows = (perf["estimator"] == name) & (perf["term"] == "intercept")
         perf.loc[rows, "note"] = _join_notes(perf.loc[rows, "note"], note)
     perf = pd.concat([perf, failure_rows(est)], ignore_index=True)
-    perf = _sorted(perf, list(estimators), est["term"].unique().tolist())
+    perf = _sorted(perf, list(estimators), [*est["term"].unique().tolist(), "model"])
     with atomic_path(out_estimates) as tmp:
         est.to_parquet(tmp, index=False)
     with atomic_path(out_performance) as tmp:

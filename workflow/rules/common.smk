@@ -36,6 +36,14 @@ def chunk_range(wildcards):
     return list(STUDY.chunk_range(wildcards.scenario, int(wildcards.chunk)))
 
 
+def test_rows(wildcards):
+    """Rows of each replicate's fresh test sample: ⌈10⁵ / the scenario's replicates⌉, the same
+    in every job of the scenario (lossstudy.prediction)."""
+    from lossstudy.prediction import test_rows as rows
+
+    return rows(STUDY.scenarios[wildcards.scenario].replicates)
+
+
 def fit_quantiles(wildcards):
     """The quantiles a fit job asks scipy for, computed here once: the job skips scipy's import."""
     sc = STUDY.scenarios[wildcards.scenario]
