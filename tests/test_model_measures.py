@@ -185,3 +185,22 @@ def test_per_term_rows_keep_their_bits_and_order():
     assert list(old[old.term == "model"].measure) == ["divergence"]
     # the failure rate stays per term (the model term has no failure rows)
     assert "model" not in set(failure_rows(data).term)
+
+
+def test_the_report_shows_a_prediction_block_and_no_model_row_among_the_terms():
+    from lossstudy.report.results import scenario_results
+
+    table = performance_table(study_frame(), "ols", 0.95)
+    groups = scenario_results(table, [{"id": "s", "group": "g"}], ["ols", "gd"], "x1", 0.95)
+    entry = groups[0]["scenarios"][0]
+    assert {o["term"] for o in entry["others"]} == {"intercept"}
+    block = entry["prediction"]
+    assert block["measures"] == list(MODEL_MEASURES)
+    ols, gd = block["rows"]
+    assert ols["test_mse"]["ok"] and ols["test_mse"]["value"] == pytest.approx(EXACT_MSE.mean())
+    assert ols["divergence"]["text"] == ""  # not a trained fit: an empty cell, not a zero
+    assert gd["divergence"]["value"] == pytest.approx(6 / 40)
+    # older results without the model term: no block
+    old = table[table.term != "model"]
+    groups = scenario_results(old, [{"id": "s", "group": "g"}], ["ols", "gd"], "x1", 0.95)
+    assert groups[0]["scenarios"][0]["prediction"] is None
