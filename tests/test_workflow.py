@@ -95,8 +95,20 @@ def test_performance_table_covers_every_cell(study: Path):
         for t in ("intercept", "x1", "x2")
         for m in (*MEASURES, "failure_rate")
     }
+    # every estimator's test-set errors, on the term model (no trained fits in this study)
+    expected |= {
+        (s, e, "model", m)
+        for s in TINY["scenarios"]
+        for e in TINY["estimators"]
+        for m in ("test_mse", "test_mae")
+    }
     got = set(perf[["scenario", "estimator", "term", "measure"]].itertuples(index=False, name=None))
     assert got == expected
+    # the test MSE exists where the errors have a variance, and exceeds it (estimation error)
+    test_mse = perf[(perf.term == "model") & (perf.measure == "test_mse")]
+    assert not test_mse[test_mse.scenario == "cauchy"]["defined"].any()
+    gm = test_mse[test_mse.scenario == "gm"]
+    assert gm["defined"].all() and (gm["value"] > 1.0).all() and (gm["n_used"] == 20).all()
     # moments of linear estimators under Cauchy errors are flagged as non-existent
     cauchy = perf[(perf.scenario == "cauchy") & (perf.measure == "empse")]
     flagged = dict(zip(cauchy.estimator, cauchy.defined, strict=True))
