@@ -236,3 +236,21 @@ def test_ols_test_mse_of_a_well_specified_model_is_near_sigma2_plus_p_over_n():
     test = prediction.draw_test(knobs, SEED, "scale", data.replicates, data.beta, 500)
     mse, _ = prediction.prediction_errors(test, beta_hat, np.ones(200, bool))
     assert abs(mse.mean() - (1 + 5 / 200)) < 4 * mse.std(ddof=1) / math.sqrt(200) + 0.01
+
+
+def test_scoring_in_replicate_blocks_changes_no_bit(monkeypatch):
+    """The test samples are drawn in blocks of replicates to bound memory: same values."""
+    knobs = knobs_with(**VARIANTS["all"])
+    data = simulate(knobs, SEED, "blocks", 0, 9)
+    rng = np.random.default_rng(0)
+    fits = {
+        "a": (data.beta + rng.normal(size=data.beta.shape), np.ones(9, bool)),
+        "b": (data.beta * 0.9, np.arange(9) % 4 != 0),
+    }
+    whole = prediction.score_fits(knobs, SEED, "blocks", data.replicates, data.beta, 30, fits)
+    monkeypatch.setattr(prediction, "BLOCK_FLOATS", 2 * 30 * 5)  # two replicates per block
+    blocks = prediction.score_fits(knobs, SEED, "blocks", data.replicates, data.beta, 30, fits)
+    for name in fits:
+        for x, y in zip(whole[name], blocks[name], strict=True):
+            assert np.array_equal(x, y, equal_nan=True)
+    assert np.isnan(whole["b"][0][[0, 4, 8]]).all() and np.isfinite(whole["b"][0][1:4]).all()

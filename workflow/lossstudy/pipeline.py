@@ -249,23 +249,8 @@ def fit_chunk(
         R,
         data.y.shape[1],
     )
-    sample = None
-    if test is not None:
-        from lossstudy.prediction import draw_test, prediction_errors
-
-        t1 = time.perf_counter()
-        with single_thread_blas():
-            sample = draw_test(
-                test.knobs, test.seed, scenario_id, data.replicates, data.beta, test.rows
-            )
-        log.info(
-            "drew %s test samples: %d replicates × %d rows in %.2fs",
-            scenario_id,
-            R,
-            test.rows,
-            time.perf_counter() - t1,
-        )
     parts: dict[str, list[Any]] = {name: [] for name in ESTIMATE_COLUMNS}
+    fits: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     for estimator, spec in estimators.items():
         t1 = time.perf_counter()
         res = fit_with(engine, data, spec, level, Progress(f"fit {scenario_id} {estimator}", R))
@@ -279,12 +264,10 @@ def fit_chunk(
         )
         status = Strings.per_row(res.status, p)
         message = Strings.per_row(res.message, p)
-        test_mse = test_mae = np.full(R, np.nan)
-        if sample is not None:
-            usable = (np.asarray(res.status).astype(str) == "ok") & np.isfinite(res.estimate).all(
-                axis=1
-            )
-            test_mse, test_mae = prediction_errors(sample, res.estimate, usable)
+        usable = (np.asarray(res.status).astype(str) == "ok") & np.isfinite(res.estimate).all(
+            axis=1
+        )
+        fits[estimator] = (res.estimate, usable)
         columns = {
             "scenario": Strings.constant(scenario_id, R * p),
             "replicate": np.repeat(data.replicates, p),
@@ -298,11 +281,13 @@ def fit_chunk(
             "ci_high": res.ci_high.ravel(),
             "status": status,
             "message": message,
-            "test_mse": np.repeat(test_mse, p),
-            "test_mae": np.repeat(test_mae, p),
         }
         for name, values in columns.items():
             parts[name].append(values)
+    scores = _test_errors(data, scenario_id, fits, test)
+    for name in fits:
+        for col, values in zip(("test_mse", "test_mae"), scores[name], strict=True):
+            parts[col].append(np.repeat(values, p))
     table = arrow_table({name: _concat(values) for name, values in parts.items()})
     with atomic_path(out) as tmp:
         pq.write_table(table, tmp)
@@ -313,6 +298,34 @@ def fit_chunk(
         R,
         time.perf_counter() - t0,
     )
+
+
+def _test_errors(
+    data: Dataset,
+    scenario_id: str,
+    fits: Mapping[str, tuple[np.ndarray, np.ndarray]],
+    test: TestSpec | None,
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Every fit's test MSE and MAE per replicate (NaN without ``test``), timed in the log."""
+    R = len(data.replicates)
+    if test is None:
+        return {name: (np.full(R, np.nan), np.full(R, np.nan)) for name in fits}
+    from lossstudy.prediction import score_fits
+
+    t0 = time.perf_counter()
+    with single_thread_blas():
+        out = score_fits(
+            test.knobs, test.seed, scenario_id, data.replicates, data.beta, test.rows, fits
+        )
+    log.info(
+        "scored %s on fresh test samples: %d replicates × %d rows, %d fits, in %.2fs",
+        scenario_id,
+        R,
+        test.rows,
+        len(fits),
+        time.perf_counter() - t0,
+    )
+    return out
 
 
 def _concat(parts: list[Any]) -> Any:

@@ -40,10 +40,21 @@ from lossstudy.dgp import _ar1_rows, equicorrelation_root, respond
 from lossstudy.errorlaws import draw_errors
 from lossstudy.seeding import test_rng
 
-__all__ = ["TEST_POINTS", "TestSample", "draw_test", "prediction_errors", "test_rows"]
+__all__ = [
+    "BLOCK_FLOATS",
+    "TEST_POINTS",
+    "TestSample",
+    "draw_test",
+    "prediction_errors",
+    "score_fits",
+    "test_rows",
+]
 
 #: test points per scenario at least (m per replicate × R replicates)
 TEST_POINTS = 100_000
+#: floats of one replicate block's test design (R_block × m × p): ≈ 16 MB, so a fit job's
+#: test samples cost bounded memory whatever its replicates, m and p
+BLOCK_FLOATS = 2_000_000
 
 
 def test_rows(replicates: int) -> int:
@@ -119,3 +130,31 @@ def prediction_errors(
     mse = np.mean(resid * resid, axis=1)
     mae = np.mean(np.abs(resid), axis=1)
     return np.where(usable, mse, np.nan), np.where(usable, mae, np.nan)
+
+
+def score_fits(
+    knobs: Mapping[str, Any],
+    seed: int,
+    scenario_id: str,
+    replicates: np.ndarray,
+    beta: np.ndarray,
+    rows: int,
+    fits: Mapping[str, tuple[np.ndarray, np.ndarray]],
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Test MSE and MAE per replicate of every fit (``fits``: name → (R×p estimates, usable)).
+
+    The test samples are drawn once for all fits, in blocks of replicates of at most
+    :data:`BLOCK_FLOATS` floats each, and dropped after their block: every value is a
+    function of its own replicate, so the blocks change no bit, only the peak memory.
+    """
+    R, p = beta.shape
+    step = max(1, BLOCK_FLOATS // max(int(rows) * p, 1))
+    out = {name: (np.full(R, np.nan), np.full(R, np.nan)) for name in fits}
+    for lo in range(0, R, step):
+        hi = min(R, lo + step)
+        sample = draw_test(knobs, seed, scenario_id, replicates[lo:hi], beta[lo:hi], rows)
+        for name, (estimate, usable) in fits.items():
+            mse, mae = prediction_errors(sample, estimate[lo:hi], usable[lo:hi])
+            out[name][0][lo:hi] = mse
+            out[name][1][lo:hi] = mae
+    return out
