@@ -391,7 +391,13 @@ def test_more_replicates_keep_the_first_ones(study: Path, tmp_path: Path):
     small = pd.read_parquet(tmp_path / "results" / "estimates" / "gm.parquet")
     big = pd.read_parquet(study / "results" / "estimates" / "gm.parquet")
     big = big[big.replicate < 8].reset_index(drop=True)
-    pd.testing.assert_frame_equal(small, big, check_exact=True)
+    # every estimate keeps its bits; the test errors do not, by design: each replicate's fresh
+    # test sample has ⌈10⁵/R⌉ rows, 12 500 here against 5 000 (docs/reproducibility.md)
+    test_cols = ["test_mse", "test_mae"]
+    pd.testing.assert_frame_equal(
+        small.drop(columns=test_cols), big.drop(columns=test_cols), check_exact=True
+    )
+    assert small[test_cols].notna().all().all() and not small["test_mse"].equals(big["test_mse"])
 
 
 def test_raising_replicates_refits_the_grown_scenarios(study: Path, tmp_path: Path):

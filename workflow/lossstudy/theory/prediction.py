@@ -86,7 +86,7 @@ def _iid_clean(s: Setting) -> str:
         return "heteroskedastic errors"
     if float(k["autocorrelation"]["phi"]) != 0:
         return "autocorrelated errors"
-    if leverage_rows(dict(k)) > 0:
+    if leverage_rows(dict(k)) > 0 or float(k["design"]["leverage"]["fraction"]) > 0:
         return "leverage rows (their share of the test sample depends on its size)"
     return ""
 
