@@ -46,6 +46,9 @@ def test_rng(seed: int, scenario_id: str, replicate: int) -> np.random.Generator
     return np.random.Generator(np.random.PCG64(ss))
 
 
+test_rng.__test__ = False  # type: ignore[attr-defined]  # not a test, should pytest import it
+
+
 def training_rng(seed: int, scenario_id: str, replicate: int) -> np.random.Generator:
     """The generator of one replicate's minibatch order in gradient training (one per trajectory
     group, so that members differing only in steps see the same minibatches)."""
