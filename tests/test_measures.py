@@ -10,7 +10,7 @@ from test_performance import tidy
 
 from lossstudy import moments, performance, tables
 from lossstudy.answer.claims import FAMILIES
-from lossstudy.measures import BY_NAME, COMPUTED, MEASURES, names
+from lossstudy.measures import BY_NAME, COMPUTED, MEASURES, MODEL, names
 from lossstudy.report import results
 
 
@@ -25,7 +25,10 @@ def test_the_performance_table_has_every_measure_in_table_order() -> None:
     frame = pd.concat([tidy("ref", [0.1, -0.2, 0.3]), tidy("b", [0.2, 0.0, -0.1])])
     table = performance.performance_table(frame, "ref", 0.95)
     assert tuple(table.loc[table["estimator"] == "b", "measure"]) == COMPUTED
-    assert tuple(m for m in names() if m not in COMPUTED) == ("failure_rate",)
+    # the failure rate (computed by the pipeline) and the per-estimator ones on the term model
+    assert tuple(m for m in names() if m not in COMPUTED) == ("failure_rate", *MODEL)
+    assert MODEL == ("test_mse", "test_mae", "divergence", "opt_error", "objective_gap")
+    assert names(scope="model") == MODEL and not set(MODEL) & set(COMPUTED)
 
 
 def test_what_a_fit_must_report_is_what_the_performance_step_asks_for() -> None:

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from lossstudy.moments import MEASURE_ORDERS, MeasureRule, moment_rule_table, moment_rules
+from lossstudy.moments import (
+    MEASURE_ORDERS,
+    MODEL_ORDERS,
+    MeasureRule,
+    moment_rule_table,
+    moment_rules,
+)
 from lossstudy.performance import MEASURES
 
 OLS = {"method": "ols"}
@@ -71,7 +77,23 @@ def test_linear_estimators_inherit_the_errors_moments(case, estimator):
 def test_lad_is_treated_as_having_every_moment(case):
     errors, _ = ERRORS[case]
     rules = moment_rules(errors, LAD, LAD)
-    assert all(r == MeasureRule(True, True, "") for r in rules.values())
+    assert all(rules[m] == MeasureRule(True, True, "") for m in MEASURE_ORDERS)
+
+
+@pytest.mark.parametrize("case", list(ERRORS))
+@pytest.mark.parametrize("estimator", [OLS, LAD], ids=["ols", "lad"])
+def test_test_errors_need_the_errors_moments_whatever_the_estimator(case, estimator):
+    """A test error y − x'β̂ contains a fresh error: its square needs the errors' variance (MCSE:
+    4th moment), its absolute value their mean (MCSE: variance), even for LAD."""
+    errors, (mean, var, fourth) = ERRORS[case]
+    rules = moment_rules(errors, estimator, OLS)
+    assert set(MODEL_ORDERS) <= set(rules)
+    assert (rules["test_mse"].defined, rules["test_mse"].mcse_valid) == (var, fourth)
+    assert (rules["test_mae"].defined, rules["test_mae"].mcse_valid) == (mean, var)
+    if not var:
+        assert "fresh error" in rules["test_mse"].reason
+    for m in ("divergence", "opt_error", "objective_gap"):
+        assert rules[m] == MeasureRule(True, True, "")
 
 
 @pytest.mark.parametrize("case", list(ERRORS))

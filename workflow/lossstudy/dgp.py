@@ -111,6 +111,45 @@ class Dataset:
             return cls(f["X"], f["y"], f["beta"], f["replicates"])
 
 
+def respond(
+    knobs: dict[str, Any],
+    x_obs: np.ndarray,
+    x_clean: np.ndarray,
+    beta: np.ndarray,
+    u: np.ndarray,
+) -> np.ndarray:
+    """y (R×n) from the designs (n×p, shared, or R×n×p), coefficients (R×p) and iid draws u
+    (R×n) of the error law: heteroskedasticity, AR(1) errors, endogeneity, leverage rows that
+    do or do not follow the model, and the misspecified mean, in that order.
+
+    Why a function of its own: the fresh test samples of :mod:`lossstudy.prediction` must
+    follow the very law the training data follow, so both are built by this one function.
+    """
+    R, n = u.shape
+    p = beta.shape[1]
+    xc = np.broadcast_to(x_clean, (R, n, p))
+    het = knobs["heteroskedasticity"]
+    if het["strength"] > 0:
+        u = u * np.sqrt(1.0 + het["strength"] * xc[:, :, het["predictor"]] ** 2)
+    phi = float(knobs["autocorrelation"]["phi"])
+    e = _ar1_rows(u[:, :, None], phi, 1.0)[:, :, 0] if phi != 0.0 else u
+    endo = knobs["endogeneity"]
+    if endo["correlation"] != 0:
+        rho = float(endo["correlation"])
+        sd = error_moments(knobs["errors"]).sd
+        e = math.sqrt(1.0 - rho * rho) * e + rho * sd * xc[:, :, endo["predictor"]]
+
+    follows = bool(knobs["design"]["leverage"]["follows_model"])
+    x_mean = np.broadcast_to(x_obs if follows else x_clean, (R, n, p))
+    y = np.einsum("rnp,rp->rn", x_mean, beta) + e
+    mis = knobs["misspecification"]
+    if mis["strength"] != 0:
+        xj = xc[:, :, mis["predictor"]]
+        g = xj**2 - 1.0 if mis["form"] == "quadratic" else xj**3
+        y = y + float(mis["strength"]) * g
+    return y
+
+
 def simulate(
     knobs: dict[str, Any],
     seed: int,
@@ -147,24 +186,5 @@ def simulate(
         if progress is not None:
             progress(i + 1, len(reps))
 
-    xc = np.broadcast_to(x_clean, (len(reps), n, p))
-    het = knobs["heteroskedasticity"]
-    if het["strength"] > 0:
-        u = u * np.sqrt(1.0 + het["strength"] * xc[:, :, het["predictor"]] ** 2)
-    phi = float(knobs["autocorrelation"]["phi"])
-    e = _ar1_rows(u[:, :, None], phi, 1.0)[:, :, 0] if phi != 0.0 else u
-    endo = knobs["endogeneity"]
-    if endo["correlation"] != 0:
-        rho = float(endo["correlation"])
-        sd = error_moments(knobs["errors"]).sd
-        e = math.sqrt(1.0 - rho * rho) * e + rho * sd * xc[:, :, endo["predictor"]]
-
-    follows = bool(knobs["design"]["leverage"]["follows_model"])
-    x_mean = np.broadcast_to(x_obs if follows else x_clean, (len(reps), n, p))
-    y = np.einsum("rnp,rp->rn", x_mean, beta) + e
-    mis = knobs["misspecification"]
-    if mis["strength"] != 0:
-        xj = xc[:, :, mis["predictor"]]
-        g = xj**2 - 1.0 if mis["form"] == "quadratic" else xj**3
-        y = y + float(mis["strength"]) * g
+    y = respond(knobs, x_obs, x_clean, beta, u)
     return Dataset(x_obs, y, beta, reps)

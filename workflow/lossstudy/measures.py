@@ -18,6 +18,7 @@ __all__ = [
     "BY_NAME",
     "COMPUTED",
     "MEASURES",
+    "MODEL",
     "Measure",
     "names",
 ]
@@ -52,6 +53,14 @@ class Measure:
     #: "no difference" or "no error" (None: no line)
     log_scale: bool = False
     refline: float | None = None
+    #: "term": one value per estimator × coefficient; "model": one per estimator, on the term
+    #: ``model`` (prediction error, training diagnostics)
+    scope: str = "term"
+    #: whose moments ``orders`` speaks of: the estimator's, or the errors' themselves (a test
+    #: error contains a fresh error, whatever the estimator)
+    moments_of: str = "estimator"
+    #: only for fits trained by a gradient solver (``lossstudy.training``)
+    trained_only: bool = False
 
 
 MEASURES: tuple[Measure, ...] = (
@@ -232,12 +241,79 @@ MEASURES: tuple[Measure, ...] = (
         None,
         in_report_table=True,
     ),
+    Measure(
+        "test_mse",
+        "Test MSE",
+        "Test MSE",
+        "mean over replicates of mean (y − x'β̂)² on the replicate's fresh test sample "
+        "(⌈10⁵/R⌉ new rows from the scenario's law)",
+        "SD / √R",
+        "_model_measures",
+        (2, 4),
+        scope="model",
+        moments_of="errors",
+        log_scale=True,
+    ),
+    Measure(
+        "test_mae",
+        "Test MAE",
+        "Test MAE",
+        "mean over replicates of mean |y − x'β̂| on the replicate's fresh test sample",
+        "SD / √R",
+        "_model_measures",
+        (1, 2),
+        scope="model",
+        moments_of="errors",
+        log_scale=True,
+    ),
+    Measure(
+        "divergence",
+        "Divergence",
+        "Diverged",
+        "share of replicates whose training diverged (non-finite, or ‖β‖ > 10⁶)",
+        "√(D(1 − D)/R)",
+        "_model_measures",
+        (0, 0),
+        scope="model",
+        trained_only=True,
+    ),
+    Measure(
+        "opt_error",
+        "Optimisation error",
+        "Opt. error",
+        "√(mean over non-diverged replicates of ‖β_K − β̂‖²), β̂ the exact minimiser of the "
+        "same objective on the same data",
+        "SD(‖β_K − β̂‖²) / (2 · opt_error · √R) (delta method)",
+        "_model_measures",
+        (0, 0),
+        scope="model",
+        trained_only=True,
+        log_scale=True,
+    ),
+    Measure(
+        "objective_gap",
+        "Objective gap",
+        "Obj. gap",
+        "mean of f(β_K) − f(β̂), f the mean training loss",
+        "SD / √R",
+        "_model_measures",
+        (0, 0),
+        scope="model",
+        trained_only=True,
+        log_scale=True,
+    ),
 )
 
 BY_NAME: dict[str, Measure] = {m.name: m for m in MEASURES}
-#: the measures :func:`lossstudy.performance.performance_table` computes from the estimates
-#: (every one with a moment rule), in the order of ``performance.csv``
-COMPUTED: tuple[str, ...] = tuple(m.name for m in MEASURES if m.orders is not None)
+#: the per-term measures :func:`lossstudy.performance.performance_table` computes from the
+#: estimates (every one with a moment rule), in the order of ``performance.csv``
+COMPUTED: tuple[str, ...] = tuple(
+    m.name for m in MEASURES if m.orders is not None and m.scope == "term"
+)
+#: the per-estimator measures on the term ``model``, computed where the estimates carry their
+#: columns (``test_mse``, ``test_mae``; ``opt_diff``, ``objective_gap`` and the status
+#: ``diverged`` of trained fits)
+MODEL: tuple[str, ...] = tuple(m.name for m in MEASURES if m.scope == "model")
 
 
 def names(**where: object) -> tuple[str, ...]:

@@ -23,6 +23,11 @@ rel_precision, rel_efficiency, rel_mse (estimator *and* ref) 2        4
 coverage, rejection, median_bias, mad                        0        0
 ==========================================================  =======  ======
 
+On the term ``model``, per estimator: ``test_mse`` needs the *errors'* 2nd moment (value) and
+4th (MCSE), ``test_mae`` their 1st and 2nd, whatever the estimator, because a test error
+y − x'β̂ contains a fresh error e itself; ``divergence``, ``opt_error`` and ``objective_gap``
+(training diagnostics) are order 0.
+
 Order 0 means "always": coverage and rejection are proportions of bounded indicators
 (binomial MCSE); the median bias and MAD are quantiles, which exist for every distribution,
 with a distribution-free (order-statistic) and a bootstrap MCSE respectively.
@@ -67,12 +72,24 @@ from typing import Any
 from lossstudy import errorlaws
 from lossstudy.measures import MEASURES, names
 
-__all__ = ["MEASURE_ORDERS", "MeasureRule", "RELATIVE", "moment_rule_table", "moment_rules"]
+__all__ = [
+    "MEASURE_ORDERS",
+    "MODEL_ORDERS",
+    "MeasureRule",
+    "RELATIVE",
+    "moment_rule_table",
+    "moment_rules",
+]
 
 #: measure -> (moment order its value needs, moment order its normal-theory MCSE needs)
 MEASURE_ORDERS: dict[str, tuple[int, int]] = {
-    m.name: m.orders for m in MEASURES if m.orders is not None
+    m.name: m.orders for m in MEASURES if m.orders is not None and m.scope == "term"
 }
+#: the same for the per-estimator measures on the term ``model``
+MODEL_ORDERS: dict[str, tuple[int, int]] = {
+    m.name: m.orders for m in MEASURES if m.orders is not None and m.scope == "model"
+}
+_OF_ERRORS = frozenset(m.name for m in MEASURES if m.moments_of == "errors")
 #: measures that compare the estimator with the reference: both need the moments
 RELATIVE = frozenset(names(relative=True))
 
@@ -119,13 +136,19 @@ def moment_rules(
     own = _finite_orders(errors, estimator)
     ref = _finite_orders(errors, reference) if reference is not None else None
     method = str(estimator["method"])
+    mom = errorlaws.error_moments(errors)
+    of_errors = {0: True, 1: mom.mean_finite, 2: mom.var_finite, 4: mom.fourth_finite}
 
     def why(who: str, order: int) -> str:
+        if who == "":
+            return (
+                f"the test error contains a fresh error and {label} errors have no {_WHAT[order]}"
+            )
         return f"{who} is linear in y and {label} errors have no {_WHAT[order]}"
 
     out: dict[str, MeasureRule] = {}
-    for measure, (need_value, need_mcse) in MEASURE_ORDERS.items():
-        sources = [(method, own)]
+    for measure, (need_value, need_mcse) in {**MEASURE_ORDERS, **MODEL_ORDERS}.items():
+        sources = [("", of_errors)] if measure in _OF_ERRORS else [(method, own)]
         if measure in RELATIVE and ref is not None and reference is not None:
             sources.append((f"the reference ({reference['method']})", ref))
         gone = [(who, k) for who, o in sources if (k := _missing(o, need_value)) is not None]
@@ -134,6 +157,12 @@ def moment_rules(
             out[measure] = MeasureRule(False, False, f"does not exist: {text}")
             continue
         weak = [(who, k) for who, o in sources if (k := _missing(o, need_mcse)) is not None]
+        if weak and measure in _OF_ERRORS:
+            text = "; ".join(why(who, k) for who, k in weak)
+            out[measure] = MeasureRule(
+                True, False, f"exists, but MCSE unreliable: {text}, so the CLT behind SD/√R fails"
+            )
+            continue
         if weak:
             exists = "mean" if need_value == 1 else "variance"
             text = "; ".join(why(who, k) for who, k in weak)

@@ -45,6 +45,16 @@ Moments that do not exist, MCSEs that are not valid
     (MCSE 0), valid wherever they are defined. Estimators absent from ``rules`` have all their
     moments.
 
+Per estimator, on the term ``model`` (:data:`MODEL_MEASURES`), from per-replicate columns
+    ``test_mse``, ``test_mae`` (every estimator, where the estimates carry them): the mean over
+    usable replicates (status ok, finite value), MCSE SD/√R (the replicates' values are iid:
+    :mod:`lossstudy.prediction`). Trained fits (an estimator with a finite ``opt_diff`` or
+    ``objective_gap``, or a replicate with status ``diverged``) add ``divergence`` (share of all
+    its replicates with status diverged, binomial MCSE), ``opt_error`` (√ of the mean over usable
+    replicates of Σ_j opt_diff_j², MCSE by the delta method SD(Σ opt_diff²)/(2 opt_error √R))
+    and ``objective_gap`` (mean, SD/√R). A value repeated on the term rows of a replicate is
+    read once. The moment rules of ``rules`` apply as to the per-term measures.
+
 Intervals are taken as given: ``level`` is the confidence level they were built at, so
 ``rejection`` is the rejection rate of H0: term = 0 at significance ``1 - level``.
 """
@@ -57,13 +67,24 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from lossstudy.measures import COMPUTED, names
+from lossstudy.measures import COMPUTED, MODEL, names
 from lossstudy.moments import MeasureRule
 
-__all__ = ["MEASURES", "OUTPUT_COLUMNS", "performance_table", "read_performance"]
+__all__ = [
+    "MEASURES",
+    "MODEL_MEASURES",
+    "MODEL_TERM",
+    "OUTPUT_COLUMNS",
+    "performance_table",
+    "read_performance",
+]
 
 #: the measures computed here, in the order of ``performance.csv`` (:mod:`lossstudy.measures`)
 MEASURES: tuple[str, ...] = COMPUTED
+#: the per-estimator measures, on the term :data:`MODEL_TERM`
+MODEL_MEASURES: tuple[str, ...] = MODEL
+MODEL_TERM = "model"
+_TRAINED_ONLY = frozenset(names(trained_only=True))
 
 OUTPUT_COLUMNS: tuple[str, ...] = (
     "scenario",
@@ -414,6 +435,143 @@ def _no_reference(shape: tuple[int, int]) -> _Block:
     return {m: (nan, nan, zero) for m in ("rel_precision", "rel_efficiency", "rel_mse")}
 
 
+def _model_measures(estimates: pd.DataFrame) -> dict[str, tuple[list[str], _Block]]:
+    """Per estimator (rows of the arrays): the measures on the term ``model``, from the
+    per-replicate columns the estimates carry; {measure: (estimators, block)} only for those
+    that can be computed. Replicates are the columns of (E, R) arrays, NaN where absent."""
+    e_codes, e_names = pd.factorize(estimates["estimator"], sort=False)
+    t_codes, t_names = pd.factorize(estimates["term"], sort=False)
+    r_codes, r_names = pd.factorize(estimates["replicate"], sort=False)
+    shape = (len(e_names), len(r_names))
+    where = (e_codes, r_codes)
+    names_e = [str(e) for e in e_names]
+
+    def per_replicate(col: str) -> np.ndarray:
+        arr = np.full(shape, np.nan)
+        arr[where] = pd.to_numeric(estimates[col], errors="coerce").to_numpy(
+            dtype=float, na_value=np.nan
+        )
+        return arr
+
+    present = np.zeros(shape, dtype=bool)
+    present[where] = True
+    status = estimates["status"].astype(str).to_numpy()
+    ok = np.zeros(shape, dtype=bool)
+    ok[where] = status == "ok"
+    diverged = np.zeros(shape, dtype=bool)
+    diverged[where] = status == "diverged"
+
+    out: dict[str, tuple[list[str], _Block]] = {}
+    any_ok = bool(ok.any())
+    for col in ("test_mse", "test_mae"):
+        if col not in estimates.columns:
+            continue
+        x = per_replicate(col)
+        if any_ok and not np.isfinite(x[ok]).any():
+            continue  # fits but no test errors: no test samples drawn (fit_chunk without test)
+        use = ok & np.isfinite(x)
+        n = _count(use)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out[col] = (names_e, {col: (_mean(x, use), np.sqrt(_var(x, use) / n), n)})
+
+    trained = diverged.any(axis=1)
+    opt_sq = gap = None
+    if "opt_diff" in estimates.columns:
+        cube = np.full((*shape, len(t_names)), np.nan)
+        cube[e_codes, r_codes, t_codes] = pd.to_numeric(
+            estimates["opt_diff"], errors="coerce"
+        ).to_numpy(dtype=float, na_value=np.nan)
+        opt_sq = (cube * cube).sum(axis=-1)  # NaN unless every term is finite
+        trained |= np.isfinite(cube).any(axis=(1, 2))
+    if "objective_gap" in estimates.columns:
+        gap = per_replicate("objective_gap")
+        trained |= np.isfinite(gap).any(axis=1)
+    if not trained.any():
+        return out
+    rows = np.flatnonzero(trained)
+    names_t = [names_e[i] for i in rows.tolist()]
+    total = _count(present[rows])
+    share = _mean(diverged[rows].astype(float), present[rows])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out["divergence"] = (
+            names_t,
+            {"divergence": (share, np.sqrt(share * (1 - share) / total), total)},
+        )
+    if opt_sq is not None:
+        x = opt_sq[rows]
+        use = ok[rows] & np.isfinite(x)
+        n = _count(use)
+        mean_sq = _mean(x, use)
+        sd_sq = np.sqrt(_var(x, use))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            value = np.sqrt(mean_sq)
+            # all replicates exactly at the minimiser: no Monte Carlo error, not 0/0
+            mcse = np.where(sd_sq == 0.0, 0.0, sd_sq / (2.0 * value * np.sqrt(n)))
+        out["opt_error"] = (names_t, {"opt_error": (value, mcse, n)})
+    if gap is not None:
+        x = gap[rows]
+        use = ok[rows] & np.isfinite(x)
+        n = _count(use)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            block = {"objective_gap": (_mean(x, use), np.sqrt(_var(x, use) / n), n)}
+        out["objective_gap"] = (names_t, block)
+    return out
+
+
+def _model_rows(
+    estimates: pd.DataFrame,
+    scenario: str,
+    rules: Mapping[str, Mapping[str, MeasureRule]],
+) -> pd.DataFrame:
+    """The rows on the term ``model``: estimator order of the estimates, then measure order."""
+    computed = _model_measures(estimates)
+    rows = []
+    for measure, (estimators, block) in computed.items():
+        values, mcses, counts = block[measure]
+        for i, est in enumerate(estimators):
+            value, mcse, n = float(values[i]), float(mcses[i]), int(counts[i])
+            reasons: list[str] = []
+            ok = True
+            if n < 2:
+                reasons.append(f"{n} usable replicates; need at least 2")
+                ok = False
+            elif not np.isfinite(value):
+                reasons.append("not computable")
+                ok = False
+            elif not np.isfinite(mcse):
+                reasons.append("MCSE not computable: zero spread in the replicates")
+            if not ok:
+                value = mcse = np.nan
+            mcse_ok = ok and bool(np.isfinite(mcse))
+            rule = rules.get(est, {}).get(measure)
+            if rule is not None and not rule.defined:
+                reasons.append(rule.reason)
+                ok = mcse_ok = False
+            elif rule is not None and not rule.mcse_valid:
+                reasons.append(rule.reason)
+                mcse_ok = False
+            rows.append(
+                {
+                    "scenario": scenario,
+                    "estimator": est,
+                    "term": MODEL_TERM,
+                    "measure": measure,
+                    "value": value,
+                    "mcse": mcse,
+                    "n_used": n,
+                    "defined": ok,
+                    "note": "; ".join(reasons),
+                    "mcse_valid": mcse_ok,
+                }
+            )
+    if not rows:
+        return _empty_table()
+    order_e = {e: i for i, e in enumerate(pd.unique(estimates["estimator"]))}
+    order_m = {m: i for i, m in enumerate(MODEL_MEASURES)}
+    rows.sort(key=lambda r: (order_e[r["estimator"]], order_m[r["measure"]]))
+    return pd.DataFrame(rows, columns=list(OUTPUT_COLUMNS))
+
+
 # --------------------------------------------------------------------------------------------
 # public entry point
 # --------------------------------------------------------------------------------------------
@@ -432,7 +590,9 @@ def performance_table(
     keep numbers that estimate nothing (no intervals, no moments) from being read as results, and
     ``mcse_valid`` marks MCSEs that are not valid standard errors (moments missing for the CLT).
     See the module docstring for the missing-data rule and ``rules``. Rows come out ordered by
-    estimator and term (first appearance in ``estimates``) and by :data:`MEASURES`.
+    estimator and term (first appearance in ``estimates``) and by :data:`MEASURES`, followed
+    by the rows on the term ``model`` (:data:`MODEL_MEASURES`, where their columns are present)
+    by estimator and measure.
     """
     _validate(estimates, level)
     if estimates.empty:
@@ -516,7 +676,7 @@ def performance_table(
 
     n_rows = values.size
     per_est = n_term * len(MEASURES)
-    return pd.DataFrame(
+    table = pd.DataFrame(
         {
             "scenario": np.full(n_rows, scenario, dtype=object),
             "estimator": np.repeat(np.array(estimators, dtype=object), per_est),
@@ -530,6 +690,10 @@ def performance_table(
             "mcse_valid": valid.ravel(),
         }
     )
+    model = _model_rows(estimates, scenario, rules)
+    if model.empty:
+        return table
+    return pd.concat([table, model.astype(table.dtypes.to_dict())], ignore_index=True)
 
 
 def read_performance(path: str | Path) -> pd.DataFrame:

@@ -38,6 +38,8 @@ ESTIMATE_COLUMNS = (
     "ci_high",
     "status",
     "message",
+    "test_mse",
+    "test_mae",
 )
 #: Columns a chunk with trained members adds (NaN for its exact fits): β_K − β̂ per term and
 #: f(β_K) − f(β̂) per replicate, against the exact minimiser of the same objective
@@ -153,8 +155,13 @@ def simulate_and_fit_chunk(
     engine: str,
     out_dataset: str | Path,
     out_fits: str | Path,
+    *,
+    test_rows: int | None = None,
 ) -> None:
-    """One job's replicates: draw and save them, then fit every estimator to them.
+    """One job's replicates: draw and save them, then fit every estimator to them and score
+    every fit on each replicate's fresh test sample of ``test_rows`` rows
+    (:mod:`lossstudy.prediction`; default ⌈10⁵ / replicates of this job⌉: the workflow passes
+    the scenario's, so that the test sample of a replicate does not depend on the job split).
 
     One process for both steps because a separate simulation job's start-up (interpreter,
     Snakemake's preamble, numpy, the package) cost as much as its draws
@@ -162,8 +169,20 @@ def simulate_and_fit_chunk(
     milliseconds), so they are the fits of the very file a user opens, exactly as when two jobs
     did this.
     """
+    from lossstudy.prediction import test_rows as default_rows
+
     simulate_chunk(knobs, seed, scenario_id, start, stop, out_dataset)
-    fit_chunk(out_dataset, scenario_id, estimators, level, engine, out_fits, seed=seed)
+    rows = default_rows(stop - start) if test_rows is None else int(test_rows)
+    fit_chunk(
+        out_dataset,
+        scenario_id,
+        estimators,
+        level,
+        engine,
+        out_fits,
+        seed=seed,
+        test=TestSpec(knobs, seed, rows),
+    )
 
 
 # --------------------------------------------------------------------------- fit
@@ -197,6 +216,18 @@ def fit_with(
         return fit(data, dict(spec), level, progress=progress)
 
 
+@dataclass(frozen=True)
+class TestSpec:
+    """What a fit job needs to draw its replicates' test samples (:mod:`lossstudy.prediction`):
+    the scenario's knobs, the study seed and the rows per replicate."""
+
+    __test__ = False  # not a pytest test class
+
+    knobs: Mapping[str, Any]
+    seed: int
+    rows: int
+
+
 def fit_chunk(
     dataset: str | Path,
     scenario_id: str,
@@ -206,6 +237,7 @@ def fit_chunk(
     out: str | Path,
     *,
     seed: int | None = None,
+    test: TestSpec | None = None,
 ) -> None:
     """Fit every estimator to every replicate of a dataset file; write one tidy Parquet file.
 
@@ -219,6 +251,9 @@ def fit_chunk(
     Trained members (gradient solvers) are fitted by ``lossstudy.training.fit`` whatever the
     engine, one trajectory per group, their minibatches from ``seed``; only then is JAX
     imported, so a job of exact fits starts as fast as before.
+
+    ``test``: draw each replicate's fresh test sample once (shared by all estimators) and write
+    every fit's ``test_mse``/``test_mae`` (:mod:`lossstudy.prediction`); without it both are NaN.
     """
     import pyarrow.parquet as pq
 
@@ -244,6 +279,7 @@ def fit_chunk(
         if seed is None:
             raise ValueError("fit_chunk: trained members need the study's seed (minibatches)")
         fits = fit_trained(data, trained, seed, scenario_id)
+    scored: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     for estimator, spec in estimators.items():
         t1 = time.perf_counter()
         if estimator in fits:
@@ -260,6 +296,10 @@ def fit_chunk(
         )
         status = Strings.per_row(res.status, p)
         message = Strings.per_row(res.message, p)
+        usable = (np.asarray(res.status).astype(str) == "ok") & np.isfinite(res.estimate).all(
+            axis=1
+        )
+        scored[estimator] = (res.estimate, usable)
         columns = {
             "scenario": Strings.constant(scenario_id, R * p),
             "replicate": np.repeat(data.replicates, p),
@@ -281,6 +321,10 @@ def fit_chunk(
             columns["objective_gap"] = nan if mine is None else np.repeat(mine.objective_gap, p)
         for name, values in columns.items():
             parts[name].append(values)
+    scores = _test_errors(data, scenario_id, scored, test)
+    for name in scored:
+        for col, values in zip(("test_mse", "test_mae"), scores[name], strict=True):
+            parts[col].append(np.repeat(values, p))
     table = arrow_table({name: _concat(values) for name, values in parts.items()})
     with atomic_path(out) as tmp:
         pq.write_table(table, tmp)
@@ -299,6 +343,34 @@ def _trained_result(fit: Any) -> Any:
 
     nan = np.full_like(fit.estimate, np.nan)
     return FitResult(fit.estimate, nan, nan, nan, fit.status, fit.message)
+
+
+def _test_errors(
+    data: Dataset,
+    scenario_id: str,
+    fits: Mapping[str, tuple[np.ndarray, np.ndarray]],
+    test: TestSpec | None,
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Every fit's test MSE and MAE per replicate (NaN without ``test``), timed in the log."""
+    R = len(data.replicates)
+    if test is None:
+        return {name: (np.full(R, np.nan), np.full(R, np.nan)) for name in fits}
+    from lossstudy.prediction import score_fits
+
+    t0 = time.perf_counter()
+    with single_thread_blas():
+        out = score_fits(
+            test.knobs, test.seed, scenario_id, data.replicates, data.beta, test.rows, fits
+        )
+    log.info(
+        "scored %s on fresh test samples: %d replicates × %d rows, %d fits, in %.2fs",
+        scenario_id,
+        R,
+        test.rows,
+        len(fits),
+        time.perf_counter() - t0,
+    )
+    return out
 
 
 def _concat(parts: list[Any]) -> Any:
@@ -434,7 +506,7 @@ def summarise_scenario(
         rows = (perf["estimator"] == name) & (perf["term"] == "intercept")
         perf.loc[rows, "note"] = _join_notes(perf.loc[rows, "note"], note)
     perf = pd.concat([perf, failure_rows(est)], ignore_index=True)
-    perf = _sorted(perf, list(estimators), est["term"].unique().tolist())
+    perf = _sorted(perf, list(estimators), [*est["term"].unique().tolist(), "model"])
     with atomic_path(out_estimates) as tmp:
         est.to_parquet(tmp, index=False)
     with atomic_path(out_performance) as tmp:

@@ -5,6 +5,10 @@ stream is ``SeedSequence(seed, spawn_key=(key(s), 0))``; a replicate's minibatch
 gradient training is ``spawn_key=(key(s), 3, r)``, where ``key`` is a stable hash of the
 scenario id (SHA-256, not Python's salted ``hash``). Nothing depends on job order, core count,
 how replicates are split into jobs, or which other scenarios exist.
+
+Replicate r's fresh test sample has its own stream ``(key(s), 2, r)`` and a trained fit's
+minibatch order ``(key(s), 3, r)``: new uses get new branches of the tree, so the training data
+of every replicate keep their bits.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ import numpy as np
 
 _DESIGN = 0
 _REPLICATE = 1
-#: 2 is the fresh test data's stream (``test_rng``)
+_TEST = 2
 _TRAINING = 3
 
 
@@ -36,9 +40,18 @@ def design_rng(seed: int, scenario_id: str) -> np.random.Generator:
     return np.random.Generator(np.random.PCG64(ss))
 
 
+def test_rng(seed: int, scenario_id: str, replicate: int) -> np.random.Generator:
+    """The generator of one replicate's fresh test sample (``lossstudy.prediction``): independent
+    of its training data and of every other replicate's test sample."""
+    ss = np.random.SeedSequence(seed, spawn_key=(scenario_key(scenario_id), _TEST, replicate))
+    return np.random.Generator(np.random.PCG64(ss))
+
+
+test_rng.__test__ = False  # type: ignore[attr-defined]  # not a test, should pytest import it
+
+
 def training_rng(seed: int, scenario_id: str, replicate: int) -> np.random.Generator:
-    """The generator of one replicate's minibatch order in gradient training: a fresh one for
-    each trajectory, so that every trained member sees the same order (common random numbers)
-    and its bits depend only on (seed, scenario, replicate), not on the job split."""
+    """The generator of one replicate's minibatch order in gradient training (one per trajectory
+    group, so that members differing only in steps see the same minibatches)."""
     ss = np.random.SeedSequence(seed, spawn_key=(scenario_key(scenario_id), _TRAINING, replicate))
     return np.random.Generator(np.random.PCG64(ss))

@@ -42,6 +42,14 @@ def scenario_estimators(wildcards):
     return json.dumps(STUDY.estimators_in(wildcards.scenario), sort_keys=True)
 
 
+def test_rows(wildcards):
+    """Rows of each replicate's fresh test sample: ⌈10⁵ / the scenario's replicates⌉, the same
+    in every job of the scenario (lossstudy.prediction)."""
+    from lossstudy.prediction import test_rows as rows
+
+    return rows(STUDY.scenarios[wildcards.scenario].replicates)
+
+
 def fit_quantiles(wildcards):
     """The quantiles a fit job asks scipy for, computed here once: the job skips scipy's import."""
     sc = STUDY.scenarios[wildcards.scenario]

@@ -33,6 +33,8 @@ rule fit:
         estimators=scenario_estimators,
         level=STUDY.level,
         engine=STUDY.engine,
+        # rows of each replicate's fresh test sample (test_mse, test_mae of every fit)
+        test_rows=test_rows,
         # scipy's t and normal quantiles for this n (its import is a third of a job's start-up)
         quantiles=fit_quantiles,
     script:

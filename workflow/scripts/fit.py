@@ -21,4 +21,5 @@ simulate_and_fit_chunk(
     snakemake.params.engine,
     snakemake.output.dataset,
     snakemake.output.fits,
+    test_rows=int(snakemake.params.test_rows),
 )

@@ -84,7 +84,7 @@ def study_tables(
         estimators.setdefault(e, {"method": "unknown"})
     terms = list(dict.fromkeys(perf["term"]))
     if term not in terms:
-        slopes = [t for t in terms if t != "intercept"]
+        slopes = [t for t in terms if t not in ("intercept", "model")]
         term = slopes[0] if slopes else (terms[0] if terms else term)
     return StudyTables(perf_all, scen_all, perf, scen, estimators, term)
 

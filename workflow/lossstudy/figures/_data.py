@@ -33,7 +33,7 @@ class _Data:
             perf[col] = perf[col].astype(str)
         terms = list(dict.fromkeys(perf["term"]))
         if term is None or term not in terms:
-            slopes = [t for t in terms if t != "intercept"]
+            slopes = [t for t in terms if t not in ("intercept", "model")]
             term = slopes[0] if slopes else (terms[0] if terms else "x1")
         self.term = term
         sub = perf[perf["term"] == term].copy()

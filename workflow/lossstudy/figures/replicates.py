@@ -37,7 +37,9 @@ def read_estimates(
         files = sorted(root.glob("*.parquet"))
     else:
         files = [root / f"{s}.parquet" for s in scenarios if (root / f"{s}.parquet").exists()]
-    cols = [c for c in ESTIMATE_COLUMNS if c not in ("method", "message")]
+    # the per-coefficient columns only: per-fit ones (test errors, training diagnostics) are
+    # not drawn here, and estimates written before they existed lack them
+    cols = [c for c in ESTIMATE_COLUMNS[: ESTIMATE_COLUMNS.index("message")] if c != "method"]
     parts = [pd.read_parquet(f, columns=cols, filters=[("term", "==", term)]) for f in files]
     if not parts:
         return pd.DataFrame(columns=cols)

@@ -10,12 +10,15 @@ import numpy as np
 import pandas as pd
 
 from lossstudy.mcse import format_pm
-from lossstudy.measures import names
+from lossstudy.measures import BY_NAME, names
 
 __all__ = ["failures", "scenario_results"]
 
 #: the measures of each scenario's table (:mod:`lossstudy.measures`)
 _TABLE_MEASURES = names(in_report_table=True)
+#: the per-estimator measures (term ``model``) of each scenario's prediction block
+_MODEL_MEASURES = names(scope="model")
+_MODEL_TERM = "model"
 
 
 def _cell(
@@ -77,7 +80,8 @@ def scenario_results(
             ["scenario", "estimator", "term", "measure", "value", "mcse", "defined", "note"]
         ].itertuples(index=False)
     }
-    terms = list(dict.fromkeys(perf["term"]))
+    # the term model holds per-estimator measures (prediction block), not coefficient ones
+    terms = [t for t in dict.fromkeys(perf["term"]) if t != _MODEL_TERM]
     # the estimators of each scenario (an estimator's `scenarios:` may leave it out of some)
     fitted = perf.groupby("scenario", sort=False)["estimator"].agg(set).to_dict()
     groups: list[dict[str, Any]] = []
@@ -101,6 +105,7 @@ def scenario_results(
             else:
                 row["bias2"] = row["var"] = row["share"] = "--"
             table.append(row)
+        prediction = _prediction_block(idx, s, mine, notes)
         for m, key in (
             ("bias", abs),
             ("empse", lambda v: v),
@@ -122,6 +127,7 @@ def scenario_results(
         entry = {
             **srow,
             "table": table,
+            "prediction": prediction,
             "others": others,
             "notes": sorted(((i, n) for n, i in notes.items()), key=lambda t: t[0]),
         }
@@ -129,6 +135,29 @@ def scenario_results(
             groups.append({"group": srow["group"], "scenarios": []})
         groups[-1]["scenarios"].append(entry)
     return groups
+
+
+def _prediction_block(
+    idx: Mapping[tuple[str, str, str, str], Any],
+    scenario: str,
+    estimators: list[str],
+    notes: dict[str, int],
+) -> dict[str, Any] | None:
+    """Test-set errors of every estimator (and training diagnostics of trained fits), with the
+    measures present in this scenario as columns; None when it has none (older results)."""
+    shown = [
+        m for m in _MODEL_MEASURES if any((scenario, e, _MODEL_TERM, m) in idx for e in estimators)
+    ]
+    if not shown:
+        return None
+    rows = []
+    for e in estimators:
+        row = {"estimator": e, **{m: _cell(idx, scenario, e, _MODEL_TERM, m, notes) for m in shown}}
+        rows.append(row)
+    for m in ("test_mse", "test_mae", "divergence", "opt_error", "objective_gap"):
+        if m in shown:
+            _mark_best([row[m] for row in rows], lambda v: v)
+    return {"measures": shown, "labels": [BY_NAME[m].label for m in shown], "rows": rows}
 
 
 def failures(perf: pd.DataFrame) -> list[dict[str, Any]]:

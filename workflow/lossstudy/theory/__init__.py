@@ -35,6 +35,13 @@ asymptotic
     limit of RLM's MAD scale, median|e| / Φ⁻¹(3/4) (not the SD: that is the "MAD-scale-consistent"
     formula). Pooled over all coefficients (the theory is the same for each).
 
+prediction (term ``model``; :mod:`lossstudy.theory.prediction`)
+    The exact test MSE of linear estimators on a fixed design with iid homoskedastic errors,
+    σ² + tr(S Cov(d)) + E[d]' S E[d] with S = E[x x'] of a fresh row (``exact``), and under
+    centred exponential errors the asymptotic test-MSE price of LAD, σ²(1 − ln 2)², and
+    test-MAE price of OLS, σ(2/e − ln 2) (``asymptotic``), both against the simulated mean of
+    the replicates' test errors (paired for the gaps).
+
 ordering
     *Gauss–Markov / Aitken*: where one linear unbiased estimator of the study has weights that
     match Var(e | x) (OLS under homoskedasticity, WLS with strength = γ under Var ∝ 1 + γ x_j²), it
@@ -87,6 +94,8 @@ from .checks import Check, _join, setting
 from .exact import LinearDGP, coverage_checks, linear_dgp, linear_map, linear_moments, moment_checks
 from .ordering import BAYES_RTOL as BAYES_RTOL
 from .ordering import bayes_checks, gauss_markov_checks
+from .prediction import QUANTITIES as PREDICTION_QUANTITIES
+from .prediction import prediction_checks
 from .simulated import _errors, _simulate
 
 __all__ = [
@@ -140,6 +149,7 @@ QUANTITIES: dict[str, str] = {
     "rel_efficiency": "Var(vs) / Var(est), pooled over terms",
     "variance_excess": "Var(est) − Var(vs), vs the BLUE",
     "bayes_risk_excess": "mean slope MSE: est − vs, vs the Bayes rule",
+    **PREDICTION_QUANTITIES,
 }
 SKIPPED_COLUMNS = ("scenario", "check", "estimator", "reason")
 
@@ -158,6 +168,7 @@ def scenario_checks(
     efficiency_checks(s)
     gauss_markov_checks(s, moments)
     bayes_checks(s, moments)
+    prediction_checks(s, moments)
     return s.checks, s.skipped
 
 

@@ -16,6 +16,8 @@ import numpy as np
 import pandas as pd
 
 from .checks import Check
+from .prediction import QUANTITIES as PREDICTION
+from .prediction import simulate_prediction
 
 
 def _errors(est: pd.DataFrame, terms: Sequence[str]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -81,6 +83,8 @@ def _simulate(
     name, q = check.estimator, check.quantity
     if name not in dd or (check.versus and check.versus not in dd):
         return math.nan, math.nan, 0
+    if q in PREDICTION:  # per estimator, from the test-error columns
+        return simulate_prediction(check, est)
     d, use = dd[name]
     if q in ("bias", "coverage"):
         hit = perf_idx.get((name, check.term, q))
