@@ -45,13 +45,22 @@ ordering
     MSE over the slopes is the lowest of all estimators whose slopes do not depend on the
     intercept (all of the study's): ``bayes_risk_excess`` ≥ 0 for every other estimator.
 
+trained members (``solver: gd | sgd | adam``, :mod:`.training`)
+    GD on the squared loss is linear in y: exact ``bias``, ``empse`` and ``mse`` per term and
+    exact ``opt_error`` (distance to the OLS fit) and ``objective_gap`` at every checkpoint;
+    ``divergence``: a bound (≤) where the step is stable, a lower bound (≥) past c = 1, exactly
+    0 for bounded-gradient losses; convergence to the exact minimiser (asymptotic) for smooth
+    losses at c < 1; the averaged subgradient plateau ηG²/2 on L1 (asymptotic). The exact-fit
+    checks above leave trained members out.
+
 Everything that does not apply is listed with its reason by :func:`scenario_checks` (``skipped``).
 
 Modules: ``checks`` (:class:`Check`, the scenario's premises shared by the theorems), ``exact``
 (closed-form moments and coverage of linear estimators), ``asymptotic`` (error laws, LAD and Huber
-efficiency), ``ordering`` (the BLUE and the Bayes ridge), ``simulated`` (the simulated side, from
-the estimates); this one holds the table's constants and columns, :func:`scenario_checks`,
-:func:`compare`, :func:`theory_table`, :func:`outside_the_theorem` and :func:`write_theory`.
+efficiency), ``ordering`` (the BLUE and the Bayes ridge), ``training`` (trained members),
+``simulated`` (the simulated side, from the estimates); this one holds the table's constants and
+columns, :func:`scenario_checks`, :func:`compare`, :func:`theory_table`,
+:func:`outside_the_theorem` and :func:`write_theory`.
 """
 
 from __future__ import annotations
@@ -83,11 +92,12 @@ from .asymptotic import (
     mad_scale,
 )
 from .checks import HEAVY_TAILS_NOTE as HEAVY_TAILS_NOTE
-from .checks import Check, _join, setting
+from .checks import Check, _join, is_trained, setting
 from .exact import LinearDGP, coverage_checks, linear_dgp, linear_map, linear_moments, moment_checks
 from .ordering import BAYES_RTOL as BAYES_RTOL
 from .ordering import bayes_checks, gauss_markov_checks
 from .simulated import _errors, _simulate
+from .training import training_checks
 
 __all__ = [
     "COLUMNS",
@@ -140,7 +150,17 @@ QUANTITIES: dict[str, str] = {
     "rel_efficiency": "Var(vs) / Var(est), pooled over terms",
     "variance_excess": "Var(est) − Var(vs), vs the BLUE",
     "bayes_risk_excess": "mean slope MSE: est − vs, vs the Bayes rule",
+    "empse": "empirical SE (SD of d)",
+    "mse": "MSE (mean of d²)",
+    "divergence": "share of replicates diverged",
+    "opt_error": "RMS distance to the exact minimiser",
+    "objective_gap": "mean objective gap f(β_K) − f(β̂)",
 }
+#: Quantities the performance table holds under the same name (taken from there when present,
+#: so that the theory table quotes the report's numbers).
+FROM_PERFORMANCE = ("bias", "coverage", "mse", "divergence", "opt_error", "objective_gap")
+#: Shares: with no replicate off the theoretical 0 or 1 the MCSE is that of a binomial at it.
+SHARES = ("coverage", "divergence")
 SKIPPED_COLUMNS = ("scenario", "check", "estimator", "reason")
 
 
@@ -158,6 +178,7 @@ def scenario_checks(
     efficiency_checks(s)
     gauss_markov_checks(s, moments)
     bayes_checks(s, moments)
+    training_checks(s)
     return s.checks, s.skipped
 
 
@@ -179,7 +200,7 @@ def compare(
     if performance is not None and len(performance):
         sub = performance[
             (performance["scenario"].astype(str) == scenario_id)
-            & performance["measure"].isin(["bias", "coverage"])
+            & performance["measure"].isin(list(FROM_PERFORMANCE))
         ]
         for r in sub.itertuples(index=False):
             perf_idx[(str(r.estimator), str(r.term), str(r.measure))] = (
@@ -191,16 +212,23 @@ def compare(
     for c in checks:
         value, mcse, n = _simulate(c, dd, estimates, perf_idx, terms)
         note = c.note
-        if c.quantity == "coverage" and not mcse > 0 and n > 0:
-            # all or no intervals covered (small R): use the binomial SE at the nominal level
+        if c.quantity in SHARES and not mcse > 0 and n > 0:
+            # all or no replicates (small R, or a certainty): the binomial SE at the theory
             mcse = math.sqrt(c.theoretical * (1.0 - c.theoretical) / n)
-            note = _join(note, "MCSE at the nominal level: the observed coverage is 0 or 1")
+            level = "nominal" if c.quantity == "coverage" else "theoretical"
+            note = _join(note, f"MCSE at the {level} level: the observed {c.quantity} is 0 or 1")
         with np.errstate(invalid="ignore", divide="ignore"):
             z = (value - c.theoretical) / mcse if mcse > 0 else math.nan
+        off = _off(value, c.theoretical, c.relation)
+        if c.quantity in SHARES and mcse == 0 and n > 0:
+            # a theoretical certainty (0 or 1): agreement is exact, any departure is a flag
+            z = 0.0 if not off else math.nan
         if not math.isfinite(z):
             z = math.nan
             note = _join(note, "no usable replicates" if n == 0 else "MCSE not computable")
-        if c.relation == ">=":
+        if c.quantity in SHARES and mcse == 0 and n > 0:
+            flag = off
+        elif c.relation == ">=":
             flag = bool(z < -Z_FLAG)
         elif c.relation == "<=":
             flag = bool(z > Z_FLAG)
@@ -227,6 +255,15 @@ def compare(
             }
         )
     return pd.DataFrame(rows, columns=list(COLUMNS))
+
+
+def _off(value: float, theoretical: float, relation: str) -> bool:
+    """Whether ``value`` breaks the relation to ``theoretical`` at all (no error allowed)."""
+    if relation == ">=":
+        return bool(value < theoretical)
+    if relation == "<=":
+        return bool(value > theoretical)
+    return bool(value != theoretical)
 
 
 def _explain_chance(table: pd.DataFrame) -> pd.DataFrame:
@@ -294,7 +331,9 @@ def outside_the_theorem(
     out = []
     for name, spec in estimators.items():
         method = spec["method"]
-        if not methods.fit_for(spec).linear_in_y:
+        if is_trained(spec):
+            why = "trained by gradient steps (stopped early, it shrinks like a penalty)"
+        elif not methods.fit_for(spec).linear_in_y:
             why = "not linear in y"
         elif methods.penalised(spec):
             why = "biased by its penalty"
