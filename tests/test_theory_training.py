@@ -290,3 +290,29 @@ def test_trained_members_leave_the_exact_checks_alone():
     random = deep_merge(knobs, {"design": {"fixed": False}})
     checks, skipped = theory.scenario_checks("s", random, SEED, SQUARED, LEVEL)
     assert not checks and {s["check"] for s in skipped} == {"training theory"}
+
+
+def test_cauchy_errors_squared_members():
+    """Cauchy errors: no moment rows (skipped, no variance); past c = 1 divergence is certain
+    once 10⁶/(ρ^k − 1) is negligible (asymptotic row, every replicate diverged), not before;
+    huge k does not overflow; bounded-gradient members still never diverge."""
+    knobs = deep_merge(BUILTIN_DEFAULTS, {**KNOBS, "errors": {"distribution": "cauchy"}})
+    members = {
+        "sq_c2_k60": spec("squared", 60, lr_relative=2.0),
+        "sq_c2_k10": spec("squared", 10, lr_relative=2.0),
+        "sq_c05": spec("squared", 50, lr_relative=0.5),
+        "abs_c2": spec("absolute", 60, lr_relative=2.0),
+    }
+    tab, skipped = table("train_cauchy", knobs, members, 100)
+    assert not tab["flag"].any(), show(tab[tab["flag"]])
+    rows = tab.set_index(["estimator", "quantity"])
+    assert rows.loc[("sq_c2_k60", "divergence"), "simulated"] == 1.0
+    assert rows.loc[("sq_c2_k60", "divergence"), "kind"] == "asymptotic"
+    assert rows.loc[("abs_c2", "divergence"), "simulated"] == 0.0
+    assert set(tab["estimator"]) == {"sq_c2_k60", "abs_c2"}
+    reasons = {(s["estimator"], s["check"]) for s in skipped}
+    assert {("sq_c2_k10", "GD divergence"), ("sq_c05", "exact GD moments")} <= reasons
+    huge, _ = theory.scenario_checks(
+        "train_cauchy", knobs, SEED, {"h": spec("squared", 10**5, lr_relative=10.0)}, LEVEL
+    )
+    assert [c.theoretical for c in huge] == [1.0]

@@ -48,6 +48,9 @@ GAP_TOL = 1e-9
 #: Exact values below these (times the problem's scale) are rounding: stated as a bound.
 OPT_FLOOR = 1e-9
 GAP_FLOOR = 1e-12
+#: Past c = 1 without a variance, divergence is stated as certain once the top component of
+#: any |v'β̂| above this has crossed 10⁶.
+TINY = 1e-9
 #: The local rate must predict this relative accuracy, twice over, before an asymptotic
 #: convergence row is given.
 CONVERGED = 1e-10
@@ -230,7 +233,7 @@ def _gd_squared(
     if dgp is None:
         s.skip("exact GD moments", why_dgp, name)
         if not stable:
-            s.skip("GD divergence", f"{why_dgp}: no law for v'β̂", name)
+            _certain_divergence(s, name, sched, float(lam[-1]), why_dgp, twins)
         return
     base = _join(
         f"GD on ½-squared, k = {sched.steps}: β_k = M y with M = A_k (X'X)⁻¹X' "
@@ -297,7 +300,7 @@ def _gd_squared(
     rho = float(sched.lr[0]) * float(lam[-1]) - 1.0
     v = V[:, -1]
     m, sd = float(v @ mean_b), math.sqrt(max(float(v @ cov_b @ v), 0.0))
-    grow = math.expm1(sched.steps * math.log(rho))  # ρ^k − 1
+    grow = math.expm1(min(sched.steps * math.log(rho), 700.0))  # ρ^k − 1 (capped: no overflow)
     threshold = DIVERGED_NORM / grow if grow > 0 else math.inf
     kstar = math.log(DIVERGED_NORM / max(abs(m), sd, 1e-300)) / math.log(rho)
     normal = s.normal  # v'β̂ is then exactly normal (a normal prior on β too)
@@ -319,6 +322,34 @@ def _gd_squared(
             note,
         )
     )
+
+
+def _certain_divergence(
+    s: Setting, name: str, sched: Schedule, lam_max: float, why: str, twins: str
+) -> None:
+    """Past c = 1 without a variance: divergence → 1, given once 10⁶/(ρ^k − 1) < ``TINY``
+    (then only |v'β̂| < TINY, an event of probability ≈ 2·TINY·density(0), escapes)."""
+    from lossstudy.training.engine import DIVERGED_NORM
+
+    if not sched.constant:
+        s.skip("GD divergence", "η_t λ_max > 2 only for the first steps of inv_sqrt", name)
+        return
+    rho = float(sched.lr[0]) * lam_max - 1.0
+    threshold = DIVERGED_NORM / math.expm1(min(sched.steps * math.log(rho), 700.0))
+    if threshold >= TINY:
+        s.skip(
+            "GD divergence",
+            f"{why}: no law for v'β̂, and at k = {sched.steps} the threshold "
+            f"10⁶/(ρ^k − 1) = {threshold:.3g} is not yet negligible",
+            name,
+        )
+        return
+    note = _join(
+        f"ηλ_max = {rho + 1:.4g} > 2: |v'β_k| ≥ (ρ^k − 1)|v'β̂|, ρ = {rho:.4g}; every replicate "
+        f"with |v'β̂| > {threshold:.3g} has diverged ({why}: the small remainder not computed)",
+        twins,
+    )
+    s.checks.append(Check(name, "model", "divergence", 1.0, "=", "asymptotic", note))
 
 
 def _exact_or_floor(
