@@ -91,7 +91,7 @@ def _schedule(spec: Mapping[str, Any], X: np.ndarray) -> Schedule:
 
 
 def _psi_max(spec: Mapping[str, Any]) -> float:
-    key = BOUNDED[str(spec["loss"])]
+    key = BOUNDED.get(str(spec["loss"]))
     return 1.0 if key is None else float(spec.get(key) if spec.get(key) is not None else 1.0)
 
 
@@ -434,6 +434,74 @@ def _converges(
     )
     s.checks.append(Check(name, "model", "opt_error", OPT_TOL, "<=", "asymptotic", note))
     s.checks.append(Check(name, "model", "objective_gap", GAP_TOL, "<=", "asymptotic", note))
+    _efficiency(s, name, spec, twins)
+
+
+def m_efficiency(errors: Mapping[str, Any], spec: Mapping[str, Any]) -> float:
+    """Asymptotic efficiency of the M-estimator of a trained loss (fixed δ or c, no scale
+    estimate) relative to OLS, under iid errors: Var(e) (E ψ'(e))² / E ψ(e)²."""
+    from scipy.integrate import quad
+
+    from lossstudy.errorlaws import density, error_moments
+
+    mom = error_moments(dict(errors))
+    if not mom.var_finite:
+        return math.nan
+    loss, a = str(spec["loss"]), _psi_max(spec)
+    law = density(dict(errors))
+    psi, dpsi = {
+        "squared": (lambda e: e, lambda e: 1.0),
+        "huber": (lambda e: max(-a, min(a, e)), lambda e: float(abs(e) <= a)),
+        "pseudo_huber": (
+            lambda e: e / math.sqrt(1.0 + (e / a) ** 2),
+            lambda e: (1.0 + (e / a) ** 2) ** -1.5,
+        ),
+        "log_cosh": (
+            lambda e: a * math.tanh(e / a),
+            lambda e: 1.0 / math.cosh(min(abs(e) / a, 350.0)) ** 2,
+        ),
+    }[loss]
+    cuts = [-a, a] if loss == "huber" else [0.0]
+    bounds = [-np.inf, *cuts, np.inf]
+
+    def integral(g: Any) -> float:
+        return sum(
+            quad(lambda e: g(e) * float(law.pdf(e)), lo, hi, limit=200)[0]
+            for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)
+        )
+
+    return mom.sd**2 * integral(dpsi) ** 2 / integral(lambda e: psi(e) ** 2)
+
+
+def _efficiency(s: Setting, name: str, spec: Mapping[str, Any], twins: str) -> None:
+    """Converged GD is the exact M-estimator, so its efficiency against the study's OLS is the
+    M-estimator's ARE (fixed δ: no scale estimate), under iid symmetric finite-variance errors."""
+    ols = next((e for e in s.groups if s.estimators[e].get("method") == "ols"), None)
+    reason = ""
+    if ols is None:
+        reason = "no OLS estimator in the study"
+    elif not s.mom.var_finite:
+        reason = f"{s.dist} errors have no finite variance: OLS has none"
+    elif not s.mom.symmetric:
+        reason = f"{s.dist} errors are not symmetric"
+    elif not s.unbiased:
+        reason = f"not iid errors around the linear mean: {s.why_biased}"
+    elif not s.homoskedastic:
+        reason = "errors are not iid (heteroskedastic or autocorrelated)"
+    if reason:
+        s.skip("asymptotic relative efficiency", reason, name)
+        return
+    note = _join(
+        "converged GD = the exact M-estimator with fixed scale: ARE = Var(e)(E ψ')²/E ψ²; "
+        f"asymptotic: at n = {s.n}, p = {s.p} the finite-sample value can differ beyond "
+        "Monte Carlo error",
+        HEAVY_TAILS_NOTE if s.heavy else "",
+        twins,
+    )
+    value = m_efficiency(s.errors, spec)
+    s.checks.append(
+        Check(name, "all", "rel_efficiency", value, "=", "asymptotic", note, versus=ols)
+    )
 
 
 def _subgradient(
