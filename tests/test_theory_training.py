@@ -259,7 +259,7 @@ def test_bounded_gradient_losses_never_diverge_and_smooth_ones_converge():
     averaged constant-step L1 member is within its ηG²/2 bound."""
     knobs = deep_merge(BUILTIN_DEFAULTS, {**KNOBS, "errors": {"distribution": "t", "df": 3.0}})
     members = {k: v for k, v in LOSSES.items() if not k.startswith(("ph", "lc"))}
-    tab, skipped = table("train_t3", knobs, members, 60)
+    tab, skipped = table("train_t3", knobs, members, 40)
     assert not tab["flag"].any(), show(tab[tab["flag"]])
     div = tab[tab["quantity"] == "divergence"].set_index("estimator")
     assert set(div.index) == set(members) and (div["theoretical"] == 0).all()
@@ -357,3 +357,15 @@ def test_converged_huber_gd_returns_to_its_are_anchor():
     law = theory.error_law(errors)
     anchor = law.variance / theory.huber_asymptotic_variance(errors, 1.345, scale=1.0)
     assert abs(row["theoretical"].item() - anchor) < 1e-10
+
+
+def test_theory_table_leaves_out_members_a_scenario_did_not_fit():
+    """A trained member restricted to some scenarios (``scenarios:``) gets rows only where it
+    has estimates; the other scenarios' rows are those of the exact fits alone."""
+    knobs = deep_merge(BUILTIN_DEFAULTS, KNOBS)
+    members = {"sq": SQUARED["sq_k20"]}
+    est = trained_estimates("train_normal", knobs, members, 50)
+    scenarios = {"train_normal": knobs, "other": knobs}
+    estimates = {"train_normal": est, "other": est[est["estimator"] == "none"]}
+    tab, _ = theory.theory_table(scenarios, SEED, members, LEVEL, estimates)
+    assert set(tab["scenario"]) == {"train_normal"} and len(tab) == 3 * 3 + 3
