@@ -369,3 +369,16 @@ def test_theory_table_leaves_out_members_a_scenario_did_not_fit():
     estimates = {"train_normal": est, "other": est[est["estimator"] == "none"]}
     tab, _ = theory.theory_table(scenarios, SEED, members, LEVEL, estimates)
     assert set(tab["scenario"]) == {"train_normal"} and len(tab) == 3 * 3 + 3
+
+
+def test_a_diverged_replicate_where_theory_says_none_is_flagged():
+    """Divergence rows have power: one replicate marked diverged in a stable squared member
+    (bound ≈ 1e-11) and in a bounded-gradient member (exactly 0) is flagged in both."""
+    knobs = deep_merge(BUILTIN_DEFAULTS, KNOBS)
+    members = {"sq": SQUARED["sq_k20"], "hub": spec("huber", 20, lr_relative=3.0)}
+    est = trained_estimates("train_normal", knobs, members, 50)
+    est.loc[est["replicate"] == 7, "status"] = "diverged"
+    checks, _ = theory.scenario_checks("train_normal", knobs, SEED, members, LEVEL)
+    tab = theory.compare("train_normal", checks, est, None, term_names(3))
+    div = tab[tab["quantity"] == "divergence"].set_index("estimator")
+    assert div["flag"].all() and (div["simulated"] == 1 / 50).all(), show(div.reset_index())

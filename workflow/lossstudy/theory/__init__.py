@@ -159,8 +159,9 @@ QUANTITIES: dict[str, str] = {
 #: Quantities the performance table holds under the same name (taken from there when present,
 #: so that the theory table quotes the report's numbers).
 FROM_PERFORMANCE = ("bias", "coverage", "mse", "divergence", "opt_error", "objective_gap")
-#: Shares: with no replicate off the theoretical 0 or 1 the MCSE is that of a binomial at it.
-SHARES = ("coverage", "divergence")
+#: Shares whose z is a score test (binomial SE at the theoretical share): divergence is often
+#: exactly 0 or 1 in theory, where the observed SE says nothing about a single departure.
+SCORE_TESTED = ("divergence",)
 SKIPPED_COLUMNS = ("scenario", "check", "estimator", "reason")
 
 
@@ -212,21 +213,26 @@ def compare(
     for c in checks:
         value, mcse, n = _simulate(c, dd, estimates, perf_idx, terms)
         note = c.note
-        if c.quantity in SHARES and not mcse > 0 and n > 0:
-            # all or no replicates (small R, or a certainty): the binomial SE at the theory
+        if c.quantity == "coverage" and not mcse > 0 and n > 0:
+            # all or no intervals covered (small R): use the binomial SE at the nominal level
             mcse = math.sqrt(c.theoretical * (1.0 - c.theoretical) / n)
-            level = "nominal" if c.quantity == "coverage" else "theoretical"
-            note = _join(note, f"MCSE at the {level} level: the observed {c.quantity} is 0 or 1")
+            note = _join(note, "MCSE at the nominal level: the observed coverage is 0 or 1")
+        scale = mcse
+        if c.quantity in SCORE_TESTED and n > 0:
+            # a score test: the binomial SE at the theoretical share (0 at a certainty, where
+            # agreement is exact and any departure a flag)
+            scale = math.sqrt(c.theoretical * (1.0 - c.theoretical) / n)
         with np.errstate(invalid="ignore", divide="ignore"):
-            z = (value - c.theoretical) / mcse if mcse > 0 else math.nan
+            z = (value - c.theoretical) / scale if scale > 0 else math.nan
+        certain = c.quantity in SCORE_TESTED and n > 0 and scale == 0
         off = _off(value, c.theoretical, c.relation)
-        if c.quantity in SHARES and mcse == 0 and n > 0:
-            # a theoretical certainty (0 or 1): agreement is exact, any departure is a flag
-            z = 0.0 if not off else math.nan
+        if certain and not off:
+            z = 0.0
         if not math.isfinite(z):
             z = math.nan
-            note = _join(note, "no usable replicates" if n == 0 else "MCSE not computable")
-        if c.quantity in SHARES and mcse == 0 and n > 0:
+            why = "no usable replicates" if n == 0 else "MCSE not computable"
+            note = _join(note, "a theoretical certainty missed" if certain else why)
+        if certain:
             flag = off
         elif c.relation == ">=":
             flag = bool(z < -Z_FLAG)
