@@ -52,13 +52,22 @@ ordering
     MSE over the slopes is the lowest of all estimators whose slopes do not depend on the
     intercept (all of the study's): ``bayes_risk_excess`` ≥ 0 for every other estimator.
 
+trained members (``solver: gd | sgd | adam``, :mod:`.training`)
+    GD on the squared loss is linear in y: exact ``bias``, ``empse`` and ``mse`` per term and
+    exact ``opt_error`` (distance to the OLS fit) and ``objective_gap`` at every checkpoint;
+    ``divergence``: a bound (≤) where the step is stable, a lower bound (≥) past c = 1, exactly
+    0 for bounded-gradient losses; convergence to the exact minimiser (asymptotic) for smooth
+    losses at c < 1; the averaged subgradient plateau ηG²/2 on L1 (asymptotic). The exact-fit
+    checks above leave trained members out.
+
 Everything that does not apply is listed with its reason by :func:`scenario_checks` (``skipped``).
 
 Modules: ``checks`` (:class:`Check`, the scenario's premises shared by the theorems), ``exact``
 (closed-form moments and coverage of linear estimators), ``asymptotic`` (error laws, LAD and Huber
-efficiency), ``ordering`` (the BLUE and the Bayes ridge), ``simulated`` (the simulated side, from
-the estimates); this one holds the table's constants and columns, :func:`scenario_checks`,
-:func:`compare`, :func:`theory_table`, :func:`outside_the_theorem` and :func:`write_theory`.
+efficiency), ``ordering`` (the BLUE and the Bayes ridge), ``training`` (trained members),
+``simulated`` (the simulated side, from the estimates); this one holds the table's constants and
+columns, :func:`scenario_checks`, :func:`compare`, :func:`theory_table`,
+:func:`outside_the_theorem` and :func:`write_theory`.
 """
 
 from __future__ import annotations
@@ -90,13 +99,14 @@ from .asymptotic import (
     mad_scale,
 )
 from .checks import HEAVY_TAILS_NOTE as HEAVY_TAILS_NOTE
-from .checks import Check, _join, setting
+from .checks import Check, _join, is_trained, setting
 from .exact import LinearDGP, coverage_checks, linear_dgp, linear_map, linear_moments, moment_checks
 from .ordering import BAYES_RTOL as BAYES_RTOL
 from .ordering import bayes_checks, gauss_markov_checks
 from .prediction import QUANTITIES as PREDICTION_QUANTITIES
 from .prediction import prediction_checks
 from .simulated import _errors, _simulate
+from .training import training_checks
 
 __all__ = [
     "COLUMNS",
@@ -150,7 +160,18 @@ QUANTITIES: dict[str, str] = {
     "variance_excess": "Var(est) − Var(vs), vs the BLUE",
     "bayes_risk_excess": "mean slope MSE: est − vs, vs the Bayes rule",
     **PREDICTION_QUANTITIES,
+    "empse": "empirical SE (SD of d)",
+    "mse": "MSE (mean of d²)",
+    "divergence": "share of replicates diverged",
+    "opt_error": "RMS distance to the exact minimiser",
+    "objective_gap": "mean objective gap f(β_K) − f(β̂)",
 }
+#: Quantities the performance table holds under the same name (taken from there when present,
+#: so that the theory table quotes the report's numbers).
+FROM_PERFORMANCE = ("bias", "coverage", "mse", "divergence", "opt_error", "objective_gap")
+#: Shares whose z is a score test (binomial SE at the theoretical share): divergence is often
+#: exactly 0 or 1 in theory, where the observed SE says nothing about a single departure.
+SCORE_TESTED = ("divergence",)
 SKIPPED_COLUMNS = ("scenario", "check", "estimator", "reason")
 
 
@@ -169,6 +190,7 @@ def scenario_checks(
     gauss_markov_checks(s, moments)
     bayes_checks(s, moments)
     prediction_checks(s, moments)
+    training_checks(s)
     return s.checks, s.skipped
 
 
@@ -190,7 +212,7 @@ def compare(
     if performance is not None and len(performance):
         sub = performance[
             (performance["scenario"].astype(str) == scenario_id)
-            & performance["measure"].isin(["bias", "coverage"])
+            & performance["measure"].isin(list(FROM_PERFORMANCE))
         ]
         for r in sub.itertuples(index=False):
             perf_idx[(str(r.estimator), str(r.term), str(r.measure))] = (
@@ -206,12 +228,24 @@ def compare(
             # all or no intervals covered (small R): use the binomial SE at the nominal level
             mcse = math.sqrt(c.theoretical * (1.0 - c.theoretical) / n)
             note = _join(note, "MCSE at the nominal level: the observed coverage is 0 or 1")
+        scale = mcse
+        if c.quantity in SCORE_TESTED and n > 0:
+            # a score test: the binomial SE at the theoretical share (0 at a certainty, where
+            # agreement is exact and any departure a flag)
+            scale = math.sqrt(c.theoretical * (1.0 - c.theoretical) / n)
         with np.errstate(invalid="ignore", divide="ignore"):
-            z = (value - c.theoretical) / mcse if mcse > 0 else math.nan
+            z = (value - c.theoretical) / scale if scale > 0 else math.nan
+        certain = c.quantity in SCORE_TESTED and n > 0 and scale == 0
+        off = _off(value, c.theoretical, c.relation)
+        if certain and not off:
+            z = 0.0
         if not math.isfinite(z):
             z = math.nan
-            note = _join(note, "no usable replicates" if n == 0 else "MCSE not computable")
-        if c.relation == ">=":
+            why = "no usable replicates" if n == 0 else "MCSE not computable"
+            note = _join(note, "a theoretical certainty missed" if certain else why)
+        if certain:
+            flag = off
+        elif c.relation == ">=":
             flag = bool(z < -Z_FLAG)
         elif c.relation == "<=":
             flag = bool(z > Z_FLAG)
@@ -238,6 +272,15 @@ def compare(
             }
         )
     return pd.DataFrame(rows, columns=list(COLUMNS))
+
+
+def _off(value: float, theoretical: float, relation: str) -> bool:
+    """Whether ``value`` breaks the relation to ``theoretical`` at all (no error allowed)."""
+    if relation == ">=":
+        return bool(value < theoretical)
+    if relation == "<=":
+        return bool(value > theoretical)
+    return bool(value != theoretical)
 
 
 def _explain_chance(table: pd.DataFrame) -> pd.DataFrame:
@@ -269,13 +312,21 @@ def theory_table(
     per-replicate estimates. Scenarios without estimates are skipped.
     """
     tables, skipped = [], []
+    trained = any(is_trained(spec) for spec in estimators.values())
     for sid, knobs in scenarios.items():
         if sid not in estimates:
             continue
-        checks, skips = scenario_checks(sid, knobs, seed, estimators, level)
+        est, specs = None, estimators
+        if trained:  # trained members may be fitted in some scenarios only (``scenarios:``)
+            est = estimates[sid]
+            present = set(est["estimator"].astype(str).unique())
+            specs = {k: v for k, v in estimators.items() if k in present or not is_trained(v)}
+        checks, skips = scenario_checks(sid, knobs, seed, specs, level)
         terms = term_names(len(knobs["coefficients"]))
         if checks:
-            tables.append(compare(sid, checks, estimates[sid], performance, terms))
+            tables.append(
+                compare(sid, checks, estimates[sid] if est is None else est, performance, terms)
+            )
         skipped += [{"scenario": sid, **s} for s in skips]
     table = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=list(COLUMNS))
     table["flag"] = table["flag"].astype(bool)
@@ -305,7 +356,9 @@ def outside_the_theorem(
     out = []
     for name, spec in estimators.items():
         method = spec["method"]
-        if not methods.fit_for(spec).linear_in_y:
+        if is_trained(spec):
+            why = "trained by gradient steps (stopped early, it shrinks like a penalty)"
+        elif not methods.fit_for(spec).linear_in_y:
             why = "not linear in y"
         elif methods.penalised(spec):
             why = "biased by its penalty"

@@ -17,6 +17,10 @@ from lossstudy.config import term_names
 from lossstudy.dgp import leverage_rows
 from lossstudy.errorlaws import ErrorMoments, error_moments, is_normal
 
+#: Solvers of members trained by gradient steps (``lossstudy.training``); their theory is in
+#: :mod:`.training`, and the checks of the exact fits leave them out.
+TRAINED_SOLVERS = ("gd", "sgd", "adam")
+
 HEAVY_TAILS_NOTE = (
     "errors have no finite fourth moment: the MCSE of a variance (or of a ratio or difference "
     "of variances) is unreliable and z is not a valid test here (rare huge errors make the "
@@ -115,10 +119,18 @@ def setting(
     )
 
 
+def is_trained(spec: Mapping[str, Any]) -> bool:
+    """A member trained by gradient steps (GD, SGD, Adam), not an exact fit."""
+    return str(spec.get("solver", "exact")) in TRAINED_SOLVERS
+
+
 def _point_groups(estimators: Mapping[str, Mapping[str, Any]]) -> dict[str, list[str]]:
-    """First estimator of each set with identical point estimates (OLS classical/HC3) → all."""
+    """First estimator of each set with identical point estimates (OLS classical/HC3) → all;
+    exact fits only (trained members are checked by :mod:`.training`)."""
     groups: dict[tuple[Any, ...], list[str]] = {}
     for name, spec in estimators.items():
+        if is_trained(spec):
+            continue
         key = (spec["method"], tuple(sorted((k, str(v)) for k, v in spec.items() if k != "se")))
         groups.setdefault(key, []).append(name)
     return {names[0]: names for names in groups.values()}

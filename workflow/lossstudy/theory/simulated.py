@@ -63,6 +63,44 @@ def _variance(d: np.ndarray, use: np.ndarray) -> tuple[float, float, int]:
     return float(x.var(ddof=1)), float(c2.std(ddof=1) / math.sqrt(n)), n
 
 
+def _mean(x: np.ndarray) -> tuple[float, float, int]:
+    n = x.size
+    if n < 2:
+        return math.nan, math.nan, n
+    return float(x.mean()), float(x.std(ddof=1) / math.sqrt(n)), n
+
+
+def _trained(est: pd.DataFrame, name: str, q: str, p: int) -> tuple[float, float, int]:
+    """A trained member's model-level measure from its estimates, as the performance table
+    defines it: ``divergence`` the share of replicates with status diverged (binomial MCSE),
+    ``opt_error`` √(mean Σ_j opt_diff_j²) over the ok replicates (delta-method MCSE),
+    ``objective_gap`` its mean (SD/√R)."""
+    sub = est[est["estimator"] == name]
+    if q == "divergence":
+        status = sub.groupby("replicate", sort=False)["status"].first()
+        n = int(status.size)
+        if n == 0:
+            return math.nan, math.nan, 0
+        share = float((status == "diverged").mean())
+        return share, math.sqrt(share * (1.0 - share) / n), n
+    column = "opt_diff" if q == "opt_error" else "objective_gap"
+    if column not in sub.columns:
+        return math.nan, math.nan, 0
+    ok = sub[sub["status"] == "ok"]
+    values = pd.to_numeric(ok[column], errors="coerce")
+    if q == "objective_gap":
+        per = values.groupby(ok["replicate"].to_numpy(), sort=False).first().to_numpy(float)
+        return _mean(per[np.isfinite(per)])
+    per = (values**2).groupby(ok["replicate"].to_numpy(), sort=False).sum(min_count=p)
+    sq = per.to_numpy(float)
+    sq = sq[np.isfinite(sq)]
+    value, mcse, n = _mean(sq)
+    if not n or not value >= 0:
+        return math.nan, math.nan, n
+    root = math.sqrt(value)
+    return root, mcse / (2.0 * root) if root > 0 else 0.0, n
+
+
 def _paired_excess(a: np.ndarray, b: np.ndarray) -> tuple[float, float, int]:
     """mean(a − b) and its MCSE sd(a − b)/√R over paired replicates."""
     diff = a - b
@@ -99,6 +137,19 @@ def _simulate(
     if q == "variance":
         j = list(terms).index(check.term)
         return _variance(d[:, j], use[:, j])
+    if q in ("mse", "divergence", "opt_error", "objective_gap"):
+        hit = perf_idx.get((name, check.term, q))
+        if hit is not None:
+            return hit
+        if q == "mse":
+            j = list(terms).index(check.term)
+            return _mean(d[use[:, j], j] ** 2)
+        return _trained(est, name, q, len(terms))
+    if q == "empse":
+        j = list(terms).index(check.term)
+        var, mcse, n = _variance(d[:, j], use[:, j])
+        sd = math.sqrt(var) if var >= 0 else math.nan
+        return sd, mcse / (2.0 * sd) if sd > 0 else math.nan, n
     d_v, use_v = dd[check.versus]
     if q == "variance_excess":
         j = list(terms).index(check.term)
