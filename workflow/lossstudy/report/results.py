@@ -1,4 +1,4 @@
-"""Section 4 (results per scenario) and section 6 (failures): performance numbers ± MCSE."""
+"""Section 5 (results per scenario) and section 7 (failures): performance numbers ± MCSE."""
 
 from __future__ import annotations
 
@@ -28,7 +28,16 @@ def _cell(
 ) -> dict[str, Any]:
     r = perf_idx.get((scenario, estimator, term, measure))
     if r is None:
-        return {"text": "", "value": math.nan, "mcse": math.nan, "ok": False, "note": None}
+        return {
+            "text": "",
+            "value": math.nan,
+            "mcse": math.nan,
+            "ok": False,
+            "undefined": False,
+            "note": None,
+            "best": False,
+            "missing": True,
+        }
     value, mcse, defined = float(r.value), float(r.mcse), bool(r.defined)
     text = format_pm(value, mcse)
     note_id = None
@@ -108,7 +117,10 @@ def scenario_results(
                 cells = {
                     m: _cell(idx, s, e, t, m, notes) for m in ("bias", "empse", "mse", "coverage")
                 }
-                others.append({"term": t, "estimator": e, **cells})
+                # a term without coefficient measures (``model``: test error, divergence) is
+                # not a coefficient: shown in its own section, not here
+                if not all(c.get("missing") for c in cells.values()):
+                    others.append({"term": t, "estimator": e, **cells})
         entry = {
             **srow,
             "table": table,
