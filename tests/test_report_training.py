@@ -337,7 +337,7 @@ def test_verdict_carries_the_numbers_of_the_rows(rendered: tuple[str, list[Path]
     sentence = training_sentence(verdict)["text"]
     for piece in (
         "Only the squared (L2) loss diverged under gradient descent",
-        f"98%–100% (MCSE ≤ {100 * mcse:.2g} points) of its fits at a step c = 1.1 times its "
+        f"98%–100% (MCSE ≤ {100 * mcse:.2g} points) of its fits at a step c = 1.1 times the "
         f"exact stability limit, in {cells} cells",
         "(at c = 0.9: none)",
         "no Huber or absolute (L1) fit diverged at any c up to 10",
@@ -402,7 +402,7 @@ def test_without_training_one_sentence(tmp_path: Path) -> None:
     assert f'<p class="muted">{NO_TRAINING}</p>' in section
     assert NO_TRAINING.count(". ") == 0 and NO_TRAINING.endswith(".")  # one sentence
     assert "<figure" not in section and "<table" not in section
-    assert "Verdict" not in section
+    assert "Verdict" not in section and "trained by gradient steps, with" not in section
     assert "differentiab" not in _front(text)
     parser = _Links()
     parser.feed(text)
@@ -427,3 +427,56 @@ def test_divergence_figure_is_readable(rendered: tuple[str, list[Path], Path]) -
         to_hex(line.get_color()) for line in axes[0].get_lines() if line.get_marker() != "None"
     }
     assert len(colors) == 3
+
+
+def test_trained_members_without_their_measures_render(tmp_path: Path) -> None:
+    """Trained members in estimators.csv but no training measures in performance.csv (an older
+    performance step): the section names them and says there is no verdict; nothing breaks."""
+    training_study(tmp_path)
+    perf = pd.read_csv(tmp_path / "performance.csv", keep_default_na=False)
+    keep = ~perf["measure"].isin(["divergence", "opt_error", "objective_gap"])
+    perf[keep].to_csv(tmp_path / "performance.csv", index=False)
+    context = report_context(
+        *inputs(tmp_path), tmp_path / "estimates", [], None, commit="0", theory_csv=None
+    )
+    render_report(context, tmp_path / "report.html")
+    section = _section((tmp_path / "report.html").read_text(encoding="utf-8"))
+    assert "34 trained estimators in 7 families" in section
+    assert "so there is no verdict on" in section and "Verdict." not in section
+    assert "<figure" not in section
+    assert "Train on the loss you are judged by" in section  # test error is still there
+
+
+@pytest.mark.parametrize(
+    ("verdict", "expected"),
+    [
+        (
+            {
+                "diverging": [],
+                "stable": ["squared", "absolute"],
+                "fits": {"squared": 3000, "absolute": 3000},
+                "max_c": {"squared": 0.9, "absolute": 0.9},
+                "cells": 2,
+            },
+            "No gradient-descent fit diverged, for any loss, at any step size up to c = 0.9 "
+            "times the squared loss's stability limit (6,000 fits in 2 cells).",
+        ),
+        (
+            {
+                "diverging": ["squared", "huber"],
+                "stable": [],
+                "fits": {"squared": 1000, "huber": 1000},
+                "max_c": {"squared": 10.0, "huber": 10.0},
+                "cells": 1,
+                "past": {"loss": "squared", "c": 2.0, "low": 0.5, "high": 0.5, "mcse": 0.0224,
+                         "cells": 1},
+            },
+            "The squared (L2) and Huber losses diverged under gradient descent: 50% (MCSE ≤ "
+            "2.2 points) of the squared (L2) loss's fits at a step c = 2 times the exact "
+            "stability limit, in 1 cell.",
+        ),
+    ],
+)  # fmt: skip
+def test_front_page_sentence_follows_the_rows(verdict: dict[str, Any], expected: str) -> None:
+    assert training_sentence(verdict)["text"] == expected
+    assert training_sentence({}) is None

@@ -199,9 +199,10 @@ def training_sentence(verdict: dict[str, Any]) -> dict[str, str] | None:
     )
     past = verdict.get("past")
     if past:
+        whose = "its" if len(diverging) == 1 else f"the {names[past['loss']]} loss's"
         text += (
-            f": {share_text(past['low'], past['high'], past['mcse'])} of its fits at a step "
-            f"c = {past['c']:g} times its exact stability limit, in {past['cells']} "
+            f": {share_text(past['low'], past['high'], past['mcse'])} of {whose} fits at a step "
+            f"c = {past['c']:g} times the exact stability limit, in {past['cells']} "
             f"cell{'s' if past['cells'] != 1 else ''}"
         )
         below = verdict.get("below")
