@@ -29,12 +29,13 @@ from lossstudy.theory import COLUMNS  # noqa: E402
 
 HEADINGS = (
     "1. The question and the short answer",
-    "2. Design (ADEMP)",
-    "3. Does the simulation agree with theory?",
-    "4. Results per scenario",
-    "5. Figures",
-    "6. Failures",
-    "7. Reproducibility",
+    "2. Does differentiability matter?",
+    "3. Design (ADEMP)",
+    "4. Does the simulation agree with theory?",
+    "5. Results per scenario",
+    "6. Figures",
+    "7. Failures",
+    "8. Reproducibility",
 )
 KINDS = ("normal", "t", "cauchy", "het")
 

@@ -14,6 +14,11 @@ Sentences
        with the reference at the largest ``n``, with its interval and theory;
     5. the families where an assumption breaks: who wins each;
     6. an estimator sweep's optimum where theory names the best value (the Bayes rule).
+
+Training
+    One sentence on "does differentiability matter?" (:func:`training_sentence`): which losses
+    diverge under gradient descent as the step size crosses the squared loss's stability limit,
+    from the row :func:`lossstudy.trained.divergence_verdict` makes of the divergence measures.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from lossstudy.answer.scoreboard import board_rows as board_rows
 from lossstudy.answer.scoreboard import scoreboard as scoreboard
 from lossstudy.answer.scoreboard import who as _who
 from lossstudy.answer.scoreboard import winners as _winners
+from lossstudy.trained import loss_name, share_text
 
 SENTENCE_COLUMNS = ("key", "text", "link")
 GAUSS_MARKOV = ASSUMPTIONS[:5]
@@ -162,3 +168,55 @@ def front_sentences(
                 }
             )
     return pd.DataFrame(rows[:6], columns=list(SENTENCE_COLUMNS))
+
+
+def _or(parts: Sequence[str]) -> str:
+    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " or " + parts[-1]
+
+
+def training_sentence(verdict: dict[str, Any]) -> dict[str, str] | None:
+    """The verdict on "L2 is differentiable, so it trains stably" in one sentence, from the
+    numbers of :func:`lossstudy.trained.divergence_verdict` (None when no GD fit was swept over
+    the step size c)."""
+    if not verdict:
+        return None
+    diverging, stable = verdict["diverging"], verdict["stable"]
+    names = {x: html.escape(loss_name(x)) for x in [*diverging, *stable]}
+    fits = verdict["fits"]
+    cells = verdict["cells"]
+    where = f"{cells} cell{'s' if cells != 1 else ''}"
+    if not diverging:
+        top = max(verdict["max_c"].values())
+        text = (
+            f"No gradient-descent fit diverged, for any loss, at any step size up to c = {top:g} "
+            f"times the squared loss's stability limit ({sum(fits.values()):,} fits in {where})."
+        )
+        return {"key": "training", "text": text, "link": "training"}
+    lead = "Only the" if stable else "The"
+    loss_word = "loss" if len(diverging) == 1 else "losses"
+    text = (
+        f"{lead} {_and([names[x] for x in diverging])} {loss_word} diverged under gradient descent"
+    )
+    past = verdict.get("past")
+    if past:
+        whose = "its" if len(diverging) == 1 else f"the {names[past['loss']]} loss's"
+        text += (
+            f": {share_text(past['low'], past['high'], past['mcse'])} of {whose} fits at a step "
+            f"c = {past['c']:g} times the exact stability limit, in {past['cells']} "
+            f"cell{'s' if past['cells'] != 1 else ''}"
+        )
+        below = verdict.get("below")
+        if below:
+            at = "none" if below["high"] == 0 else f"at most {100 * below['high']:.3g}%"
+            text += f" (at c = {below['c']:g}: {at})"
+    if stable:
+        top = max(verdict["max_c"][x] for x in stable)
+        n = sum(fits[x] for x in stable)
+        text += (
+            f"; no {_or([names[x] for x in stable])} fit diverged at any c up to {top:g} "
+            f"({n:,} fits)"
+        )
+    text += "."
+    if "squared" in diverging and "absolute" in stable:
+        text += " So a bounded gradient, not differentiability, is what keeps training stable."
+    return {"key": "training", "text": text, "link": "training"}

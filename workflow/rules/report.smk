@@ -1,10 +1,12 @@
-# The figures in two jobs that run side by side: the per-scenario ones and the nested loop
-# need only the performance table and the estimates, so they are drawn while `sweeps` runs; the
-# sweep figures wait for it. `figures` then copies both into results/figures (no plotting).
+# The figures in two jobs that run side by side: the per-scenario ones, the nested loop and the
+# training figures (gradient-trained estimators, read from estimators.csv) need only the
+# performance table and the estimates, so they are drawn while `sweeps` runs; the sweep figures
+# wait for it. `figures` then copies both into results/figures (no plotting).
 rule figure_cells:
     input:
         performance="results/performance.csv",
         scenarios="results/scenarios.csv",
+        estimators="results/estimators.csv",
         estimates=expand(
             "results/estimates/{scenario}.parquet", scenario=STUDY.scenarios
         ),
@@ -24,7 +26,7 @@ rule figure_cells:
         mem_mb=1200,
         runtime=10,
     params:
-        part="cells",
+        part="cells training",
         level=STUDY.level,
         reference=STUDY.reference,
         estimators=json.dumps(STUDY.anchor_estimators()),

@@ -1,4 +1,4 @@
-"""Rules `figure_cells` and `figure_sweeps`: one part of the study's figures as PNG and SVG."""
+"""Rules `figure_cells` and `figure_sweeps`: parts of the study's figures as PNG and SVG."""
 
 import json
 from pathlib import Path
@@ -23,5 +23,6 @@ make_figures(
     crossovers_csv=getattr(snakemake.input, "crossovers", None),
     optima_csv=getattr(snakemake.input, "optima", None),
     sweep_theory_csv=getattr(snakemake.input, "sweep_theory", None),
-    parts=[snakemake.params.part],
+    estimators_csv=getattr(snakemake.input, "estimators", None),
+    parts=snakemake.params.part.split(),
 )

@@ -12,9 +12,11 @@ group and colour by ``n``.
 
 Modules: ``summary`` (MSE decomposition, relative efficiency, MSE versus n), ``forest`` (bias,
 coverage), ``nested`` (the nested-loop plot: every scenario on one axis), ``replicates``
-(sampling distributions, zip plots, reading the estimate files), ``_data`` (the performance
-table as the figures read it), ``_style`` (rc settings, panel
-layout, titles and legends); this one holds the captions and the writer.
+(sampling distributions, zip plots, reading the estimate files), ``divergence``, ``learning``
+and ``test_error`` (gradient training: the section "Does differentiability matter?", drawn by
+``training``), ``_data`` (the performance table as the figures read it), ``_style`` (rc
+settings, panel layout, titles and legends, the colour of each loss); this one holds the
+captions and the writer.
 """
 
 from __future__ import annotations
@@ -51,9 +53,11 @@ from .replicates import (  # noqa: E402
 from .scoreboard import fig_scoreboard  # noqa: E402
 from .summary import fig_mse_decomposition, fig_mse_vs_n, fig_relative_efficiency  # noqa: E402
 from .sweeps import fig_optimum, fig_sweep  # noqa: E402
+from .training import TRAINING_CAPTIONS, training_figures  # noqa: E402
 
 __all__ = [
     "CAPTIONS",
+    "TRAINING_CAPTIONS",
     "fig_bias",
     "fig_coverage",
     "fig_mse_decomposition",
@@ -158,8 +162,8 @@ def _save(fig: Figure, outdir: Path, name: str) -> list[Path]:
     return paths
 
 
-#: the figures' two parts, drawn by separate workflow jobs (see :func:`make_figures`)
-PARTS = ("cells", "sweeps")
+#: the figures' parts, drawn by separate workflow jobs (see :func:`make_figures`)
+PARTS = ("cells", "sweeps", "training")
 
 #: file-name prefixes of the figures drawn once per sweep (their captions are generated)
 SWEEP_PREFIX = "sweep_"
@@ -195,6 +199,7 @@ def make_figures(
     crossovers_csv: str | Path | None = None,
     optima_csv: str | Path | None = None,
     sweep_theory_csv: str | Path | None = None,
+    estimators_csv: str | Path | None = None,
     parts: Collection[str] = PARTS,
 ) -> list[Path]:
     """Write every figure as ``{outdir}/{name}.png`` and ``.svg``; return the paths written.
@@ -208,7 +213,10 @@ def make_figures(
     ``parts`` picks the ``cells`` figures (those of :data:`CAPTIONS`: they need the performance
     table and the estimates only) and/or the ``sweeps`` figures (they also need the crossover,
     optimum and theory-curve tables). The workflow draws the two in separate jobs, so the first
-    runs while the sweeps are being computed instead of after them.
+    runs while the sweeps are being computed instead of after them. The ``training`` figures
+    (:data:`TRAINING_CAPTIONS`, drawn when the study trains an estimator by gradient steps) need
+    the performance table and ``estimators_csv`` (``results/estimators.csv``); the workflow
+    draws them in the job of the ``cells``.
     """
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
@@ -230,6 +238,9 @@ def make_figures(
         written += _sweep_figures(
             perf, perf_all, scen_all, outdir, term, level, reference, families, *tables
         )
+    if "training" in parts and estimators_csv is not None:
+        for name, fig in training_figures(perf_all, scen_all, estimators_csv, term).items():
+            written += _save(fig, outdir, name)
     return written
 
 

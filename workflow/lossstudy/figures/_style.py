@@ -171,3 +171,55 @@ def _legend(fig: Figure, **kw: Any) -> None:
         frameon=False,
         **kw,
     )
+
+
+#: one colour per loss (Okabe–Ito, safe for the common colour-vision deficiencies), one marker
+#: per loss (so the losses stay apart in grey) and one line style per solver, in every training
+#: figure alike
+LOSS_COLORS = {
+    "squared": "#0072B2",
+    "huber": "#009E73",
+    "absolute": "#D55E00",
+    "pseudo_huber": "#CC79A7",
+    "log_cosh": "#E69F00",
+}
+LOSS_MARKERS = {"squared": "o", "huber": "s", "absolute": "^", "pseudo_huber": "D", "log_cosh": "v"}
+SOLVER_LINES = {"gd": "-", "sgd": "--", "adam": ":", "exact": "-"}
+
+
+def loss_color(loss: str) -> str:
+    return LOSS_COLORS.get(loss, "#555555")
+
+
+def loss_marker(loss: str) -> str:
+    return LOSS_MARKERS.get(loss, "P")
+
+
+def _large_rc() -> dict[str, Any]:
+    """The shared rc with text readable at the printed size (tick labels of 9 pt or more)."""
+    return {
+        **_rc(),
+        "axes.titlesize": 10,
+        "axes.labelsize": 9.5,
+        "xtick.labelsize": 9,
+        "ytick.labelsize": 9,
+        "legend.fontsize": 9,
+    }
+
+
+def _header(fig: Figure, title: str, handles: list[Any]) -> None:
+    """Tight layout under a two-line header: the title, then the legend on its own line (so a
+    wide legend never runs into the title of a narrow figure)."""
+    height = fig.get_figheight()
+    fig.tight_layout()
+    fig.subplots_adjust(top=1 - 0.8 / height)
+    _suptitle(fig, title)
+    fig.legend(
+        handles=handles,
+        loc="upper left",
+        bbox_to_anchor=(0.005, 1 - 0.32 / height),
+        ncol=len(handles),
+        frameon=False,
+        handlelength=2.6,
+        columnspacing=1.4,
+    )

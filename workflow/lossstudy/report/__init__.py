@@ -7,9 +7,10 @@ what the template shows: the short answer (``claims.csv``), the ADEMP design (:m
 the check of the simulation against theory (:mod:`.theory_section`), per-scenario results with
 their Monte Carlo standard errors and the failures (:mod:`.results`), the sweeps and the front
 page (:mod:`.sweeps_section`), the figures embedded as base64 (:mod:`.figures_section`) and
-what is needed to reproduce the run (:mod:`.provenance`). Figures and CSS are inlined, so the
-file opens from disk with no network access. Nothing in the template names a scenario or an
-estimator.
+what is needed to reproduce the run (:mod:`.provenance`), and gradient training beside the
+exact fits (:mod:`.training_section`, "Does differentiability matter?"). Figures and CSS are
+inlined, so the file opens from disk with no network access. Nothing in the template names a
+scenario or an estimator.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from .provenance import REPO_ROOT, benchmarks, git_commit, versions
 from .results import failures, scenario_results
 from .sweeps_section import front_page, read_scoreboard, sweeps_section
 from .theory_section import theory_section
+from .training_section import training_section
 from .values import show
 
 __all__ = ["REPO_ROOT", "render_report", "report_context"]
@@ -95,8 +97,12 @@ def report_context(
     board = read_scoreboard(
         scoreboard_path(claims_csv) if scoreboard_csv is None else scoreboard_csv
     )
-    front = front_page(board, scen_all, reference, crossovers_csv, optima_csv)
+    training = training_section(members, perf_all, scen_all, figs, theory_csv, term)
+    front = front_page(
+        board, scen_all, reference, crossovers_csv, optima_csv, training_verdict=training
+    )
     front["figure"] = next((f for f in figs if f["name"] == "scoreboard"), None)
+    shown = {f["name"] for f in training.get("figures", [])}  # in its own section
     bench, bench_total = benchmarks(benchmarks_dir)
     roles = estimator_roles(est_names, estimators)
     ols_se = [f"{e} ({roles[e].get('se')})" for e in est_names if roles[e]["method"] == "ols"]
@@ -128,7 +134,8 @@ def report_context(
         ],
         "replicates": design.replicate_rows(scen, study.get("replicates"), level),
         "results": scenario_results(perf, scen_rows, est_names, term, level),
-        "figures": [f for f in figs if f["name"] != "scoreboard"],
+        "figures": [f for f in figs if f["name"] != "scoreboard" and f["name"] not in shown],
+        "training": training,
         "failures": failures(perf_all),
         "sweeps": sweeps_section(crossovers_csv, optima_csv, scen_all, level),
         "front": front,

@@ -1,4 +1,4 @@
-"""Section 2, the design (ADEMP): scenarios with the assumptions they meet or break, estimands,
+"""Section 3, the design (ADEMP): scenarios with the assumptions they meet or break, estimands,
 methods, performance measures and the MCSE the replicates allow."""
 
 from __future__ import annotations

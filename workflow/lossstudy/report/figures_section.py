@@ -1,4 +1,5 @@
-"""Section 5 (figures, embedded as base64) and the captions of the figures drawn per sweep."""
+"""Section 6 (figures, embedded as base64) and the captions of the figures drawn per sweep
+and of the training figures (shown in section 2)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from lossstudy.figures import (
     OPTIMUM_PREFIX,
     SWEEP_CAPTION,
     SWEEP_PREFIX,
+    TRAINING_CAPTIONS,
     optimum_cells,
 )
 from lossstudy.sweeps.series import sweep_series
@@ -87,7 +89,7 @@ def embedded_figures(
 ) -> list[dict[str, str]]:
     """The figures that exist, as data URIs with their captions, in the order of
     :data:`lossstudy.figures.CAPTIONS` then the sweeps' (an SVG is skipped beside its PNG)."""
-    captions = _sweep_captions(scen, families, reference, level)
+    captions = {**TRAINING_CAPTIONS, **_sweep_captions(scen, families, reference, level)}
     paths = [Path(f) for f in figures]
     pngs = {p.stem for p in paths if p.suffix.lower() == ".png"}
     figs = []

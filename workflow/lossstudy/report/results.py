@@ -1,4 +1,4 @@
-"""Section 4 (results per scenario) and section 6 (failures): performance numbers ± MCSE."""
+"""Section 5 (results per scenario) and section 7 (failures): performance numbers ± MCSE."""
 
 from __future__ import annotations
 
@@ -39,6 +39,7 @@ def _cell(
             "undefined": False,
             "note": None,
             "best": False,
+            "missing": True,
         }
     value, mcse, defined = float(r.value), float(r.mcse), bool(r.defined)
     text = format_pm(value, mcse)
@@ -123,7 +124,10 @@ def scenario_results(
                 cells = {
                     m: _cell(idx, s, e, t, m, notes) for m in ("bias", "empse", "mse", "coverage")
                 }
-                others.append({"term": t, "estimator": e, **cells})
+                # a term without coefficient measures (``model``: test error, divergence) is
+                # not a coefficient: shown in its own section, not here
+                if not all(c.get("missing") for c in cells.values()):
+                    others.append({"term": t, "estimator": e, **cells})
         entry = {
             **srow,
             "table": table,

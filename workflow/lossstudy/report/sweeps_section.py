@@ -104,11 +104,17 @@ def front_page(
     reference: str,
     crossovers_csv: str | Path | None,
     optima_csv: str | Path | None,
+    *,
+    training_verdict: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The answer in one screen (:mod:`lossstudy.frontpage`): at most six sentences, from the
-    scoreboard the claims step wrote and the sweeps' tables."""
+    """The answer in one screen (:mod:`lossstudy.frontpage`): the verdict on training by
+    gradient steps (``training_verdict``: the section's, when the study trains), then at most
+    six sentences from the scoreboard the claims step wrote and the sweeps' tables."""
+    first = []
+    if training_verdict and training_verdict.get("verdict"):
+        first = [{"key": "training", "text": training_verdict["verdict"], "link": "training"}]
     if board.empty:
-        return {"sentences": []}
+        return {"sentences": first}
     words = front_sentences(
         board,
         scen_all,
@@ -117,4 +123,4 @@ def front_page(
         optimum_cells(scen_all),
         reference or "",
     )
-    return {"sentences": words.to_dict("records")}
+    return {"sentences": first + words.to_dict("records")}

@@ -1,4 +1,4 @@
-"""Section 3, "Does the simulation agree with theory?", from ``results/theory.csv``."""
+"""Section 4, "Does the simulation agree with theory?", from ``results/theory.csv``."""
 
 from __future__ import annotations
 
@@ -129,7 +129,11 @@ def theory_section(
         "n_flagged": len(flagged),
         "n_unexplained": int((flagged["note"] == "").sum()),
         "summary": summary,
-        "flagged": [row(r, None) for r in flagged.itertuples(index=False)],
+        # a flagged row links to its scenario's detail only where the report shows one
+        "flagged": [
+            {**row(r, None), "linked": r.scenario in {s["id"] for s in by_scenario}}
+            for r in flagged.itertuples(index=False)
+        ],
         "scenarios": by_scenario,
         "skipped": skipped,
         "outside": outside_the_theorem(perf, list(gm), estimators, reference or None, term),

@@ -1,0 +1,212 @@
+"""The section "Does differentiability matter?": gradient-trained fits beside the exact ones.
+
+Why: the first reason usually given for L2 is that it is differentiable and so trains stably by
+gradient steps. The section answers from the rows the workflow wrote (``estimators.csv``,
+``performance.csv``, ``theory.csv``, the training figures): which losses diverge as the step
+size crosses squared-loss GD's stability limit, how far the trained fits are from the exact
+ones after each number of steps, and the test MSE and MAE of every loss, exact and trained.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from lossstudy.figures.divergence import divergence_alt
+from lossstudy.figures.learning import learning_alt, shown_n
+from lossstudy.figures.test_error import METRICS, alt_test_error, n_test_error
+from lossstudy.frontpage import training_sentence
+from lossstudy.mcse import format_pm, mcse_digits
+from lossstudy.trained import (
+    SOLVER_NAMES,
+    TRAINED_SOLVERS,
+    TRAINING_MEASURES,
+    curve_rows,
+    divergence_rows,
+    divergence_verdict,
+    loss_name,
+    loss_rank,
+    prediction_error_rows,
+    trained_members,
+)
+
+__all__ = ["NO_TRAINING", "training_section"]
+
+NO_TRAINING = (
+    "This study trains no estimator by gradient steps (no estimator has solver "
+    + ", ".join(TRAINED_SOLVERS)
+    + "), so it cannot say whether differentiability matters."
+)
+
+
+def _learning_sentences(curves: pd.DataFrame) -> list[str]:
+    """Per loss and solver, the distance to the exact fit after the last checkpoint at the
+    largest n, and whether it is below the exact fit's own error in every cell."""
+    if curves.empty:
+        return []
+    n = shown_n(curves)
+    sub = curves[(curves["measure"] == "opt_error") & curves["usable"]]
+    if math.isfinite(n):
+        sub = sub[sub["n"] == n]
+    out = []
+    groups = sorted(
+        sub.groupby(["loss", "solver"], sort=False),
+        key=lambda kv: (loss_rank(str(kv[0][0])), TRAINED_SOLVERS.index(str(kv[0][1]))),
+    )
+    for (loss, solver), grp in groups:
+        last = grp[grp["steps"] == grp["steps"].max()]
+        lo, hi = float(last["value"].min()), float(last["value"].max())
+        span = f"{lo:.2g}" if math.isclose(lo, hi) else f"{lo:.2g}–{hi:.2g}"
+        text = (
+            f"After {int(grp['steps'].max()):,} steps, {SOLVER_NAMES.get(solver, solver)} on the "
+            f"{html.escape(loss_name(loss))} loss is {span} from its exact fit "
+            f"({len(last)} error law{'s' if len(last) != 1 else ''}, n = {int(n)})"
+            if math.isfinite(n)
+            else f"After {int(grp['steps'].max()):,} steps, {SOLVER_NAMES.get(solver, solver)} "
+            f"on the {html.escape(loss_name(loss))} loss is {span} from its exact fit"
+        )
+        level = last["exact_error"].to_numpy(dtype=float)
+        if np.isfinite(level).all():
+            below = int((last["value"].to_numpy(dtype=float) < level).sum())
+            text += (
+                ", below the exact fit's own error in every cell"
+                if below == len(last)
+                else f", below the exact fit's own error in {below} of {len(last)} cells"
+            )
+        out.append(text + ".")
+    return out
+
+
+def _test_table(test: pd.DataFrame) -> dict[str, Any]:
+    """Rows = estimators, columns = error law (largest n) × (test MSE, test MAE), value ± MCSE;
+    ``best`` marks the smallest value of a column (not a test: compare the MCSEs)."""
+    if test.empty:
+        return {"columns": [], "rows": [], "n": ""}
+    n = n_test_error(test)
+    sub = test[test["n"] == n] if math.isfinite(n) else test
+    bases = list(dict.fromkeys(sub["base"].astype(str)))
+    columns = [(b, m, label) for b in bases for m, label in METRICS]
+    best: dict[tuple[str, str], float] = {}
+    for (b, m), grp in sub[sub["usable"]].groupby(["base", "measure"]):
+        best[(str(b), str(m))] = float(grp["value"].min())
+    index = {(str(r.label), str(r.base), str(r.measure)): r for r in sub.itertuples(index=False)}
+    rows = []
+    for label in dict.fromkeys(sub["label"].astype(str)):
+        first = sub[sub["label"] == label].iloc[0]
+        cells = []
+        for b, m, _ in columns:
+            r = index.get((label, b, m))
+            if r is None:
+                cells.append({"text": "", "best": False, "undefined": False, "why": ""})
+            elif not r.usable:
+                why = str(r.note) if isinstance(r.note, str) and r.note else "not defined"
+                cells.append({"text": "undefined", "best": False, "undefined": True, "why": why})
+            else:
+                cells.append(
+                    {
+                        "text": format_pm(float(r.value), float(r.mcse)),
+                        "best": float(r.value) == best.get((b, m)),
+                        "undefined": False,
+                        "why": "",
+                    }
+                )
+        rows.append(
+            {
+                "label": label,
+                "estimator": str(first["estimator"]),
+                "loss": loss_name(str(first["loss"])),
+                "kind": str(first["kind"]),
+                "cells": cells,
+            }
+        )
+    return {
+        "bases": bases,
+        "columns": [{"base": b, "label": label} for b, _, label in columns],
+        "rows": rows,
+        "n": f"{int(n)}" if math.isfinite(n) else "",
+    }
+
+
+def _theory_rows(theory_csv: str | Path | None, trained: set[str]) -> list[dict[str, Any]]:
+    """The rows of ``theory.csv`` on the training measures (for trained members, or test error
+    of any estimator), as the theory section shows them."""
+    if theory_csv is None or not Path(theory_csv).exists():
+        return []
+    tab = pd.read_csv(theory_csv, keep_default_na=False, na_values=[""])
+    if tab.empty or "quantity" not in tab:
+        return []
+    tab = tab[tab["quantity"].astype(str).isin(TRAINING_MEASURES)]
+    tab = tab[tab["estimator"].astype(str).isin(trained) | tab["quantity"].isin(METRICS_KEYS)]
+    out = []
+    for r in tab.itertuples(index=False):
+        mcse = float(r.mcse) if pd.notna(r.mcse) else math.nan
+        theo = float(r.theoretical) if pd.notna(r.theoretical) else math.nan
+        digits = min(mcse_digits(mcse) + 1, 7)
+        out.append(
+            {
+                "scenario": str(r.scenario),
+                "estimator": str(r.estimator),
+                "versus": str(r.versus) if isinstance(r.versus, str) else "",
+                "quantity": str(r.quantity),
+                "simulated": format_pm(float(r.simulated), mcse),
+                "theoretical": f"{theo:.{digits}f}" if math.isfinite(theo) else "--",
+                "z": f"{float(r.z):+.1f}" if pd.notna(r.z) and math.isfinite(float(r.z)) else "--",
+                "flag": str(r.flag).strip().lower() in ("true", "1"),
+                "note": str(r.note) if isinstance(r.note, str) else "",
+            }
+        )
+    return out
+
+
+METRICS_KEYS = tuple(m for m, _ in METRICS)
+
+
+def training_section(
+    estimators: pd.DataFrame,
+    perf: pd.DataFrame,
+    scen: pd.DataFrame,
+    figures: Sequence[Mapping[str, Any]],
+    theory_csv: str | Path | None,
+    term: str,
+) -> dict[str, Any]:
+    """What the section shows: ``available`` False (and ``absent``, one sentence) when the study
+    trains nothing; else the verdict (the front page's sentence), the learning-curve sentences,
+    the figures with alt texts that state what they show, the test-error table and the theory
+    rows on the training measures. ``estimators`` is ``estimators.csv``
+    (:func:`lossstudy.studyfile.read_estimators`), ``perf`` every cell's performance rows,
+    ``figures`` the embedded figures (:func:`.figures_section.embedded_figures`)."""
+    members = trained_members(estimators)
+    if members.empty:
+        return {"available": False, "absent": NO_TRAINING}
+    div = divergence_rows(perf, estimators, scen)
+    curves = curve_rows(perf, estimators, scen, term)
+    test = prediction_error_rows(perf, estimators, scen)
+    verdict = divergence_verdict(div) if len(div) else {}
+    headline = training_sentence(verdict)
+    alts = {
+        "training_divergence": divergence_alt(div) if len(div) else "",
+        "training_curves": learning_alt(curves, term) if len(curves) else "",
+        "training_test_error": alt_test_error(test) if len(test) else "",
+    }
+    figs = [{**f, "alt": alts.get(f["name"]) or f["title"]} for f in figures if f["name"] in alts]
+    theory = _theory_rows(theory_csv, set(members["estimator"]))
+    return {
+        "available": True,
+        "absent": "",
+        "verdict": headline["text"] if headline else "",
+        "n_members": len(members),
+        "n_families": int(members["family"].nunique()),
+        "losses": ", ".join(loss_name(x) for x in dict.fromkeys(members["loss"])),
+        "solvers": ", ".join(SOLVER_NAMES.get(x, x) for x in dict.fromkeys(members["solver"])),
+        "learning": _learning_sentences(curves),
+        "figures": figs,
+        "test": _test_table(test),
+        "theory": theory,
+        "theory_flagged": sum(r["flag"] for r in theory),
+    }
