@@ -232,4 +232,5 @@ def test_theory_request_is_the_largest_scenarios() -> None:
         __import__("yaml").safe_load((root / "config" / "config.yaml").read_text()),
         root / "workflow" / "schemas" / "config.schema.yaml",
     )
-    assert 308 * (1 + memory.MARGIN) <= default.mem_mb("theory") <= 500
+    # the default study with its training part (17,640 estimator × term pairs) asks ≤ 600 MB
+    assert 308 * (1 + memory.MARGIN) <= default.mem_mb("theory") <= 600

@@ -179,7 +179,8 @@ class Study:
         or fit job by the replicates of its chunk, a summarise job by the scenario's, the
         study's theory job by its largest scenario (it holds one at a time)."""
         if rule == "theory":
-            terms = len(self.estimators) * sum(sc.p for sc in self.scenarios.values())
+            # estimator × term pairs actually fitted (`scenarios:` patterns leave some out)
+            terms = sum(len(self.estimators_in(sid)) * sc.p for sid, sc in self.scenarios.items())
             return max(
                 memory.request_mb(
                     "theory", replace(self.job_shape(sid, sc.replicates), study_terms=terms)
