@@ -72,7 +72,11 @@ def test_default_config_is_valid_and_meets_the_required_design():
     bases = {sc.base for sc in study.scenarios.values()}
     assert len(bases) >= 12
     assert {sc.knobs["n"] for sc in study.scenarios.values()} >= {25, 100, 400}
-    assert all(sc.replicates >= 2000 for sc in study.scenarios.values())
+    # 2000 replicates per exact cell; the training part's 12 cells (train_*) have 300
+    training = {sid for sid, sc in study.scenarios.items() if sc.base.startswith("train_")}
+    assert len(training) == 12
+    assert all(sc.replicates >= 2000 for s, sc in study.scenarios.items() if s not in training)
+    assert all(study.scenarios[s].replicates == 300 for s in training)
     methods = [e["method"] for e in study.estimators.values()]
     assert {"ols", "wls", "lad", "huber", "ridge"} <= set(methods)
     assert {e.get("se") for e in study.estimators.values() if e["method"] == "ols"} >= {

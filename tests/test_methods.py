@@ -45,7 +45,11 @@ def test_describe_gives_the_report_words_of_every_default_estimator():
 def test_estimators_table_follows_the_contract():
     study = load_study(DEFAULT)
     table = methods.estimators_table(study)
-    assert list(table.columns) == [*methods.TABLE_COLUMNS, "k", "lambda", "predictor", "strength"]
+    # parameters in alphabetical order (the training part's solvers' among them), then the
+    # scenarios column, which exists because the trained estimators are restricted
+    params = ["average", "batch_size", "betas", "delta", "eps", "init", "k", "lambda", "lr"]
+    params += ["lr_relative", "predictor", "schedule", "steps", "strength"]
+    assert list(table.columns) == [*methods.TABLE_COLUMNS, *params, "scenarios"]
     assert list(table["estimator"]) == list(study.estimators)
     by = table.set_index("estimator")
     assert by.loc["ols", "reference"] and not by.loc["lad", "reference"]
@@ -66,6 +70,14 @@ def test_estimators_table_follows_the_contract():
     assert list(table["anchor"]) == [e in study.anchor_estimators() for e in study.estimators]
     assert by.loc["ols_hc3", "se"] == "hc3" and by.loc["ols", "family"] == "ols"
     assert by.loc["ols", "parameter"] == "" and by.loc["huber", "k"] == 1.345
+    gd = by.loc["gd_squared-lr_relative1.01"]
+    assert (gd["family"], gd["parameter"], gd["solver"], gd["steps"]) == (
+        "gd_squared",
+        "lr_relative",
+        "gd",
+        1000,
+    )
+    assert gd["scenarios"] == "train_*" and by.loc["ols", "scenarios"] == ""
     # the written file reads back with the same cells
     out = io.StringIO(table.to_csv(index=False))
     back = pd.read_csv(out, keep_default_na=False)

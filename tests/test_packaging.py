@@ -107,7 +107,7 @@ smk = types.SimpleNamespace(
     wildcards=types.SimpleNamespace(scenario="s"),
     params=types.SimpleNamespace(
         knobs={knobs!r}, seed=3, replicates=[1, 4], estimators='{{"ols": {{"method": "ols"}}}}',
-        level=0.95, engine="vectorized", quantiles={quantiles!r},
+        level=0.95, engine="vectorized", quantiles={quantiles!r}, test_rows=50,
     ),
 )
 runpy.run_path({str(ROOT / "workflow" / "scripts" / "fit.py")!r}, {{"snakemake": smk}})
