@@ -162,8 +162,9 @@ class Study:
 
     def mem_mb(self, rule: str, scenario_id: str | None = None, chunk: int = 0) -> int:
         """Memory a job asks for (``resources: mem_mb``), from ``lossstudy.memory``: a simulate
-        or fit job by the replicates of its chunk, a summarise job by the scenario's, the
-        study's theory job by its largest scenario (it holds one at a time)."""
+        or fit job by the replicates of its chunk, a summarise job by the scenario's, a cell
+        job (a scenario in one job) the larger of the two, the study's theory job by its
+        largest scenario (it holds one at a time)."""
         if rule == "theory":
             terms = len(self.estimators) * sum(sc.p for sc in self.scenarios.values())
             return max(
@@ -173,6 +174,8 @@ class Study:
                 for sid, sc in self.scenarios.items()
             )
         assert scenario_id is not None, f"a {rule} job belongs to a scenario"
+        if rule == "cell":  # a scenario in one job: its fit job's work, then its summary's
+            return max(self.mem_mb("fit", scenario_id), self.mem_mb("summarise", scenario_id))
         if rule == "summarise":
             replicates = self.scenarios[scenario_id].replicates
         else:

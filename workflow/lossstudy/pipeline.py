@@ -148,18 +148,18 @@ def simulate_and_fit_chunk(
     level: float,
     engine: str,
     out_dataset: str | Path,
-    out_fits: str | Path,
-) -> None:
+    out_fits: str | Path | None,
+) -> Any:
     """One job's replicates: draw and save them, then fit every estimator to them.
 
     One process for both steps because a separate simulation job's start-up (interpreter,
     Snakemake's preamble, numpy, the package) cost as much as its draws
     (docs/job-granularity.md). The fits read the saved file back (from the page cache,
     milliseconds), so they are the fits of the very file a user opens, exactly as when two jobs
-    did this.
+    did this. Returns the fits' Arrow table (``fit_chunk``).
     """
     simulate_chunk(knobs, seed, scenario_id, start, stop, out_dataset)
-    fit_chunk(out_dataset, scenario_id, estimators, level, engine, out_fits)
+    return fit_chunk(out_dataset, scenario_id, estimators, level, engine, out_fits)
 
 
 # --------------------------------------------------------------------------- fit
@@ -188,8 +188,8 @@ def fit_chunk(
     estimators: Mapping[str, Mapping[str, Any]],
     level: float,
     engine: str,
-    out: str | Path,
-) -> None:
+    out: str | Path | None,
+) -> Any:
     """Fit every estimator to every replicate of a dataset file; write one tidy Parquet file.
 
     One job fits all estimators because a Python process costs more to start (≈ 0.4 s of
@@ -199,6 +199,8 @@ def fit_chunk(
 
     ``engine`` is ``vectorized`` (all replicates at once; equal to the reference within 1e-8,
     see tests/test_vectorized.py) or ``reference`` (statsmodels/HiGHS one fit at a time).
+
+    Returns the table; ``out`` None writes no file (``fit_and_summarise`` keeps it in memory).
     """
     import pyarrow.parquet as pq
 
@@ -245,8 +247,9 @@ def fit_chunk(
         for name, values in columns.items():
             parts[name].append(values)
     table = arrow_table({name: _concat(values) for name, values in parts.items()})
-    with atomic_path(out) as tmp:
-        pq.write_table(table, tmp)
+    if out is not None:
+        with atomic_path(out) as tmp:
+            pq.write_table(table, tmp)
     log.info(
         "fitted %s: %d estimators × %d replicates in %.2fs",
         scenario_id,
@@ -254,6 +257,7 @@ def fit_chunk(
         R,
         time.perf_counter() - t0,
     )
+    return table
 
 
 def _concat(parts: list[Any]) -> Any:
@@ -374,9 +378,25 @@ def summarise_scenario(
     """Merge a scenario's estimates into one Parquet file and compute its performance table."""
     import pandas as pd
 
+    est = pd.concat([pd.read_parquet(f) for f in estimate_files], ignore_index=True)
+    summarise_estimates(est, knobs, estimators, reference, level, out_estimates, out_performance)
+
+
+def summarise_estimates(
+    est: Any,
+    knobs: Mapping[str, Any],
+    estimators: Mapping[str, Mapping[str, Any]],
+    reference: str | None,
+    level: float,
+    out_estimates: str | Path,
+    out_performance: str | Path,
+) -> None:
+    """``summarise_scenario`` on estimate rows already in memory (a DataFrame of every job's
+    rows, in job order): sorted into the config's order of estimators, written, measured."""
+    import pandas as pd
+
     from lossstudy.performance import performance_table
 
-    est = pd.concat([pd.read_parquet(f) for f in estimate_files], ignore_index=True)
     order = {name: i for i, name in enumerate(estimators)}
     est = est.sort_values(
         ["estimator", "replicate"],
@@ -395,6 +415,37 @@ def summarise_scenario(
     with atomic_path(out_performance) as tmp:
         perf.to_csv(tmp, index=False)
     log.info("summarised %d estimate rows into %d performance rows", len(est), len(perf))
+
+
+def fit_and_summarise(
+    knobs: Mapping[str, Any],
+    seed: int,
+    scenario_id: str,
+    replicates: int,
+    estimators: Mapping[str, Mapping[str, Any]],
+    level: float,
+    engine: str,
+    reference: str | None,
+    out_dataset: str | Path,
+    out_estimates: str | Path,
+    out_performance: str | Path,
+) -> None:
+    """A scenario whose replicates are one job, end to end in one process: draw, save and fit
+    them (``simulate_and_fit_chunk``, no fit chunk written), then summarise the fits' table
+    from memory (``summarise_estimates``), as ``summarise_scenario`` would from the chunk.
+
+    Why: a fit job and a summary job per scenario each spent most of their ≈ 1 s starting
+    Python and its libraries and re-reading files (docs/job-granularity.md). The outputs are
+    byte for byte those of the two jobs (the table converts to the frame that reading its
+    Parquet file gives). pandas is imported only after the fits, so the draws and fits run
+    with a fit job's imports and memory (``lossstudy.memory``).
+    """
+    table = simulate_and_fit_chunk(
+        knobs, seed, scenario_id, 0, replicates, estimators, level, engine, out_dataset, None
+    )
+    est = table.to_pandas()
+    del table  # pandas holds its own copy; the peak is then a summary job's
+    summarise_estimates(est, knobs, estimators, reference, level, out_estimates, out_performance)
 
 
 def failure_rows(est: Any) -> Any:

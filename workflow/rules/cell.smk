@@ -1,0 +1,46 @@
+# A scenario whose replicates are one job (replicates_per_job >= its replicates, the default):
+# drawn, saved, fitted by every estimator and summarised in one process, the summary from the
+# fits' table in memory. As a `fit` job and a `summarise` job it cost two processes, each
+# mostly start-up, imports and re-reading files (docs/job-granularity.md); the outputs are byte
+# for byte the same, and no fit chunk is written. A scenario split into several jobs uses
+# `fit` and `summarise` instead (each scenario id matches one set of rules: common.smk).
+rule cell:
+    output:
+        dataset=maybe_temp("results/datasets/{scenario}/chunk0.npz"),
+        estimates="results/estimates/{scenario}.parquet",
+        performance="results/performance/{scenario}.csv",
+        table_csv=report(
+            "results/tables/{scenario}.csv",
+            caption="../report/table.rst",
+            category="Tables",
+            subcategory="{scenario}",
+        ),
+        table_tex="results/tables/{scenario}.tex",
+    log:
+        "results/logs/cell/{scenario}.log",
+    benchmark:
+        "results/benchmarks/cell/{scenario}.tsv"
+    wildcard_constraints:
+        scenario=ONE_JOB,
+    conda:
+        "../../environment.yml"
+    # One thread, as `fit` (BLAS pinned to one thread by lossstudy.blas). Measured
+    # (docs/cluster.md, "Resources"): TODO. mem_mb per job from lossstudy.memory: the larger of a
+    # fit job's request (pandas is imported after the fits) and a summarise job's.
+    threads: 1
+    resources:
+        mem_mb=mem_mb("cell"),
+        runtime=5,
+    params:
+        knobs=scenario_knobs,
+        seed=STUDY.seed,
+        replicates=lambda wildcards: STUDY.scenarios[wildcards.scenario].replicates,
+        # in the config's order: the estimates follow it
+        estimators=json.dumps(STUDY.estimators),
+        reference=STUDY.reference,
+        level=STUDY.level,
+        engine=STUDY.engine,
+        # scipy's t and normal quantiles for this n (its import is a third of a job's start-up)
+        quantiles=fit_quantiles,
+    script:
+        "../scripts/cell.py"
