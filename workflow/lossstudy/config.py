@@ -174,9 +174,7 @@ class Study:
                 for sid, sc in self.scenarios.items()
             )
         assert scenario_id is not None, f"a {rule} job belongs to a scenario"
-        if rule == "cell":  # a scenario in one job: its fit job's work, then its summary's
-            return max(self.mem_mb("fit", scenario_id), self.mem_mb("summarise", scenario_id))
-        if rule == "summarise":
+        if rule in ("summarise", "cell"):
             replicates = self.scenarios[scenario_id].replicates
         else:
             start, stop = self.chunk_range(scenario_id, chunk)
