@@ -224,6 +224,27 @@ def _extend(study: Path, tmp_path: Path, config: dict) -> dict[str, int]:
     return job_counts(run.stdout)
 
 
+def test_a_scenario_in_one_job_is_one_cell_job(tmp_path: Path):
+    """A dry run from scratch: scenarios of 20 replicates in jobs of 20 are one `cell` job each
+    (draw, fit and summarise); one of 30 is split into fit jobs of 20 + 10 and a summary."""
+    config = copy.deepcopy(TINY)
+    config["replicates_per_job"] = 20
+    config["scenarios"]["big"] = {"replicates": 30}
+    write_config(tmp_path, config)
+    run = snakemake(tmp_path, "-n")
+    assert run.returncode == 0, run.stderr[-2000:]
+    counts = job_counts(run.stdout)
+    assert counts == {
+        "cell": 3,
+        "fit": 2,
+        "summarise": 1,
+        "scenarios": 1,
+        "estimators": 1,
+        **AGGREGATION,
+    }
+    assert re.findall(r"wildcards: scenario=(\w+), chunk=", run.stdout) == ["big", "big"]
+
+
 def test_adding_a_scenario_runs_only_its_jobs(study: Path, tmp_path: Path):
     config = copy.deepcopy(TINY)
     config["scenarios"]["laplace"] = {"errors": {"distribution": "laplace"}}
