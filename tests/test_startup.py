@@ -164,7 +164,8 @@ fit_and_summarise({knobs!r}, 1, "s", 50, {specs!r}, 0.9, "vectorized", "ols",
                   "{tmp}/cell.npz", "{tmp}/cell.parquet", "{tmp}/cell.csv")
 from lossstudy.tables import write_scenario_tables
 write_scenario_tables("{tmp}/cell.csv", "s", "{tmp}/cell_table.csv", "{tmp}/cell.tex")
-heavy = ("scipy.special", "scipy.stats", "statsmodels", "jinja2", "pandas.io.formats.style")
+heavy = ("scipy.special", "scipy.stats", "statsmodels", "jinja2", "pandas.io.formats.style",
+         "yaml", "difflib")
 print(" ".join(m for m in heavy if m in sys.modules))
 """
 
