@@ -308,7 +308,7 @@ def test_slurm_profile_groups_through_a_cluster_executor(tmp_path: Path):
     study = load_study(CONFIG)
     per_job = {  # rules whose mem_mb is predicted per job: the largest over this study's jobs
         r: max(study.mem_mb(r, sid, c) for sid in study.scenarios for c in study.chunks(sid))
-        for r in SPLIT_RULES
+        for r in CELL_RULES
     }
     per_job["theory"] = study.mem_mb("theory")  # one job, sized by the largest scenario
     mem = {

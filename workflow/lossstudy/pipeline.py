@@ -444,7 +444,7 @@ def fit_and_summarise(
         knobs, seed, scenario_id, 0, replicates, estimators, level, engine, out_dataset, None
     )
     est = table.to_pandas()
-    del table  # pandas holds its own copy; the peak is then a summary job's
+    del table  # pandas holds its own copy (the memory model: lossstudy.memory, "cell")
     summarise_estimates(est, knobs, estimators, reference, level, out_estimates, out_performance)
 
 
