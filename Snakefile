@@ -13,6 +13,7 @@ report: "workflow/report/workflow.rst"
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/scenarios.smk"
+include: "workflow/rules/cell.smk"
 include: "workflow/rules/fit.smk"
 include: "workflow/rules/summarise.smk"
 include: "workflow/rules/theory.smk"

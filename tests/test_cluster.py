@@ -32,7 +32,8 @@ ROOT = Path(__file__).resolve().parents[1]
 CLUSTER = Path(__file__).resolve().parent / "cluster"
 SLURM_PROFILE = ROOT / "profiles" / "slurm" / "config.yaml"
 DEFAULT_PROFILE = ROOT / "profiles" / "default" / "config.yaml"
-CELL_RULES = {"fit", "summarise"}  # one scenario cell, connected in the DAG
+SPLIT_RULES = {"fit", "summarise"}  # a scenario split into several jobs, connected in the DAG
+CELL_RULES = {"cell", *SPLIT_RULES}  # `cell`: a scenario in one job
 STUDY_RULES = {  # study-wide
     "theory",
     "sweeps",
@@ -176,8 +177,9 @@ def test_slurm_extra_covers_the_version_the_check_pins():
 @pytest.mark.slow
 def test_slurm_groups_on_the_default_study(tmp_path: Path):
     """A dry run of the default study with the SLURM profile's groups: every scenario cell's
-    fit and summarise jobs in one group job, `group-components` cells per group job,
-    the study-wide rules in one, and nothing else but the local rules outside a group."""
+    one `cell` job (each scenario is one job of 2000 replicates) in a group job,
+    `group-components` cells per group job, the study-wide rules in one, and nothing else but
+    the local rules outside a group."""
     profile = slurm_profile()
     (tmp_path / "config").mkdir()
     (tmp_path / "config" / "config.yaml").write_text((ROOT / "config" / "config.yaml").read_text())
@@ -205,7 +207,7 @@ def test_slurm_groups_on_the_default_study(tmp_path: Path):
     cells = [jobs for name, jobs in members if name == "cell"]
     study = [jobs for name, jobs in members if name == "study"]
     assert len(study) == 1 and Counter(r for r, _ in study[0]) == dict.fromkeys(STUDY_RULES, 1)
-    n_cells = sum(1 for jobs in cells for rule, _ in jobs if rule == "summarise")
+    n_cells = sum(1 for jobs in cells for rule, _ in jobs if rule == "cell")
     per_job = profile["group-components"]["cell"]
     study_config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
     assert n_cells == len(load_study(study_config).scenarios) > per_job
@@ -216,7 +218,7 @@ def test_slurm_groups_on_the_default_study(tmp_path: Path):
         assert len(scenario) <= per_job and not scenario & seen  # a cell is never split
         seen |= scenario
         rules_of = Counter(rule for rule, _ in jobs)
-        assert set(rules_of) == CELL_RULES and rules_of["summarise"] == len(scenario)
+        assert rules_of == {"cell": len(scenario)}
     assert len(seen) == n_cells
 
 
@@ -324,12 +326,12 @@ def test_slurm_profile_groups_through_a_cluster_executor(tmp_path: Path):
         assert job.mem_mb == max(mem[r] for r in members)
         assert job.runtime == sum(found[r]["runtime"] for r in members)
         assert (state / f"{job.id}.rc").read_text().strip() == "0"
-    # both cells (2 chunks each) fit in one group job: 8 cells per job
-    assert sorted(kinds, key=len) == [frozenset(CELL_RULES), frozenset(STUDY_RULES)]
-    cell = submitted[[k == frozenset(CELL_RULES) for k in kinds]].iloc[0]
+    # both cells (2 chunks each, so fit and summarise jobs) fit in one group job: 8 cells per job
+    assert sorted(kinds, key=len) == [frozenset(SPLIT_RULES), frozenset(STUDY_RULES)]
+    cell = submitted[[k == frozenset(SPLIT_RULES) for k in kinds]].iloc[0]
     assert Counter(s.split(":")[0] for s in cell.jobs.split()) == {"fit": 4, "summarise": 2}
     assert cell.runtime == 4 * 5 + 2 * 5
-    assert cell.mem_mb == max(per_job[r] for r in CELL_RULES) < 600  # the model's, not flat
+    assert cell.mem_mb == max(per_job[r] for r in SPLIT_RULES) < 600  # the model's, not flat
 
     a, b = _outputs(local), _outputs(cluster)
     assert a.keys() == b.keys()

@@ -15,6 +15,7 @@ from lossstudy import memory
 from lossstudy.config import load_study
 from lossstudy.pipeline import fit_chunk, simulate_chunk
 from lossstudy.speed.membench import Measurement, measure_cell, repredict
+from lossstudy.speed.membench import _knobs as membench_knobs
 
 ESTIMATORS = {
     "ols": {"method": "ols", "se": "classical"},
@@ -44,6 +45,19 @@ def test_prediction_bounds_the_measured_peak_of_real_jobs(
     for m in measure_cell(replicates, n, p, fixed, ESTIMATORS):
         assert m.peak_mb <= m.predicted_mb <= m.request_mb, m
         assert m.predicted_mb <= 2.0 * m.peak_mb + 100.0, m
+
+
+@pytest.mark.parametrize(
+    ("replicates", "n", "p", "fixed"), [(300, 2000, 5, False), (100, 3000, 12, True)]
+)
+def test_prediction_bounds_a_cell_job(replicates: int, n: int, p: int, fixed: bool) -> None:
+    """A scenario in one job (rule `cell`: draws, fits and summary in one process): measured ≤
+    predicted (the largest step's, the summary's with the fits' libraries still loaded), and
+    its request is at least what a fit and a summary job would each ask for."""
+    (m,) = measure_cell(replicates, n, p, fixed, ESTIMATORS, rules=("cell",))
+    assert m.peak_mb <= m.predicted_mb <= m.request_mb, m
+    shape = memory.shape_of(membench_knobs(n, p, fixed), ESTIMATORS, "vectorized", replicates)
+    assert m.request_mb >= max(memory.request_mb(r, shape) for r in memory.RULES)
 
 
 def test_model_bounds_every_calibration_measurement() -> None:

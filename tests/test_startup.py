@@ -153,3 +153,53 @@ def test_parsing_the_workflow_imports_no_pandas():
     )
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert run.stdout.strip() == "False"
+
+
+CELL_JOB = """
+import json, sys
+from lossstudy.quantiles import preset
+from lossstudy.pipeline import fit_and_summarise
+preset(json.loads({table!r}))
+fit_and_summarise({knobs!r}, 1, "s", 50, {specs!r}, 0.9, "vectorized", "ols",
+                  "{tmp}/cell.npz", "{tmp}/cell.parquet", "{tmp}/cell.csv")
+from lossstudy.tables import write_scenario_tables
+write_scenario_tables("{tmp}/cell.csv", "s", "{tmp}/cell_table.csv", "{tmp}/cell.tex")
+heavy = ("scipy.special", "scipy.stats", "statsmodels", "jinja2", "pandas.io.formats.style",
+         "yaml", "difflib")
+print(" ".join(m for m in heavy if m in sys.modules))
+"""
+
+
+def test_cell_job_imports_no_styler_and_writes_what_fit_and_summarise_write(tmp_path):
+    """A scenario in one job (rule `cell`): drawn, fitted and summarised in one process,
+    without scipy.special/stats, statsmodels or pandas' Styler (the LaTeX table is written
+    without it), and every file byte for byte what a fit job and a summary job write."""
+    import json
+
+    from lossstudy.config import BUILTIN_DEFAULTS
+    from lossstudy.pipeline import simulate_and_fit_chunk, summarise_scenario
+    from lossstudy.quantiles import job_quantiles
+    from lossstudy.tables import write_scenario_tables
+
+    knobs = {**BUILTIN_DEFAULTS, "errors": {"distribution": "t", "df": 3, "scale": 1.0}}
+    specs = {
+        "ols": {"method": "ols"},
+        "lad": {"method": "lad"},
+        "huber": {"method": "huber", "k": 1.345},
+        "ridge": {"method": "ridge", "penalty": 1.0},
+    }
+    n, p = knobs["n"], len(knobs["coefficients"])
+    table = json.dumps(job_quantiles(n, p, 0.9))
+    code = CELL_JOB.format(tmp=tmp_path, table=table, knobs=knobs, specs=specs)
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.strip() == ""
+
+    t = tmp_path
+    simulate_and_fit_chunk(knobs, 1, "s", 0, 50, specs, 0.9, "vectorized", t / "d.npz", t / "f.pq")
+    summarise_scenario([t / "f.pq"], knobs, specs, "ols", 0.9, t / "e.parquet", t / "p.csv")
+    write_scenario_tables(t / "p.csv", "s", t / "table.csv", t / "t.tex")
+    pairs = [("cell.npz", "d.npz"), ("cell.parquet", "e.parquet"), ("cell.csv", "p.csv")]
+    pairs += [("cell_table.csv", "table.csv"), ("cell.tex", "t.tex")]
+    for cell, two_jobs in pairs:
+        assert (t / cell).read_bytes() == (t / two_jobs).read_bytes(), cell

@@ -95,6 +95,8 @@ def test_sweep_figures_and_report_section(swept: Path):
 
 
 def test_adding_a_sweep_value_runs_only_its_jobs(swept: Path, tmp_path: Path):
+    """One more df: its two cells (n = 30, 60), each one `cell` job (40 replicates in one job),
+    plus the aggregations; no other cell's job."""
     config = copy.deepcopy(SWEEP)
     config["scenarios"]["tails"]["sweep"]["errors.df"].append(8)
     work = tmp_path / "copy"
@@ -103,4 +105,4 @@ def test_adding_a_sweep_value_runs_only_its_jobs(swept: Path, tmp_path: Path):
     run = snakemake(work, "-n")
     assert run.returncode == 0, run.stderr[-2000:]
     counts = job_counts(run.stdout)
-    assert counts == {"fit": 2, "summarise": 2, "scenarios": 1, **AGGREGATION}
+    assert counts == {"cell": 2, "scenarios": 1, **AGGREGATION}

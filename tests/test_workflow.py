@@ -268,6 +268,27 @@ def _extend(study: Path, tmp_path: Path, config: dict) -> dict[str, int]:
     return job_counts(run.stdout)
 
 
+def test_a_scenario_in_one_job_is_one_cell_job(tmp_path: Path):
+    """A dry run from scratch: scenarios of 20 replicates in jobs of 20 are one `cell` job each
+    (draw, fit and summarise); one of 30 is split into fit jobs of 20 + 10 and a summary."""
+    config = copy.deepcopy(TINY)
+    config["replicates_per_job"] = 20
+    config["scenarios"]["big"] = {"replicates": 30}
+    write_config(tmp_path, config)
+    run = snakemake(tmp_path, "-n")
+    assert run.returncode == 0, run.stderr[-2000:]
+    counts = job_counts(run.stdout)
+    assert counts == {
+        "cell": 3,
+        "fit": 2,
+        "summarise": 1,
+        "scenarios": 1,
+        "estimators": 1,
+        **AGGREGATION,
+    }
+    assert re.findall(r"wildcards: scenario=(\w+), chunk=", run.stdout) == ["big", "big"]
+
+
 def test_adding_a_scenario_runs_only_its_jobs(study: Path, tmp_path: Path):
     config = copy.deepcopy(TINY)
     config["scenarios"]["laplace"] = {"errors": {"distribution": "laplace"}}
@@ -322,10 +343,11 @@ def test_changing_one_scenario_reruns_that_scenario_only(study: Path, tmp_path: 
 
 @pytest.mark.parametrize("per_job", [7, "auto"])
 def test_job_split_and_cores_do_not_change_results(study: Path, tmp_path: Path, per_job):
-    """Another split (7 per job, or `auto`: one job of 20 under the default memory budget)
-    and one core instead of two: the same estimates, bit for bit. With `keep_datasets: false`
-    (the `auto` run) every output of a fit job is temporary: none is left, and a rerun plans
-    nothing."""
+    """Another split (7 per job, or `auto`: one job of 20 under the default memory budget, so
+    one `cell` job per scenario that draws, fits and summarises in one process) and one core
+    instead of two: the same estimates, performance and tables, byte for byte. With
+    `keep_datasets: false` (the `auto` run) the dataset is temporary: none is left, and a rerun
+    plans nothing."""
     config = copy.deepcopy(TINY)
     config["replicates_per_job"] = per_job
     config["keep_datasets"] = per_job != "auto"
@@ -333,20 +355,27 @@ def test_job_split_and_cores_do_not_change_results(study: Path, tmp_path: Path, 
     write_config(tmp_path, config)
     run = snakemake(tmp_path, "--cores", "1")
     assert run.returncode == 0, run.stderr[-2000:]
-    chunks = sorted(p.name for p in (tmp_path / "results" / "logs" / "fit" / "gm").iterdir())
-    assert chunks == (["chunk0.log"] if per_job == "auto" else [f"chunk{i}.log" for i in range(3)])
+    logs = tmp_path / "results" / "logs"
+    if per_job == "auto":
+        assert (logs / "cell" / "gm.log").exists() and not (logs / "fit").exists()
+    else:
+        chunks = sorted(p.name for p in (logs / "fit" / "gm").iterdir())
+        assert chunks == [f"chunk{i}.log" for i in range(3)]
     datasets = sorted(p.name for p in (tmp_path / "results").glob("datasets/gm/*.npz"))
     assert datasets == ([] if per_job == "auto" else [f"chunk{i}.npz" for i in range(3)])
     assert not list((tmp_path / "results").glob("fits/**/*.parquet"))
     assert job_counts(snakemake(tmp_path, "-n").stdout) == {}
     for s in ("gm", "cauchy"):
-        a, b = (
-            pd.read_parquet(w / "results" / "estimates" / f"{s}.parquet")
-            .sort_values(["estimator", "replicate", "term"])
-            .reset_index(drop=True)
-            for w in (study, tmp_path)
+        per_scenario = (
+            "estimates/{}.parquet",
+            "performance/{}.csv",
+            "tables/{}.csv",
+            "tables/{}.tex",
         )
-        pd.testing.assert_frame_equal(a, b, check_exact=True)
+        for kind in per_scenario:
+            name = kind.format(s)
+            a, b = ((w / "results" / name).read_bytes() for w in (study, tmp_path))
+            assert a == b, name
 
 
 def _with(path: str, value):
@@ -562,7 +591,7 @@ def test_overhead_command_accounts_for_every_fit(study: Path, tmp_path: Path):
     assert 0 < m["fit_job_overhead_share"] < 1
     assert m["snakemake_run"]["command"].endswith("--cores 2")
     assert m["snakemake_run"]["seconds"] > m["fit_jobs_seconds"] / 2  # 2 cores at most
-    assert "start-up and I/O" in run.stdout
+    assert "jobs that fit (fit + cell): 6 jobs" in run.stdout and "start-up, I/O" in run.stdout
     # the floor: every replicate of every cell, the very values stored, one OLS fit each
     floor = m["floor"]
     assert floor["replicates_by_cell"] == {s: 20 for s in TINY["scenarios"]}
@@ -576,6 +605,12 @@ def test_overhead_command_accounts_for_every_fit(study: Path, tmp_path: Path):
     assert floor["wall_over_floor"] == pytest.approx(wall / floor["seconds"])
     assert floor["jobs_over_floor"] == pytest.approx(m["jobs_total_seconds"] / floor["seconds"])
     assert f"wall {wall:.0f} s ÷ floor: {wall / floor['seconds']:.0f}×" in run.stdout
+    # the bulk floor: the same OLS pass, the draws from one stream per cell
+    bulk = floor["bulk_seconds"] + floor["ols_seconds"]
+    assert 0 < floor["bulk_floor_seconds"] == pytest.approx(bulk)
+    assert floor["wall_over_bulk_floor"] == pytest.approx(wall / bulk)
+    assert floor["jobs_over_bulk_floor"] == pytest.approx(m["jobs_total_seconds"] / bulk)
+    assert f"÷ bulk floor: {wall / bulk:.0f}×" in run.stdout
     # a wall time measured elsewhere, and no refitting
     quick = subprocess.run(
         [sys.executable, "-m", "lossstudy", "overhead", "--floor-only", "--wall", "100"],

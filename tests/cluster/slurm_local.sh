@@ -13,7 +13,7 @@
 #      snakemake-executor-plugin-slurm into it;
 #   3. writes a single-node /etc/slurm/slurm.conf sized from `slurmd -C` (this machine's CPUs
 #      and memory), wipes SLURM's state and starts the daemons;
-#   4. runs the study's default target (every rule: fit, summarise in job groups
+#   4. runs the study's default target (every rule: cell, fit, summarise in job groups
 #      `cell`, theory, sweeps, claims and the figure and report rules in group `study`, scenarios and performance
 #      locally) through `--workflow-profile profiles/slurm`, then the same study locally
 #      (`--cores 2`), and prints both wall times;

@@ -15,7 +15,6 @@ resolved knobs of one scenario only, so that changing one scenario reruns that s
 from __future__ import annotations
 
 import copy
-import difflib
 import fnmatch
 import itertools
 import json
@@ -25,8 +24,6 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
-
-import yaml
 
 from lossstudy import errorlaws, memory, methods
 
@@ -176,8 +173,9 @@ class Study:
 
     def mem_mb(self, rule: str, scenario_id: str | None = None, chunk: int = 0) -> int:
         """Memory a job asks for (``resources: mem_mb``), from ``lossstudy.memory``: a simulate
-        or fit job by the replicates of its chunk, a summarise job by the scenario's, the
-        study's theory job by its largest scenario (it holds one at a time)."""
+        or fit job by the replicates of its chunk, a summarise job by the scenario's, a cell
+        job (a scenario in one job) the larger of the two, the study's theory job by its
+        largest scenario (it holds one at a time)."""
         if rule == "theory":
             # estimator × term pairs actually fitted (`scenarios:` patterns leave some out)
             terms = sum(len(self.estimators_in(sid)) * sc.p for sid, sc in self.scenarios.items())
@@ -188,7 +186,7 @@ class Study:
                 for sid, sc in self.scenarios.items()
             )
         assert scenario_id is not None, f"a {rule} job belongs to a scenario"
-        if rule == "summarise":
+        if rule in ("summarise", "cell"):
             replicates = self.scenarios[scenario_id].replicates
         else:
             start, stop = self.chunk_range(scenario_id, chunk)
@@ -232,6 +230,8 @@ def flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
 
 
 def load_yaml(path: str | Path) -> dict[str, Any]:
+    import yaml  # here, not above: no job of the workflow reads YAML (≈ 15 ms of each's start)
+
     with open(path, encoding="utf-8") as fh:
         return yaml.safe_load(fh) or {}
 
@@ -264,6 +264,8 @@ def _unknown_keys(
     if props is not None and node.get("additionalProperties") is False:
         for key in value:
             if key not in props:
+                import difflib  # only for a typo: not in every job's start-up
+
                 hint = difflib.get_close_matches(str(key), list(props), n=1, cutoff=0.5)
                 where = f"{path}.{key}" if path else str(key)
                 suggestion = f" Did you mean '{hint[0]}'?" if hint else ""

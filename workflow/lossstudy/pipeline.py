@@ -154,10 +154,10 @@ def simulate_and_fit_chunk(
     level: float,
     engine: str,
     out_dataset: str | Path,
-    out_fits: str | Path,
+    out_fits: str | Path | None,
     *,
     test_rows: int | None = None,
-) -> None:
+) -> Any:
     """One job's replicates: draw and save them, then fit every estimator to them and score
     every fit on each replicate's fresh test sample of ``test_rows`` rows
     (:mod:`lossstudy.prediction`; default ⌈10⁵ / replicates of this job⌉: the workflow passes
@@ -167,13 +167,13 @@ def simulate_and_fit_chunk(
     Snakemake's preamble, numpy, the package) cost as much as its draws
     (docs/job-granularity.md). The fits read the saved file back (from the page cache,
     milliseconds), so they are the fits of the very file a user opens, exactly as when two jobs
-    did this.
+    did this. Returns the fits' Arrow table (``fit_chunk``).
     """
     from lossstudy.prediction import test_rows as default_rows
 
     simulate_chunk(knobs, seed, scenario_id, start, stop, out_dataset)
     rows = default_rows(stop - start) if test_rows is None else int(test_rows)
-    fit_chunk(
+    return fit_chunk(
         out_dataset,
         scenario_id,
         estimators,
@@ -234,11 +234,11 @@ def fit_chunk(
     estimators: Mapping[str, Mapping[str, Any]],
     level: float,
     engine: str,
-    out: str | Path,
+    out: str | Path | None,
     *,
     seed: int | None = None,
     test: TestSpec | None = None,
-) -> None:
+) -> Any:
     """Fit every estimator to every replicate of a dataset file; write one tidy Parquet file.
 
     One job fits all estimators because a Python process costs more to start (≈ 0.4 s of
@@ -254,6 +254,8 @@ def fit_chunk(
 
     ``test``: draw each replicate's fresh test sample once (shared by all estimators) and write
     every fit's ``test_mse``/``test_mae`` (:mod:`lossstudy.prediction`); without it both are NaN.
+
+    Returns the table; ``out`` None writes no file (``fit_and_summarise`` keeps it in memory).
     """
     import pyarrow.parquet as pq
 
@@ -326,8 +328,9 @@ def fit_chunk(
         for col, values in zip(("test_mse", "test_mae"), scores[name], strict=True):
             parts[col].append(np.repeat(values, p))
     table = arrow_table({name: _concat(values) for name, values in parts.items()})
-    with atomic_path(out) as tmp:
-        pq.write_table(table, tmp)
+    if out is not None:
+        with atomic_path(out) as tmp:
+            pq.write_table(table, tmp)
     log.info(
         "fitted %s: %d estimators × %d replicates in %.2fs",
         scenario_id,
@@ -335,6 +338,7 @@ def fit_chunk(
         R,
         time.perf_counter() - t0,
     )
+    return table
 
 
 def _trained_result(fit: Any) -> Any:
@@ -491,9 +495,25 @@ def summarise_scenario(
     """Merge a scenario's estimates into one Parquet file and compute its performance table."""
     import pandas as pd
 
+    est = pd.concat([pd.read_parquet(f) for f in estimate_files], ignore_index=True)
+    summarise_estimates(est, knobs, estimators, reference, level, out_estimates, out_performance)
+
+
+def summarise_estimates(
+    est: Any,
+    knobs: Mapping[str, Any],
+    estimators: Mapping[str, Mapping[str, Any]],
+    reference: str | None,
+    level: float,
+    out_estimates: str | Path,
+    out_performance: str | Path,
+) -> None:
+    """``summarise_scenario`` on estimate rows already in memory (a DataFrame of every job's
+    rows, in job order): sorted into the config's order of estimators, written, measured."""
+    import pandas as pd
+
     from lossstudy.performance import performance_table
 
-    est = pd.concat([pd.read_parquet(f) for f in estimate_files], ignore_index=True)
     order = {name: i for i, name in enumerate(estimators)}
     est = est.sort_values(
         ["estimator", "replicate"],
@@ -512,6 +532,49 @@ def summarise_scenario(
     with atomic_path(out_performance) as tmp:
         perf.to_csv(tmp, index=False)
     log.info("summarised %d estimate rows into %d performance rows", len(est), len(perf))
+
+
+def fit_and_summarise(
+    knobs: Mapping[str, Any],
+    seed: int,
+    scenario_id: str,
+    replicates: int,
+    estimators: Mapping[str, Mapping[str, Any]],
+    level: float,
+    engine: str,
+    reference: str | None,
+    out_dataset: str | Path,
+    out_estimates: str | Path,
+    out_performance: str | Path,
+    *,
+    test_rows: int | None = None,
+) -> None:
+    """A scenario whose replicates are one job, end to end in one process: draw, save and fit
+    them (``simulate_and_fit_chunk``, no fit chunk written), then summarise the fits' table
+    from memory (``summarise_estimates``), as ``summarise_scenario`` would from the chunk.
+
+    Why: a fit job and a summary job per scenario each spent most of their ≈ 1 s starting
+    Python and its libraries and re-reading files (docs/job-granularity.md). The outputs are
+    byte for byte those of the two jobs (the table converts to the frame that reading its
+    Parquet file gives). pandas is imported only after the fits, so the draws and fits run
+    with a fit job's imports and memory (``lossstudy.memory``).
+    """
+    table = simulate_and_fit_chunk(
+        knobs,
+        seed,
+        scenario_id,
+        0,
+        replicates,
+        estimators,
+        level,
+        engine,
+        out_dataset,
+        None,
+        test_rows=test_rows,
+    )
+    est = table.to_pandas()
+    del table  # pandas holds its own copy (the memory model: lossstudy.memory, "cell")
+    summarise_estimates(est, knobs, estimators, reference, level, out_estimates, out_performance)
 
 
 def failure_rows(est: Any) -> Any:

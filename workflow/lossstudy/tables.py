@@ -53,26 +53,80 @@ def _fmt(value: float, mcse: float, defined: bool) -> str:
 
 
 def latex_table(wide: pd.DataFrame, scenario: str) -> str:
-    """booktabs LaTeX: term × estimator rows, measures as columns, MCSE in parentheses."""
+    """booktabs LaTeX: term × estimator rows, measures as columns, MCSE in parentheses.
+
+    Written line by line, character for character what ``DataFrame.to_latex(caption=...,
+    label=..., escape=True, multirow=True)`` writes for this frame of strings
+    (tests/test_tables.py compares the two): pandas' writer goes through its Styler, whose
+    import (jinja2, templates) cost a summary job ≈ 0.3 s, more than the table itself.
+    """
     measures = [m for m in TABLE_MEASURES if m in wide.columns]
-    body = pd.DataFrame(
-        {
-            LABELS[m]: [
-                _fmt(v, s, bool(d))
-                for v, s, d in zip(wide[m], wide[f"{m}_mcse"], wide[f"{m}_defined"], strict=True)
-            ]
-            for m in measures
-        },
-        index=pd.MultiIndex.from_arrays(
-            [wide["term"].astype(str), wide["estimator"].astype(str)], names=["Term", "Estimator"]
-        ),
-    )
+    cells = {
+        m: [
+            _fmt(v, s, bool(d))
+            for v, s, d in zip(wide[m], wide[f"{m}_mcse"], wide[f"{m}_defined"], strict=True)
+        ]
+        for m in measures
+    }
+    terms = wide["term"].astype(str).tolist()
+    estimators = wide["estimator"].astype(str).tolist()
     caption = (
         f"Scenario {scenario}: performance by estimator (Monte Carlo SE in parentheses). "
         "Values in brackets do not exist as population quantities (e.g. moments of a linear "
         "estimator under Cauchy errors) or rest on too few replicates; -- not available."
     )
-    return body.to_latex(caption=caption, label=f"tab:{scenario}", escape=True, multirow=True)
+    width = 2 + len(measures)
+    lines = [
+        "\\begin{table}",
+        f"\\caption{{{caption}}}",
+        f"\\label{{tab:{scenario}}}",
+        f"\\begin{{tabular}}{{{'l' * width}}}",
+        "\\toprule",
+        " & ".join(["", "", *(_escape_latex(LABELS[m]) for m in measures)]) + " \\\\",
+        " & ".join(["Term", "Estimator", *([""] * len(measures))]) + " \\\\",
+        "\\midrule",
+    ]
+    start = 0
+    while start < len(terms):  # one block of rows per term, its name spanning them
+        stop = start + 1
+        while stop < len(terms) and terms[stop] == terms[start]:
+            stop += 1
+        for i in range(start, stop):
+            term = _escape_latex(terms[i])
+            if i > start:
+                term = ""
+            elif stop - start > 1:
+                term = f"\\multirow[t]{{{stop - start}}}{{*}}{{{term}}}"
+            row = [
+                term,
+                _escape_latex(estimators[i]),
+                *(_escape_latex(cells[m][i]) for m in measures),
+            ]
+            lines.append(" & ".join(row) + " \\\\")
+        lines.append(f"\\cline{{1-{width}}}")
+        start = stop
+    lines += ["\\bottomrule", "\\end{tabular}", "\\end{table}", ""]
+    return "\n".join(lines)
+
+
+def _escape_latex(text: str) -> str:
+    """LaTeX's special characters escaped as pandas' ``to_latex(escape=True)`` does."""
+    return (
+        text.replace("\\", "ab2§=§8yz")  # a rare string for the final conversion
+        .replace("ab2§=§8yz ", "ab2§=§8yz\\space ")  # \textbackslash gobbles spaces
+        .replace("&", "\\&")
+        .replace("%", "\\%")
+        .replace("$", "\\$")
+        .replace("#", "\\#")
+        .replace("_", "\\_")
+        .replace("{", "\\{")
+        .replace("}", "\\}")
+        .replace("~ ", "~\\space ")
+        .replace("~", "\\textasciitilde ")
+        .replace("^ ", "^\\space ")
+        .replace("^", "\\textasciicircum ")
+        .replace("ab2§=§8yz", "\\textbackslash ")
+    )
 
 
 def write_scenario_tables(

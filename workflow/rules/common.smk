@@ -1,4 +1,5 @@
 import json
+import re
 import sys
 from importlib.util import find_spec
 from pathlib import Path
@@ -25,6 +26,20 @@ except ConfigError as err:
 wildcard_constraints:
     scenario=r"[A-Za-z0-9][A-Za-z0-9_.\-]*",
     chunk=r"\d+",
+
+
+def scenario_pattern(ids):
+    """A wildcard constraint that matches exactly these scenario ids (none: nothing)."""
+    return "|".join(re.escape(sid) for sid in ids) or "(?!)"
+
+
+# A scenario whose replicates are one job runs as one `cell` job (draw, fit and summarise in one
+# process); one split into several jobs runs `fit` per job and `summarise` to gather them
+# (docs/job-granularity.md). Each scenario id matches the outputs of one set of rules only.
+ONE_JOB = scenario_pattern(
+    sid for sid in STUDY.scenarios if len(STUDY.chunks(sid)) == 1
+)
+SPLIT = scenario_pattern(sid for sid in STUDY.scenarios if len(STUDY.chunks(sid)) > 1)
 
 
 def scenario_knobs(wildcards):
@@ -87,6 +102,9 @@ def benchmark_files(wildcards):
     ]
     files += ["results/benchmarks/sweeps.tsv", "results/benchmarks/claims.tsv"]
     for sid in STUDY.scenarios:
+        if len(STUDY.chunks(sid)) == 1:
+            files.append(f"results/benchmarks/cell/{sid}.tsv")
+            continue
         files.append(f"results/benchmarks/summarise/{sid}.tsv")
         for chunk in STUDY.chunks(sid):
             files.append(f"results/benchmarks/fit/{sid}/chunk{chunk}.tsv")

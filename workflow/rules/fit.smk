@@ -1,9 +1,11 @@
-# Draws one job's replicates and fits every estimator to them: one process for both, because a
-# separate simulation job cost as much in start-up as its draws (docs/job-granularity.md).
-# The dataset is still written (a temp file when keep_datasets is false, deleted at once). The
-# fit chunk is always temporary: `summarise` copies its rows into the scenario's estimates, so
-# keeping it doubled the study's disk; the price is that a rerun of `summarise` (estimators
-# reordered, another reference, more replicates) reruns the scenario's fit jobs as well.
+# Only for a scenario split into several jobs (replicates_per_job below its replicates; one job
+# per scenario is rule `cell`). Draws one job's replicates and fits every estimator to them: one
+# process for both, because a separate simulation job cost as much in start-up as its draws
+# (docs/job-granularity.md). The dataset is still written (a temp file when keep_datasets is
+# false, deleted at once). The fit chunk is always temporary: `summarise` copies its rows into
+# the scenario's estimates, so keeping it doubled the study's disk; the price is that a rerun
+# of `summarise` (estimators reordered, another reference, more replicates) reruns the
+# scenario's fit jobs as well.
 rule fit:
     output:
         dataset=maybe_temp("results/datasets/{scenario}/chunk{chunk}.npz"),
@@ -12,6 +14,8 @@ rule fit:
         "results/logs/fit/{scenario}/chunk{chunk}.log",
     benchmark:
         "results/benchmarks/fit/{scenario}/chunk{chunk}.tsv"
+    wildcard_constraints:
+        scenario=SPLIT,
     conda:
         "../../environment.yml"
     # One thread: the package pins BLAS to one thread for every draw and fit (lossstudy.blas),

@@ -4,6 +4,8 @@ localrules:
     performance,
 
 
+# Gathers the fit chunks of a scenario split into several jobs (rule `fit`); a scenario in one
+# job is summarised by its `cell` job, in the same process as its fits.
 rule summarise:
     input:
         fit_files,
@@ -21,6 +23,8 @@ rule summarise:
         "results/logs/summarise/{scenario}.log",
     benchmark:
         "results/benchmarks/summarise/{scenario}.tsv"
+    wildcard_constraints:
+        scenario=SPLIT,
     conda:
         "../../environment.yml"
     threads: 1
