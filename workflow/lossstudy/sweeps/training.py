@@ -13,7 +13,8 @@ divergence_onset
     Per family swept over ``lr_relative`` (at its largest ``steps``): the step size c* where the
     share of diverged replicates first exceeds 1/2, linearly interpolated in log c between that
     swept value and the one before; the interval is where the lines through the pointwise 95%
-    bands (share ± 1.96 MCSE) cross 1/2, cut at the pair. When the share jumps from exactly 0 to
+    bands (share ± 1.96 MCSE) cross 1/2, cut at the pair (a share of exactly 0 or 1 has MCSE 0:
+    the interval then carries only the other end's error). When the share jumps from exactly 0 to
     exactly 1 (MCSE 0 at both) the bracket [c_lo, c_hi] is the result and ``crossing`` is NaN.
     Never above 1/2: ``bracket_low`` = the largest c swept, ``crossing`` NaN ("none up to
     c_max"). Theory: c* = 1 for GD on the squared loss (exact), none for bounded-gradient
