@@ -26,8 +26,9 @@ from lossstudy.figures.divergence import fig_divergence  # noqa: E402
 from lossstudy.frontpage import training_sentence  # noqa: E402
 from lossstudy.performance import MEASURES  # noqa: E402
 from lossstudy.report import render_report, report_context  # noqa: E402
-from lossstudy.report.training_section import NO_TRAINING  # noqa: E402
+from lossstudy.report.training_section import NO_TRAINING, crossing_text  # noqa: E402
 from lossstudy.studyfile import read_estimators  # noqa: E402
+from lossstudy.sweeps.training import training_crossings  # noqa: E402
 from lossstudy.theory import COLUMNS  # noqa: E402
 from lossstudy.trained import (  # noqa: E402
     curve_rows,
@@ -239,6 +240,10 @@ def figures_and_report(tmp: Path, *, trained: bool = True) -> tuple[str, list[Pa
     # the front page's other sentences link to the scoreboard figure, drawn by another part
     shutil.copy(tmp / "bias.png", tmp / "scoreboard.png")
     paths = inputs(tmp)
+    if trained:  # what the sweeps step writes from the same two files
+        perf = pd.read_csv(tmp / "performance.csv", keep_default_na=False, na_values=[""])
+        rows = training_crossings(perf, read_estimators(tmp / "estimators.csv"), "x1")
+        rows.to_csv(tmp / "training.csv", index=False)
     context = report_context(
         *paths,
         tmp / "estimates",
@@ -246,6 +251,7 @@ def figures_and_report(tmp: Path, *, trained: bool = True) -> tuple[str, list[Pa
         tmp / "benchmarks",
         commit="0123abcd",
         theory_csv=tmp / "theory.csv",
+        training_csv=tmp / "training.csv" if trained else None,
     )
     render_report(context, tmp / "report.html")
     return (tmp / "report.html").read_text(encoding="utf-8"), pngs
@@ -384,6 +390,67 @@ def test_section_shows_figures_table_and_theory(rendered: tuple[str, list[Path],
     # theory rows beside, the one flagged row marked
     assert "theory beside the training measures (54 rows" in section and "1 flagged" in section
     assert section.count("⚑") == 1
+
+
+def test_crossings_table_shows_onsets_and_steps_with_theory(
+    rendered: tuple[str, list[Path], Path],
+) -> None:
+    text, _, tmp = rendered
+    section = _section(text)
+    table = section[section.index('id="training-crossings"') :]
+    table = table[: table.index("</table>")]
+    assert "(n = 400)" in table  # the largest n, one column per error law
+    rows = {r.split("</code>")[0]: r for r in table.split("<tr><td><code>")[1:]}
+    assert set(rows) == set(FAMILIES)
+    # squared GD jumps from 0 to 1 between c = 0.9 and 1.1: the bracket, theory 1 beside it
+    assert rows["gd_squared"].count(">in [0.9, 1.1]<") == len(LAWS)
+    assert (
+        rows["gd_squared"]
+        .rstrip()
+        .endswith('title="exact: GD on the squared loss diverges for every c &gt; 1">1</td></tr>')
+    )
+    assert rows["gd_huber"].count(">none up to 10<") == len(LAWS)
+    assert ">none</td>" in rows["gd_absolute"]
+    # the synthetic RMSE is exact·(1 + 30/steps): 3% off at 1000 steps is beyond 2 MCSE (1%
+    # each), 0.3% at 10,000 is within; Cauchy has an OLS MSE in this synthetic table
+    assert rows["gdk_squared"].count(">by 10,000 (not at 1,000)<") == len(LAWS)
+    # the trained Huber's δ is fixed, the exact one's is not: compared, and the note says so
+    assert "minimises another objective" in rows["gdk_huber"]
+    # 9 cells; in train_t3-n25 the share is 0 at c = 0.9 and 0.98 ± 0.006 at 1.1: interpolated
+    # in log c there, 0.9·(1.1/0.9)^(0.5/0.98) = 0.99698
+    onset = (
+        "Squared-loss GD's divergence share passes 1/2 between the swept step sizes c = 0.9 "
+        "and 1.1 in 9 of 9 cells; where the MCSE allows an interpolation, c* = 0.9970 (theory: "
+        "exactly c = 1)"
+    )
+    assert onset in section.replace("&#39;", "'")
+    training = pd.read_csv(tmp / "training.csv")
+    assert set(training["kind"]) == {"divergence_onset", "reaches_exact"}
+
+
+@pytest.mark.parametrize(
+    ("kind", "ends", "extra", "expected"),
+    [
+        ("divergence_onset", (0.99, 1.01, 1.000295, 0.99983, 1.000805), {}, "1.000 (0.9998–1.001)"),
+        ("divergence_onset", (0.99, 1.01, np.nan, 0.99, 1.01), {}, "in [0.99, 1.01]"),
+        ("divergence_onset", (10.0, np.nan, np.nan, np.nan, np.nan), {}, "none up to 10"),
+        ("reaches_exact", (100, 1000, 1000, np.nan, np.nan), {}, "by 1,000 (not at 100)"),
+        ("reaches_exact", (np.nan, 10, 10, np.nan, np.nan), {}, "≤ 10"),
+        (
+            "reaches_exact",
+            (np.nan,) * 5,
+            {"note": "not within 2 MCSE by the last checkpoint (1000 steps)"},
+            "not by 1,000",
+        ),
+        ("reaches_exact", (np.nan,) * 5, {"versus": np.nan}, "no exact fit"),
+    ],
+)
+def test_crossing_text_states_value_bracket_or_none(
+    kind: str, ends: tuple[float, ...], extra: dict[str, Any], expected: str
+) -> None:
+    names = ("bracket_low", "bracket_high", "crossing", "ci_low", "ci_high")
+    row = {"kind": kind, "values": "10 100 1000", "versus": "ols", "note": "", **extra}
+    assert crossing_text({**row, **dict(zip(names, ends, strict=True))}) == expected
 
 
 def test_no_dead_internal_links(rendered: tuple[str, list[Path], Path]) -> None:

@@ -108,6 +108,7 @@ rule report:
         theory_skipped="results/theory_skipped.csv",
         crossovers="results/crossovers.csv",
         optima="results/optima.csv",
+        training="results/training.csv",
         claims="results/claims.csv",
         scoreboard="results/scoreboard.csv",
         benchmarks=benchmark_files,

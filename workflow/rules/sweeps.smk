@@ -2,6 +2,7 @@ rule sweeps:
     input:
         performance="results/performance.csv",
         scenarios="results/scenarios.csv",
+        estimators="results/estimators.csv",
         estimates=expand(
             "results/estimates/{scenario}.parquet", scenario=STUDY.scenarios
         ),
@@ -19,6 +20,12 @@ rule sweeps:
             subcategory="sweeps",
         ),
         theory="results/sweep_theory.csv",
+        training=report(
+            "results/training.csv",
+            caption="../report/sweeps.rst",
+            category="Tables",
+            subcategory="sweeps",
+        ),
     log:
         "results/logs/sweeps.log",
     benchmark:

@@ -30,5 +30,6 @@ context = report_context(
     crossovers_csv=snakemake.input.crossovers,
     optima_csv=snakemake.input.optima,
     scoreboard_csv=snakemake.input.scoreboard,
+    training_csv=snakemake.input.training,
 )
 render_report(context, snakemake.output[0])

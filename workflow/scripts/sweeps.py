@@ -22,4 +22,6 @@ write_sweeps(
     snakemake.output.crossovers,
     snakemake.output.optima,
     snakemake.output.theory,
+    estimators_csv=snakemake.input.estimators,
+    out_training=snakemake.output.training,
 )

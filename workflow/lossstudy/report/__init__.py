@@ -64,6 +64,7 @@ def report_context(
     crossovers_csv: str | Path | None = None,
     optima_csv: str | Path | None = None,
     scoreboard_csv: str | Path | None = None,
+    training_csv: str | Path | None = None,
 ) -> dict[str, Any]:
     """Everything the template shows, as plain data, from the files the workflow wrote.
 
@@ -78,8 +79,9 @@ def report_context(
     ``theory_skipped_csv`` feed the section "Does the simulation agree with theory?" (it says
     so when they are not given), ``crossovers_csv`` and ``optima_csv`` the answer to "when does
     L2 stop winning?"; ``scoreboard_csv`` (default: ``scoreboard.csv`` beside ``claims_csv``)
-    the claims step's scoreboard, which the front page states. Per-scenario sections show the
-    sweeps' anchors and anchor estimators.
+    the claims step's scoreboard, which the front page states; ``training_csv`` the training
+    crossings (``results/training.csv``) that the section "Does differentiability matter?"
+    tabulates. Per-scenario sections show the sweeps' anchors and anchor estimators.
     """
     study = read_study(study_json)
     config = study["config"]  # shown as run, never interpreted here
@@ -97,7 +99,7 @@ def report_context(
     board = read_scoreboard(
         scoreboard_path(claims_csv) if scoreboard_csv is None else scoreboard_csv
     )
-    training = training_section(members, perf_all, scen_all, figs, theory_csv, term)
+    training = training_section(members, perf_all, scen_all, figs, theory_csv, term, training_csv)
     front = front_page(
         board, scen_all, reference, crossovers_csv, optima_csv, training_verdict=training
     )

@@ -166,6 +166,126 @@ def _theory_rows(theory_csv: str | Path | None, trained: set[str]) -> list[dict[
 
 METRICS_KEYS = tuple(m for m, _ in METRICS)
 
+#: what a row of ``results/training.csv`` answers, as the crossings table names it
+CROSSING_KINDS = {
+    "divergence_onset": "step size c where the share diverged first exceeds 1/2",
+    "reaches_exact": "steps until the MSE is within 2 MCSE of the exact fit's",
+}
+
+
+def _cut(v: float) -> str:
+    return f"{v:.4g}"
+
+
+def _digits(v: float) -> str:
+    """An interpolated value: four significant digits, trailing zeros kept (1.000, not 1)."""
+    return f"{v:#.4g}"
+
+
+def crossing_text(row: Mapping[str, Any]) -> str:
+    """One row of ``results/training.csv`` in words: a value with its interval, a bracket
+    where the grid is the result, or the none case."""
+    lo, hi, x = (float(row[k]) for k in ("bracket_low", "bracket_high", "crossing"))
+    a, b = float(row["ci_low"]), float(row["ci_high"])
+    values = _text(row.get("values")).split()
+    if row["kind"] == "divergence_onset":
+        if math.isfinite(x):
+            return f"{_digits(x)} ({_digits(a)}–{_digits(b)})"
+        if math.isfinite(lo) and math.isfinite(hi):
+            return f"in [{_cut(lo)}, {_cut(hi)}]"
+        if math.isfinite(lo):
+            return f"none up to {_cut(lo)}"
+        if math.isfinite(hi):
+            return f"below {_cut(hi)}"
+        return "--"
+    if math.isfinite(x):
+        return f"by {int(x):,} (not at {int(lo):,})" if math.isfinite(lo) else f"≤ {int(x):,}"
+    if not _text(row.get("versus")):
+        return "no exact fit"
+    note = _text(row.get("note"))
+    if "not within" in note and values:
+        return f"not by {int(float(values[-1])):,}"
+    if "not defined" in note:
+        return "exact MSE undefined"
+    return "--"
+
+
+def _text(v: Any) -> str:
+    """A text cell of a CSV read with empty cells as NaN."""
+    return v if isinstance(v, str) else ""
+
+
+def _crossing_table(training_csv: str | Path | None, scen: pd.DataFrame) -> dict[str, Any]:
+    """Rows = trained family × what crosses, columns = error law at the largest n: the rows of
+    ``results/training.csv`` (:mod:`lossstudy.sweeps.training`) with theory beside."""
+    empty: dict[str, Any] = {"bases": [], "rows": [], "n": ""}
+    if training_csv is None or not Path(training_csv).exists():
+        return empty
+    tab = pd.read_csv(training_csv, keep_default_na=False, na_values=[""])
+    if tab.empty:
+        return empty
+    cells = scen[["scenario", "base", "n"]].astype({"scenario": str, "base": str})
+    tab = tab.merge(cells, on="scenario", how="left")
+    tab["n"] = pd.to_numeric(tab["n"], errors="coerce")
+    n = tab["n"].max()
+    if math.isfinite(n):
+        tab = tab[tab["n"] == n]
+    bases = list(dict.fromkeys(b for b in scen["base"].astype(str) if b in set(tab["base"])))
+    rows = []
+    for (kind, family), grp in tab.groupby(["kind", "family"], sort=False):
+        by_base = {str(r["base"]): r for _, r in grp.iterrows()}
+        first = grp.iloc[0]
+        theory = float(first["theory"]) if pd.notna(first["theory"]) else math.nan
+        tnote = _text(first["theory_note"])
+        rows.append(
+            {
+                "family": str(family),
+                "loss": loss_name(str(first["loss"])),
+                "what": CROSSING_KINDS.get(str(kind), str(kind)),
+                "versus": _text(first["versus"]),
+                "cells": [
+                    {
+                        "text": crossing_text(by_base[b]) if b in by_base else "",
+                        "note": _text(by_base[b]["note"]) if b in by_base else "",
+                    }
+                    for b in bases
+                ],
+                "theory": _cut(theory) if math.isfinite(theory) else tnote.split(":")[0] or "--",
+                "theory_note": tnote,
+            }
+        )
+    return {"bases": bases, "rows": rows, "n": f"{int(n)}" if math.isfinite(n) else ""}
+
+
+def squared_onset(training_csv: str | Path | None) -> str:
+    """A sentence on squared-loss GD's divergence onset over every cell, or ""."""
+    if training_csv is None or not Path(training_csv).exists():
+        return ""
+    tab = pd.read_csv(training_csv, keep_default_na=False, na_values=[""])
+    if tab.empty:
+        return ""
+    sq = tab[
+        (tab["kind"] == "divergence_onset") & (tab["loss"] == "squared") & (tab["solver"] == "gd")
+    ]
+    if sq.empty:
+        return ""
+    both = sq[np.isfinite(sq["bracket_low"]) & np.isfinite(sq["bracket_high"])]
+    if both.empty:
+        return ""
+    lo, hi = float(both["bracket_low"].min()), float(both["bracket_high"].max())
+    x = both["crossing"].dropna()
+    point = (
+        f"; where the MCSE allows an interpolation, c* = {_digits(float(x.min()))}"
+        + (f"–{_digits(float(x.max()))}" if len(x) > 1 else "")
+        if len(x)
+        else ""
+    )
+    return (
+        f"Squared-loss GD's divergence share passes 1/2 between the swept step sizes "
+        f"c = {_cut(lo)} and {_cut(hi)} in {len(both)} of {len(sq)} cells{point} "
+        "(theory: exactly c = 1)."
+    )
+
 
 def training_section(
     estimators: pd.DataFrame,
@@ -174,13 +294,15 @@ def training_section(
     figures: Sequence[Mapping[str, Any]],
     theory_csv: str | Path | None,
     term: str,
+    training_csv: str | Path | None = None,
 ) -> dict[str, Any]:
     """What the section shows: ``available`` False (and ``absent``, one sentence) when the study
     trains nothing; else the verdict (the front page's sentence), the learning-curve sentences,
     the figures with alt texts that state what they show, the test-error table and the theory
     rows on the training measures. ``estimators`` is ``estimators.csv``
     (:func:`lossstudy.studyfile.read_estimators`), ``perf`` every cell's performance rows,
-    ``figures`` the embedded figures (:func:`.figures_section.embedded_figures`)."""
+    ``figures`` the embedded figures (:func:`.figures_section.embedded_figures`),
+    ``training_csv`` the sweeps step's ``results/training.csv`` (the crossings table)."""
     members = trained_members(estimators)
     if members.empty:
         return {"available": False, "absent": NO_TRAINING}
@@ -207,6 +329,8 @@ def training_section(
         "learning": _learning_sentences(curves),
         "figures": figs,
         "test": _test_table(test),
+        "crossings": _crossing_table(training_csv, scen),
+        "onset": squared_onset(training_csv),
         "theory": theory,
         "theory_flagged": sum(r["flag"] for r in theory),
     }

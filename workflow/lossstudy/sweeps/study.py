@@ -19,11 +19,13 @@ import pandas as pd
 from lossstudy.answer.roles import estimator_roles
 from lossstudy.config import term_names
 from lossstudy.io import atomic_path
+from lossstudy.studyfile import read_estimators
 
 from . import theory as th
 from .crossing import find_crossing
 from .optimum import find_optimum, refine
 from .series import Series, factor_columns, factors_text, sweep_series, varying
+from .training import training_crossings
 
 CROSSOVER_COLUMNS = (
     "scenario",
@@ -377,7 +379,11 @@ def write_sweeps(
     out_optima: str | Path,
     out_theory: str | Path,
     term: str = "x1",
+    estimators_csv: str | Path | None = None,
+    out_training: str | Path | None = None,
 ) -> None:
+    """The three sweep tables, and with ``estimators_csv`` and ``out_training`` the training
+    crossings (:mod:`lossstudy.sweeps.training`), from the files of earlier stages."""
     perf = pd.read_csv(performance_csv, keep_default_na=False, na_values=[""])
     scen = pd.read_csv(scenarios_csv)
     shown = [e for e in specs if families.get(e, {}).get("anchor", True)]
@@ -390,3 +396,7 @@ def write_sweeps(
         pd.concat([c_curves, o_curves], ignore_index=True).to_csv(
             tmp, index=False, float_format="%.10g"
         )
+    if estimators_csv is not None and out_training is not None:
+        rows = training_crossings(perf, read_estimators(estimators_csv), term)
+        with atomic_path(out_training) as tmp:
+            rows.to_csv(tmp, index=False, float_format="%.10g")
