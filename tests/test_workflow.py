@@ -113,12 +113,13 @@ def test_performance_table_covers_every_cell(study: Path):
         for t in ("intercept", "x1", "x2")
         for m in (*MEASURES, "failure_rate")
     }
-    # every estimator's test-set errors, on the term model (no trained fits in this study)
+    # every estimator's test-set errors on the term model, and the trained members' diagnostics
     expected |= {
         (s, e, "model", m)
         for s in TINY["scenarios"]
-        for e in TINY["estimators"]
+        for e in members_in(s)
         for m in ("test_mse", "test_mae")
+        + (("divergence", "opt_error", "objective_gap") if e.startswith("gd-") else ())
     }
     got = set(perf[["scenario", "estimator", "term", "measure"]].itertuples(index=False, name=None))
     assert got == expected
@@ -228,7 +229,13 @@ def test_theory_table_and_report_section(study: Path):
     th = pd.read_csv(study / "results" / "theory.csv", keep_default_na=False, na_values=[""])
     assert list(th.columns) == list(COLUMNS)
     assert set(th["kind"]) <= set(KINDS) and "exact" in set(th["kind"])
-    assert "cauchy" not in set(th["scenario"])
+    # under Cauchy errors only the trained Huber's rows (no divergence, convergence)
+    assert set(th.loc[th["scenario"] == "cauchy", "estimator"]) <= {"gd-steps5", "gd-steps200"}
+    assert set(th.loc[th["scenario"] == "cauchy", "quantity"]) <= {
+        "divergence",
+        "opt_error",
+        "objective_gap",
+    }
     assert set(th.loc[th["scenario"] == "singular", "estimator"]) == {"ridge"}
     gm = th[th["scenario"] == "gm"]
     assert {"bias", "variance", "coverage", "rel_efficiency"} <= set(gm["quantity"])
