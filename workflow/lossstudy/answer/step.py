@@ -114,8 +114,14 @@ def claims_table(
 
 def study_scoreboard(tables: StudyTables) -> pd.DataFrame:
     """Who wins on the focus slope's MSE in each family (:mod:`.scoreboard`), over every
-    estimator of the performance table."""
-    shown = list(dict.fromkeys(tables.perf["estimator"].astype(str)))
+    exactly fitted estimator of the performance table: trained members (gradient solvers) are
+    judged in the report's training section, against their exact fits, not on this board."""
+    specs = tables.estimators or {}
+    shown = [
+        e
+        for e in dict.fromkeys(tables.perf["estimator"].astype(str))
+        if specs.get(e, {}).get("solver", "exact") == "exact"
+    ]
     return scoreboard(tables.perf, tables.scen, shown, tables.estimators, tables.term)
 
 

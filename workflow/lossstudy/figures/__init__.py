@@ -259,7 +259,12 @@ def _cell_figures(
 ) -> list[Path]:
     """The figures of :data:`CAPTIONS`: per-scenario figures (anchors) and the nested loop."""
     written: list[Path] = []
-    shown = list(dict.fromkeys(perf["estimator"].astype(str)))
+    # exactly fitted estimators only, as results/scoreboard.csv (trained members: training part)
+    shown = [
+        e
+        for e in dict.fromkeys(perf["estimator"].astype(str))
+        if (specs or {}).get(e, {}).get("solver", "exact") == "exact"
+    ]
     board = mse_board(perf, scen, shown, specs, term)
     if len(board):
         written += _save(fig_scoreboard(board, term), outdir, "scoreboard")
