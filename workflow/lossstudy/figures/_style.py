@@ -17,6 +17,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 import seaborn as sns
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+
+from lossstudy.trained import SOLVER_NAMES, loss_name
 
 from ._data import _Data
 
@@ -193,6 +196,21 @@ def loss_color(loss: str) -> str:
 
 def loss_marker(loss: str) -> str:
     return LOSS_MARKERS.get(loss, "P")
+
+
+def loss_solver_handles(losses: list[str], solvers: list[str]) -> list[Line2D]:
+    """Legend entries of the training figures: a colour and marker per loss, then a line
+    style per solver (none when ``solvers`` is empty)."""
+    handles = [
+        Line2D([], [], color=loss_color(loss), marker=loss_marker(loss), label=loss_name(loss))
+        for loss in losses
+    ]
+    return handles + [
+        Line2D(
+            [], [], color="0.3", linestyle=SOLVER_LINES.get(s, "-"), label=SOLVER_NAMES.get(s, s)
+        )
+        for s in solvers
+    ]
 
 
 def _large_rc() -> dict[str, Any]:

@@ -15,10 +15,10 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from lossstudy.trained import SOLVER_NAMES, loss_name, loss_rank
+from lossstudy.trained import loss_name, loss_rank
 
 from ._data import Z
-from ._style import SOLVER_LINES, _header, _large_rc, loss_color, loss_marker
+from ._style import SOLVER_LINES, _header, _large_rc, loss_color, loss_marker, loss_solver_handles
 
 __all__ = ["divergence_alt", "fig_divergence"]
 
@@ -91,21 +91,7 @@ def fig_divergence(div: pd.DataFrame) -> Figure | None:
                     ax.set_xlabel("c = η / (2/λ_max(X'X/n))")
                 if j == 0:
                     ax.set_ylabel("share diverged")
-        handles = [
-            Line2D([], [], color=loss_color(loss), marker=loss_marker(loss), label=loss_name(loss))
-            for loss in losses
-        ]
-        if len(solvers) > 1:
-            handles += [
-                Line2D(
-                    [],
-                    [],
-                    color="0.3",
-                    linestyle=SOLVER_LINES.get(s, "-"),
-                    label=SOLVER_NAMES.get(s, s),
-                )
-                for s in solvers
-            ]
+        handles = loss_solver_handles(losses, list(solvers) if len(solvers) > 1 else [])
         handles.append(
             Line2D(
                 [], [], color="0.3", linestyle=LIMIT_LINE, label="c = 1: squared-loss GD's limit"

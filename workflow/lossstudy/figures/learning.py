@@ -20,7 +20,7 @@ from matplotlib.lines import Line2D
 
 from lossstudy.trained import SOLVER_NAMES, loss_name, loss_rank
 
-from ._style import SOLVER_LINES, _header, _large_rc, loss_color, loss_marker
+from ._style import SOLVER_LINES, _header, _large_rc, loss_color, loss_marker, loss_solver_handles
 
 __all__ = ["fig_learning_curves", "learning_alt", "shown_n"]
 
@@ -103,20 +103,7 @@ def fig_learning_curves(curves: pd.DataFrame, term: str) -> Figure | None:
                     ax.set_xlabel("steps")
                 if j == 0:
                     ax.set_ylabel(label)
-        handles = [
-            Line2D([], [], color=loss_color(loss), marker=loss_marker(loss), label=loss_name(loss))
-            for loss in losses
-        ]
-        handles += [
-            Line2D(
-                [],
-                [],
-                color="0.3",
-                linestyle=SOLVER_LINES.get(s, "-"),
-                label=SOLVER_NAMES.get(s, s),
-            )
-            for s in solvers
-        ]
+        handles = loss_solver_handles(losses, list(solvers))
         handles.append(Line2D([], [], color="0.3", linestyle=EXACT_LINE, label="exact fit"))
         title = "Learning curves (log–log)"
         if floored:
