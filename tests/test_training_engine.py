@@ -174,3 +174,44 @@ def test_ols_start_stays_at_the_least_squares_fit(data):
     out = train(X, y[:4], make_loss("squared"), Solver("gd", lr=0.5, steps=[1, 50], init="ols"))
     bhat = np.linalg.lstsq(X, y[:4].T, rcond=None)[0].T
     np.testing.assert_allclose(out.coef, np.stack([bhat, bhat], axis=1), rtol=0, atol=1e-12)
+
+
+_CACHE_SCRIPT = """
+import sys
+import numpy as np
+from lossstudy.training import Solver, make_loss, train
+from lossstudy.training.engine import CACHE_DIR
+rng = np.random.default_rng(3)
+X = np.column_stack([np.ones(40), rng.standard_normal((40, 2))])
+y = X @ np.ones(3) + rng.standard_t(3, (70, 40))
+rngs = [np.random.default_rng([5, r]) for r in range(70)]
+solver = Solver("sgd", lr=0.05, batch_size=8, steps=[7, 50])
+out = train(X, y, make_loss("huber", delta=1.0), solver, rngs)
+sys.stdout.write(repr(CACHE_DIR) + "|" + out.coef.tobytes().hex())
+"""
+
+
+def test_the_compilation_cache_loads_the_programs_a_fresh_compile_makes(tmp_path):
+    """Training jobs keep XLA's compiled programs on disk (``LOSSSTUDY_JAX_CACHE``): the job
+    that compiles, the one that loads the program, and one with the cache off give the same
+    bits, and the cache holds the program after the first."""
+    import os
+    import subprocess
+    import sys
+
+    def run(cache: str) -> tuple[str, str]:
+        env = {**os.environ, "LOSSSTUDY_JAX_CACHE": cache}
+        done = subprocess.run(
+            [sys.executable, "-c", _CACHE_SCRIPT], env=env, capture_output=True, text=True
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+        where, bits = done.stdout.split("|")
+        return where, bits
+
+    cache = tmp_path / "jax"
+    first, cold = run(str(cache))
+    assert first == repr(str(cache)) and any(cache.iterdir())
+    _, warm = run(str(cache))
+    off, fresh = run("off")
+    assert off == "None"
+    assert cold == warm == fresh

@@ -15,12 +15,37 @@ on are reported as NaN with ``diverged`` set.
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import jax
 
 jax.config.update("jax_enable_x64", True)
+
+#: Where compiled programs are kept between jobs (``LOSSSTUDY_JAX_CACHE``; ``off`` disables).
+CACHE_ENV = "LOSSSTUDY_JAX_CACHE"
+
+
+def _compilation_cache() -> str | None:
+    """Keep XLA's compiled programs on disk, so that each training job after the first loads
+    them instead of compiling again (≈ 4–7 s of CPU per job of the default study). A cached
+    program is the one XLA would compile (the key hashes the program, its options and the JAX
+    version), so results are bit for bit those of a fresh compile (tested). The size limit
+    turns on JAX's file lock, which parallel jobs need."""
+    default = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "lossstudy/jax"
+    path = os.environ.get(CACHE_ENV, str(default))
+    if path.strip().lower() in ("", "0", "off", "none", "false"):
+        return None
+    jax.config.update("jax_compilation_cache_dir", path)
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+    jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+    jax.config.update("jax_compilation_cache_max_size", 1 << 30)
+    return path
+
+
+CACHE_DIR = _compilation_cache()
 
 import jax.numpy as jnp  # noqa: E402  (after float64 is enabled)
 import numpy as np  # noqa: E402
