@@ -24,10 +24,11 @@ def test_each_measure_names_the_function_that_computes_it() -> None:
 def test_the_performance_table_has_every_measure_in_table_order() -> None:
     frame = pd.concat([tidy("ref", [0.1, -0.2, 0.3]), tidy("b", [0.2, 0.0, -0.1])])
     table = performance.performance_table(frame, "ref", 0.95)
-    assert tuple(table.loc[table["estimator"] == "b", "measure"]) == COMPUTED
+    # the per-term measures, then the coefficient risk (every estimator carries estimates)
+    assert tuple(table.loc[table["estimator"] == "b", "measure"]) == (*COMPUTED, "risk")
     # the failure rate (computed by the pipeline) and the per-estimator ones on the term model
     assert tuple(m for m in names() if m not in COMPUTED) == ("failure_rate", *MODEL)
-    assert MODEL == ("test_mse", "test_mae", "divergence", "opt_error", "objective_gap")
+    assert MODEL == ("risk", "test_mse", "test_mae", "divergence", "opt_error", "objective_gap")
     assert names(scope="model") == MODEL and not set(MODEL) & set(COMPUTED)
 
 

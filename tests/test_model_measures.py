@@ -107,7 +107,7 @@ def test_test_errors_are_means_over_usable_replicates_with_sd_over_root_r():
 def test_training_diagnostics_for_trained_fits_only():
     table = performance_table(study_frame(), "ols", 0.95)
     model = table[table.term == "model"]
-    assert set(model[model.estimator == "ols"].measure) == {"test_mse", "test_mae"}
+    assert set(model[model.estimator == "ols"].measure) == {"risk", "test_mse", "test_mae"}
     assert tuple(model[model.estimator == "gd"].measure) == MODEL_MEASURES
     # divergence: over all 40 replicates (the failed one counts as not diverged)
     r = model_row(table, "gd", "divergence")
@@ -182,7 +182,7 @@ def test_per_term_rows_keep_their_bits_and_order():
     pd.testing.assert_frame_equal(new.iloc[: len(per_term)], per_term)
     assert (new.iloc[len(per_term) :].term == "model").all()
     # without the new columns only the status tells a trained fit: its divergence, nothing else
-    assert list(old[old.term == "model"].measure) == ["divergence"]
+    assert list(old[old.term == "model"].measure) == ["risk", "risk", "divergence"]
     # the failure rate stays per term (the model term has no failure rows)
     assert "model" not in set(failure_rows(data).term)
 
@@ -204,3 +204,23 @@ def test_the_report_shows_a_prediction_block_and_no_model_row_among_the_terms():
     old = table[table.term != "model"]
     groups = scenario_results(old, [{"id": "s", "group": "g"}], ["ols", "gd"], "x1", 0.95)
     assert groups[0]["scenarios"][0]["prediction"] is None
+
+
+def test_coefficient_risk_is_the_sum_of_the_terms_mse_with_its_own_mcse():
+    """risk = mean_r ‖β̂_r − β‖² equals Σ_j MSE_j on the same replicates (an identity), and its
+    MCSE is the SD of the per-replicate squared norms over √R (not a sum of the terms' MCSEs);
+    a replicate with a missing term (failed fit) is left out of both."""
+    rng = np.random.default_rng(11)
+    R = 50
+    data = frame("ols", rng.uniform(1, 2, R), status=["ok"] * (R - 1) + ["failed"])
+    data["estimate"] = np.where(data.status == "ok", rng.standard_normal(len(data)), np.nan)
+    data["true_value"] = np.tile([1.0, -0.5], R)
+    table = performance_table(data, "ols", 0.95)
+    row = table[(table.term == "model") & (table.measure == "risk")].iloc[0]
+    mse = table[(table.term != "model") & (table.measure == "mse")].value.sum()
+    err = (data.estimate - data.true_value).to_numpy().reshape(R, 2)[: R - 1]
+    norms = (err**2).sum(axis=1)
+    assert row.value == pytest.approx(mse, rel=1e-12)
+    assert row.value == pytest.approx(norms.mean(), rel=1e-12)
+    assert row.mcse == pytest.approx(norms.std(ddof=1) / math.sqrt(R - 1), rel=1e-12)
+    assert row.n_used == R - 1 and row.defined and row.mcse_valid

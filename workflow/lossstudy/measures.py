@@ -242,6 +242,18 @@ MEASURES: tuple[Measure, ...] = (
         in_report_table=True,
     ),
     Measure(
+        "risk",
+        "Coefficient risk",
+        "Risk",
+        "mean over replicates of ‖β̂ − β‖² = Σ_j (β̂_j − β_j)², the sum of the terms' MSE "
+        "(replicates with every term fitted)",
+        "SD(‖β̂ − β‖²) / √R",
+        "_model_measures",
+        (2, 4),
+        scope="model",
+        log_scale=True,
+    ),
+    Measure(
         "test_mse",
         "Test MSE",
         "Test MSE",

@@ -46,8 +46,10 @@ Moments that do not exist, MCSEs that are not valid
     moments.
 
 Per estimator, on the term ``model`` (:data:`MODEL_MEASURES`), from per-replicate columns
-    ``test_mse``, ``test_mae`` (every estimator, where the estimates carry them): the mean over
-    usable replicates (status ok, finite value), MCSE SD/√R (the replicates' values are iid:
+    ``risk`` (every estimator: the mean over usable replicates of ‖β̂ − β‖² = Σ_j (β̂_j − β_j)²,
+    the sum of the terms' MSE, MCSE SD/√R; usable: status ok, every term finite), ``test_mse``,
+    ``test_mae`` (every estimator, where the estimates carry them): the mean over usable
+    replicates (status ok, finite value), MCSE SD/√R (the replicates' values are iid:
     :mod:`lossstudy.prediction`). Trained fits (an estimator with a finite ``opt_diff`` or
     ``objective_gap``, or a replicate with status ``diverged``) add ``divergence`` (share of all
     its replicates with status diverged, binomial MCSE), ``opt_error`` (√ of the mean over usable
@@ -461,8 +463,24 @@ def _model_measures(estimates: pd.DataFrame) -> dict[str, tuple[list[str], _Bloc
     diverged = np.zeros(shape, dtype=bool)
     diverged[where] = status == "diverged"
 
+    def per_term(values: pd.Series) -> np.ndarray:
+        """(E, R) sums over terms of ``values``², NaN unless every term of the fit is finite."""
+        cube = np.full((*shape, len(t_names)), np.nan)
+        cube[e_codes, r_codes, t_codes] = pd.to_numeric(values, errors="coerce").to_numpy(
+            dtype=float, na_value=np.nan
+        )
+        return (cube * cube).sum(axis=-1)
+
     out: dict[str, tuple[list[str], _Block]] = {}
     any_ok = bool(ok.any())
+    x = per_term(
+        pd.to_numeric(estimates["estimate"], errors="coerce")
+        - pd.to_numeric(estimates["true_value"], errors="coerce")
+    )
+    use = ok & np.isfinite(x)
+    n = _count(use)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out["risk"] = (names_e, {"risk": (_mean(x, use), np.sqrt(_var(x, use) / n), n)})
     for col in ("test_mse", "test_mae"):
         if col not in estimates.columns:
             continue
@@ -477,12 +495,8 @@ def _model_measures(estimates: pd.DataFrame) -> dict[str, tuple[list[str], _Bloc
     trained = diverged.any(axis=1)
     opt_sq = gap = None
     if "opt_diff" in estimates.columns:
-        cube = np.full((*shape, len(t_names)), np.nan)
-        cube[e_codes, r_codes, t_codes] = pd.to_numeric(
-            estimates["opt_diff"], errors="coerce"
-        ).to_numpy(dtype=float, na_value=np.nan)
-        opt_sq = (cube * cube).sum(axis=-1)  # NaN unless every term is finite
-        trained |= np.isfinite(cube).any(axis=(1, 2))
+        opt_sq = per_term(estimates["opt_diff"])
+        trained |= np.isfinite(opt_sq).any(axis=1)
     if "objective_gap" in estimates.columns:
         gap = per_replicate("objective_gap")
         trained |= np.isfinite(gap).any(axis=1)
