@@ -40,6 +40,7 @@ STUDY_RULES = {  # study-wide
     "claims",
     "figure_cells",
     "figure_sweeps",
+    "figure_training",
     "figures",
     "report",
 }

@@ -262,6 +262,7 @@ AGGREGATION = {
     "claims": 1,
     "figure_cells": 1,
     "figure_sweeps": 1,
+    "figure_training": 1,
     "figures": 1,
     "report": 1,
     "all": 1,

@@ -64,6 +64,16 @@ def read_study(path: str | Path) -> dict[str, Any]:
     return json.loads(Path(path).read_text(encoding="utf-8"))
 
 
+def read_theory(path: str | Path | None) -> pd.DataFrame:
+    """``theory.csv`` (an empty table with its key columns when there is none)."""
+    import pandas as pd
+
+    if path is None or not Path(path).exists():
+        cols = ["scenario", "estimator", "term", "quantity", "theoretical", "relation", "z"]
+        return pd.DataFrame(columns=cols)
+    return pd.read_csv(path, keep_default_na=False, na_values=[""])
+
+
 def read_estimators(path: str | Path) -> pd.DataFrame:
     """``estimators.csv`` with its text columns never missing and its flags as bools."""
     import pandas as pd

@@ -29,6 +29,7 @@ __all__ = [
     "exact_partners",
     "final_members",
     "prediction_error_rows",
+    "sgd_lr_rows",
     "trained_members",
 ]
 
@@ -251,6 +252,31 @@ def prediction_error_rows(
     rows["_order"] = rows["estimator"].map(order)
     rows = rows.sort_values(["_rank", "_kind", "_order"], kind="stable")
     return rows.drop(columns=["_rank", "_kind", "_order"]).reset_index(drop=True)
+
+
+def sgd_lr_rows(
+    perf: pd.DataFrame, estimators: pd.DataFrame, scen: pd.DataFrame, theory: pd.DataFrame
+) -> pd.DataFrame:
+    """SGD families swept over an absolute step size ``lr``, per cell and member: the
+    coefficient risk E‖β_k − β‖² and the divergence share (``risk``, ``divergence`` on term
+    ``model``), the risk beside its exact value from ``theory.csv`` where theory gives one
+    (columns ``theoretical``, ``z``, ``flag``; NaN elsewhere). Empty when there are none."""
+    members = trained_members(estimators)
+    members = members[(members["solver"] == "sgd") & members["lr"].notna()]
+    swept = members.groupby("family")["lr"].nunique()
+    members = members[members["family"].isin(swept[swept >= 2].index)]
+    rows = _with(_rows(perf, ["risk", "divergence"]), members, scen)
+    th = theory
+    if not th.empty:
+        th = th[(th["term"] == MODEL_TERM) & (th["relation"] == "=")]
+    th = th.reindex(columns=["scenario", "estimator", "quantity", "theoretical", "z", "flag"])
+    th = th.rename(columns={"quantity": "measure"})
+    out = rows.merge(th, on=["scenario", "estimator", "measure"], how="left")
+    out["theoretical"] = pd.to_numeric(out["theoretical"], errors="coerce")
+    out["z"] = pd.to_numeric(out["z"], errors="coerce")
+    return out.sort_values(
+        ["n", "loss", "lr"], key=lambda c: c.map(loss_rank) if c.name == "loss" else c
+    ).reset_index(drop=True)
 
 
 def _share(v: float) -> str:

@@ -99,6 +99,7 @@ def benchmark_files(wildcards):
     files += [
         "results/benchmarks/figure_cells.tsv",
         "results/benchmarks/figure_sweeps.tsv",
+        "results/benchmarks/figure_training.tsv",
     ]
     files += ["results/benchmarks/sweeps.tsv", "results/benchmarks/claims.tsv"]
     for sid in STUDY.scenarios:

@@ -1,12 +1,12 @@
-# The figures in two jobs that run side by side: the per-scenario ones, the nested loop and the
-# training figures (gradient-trained estimators, read from estimators.csv) need only the
-# performance table and the estimates, so they are drawn while `sweeps` runs; the sweep figures
-# wait for it. `figures` then copies both into results/figures (no plotting).
+# The figures in three jobs that run side by side: the per-scenario ones and the nested loop
+# need only the performance table and the estimates, so they are drawn while `sweeps` runs; the
+# sweep figures wait for it; the training figures (gradient-trained estimators, read from
+# estimators.csv, and theory.csv) wait for `theory`. `figures` then copies all three into
+# results/figures (no plotting).
 rule figure_cells:
     input:
         performance="results/performance.csv",
         scenarios="results/scenarios.csv",
-        estimators="results/estimators.csv",
         estimates=expand(
             "results/estimates/{scenario}.parquet", scenario=STUDY.scenarios
         ),
@@ -26,7 +26,7 @@ rule figure_cells:
         mem_mb=1200,
         runtime=10,
     params:
-        part="cells training",
+        part="cells",
         level=STUDY.level,
         reference=STUDY.reference,
         estimators=json.dumps(STUDY.anchor_estimators()),
@@ -67,10 +67,42 @@ rule figure_sweeps:
         "../scripts/figures.py"
 
 
+rule figure_training:
+    input:
+        performance="results/performance.csv",
+        scenarios="results/scenarios.csv",
+        estimators="results/estimators.csv",
+        theory="results/theory.csv",
+    output:
+        temp(directory("results/figure_parts/training")),
+    log:
+        "results/logs/figure_training.log",
+    benchmark:
+        "results/benchmarks/figure_training.tsv"
+    conda:
+        "../../environment.yml"
+    threads: 1
+    # The training section's figures (docs/training.md): a third job beside the other two, so
+    # that none of them waits for the others; nothing to draw when no estimator is trained.
+    resources:
+        mem_mb=800,
+        runtime=10,
+    params:
+        part="training",
+        level=STUDY.level,
+        reference=STUDY.reference,
+        estimators=json.dumps(STUDY.anchor_estimators()),
+        specs=json.dumps(STUDY.estimators, sort_keys=True),
+        families=json.dumps(STUDY.estimator_sweeps, sort_keys=True),
+    script:
+        "../scripts/figures.py"
+
+
 rule figures:
     input:
         "results/figure_parts/cells",
         "results/figure_parts/sweeps",
+        "results/figure_parts/training",
     output:
         report(
             directory("results/figures"),

@@ -1,4 +1,4 @@
-"""Rules `figure_cells` and `figure_sweeps`: parts of the study's figures as PNG and SVG."""
+"""Rules `figure_cells`, `figure_sweeps`, `figure_training`: parts of the figures (PNG, SVG)."""
 
 import json
 from pathlib import Path
@@ -24,5 +24,6 @@ make_figures(
     optima_csv=getattr(snakemake.input, "optima", None),
     sweep_theory_csv=getattr(snakemake.input, "sweep_theory", None),
     estimators_csv=getattr(snakemake.input, "estimators", None),
+    theory_csv=getattr(snakemake.input, "theory", None),
     parts=snakemake.params.part.split(),
 )

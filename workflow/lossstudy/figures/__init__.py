@@ -200,6 +200,7 @@ def make_figures(
     optima_csv: str | Path | None = None,
     sweep_theory_csv: str | Path | None = None,
     estimators_csv: str | Path | None = None,
+    theory_csv: str | Path | None = None,
     parts: Collection[str] = PARTS,
 ) -> list[Path]:
     """Write every figure as ``{outdir}/{name}.png`` and ``.svg``; return the paths written.
@@ -215,13 +216,16 @@ def make_figures(
     optimum and theory-curve tables). The workflow draws the two in separate jobs, so the first
     runs while the sweeps are being computed instead of after them. The ``training`` figures
     (:data:`TRAINING_CAPTIONS`, drawn when the study trains an estimator by gradient steps) need
-    the performance table and ``estimators_csv`` (``results/estimators.csv``); the workflow
-    draws them in the job of the ``cells``.
+    the performance table, ``estimators_csv`` (``results/estimators.csv``) and, for SGD's risk
+    against theory, ``theory_csv``; the workflow draws them in a job of their own.
     """
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
     perf_all = pd.read_csv(performance_csv, keep_default_na=False, na_values=[""])
     scen_all = pd.read_csv(scenarios_csv)
+    if specs:  # exactly fitted estimators only (trained members: the training figures)
+        shown = estimators if estimators is not None else list(specs)
+        estimators = [e for e in shown if specs.get(e, {}).get("solver", "exact") == "exact"]
     perf, scen = representative(perf_all, scen_all, estimators)
     data = _Data(perf, scen, term)
     term = data.term
@@ -239,7 +243,8 @@ def make_figures(
             perf, perf_all, scen_all, outdir, term, level, reference, families, *tables
         )
     if "training" in parts and estimators_csv is not None:
-        for name, fig in training_figures(perf_all, scen_all, estimators_csv, term).items():
+        figs = training_figures(perf_all, scen_all, estimators_csv, term, theory_csv)
+        for name, fig in figs.items():
             written += _save(fig, outdir, name)
     return written
 
@@ -259,12 +264,7 @@ def _cell_figures(
 ) -> list[Path]:
     """The figures of :data:`CAPTIONS`: per-scenario figures (anchors) and the nested loop."""
     written: list[Path] = []
-    # exactly fitted estimators only, as results/scoreboard.csv (trained members: training part)
-    shown = [
-        e
-        for e in dict.fromkeys(perf["estimator"].astype(str))
-        if (specs or {}).get(e, {}).get("solver", "exact") == "exact"
-    ]
+    shown = list(dict.fromkeys(perf["estimator"].astype(str)))
     board = mse_board(perf, scen, shown, specs, term)
     if len(board):
         written += _save(fig_scoreboard(board, term), outdir, "scoreboard")

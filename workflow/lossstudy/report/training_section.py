@@ -20,9 +20,11 @@ import pandas as pd
 
 from lossstudy.figures.divergence import divergence_alt
 from lossstudy.figures.learning import learning_alt, shown_n
+from lossstudy.figures.stationary import sgd_steps_alt
 from lossstudy.figures.test_error import METRICS, alt_test_error, n_test_error
 from lossstudy.frontpage import training_sentence
 from lossstudy.mcse import format_pm, mcse_digits
+from lossstudy.studyfile import read_theory
 from lossstudy.trained import (
     SOLVER_NAMES,
     TRAINED_SOLVERS,
@@ -33,6 +35,8 @@ from lossstudy.trained import (
     loss_name,
     loss_rank,
     prediction_error_rows,
+    sgd_lr_rows,
+    share_text,
     trained_members,
 )
 
@@ -80,6 +84,47 @@ def _learning_sentences(curves: pd.DataFrame) -> list[str]:
                 else f", below the exact fit's own error in {below} of {len(last)} cells"
             )
         out.append(text + ".")
+    return out
+
+
+def _sgd_sentences(rows: pd.DataFrame) -> list[str]:
+    """SGD swept over an absolute step size (:func:`lossstudy.trained.sgd_lr_rows`): per loss,
+    where fits start to diverge at the largest n, and how the risk compares with exact theory."""
+    rows = rows[rows["usable"]]
+    if rows.empty:
+        return []
+    n = float(rows["n"].max())
+    top = rows[rows["n"] == n]
+    out = []
+    div = top[top["measure"] == "divergence"]
+    for loss, grp in sorted(div.groupby("loss", sort=False), key=lambda kv: loss_rank(kv[0])):
+        grp = grp.sort_values("lr")
+        hit = grp[grp["value"] > 0]
+        name = html.escape(loss_name(str(loss)))
+        if len(hit):
+            first = hit.iloc[0]
+            worst = grp.iloc[-1]
+            safe = grp[grp["lr"] < first["lr"]]
+            before = f", none up to η = {safe['lr'].max():g}" if len(safe) else ""
+            out.append(
+                f"SGD on the {name} loss at n = {int(n)}: "
+                f"{share_text(first['value'], first['value'], first['mcse'])} of fits diverge "
+                f"at η = {first['lr']:g}{before}; at η = {worst['lr']:g}, "
+                f"{share_text(worst['value'], worst['value'], worst['mcse'])}."
+            )
+        else:
+            out.append(
+                f"SGD on the {name} loss at n = {int(n)}: no fit diverges at any step size up "
+                f"to η = {grp['lr'].max():g}."
+            )
+    risk = rows[(rows["measure"] == "risk") & rows["theoretical"].notna()]
+    if len(risk):
+        flags = int(risk["flag"].map(lambda v: str(v).strip().lower() in ("true", "1")).sum())
+        out.append(
+            f"Its risk E‖β_k − β‖² matches exact streaming-SGD theory in {len(risk) - flags} of "
+            f"{len(risk)} cells and step sizes (largest |z| {risk['z'].abs().max():.2g}; "
+            f"{flags} flagged)."
+        )
     return out
 
 
@@ -141,7 +186,7 @@ def _theory_rows(theory_csv: str | Path | None, trained: set[str]) -> list[dict[
     tab = pd.read_csv(theory_csv, keep_default_na=False, na_values=[""])
     if tab.empty or "quantity" not in tab:
         return []
-    tab = tab[tab["quantity"].astype(str).isin(TRAINING_MEASURES)]
+    tab = tab[tab["quantity"].astype(str).isin((*TRAINING_MEASURES, "risk"))]
     tab = tab[tab["estimator"].astype(str).isin(trained) | tab["quantity"].isin(METRICS_KEYS)]
     out = []
     for r in tab.itertuples(index=False):
@@ -309,12 +354,14 @@ def training_section(
     div = divergence_rows(perf, estimators, scen)
     curves = curve_rows(perf, estimators, scen, term)
     test = prediction_error_rows(perf, estimators, scen)
+    sgd = sgd_lr_rows(perf, estimators, scen, read_theory(theory_csv))
     verdict = divergence_verdict(div) if len(div) else {}
     headline = training_sentence(verdict)
     alts = {
         "training_divergence": divergence_alt(div) if len(div) else "",
         "training_curves": learning_alt(curves, term) if len(curves) else "",
         "training_test_error": alt_test_error(test) if len(test) else "",
+        "training_sgd": sgd_steps_alt(sgd) if len(sgd) else "",
     }
     figs = [{**f, "alt": alts.get(f["name"]) or f["title"]} for f in figures if f["name"] in alts]
     theory = _theory_rows(theory_csv, set(members["estimator"]))
@@ -327,6 +374,7 @@ def training_section(
         "losses": ", ".join(loss_name(x) for x in dict.fromkeys(members["loss"])),
         "solvers": ", ".join(SOLVER_NAMES.get(x, x) for x in dict.fromkeys(members["solver"])),
         "learning": _learning_sentences(curves),
+        "sgd": _sgd_sentences(sgd),
         "figures": figs,
         "test": _test_table(test),
         "crossings": _crossing_table(training_csv, scen),

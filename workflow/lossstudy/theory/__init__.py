@@ -104,7 +104,7 @@ from .exact import LinearDGP, coverage_checks, linear_dgp, linear_map, linear_mo
 from .ordering import BAYES_RTOL as BAYES_RTOL
 from .ordering import bayes_checks, gauss_markov_checks
 from .prediction import QUANTITIES as PREDICTION_QUANTITIES
-from .prediction import prediction_checks
+from .prediction import TestErrors, prediction_checks
 from .simulated import _errors, _simulate
 from .training import training_checks
 
@@ -168,7 +168,15 @@ QUANTITIES: dict[str, str] = {
 }
 #: Quantities the performance table holds under the same name (taken from there when present,
 #: so that the theory table quotes the report's numbers).
-FROM_PERFORMANCE = ("bias", "coverage", "mse", "divergence", "opt_error", "objective_gap")
+FROM_PERFORMANCE = (
+    "bias",
+    "coverage",
+    "mse",
+    "risk",
+    "divergence",
+    "opt_error",
+    "objective_gap",
+)
 #: Shares whose z is a score test (binomial SE at the theoretical share): divergence is often
 #: exactly 0 or 1 in theory, where the observed SE says nothing about a single departure.
 SCORE_TESTED = ("divergence",)
@@ -221,8 +229,9 @@ def compare(
                 int(r.n_used),
             )
     rows = []
+    cache = TestErrors(estimates)
     for c in checks:
-        value, mcse, n = _simulate(c, dd, estimates, perf_idx, terms)
+        value, mcse, n = _simulate(c, dd, estimates, perf_idx, terms, cache)
         note = c.note
         if c.quantity == "coverage" and not mcse > 0 and n > 0:
             # all or no intervals covered (small R): use the binomial SE at the nominal level
@@ -384,6 +393,9 @@ class _LazyEstimates(Mapping[str, pd.DataFrame]):
 
     def __getitem__(self, sid: str) -> pd.DataFrame:
         return pd.read_parquet(self._files[sid])
+
+    def __contains__(self, sid: object) -> bool:
+        return sid in self._files  # without reading the file (Mapping's default would)
 
     def __iter__(self) -> Any:
         return iter(self._files)

@@ -50,6 +50,7 @@ __all__ = [
     "EXP_MSE_GAP",
     "QUANTITIES",
     "prediction_checks",
+    "TestErrors",
     "simulate_prediction",
 ]
 
@@ -190,23 +191,43 @@ def _trace_s_inverse_gram(s: Setting) -> float | None:
     return (n - 2) / (n * (n - p - 1)) + (p - 1) / (n - p - 1)
 
 
-def _per_replicate(est: pd.DataFrame, name: str, column: str) -> pd.Series:
-    """One value per usable replicate (status ok, finite), indexed by replicate."""
-    sub = est[(est["estimator"] == name) & (est["status"] == "ok")]
-    sub = sub.drop_duplicates("replicate")
-    values = pd.to_numeric(sub[column], errors="coerce").to_numpy(float)
-    keep = np.isfinite(values)
-    return pd.Series(values[keep], index=sub["replicate"].to_numpy()[keep])
+class TestErrors:
+    """A scenario's per-replicate test errors by estimator, read once into numpy arrays (the
+    checks of a scenario ask for the same estimators again and again; boolean filters on the
+    estimates frame's string columns cost milliseconds each)."""
+
+    def __init__(self, est: pd.DataFrame) -> None:
+        self._est = est
+        self._codes, names = pd.factorize(est["estimator"], sort=False)
+        self._index = {str(n): i for i, n in enumerate(names)}
+        self._ok = est["status"].to_numpy(dtype=object) == "ok"
+        self._reps = est["replicate"].to_numpy()
+        self._done: dict[tuple[str, str], pd.Series] = {}
+
+    def has(self, column: str) -> bool:
+        return column in self._est.columns
+
+    def values(self, name: str, column: str) -> pd.Series:
+        """One value per usable replicate (status ok, finite), indexed by replicate."""
+        key = (name, column)
+        if key not in self._done:
+            rows = np.flatnonzero((self._codes == self._index.get(name, -1)) & self._ok)
+            reps, first = np.unique(self._reps[rows], return_index=True)
+            rows = rows[first]
+            vals = pd.to_numeric(self._est[column].iloc[rows], errors="coerce").to_numpy(float)
+            keep = np.isfinite(vals)
+            self._done[key] = pd.Series(vals[keep], index=reps[keep])
+        return self._done[key]
 
 
-def simulate_prediction(check: Check, est: pd.DataFrame) -> tuple[float, float, int]:
+def simulate_prediction(check: Check, errors: TestErrors) -> tuple[float, float, int]:
     """Simulated value, MCSE (SD/√R over replicates; paired for the gaps) and replicates used."""
     column = "test_mae" if check.quantity == "test_mae_excess" else "test_mse"
-    if column not in est.columns:
+    if not errors.has(column):
         return math.nan, math.nan, 0
-    x = _per_replicate(est, check.estimator, column)
+    x = errors.values(check.estimator, column)
     if check.versus:
-        y = _per_replicate(est, check.versus, column)
+        y = errors.values(check.versus, column)
         x, y = x.align(y, join="inner")
         x = x - y
     n = int(x.size)

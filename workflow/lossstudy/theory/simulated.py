@@ -17,28 +17,25 @@ import pandas as pd
 
 from .checks import Check
 from .prediction import QUANTITIES as PREDICTION
-from .prediction import simulate_prediction
+from .prediction import TestErrors, simulate_prediction
 
 
 def _errors(est: pd.DataFrame, terms: Sequence[str]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Per estimator: d (R×p, replicates aligned across estimators) and its usable mask."""
+    e_codes, e_names = pd.factorize(est["estimator"], sort=False)
     reps = np.sort(pd.unique(est["replicate"]))
-    r_idx = pd.Index(reps)
-    t_idx = pd.Index(list(terms))
-    out = {}
-    for name, grp in est.groupby("estimator", sort=False):
-        d = np.full((len(reps), len(terms)), np.nan)
-        ok = np.zeros(d.shape, dtype=bool)
-        ri = r_idx.get_indexer(grp["replicate"])
-        ti = t_idx.get_indexer(grp["term"])
-        keep = (ri >= 0) & (ti >= 0)
-        diff = pd.to_numeric(grp["estimate"], errors="coerce").to_numpy(float) - pd.to_numeric(
-            grp["true_value"], errors="coerce"
-        ).to_numpy(float)
-        d[ri[keep], ti[keep]] = diff[keep]
-        ok[ri[keep], ti[keep]] = (grp["status"].to_numpy() == "ok")[keep]
-        out[str(name)] = (d, ok & np.isfinite(d))
-    return out
+    ri = pd.Index(reps).get_indexer(est["replicate"])
+    ti = pd.Index(list(terms)).get_indexer(est["term"])
+    diff = pd.to_numeric(est["estimate"], errors="coerce").to_numpy(float) - pd.to_numeric(
+        est["true_value"], errors="coerce"
+    ).to_numpy(float)
+    status_ok = est["status"].to_numpy() == "ok"
+    keep = (ri >= 0) & (ti >= 0)
+    d = np.full((len(e_names), len(reps), len(terms)), np.nan)
+    ok = np.zeros(d.shape, dtype=bool)
+    d[e_codes[keep], ri[keep], ti[keep]] = diff[keep]
+    ok[e_codes[keep], ri[keep], ti[keep]] = status_ok[keep]
+    return {str(name): (d[i], ok[i] & np.isfinite(d[i])) for i, name in enumerate(e_names)}
 
 
 def _coverage(est: pd.DataFrame, name: str, term: str) -> tuple[float, float, int]:
@@ -116,13 +113,15 @@ def _simulate(
     est: pd.DataFrame,
     perf_idx: Mapping[tuple[str, str, str], tuple[float, float, int]],
     terms: Sequence[str],
+    cache: TestErrors | None = None,
 ) -> tuple[float, float, int]:
-    """Simulated value, MCSE and number of replicates for one check."""
+    """Simulated value, MCSE and number of replicates for one check (``cache``: the scenario's
+    test errors, shared by its checks)."""
     name, q = check.estimator, check.quantity
     if name not in dd or (check.versus and check.versus not in dd):
         return math.nan, math.nan, 0
     if q in PREDICTION:  # per estimator, from the test-error columns
-        return simulate_prediction(check, est)
+        return simulate_prediction(check, cache if cache is not None else TestErrors(est))
     d, use = dd[name]
     if q in ("bias", "coverage"):
         hit = perf_idx.get((name, check.term, q))
@@ -137,13 +136,15 @@ def _simulate(
     if q == "variance":
         j = list(terms).index(check.term)
         return _variance(d[:, j], use[:, j])
-    if q in ("mse", "divergence", "opt_error", "objective_gap"):
+    if q in ("mse", "risk", "divergence", "opt_error", "objective_gap"):
         hit = perf_idx.get((name, check.term, q))
         if hit is not None:
             return hit
         if q == "mse":
             j = list(terms).index(check.term)
             return _mean(d[use[:, j], j] ** 2)
+        if q == "risk":
+            return _mean((d[use.all(axis=1)] ** 2).sum(axis=1))
         return _trained(est, name, q, len(terms))
     if q == "empse":
         j = list(terms).index(check.term)
