@@ -182,8 +182,8 @@ import numpy as np
 from lossstudy.training import Solver, make_loss, train
 from lossstudy.training.engine import CACHE_DIR
 rng = np.random.default_rng(3)
-X = np.column_stack([np.ones(40), rng.standard_normal((40, 2))])
-y = X @ np.ones(3) + rng.standard_t(3, (70, 40))
+X = np.column_stack([np.ones(400), rng.standard_normal((400, 2))])
+y = X @ np.ones(3) + rng.standard_t(3, (70, 400))
 rngs = [np.random.default_rng([5, r]) for r in range(70)]
 solver = Solver("sgd", lr=0.05, batch_size=8, steps=[7, 50])
 out = train(X, y, make_loss("huber", delta=1.0), solver, rngs)
@@ -193,14 +193,18 @@ sys.stdout.write(repr(CACHE_DIR) + "|" + out.coef.tobytes().hex())
 
 def test_the_compilation_cache_loads_the_programs_a_fresh_compile_makes(tmp_path):
     """Training jobs keep XLA's compiled programs on disk (``LOSSSTUDY_JAX_CACHE``): the job
-    that compiles, the one that loads the program, and one with the cache off give the same
-    bits, and the cache holds the program after the first."""
+    that compiles, the one that loads the program, one with the cache off, and one whose XLA
+    may use every core (jobs run single-threaded by default) give the same bits, and the cache
+    holds the program after the first."""
     import os
     import subprocess
     import sys
 
-    def run(cache: str) -> tuple[str, str]:
+    def run(cache: str, xla: str | None = None) -> tuple[str, str]:
         env = {**os.environ, "LOSSSTUDY_JAX_CACHE": cache}
+        env.pop("XLA_FLAGS", None)
+        if xla is not None:
+            env["XLA_FLAGS"] = xla
         done = subprocess.run(
             [sys.executable, "-c", _CACHE_SCRIPT], env=env, capture_output=True, text=True
         )
@@ -214,4 +218,5 @@ def test_the_compilation_cache_loads_the_programs_a_fresh_compile_makes(tmp_path
     _, warm = run(str(cache))
     off, fresh = run("off")
     assert off == "None"
-    assert cold == warm == fresh
+    _, threaded = run("off", "--xla_cpu_multi_thread_eigen=true")
+    assert cold == warm == fresh == threaded

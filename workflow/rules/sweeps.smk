@@ -30,6 +30,7 @@ rule sweeps:
         "results/logs/sweeps.log",
     benchmark:
         "results/benchmarks/sweeps.tsv"
+    priority: 1
     conda:
         "../../environment.yml"
     threads: 1
