@@ -11,7 +11,7 @@ it estimates nothing. It imports no plotting library, so the front page can use 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
@@ -26,6 +26,7 @@ __all__ = [
     "curve_rows",
     "divergence_rows",
     "divergence_verdict",
+    "exact_fits",
     "exact_partners",
     "final_members",
     "prediction_error_rows",
@@ -66,6 +67,14 @@ def _numeric(table: pd.DataFrame, columns: Iterable[str]) -> pd.DataFrame:
     for c in columns:
         out[c] = pd.to_numeric(out[c], errors="coerce") if c in out else np.nan
     return out
+
+
+def exact_fits(names: Iterable[str], specs: Mapping[str, Mapping[str, Any]] | None) -> list[str]:
+    """The exactly fitted estimators among ``names`` (in order; specs as the config's): the
+    per-scenario figures, the scoreboard and its claims compare these; trained members are
+    judged in the training section against their exact fits."""
+    specs = specs or {}
+    return [e for e in names if str(specs.get(e, {}).get("solver", "exact")) == "exact"]
 
 
 def trained_members(estimators: pd.DataFrame) -> pd.DataFrame:

@@ -19,6 +19,7 @@ import pandas as pd
 from lossstudy.io import atomic_path
 from lossstudy.performance import read_performance
 from lossstudy.studyfile import anchors, read_estimators, read_study
+from lossstudy.trained import exact_fits
 
 from . import answer_table
 from .scoreboard import board_rows, scoreboard
@@ -116,12 +117,7 @@ def study_scoreboard(tables: StudyTables) -> pd.DataFrame:
     """Who wins on the focus slope's MSE in each family (:mod:`.scoreboard`), over every
     exactly fitted estimator of the performance table: trained members (gradient solvers) are
     judged in the report's training section, against their exact fits, not on this board."""
-    specs = tables.estimators or {}
-    shown = [
-        e
-        for e in dict.fromkeys(tables.perf["estimator"].astype(str))
-        if specs.get(e, {}).get("solver", "exact") == "exact"
-    ]
+    shown = exact_fits(dict.fromkeys(tables.perf["estimator"].astype(str)), tables.estimators)
     return scoreboard(tables.perf, tables.scen, shown, tables.estimators, tables.term)
 
 

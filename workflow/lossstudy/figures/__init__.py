@@ -36,6 +36,7 @@ from lossstudy.answer.scoreboard import scoreboard as mse_board  # noqa: E402
 from lossstudy.answer.step import representative  # noqa: E402
 from lossstudy.io import atomic_path  # noqa: E402
 from lossstudy.sweeps.series import sweep_series  # noqa: E402
+from lossstudy.trained import exact_fits  # noqa: E402
 
 from ._data import Z as Z  # noqa: E402
 from ._data import _Data, _guess_reference  # noqa: E402
@@ -224,8 +225,7 @@ def make_figures(
     perf_all = pd.read_csv(performance_csv, keep_default_na=False, na_values=[""])
     scen_all = pd.read_csv(scenarios_csv)
     if specs:  # exactly fitted estimators only (trained members: the training figures)
-        shown = estimators if estimators is not None else list(specs)
-        estimators = [e for e in shown if specs.get(e, {}).get("solver", "exact") == "exact"]
+        estimators = exact_fits(estimators if estimators is not None else list(specs), specs)
     perf, scen = representative(perf_all, scen_all, estimators)
     data = _Data(perf, scen, term)
     term = data.term
