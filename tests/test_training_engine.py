@@ -220,3 +220,50 @@ def test_the_compilation_cache_loads_the_programs_a_fresh_compile_makes(tmp_path
     assert off == "None"
     _, threaded = run("off", "--xla_cpu_multi_thread_eigen=true")
     assert cold == warm == fresh == threaded
+
+
+@pytest.mark.parametrize("c", [0.3, 0.99, 1.01, 1.5, 10.0])
+def test_gd_squared_closed_form_trains_as_the_engine(data, c):
+    """The fit path's closed form for GD on the squared loss (``training.gd_squared``) gives
+    the engine's checkpoints and objectives to 1e-10 (relative), the same divergence flags at
+    every checkpoint on both sides of c = 1, NaN after divergence, and the same bits whatever
+    the job split."""
+    from lossstudy.training import gd_squared
+
+    X, _, y = data
+    solver = Solver("gd", lr_relative=c, steps=[1, 10, 200, 700, 1500])
+    loss = make_loss("squared")
+    assert gd_squared.applies(X, loss, solver)
+    ref = train(X, y, loss, solver)
+    got = gd_squared.train_gd_squared(X, y, solver)
+    np.testing.assert_array_equal(got.diverged, ref.diverged)
+    np.testing.assert_array_equal(got.steps, ref.steps)
+    np.testing.assert_array_equal(got.lr, ref.lr)
+    alive = ~ref.diverged
+    assert np.isnan(got.coef[~alive]).all() and np.isnan(got.objective[~alive]).all()
+    scale = np.abs(ref.coef[alive]).max() + 1.0
+    assert np.abs(got.coef[alive] - ref.coef[alive]).max() < 1e-10 * scale
+    np.testing.assert_allclose(got.objective[alive], ref.objective[alive], rtol=1e-10)
+    if c > 1:
+        assert got.diverged[:, -1].all() and not got.diverged[:, 0].any()
+    else:
+        assert not got.diverged.any()
+    parts = [gd_squared.train_gd_squared(X, y[a:b], solver) for a, b in ((0, 7), (7, R))]
+    for field in ("coef", "diverged", "objective"):
+        joined = np.concatenate([getattr(p, field) for p in parts])
+        assert np.array_equal(joined, getattr(got, field), equal_nan=True), field
+
+
+def test_gd_squared_closed_form_applies_only_where_it_is_exact(data):
+    from lossstudy.training import gd_squared
+
+    X, Xr, _ = data
+    sq = make_loss("squared")
+    gd = Solver("gd", lr_relative=0.5, steps=10)
+    assert gd_squared.applies(X, sq, gd)
+    assert not gd_squared.applies(Xr, sq, gd)  # random design: η per replicate, the engine
+    assert not gd_squared.applies(X, make_loss("huber", delta=1.0), gd)
+    assert not gd_squared.applies(X, sq, Solver("gd", lr_relative=0.5, steps=10, average=True))
+    assert not gd_squared.applies(X, sq, Solver("gd", lr=0.1, steps=10, schedule="inv_sqrt"))
+    assert not gd_squared.applies(X, sq, Solver("adam", lr=0.1, steps=10))
+    assert not gd_squared.applies(X, sq, Solver("gd", lr=0.1, steps=10, init="ols"))

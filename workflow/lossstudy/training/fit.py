@@ -2,7 +2,8 @@
 
 Why grouped: members whose stored specs differ only in ``steps`` (a ``steps:`` list, a sweep
 over steps) are checkpoints of one trajectory, so each group is trained once, to its largest
-step count, and recorded at each (``lossstudy.training.engine.train``). A group's minibatch
+step count, and recorded at each (``lossstudy.training.engine.train``; GD on the squared loss
+over a shared design by its closed form, ``lossstudy.training.gd_squared``). A group's minibatch
 order comes from a fresh ``seeding.training_rng`` per replicate, so every group sees the same
 order (common random numbers) and a member's bits depend only on (seed, scenario, replicate):
 not on the job split, nor on which other members share its trajectory.
@@ -26,7 +27,7 @@ import numpy as np
 
 from lossstudy.dgp import Dataset
 from lossstudy.seeding import training_rng
-from lossstudy.training import exact
+from lossstudy.training import exact, gd_squared
 from lossstudy.training.engine import DIVERGED_NORM, Solver, train
 from lossstudy.training.losses import make_loss
 
@@ -91,8 +92,12 @@ def fit_trained(
         rngs = None
         if solver.batch_size is not None:
             rngs = [training_rng(seed, scenario_id, int(r)) for r in data.replicates]
+        model = make_loss(loss, **param)
         with np.errstate(all="ignore"):
-            run = train(data.X, data.y, make_loss(loss, **param), solver, rngs)
+            if gd_squared.applies(data.X, model, solver):  # linear in y: its closed form
+                run = gd_squared.train_gd_squared(data.X, data.y, solver)
+            else:
+                run = train(data.X, data.y, model, solver, rngs)
         key = json.dumps([loss, param], sort_keys=True)
         if key not in exacts:
             beta_hat = exact.minimiser(loss, param, data.X, data.y)
