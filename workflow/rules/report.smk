@@ -16,6 +16,7 @@ rule figure_cells:
         "results/logs/figure_cells.log",
     benchmark:
         "results/benchmarks/figure_cells.tsv"
+    priority: 3
     conda:
         "../../environment.yml"
     threads: 1

@@ -30,7 +30,7 @@ rule sweeps:
         "results/logs/sweeps.log",
     benchmark:
         "results/benchmarks/sweeps.tsv"
-    priority: 1
+    priority: 2
     conda:
         "../../environment.yml"
     threads: 1

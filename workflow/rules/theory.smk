@@ -16,9 +16,9 @@ rule theory:
         "results/logs/theory.log",
     benchmark:
         "results/benchmarks/theory.tsv"
-    # First of the study-wide jobs once the cells are done: the training figures wait for it,
-    # and it is the longest chain to the report (docs/job-granularity.md).
-    priority: 2
+    # Once the cells are done: the per-scenario figures and the sweeps start first (the longest
+    # job, and the head of the longest chain), then theory (docs/job-granularity.md).
+    priority: 1
     conda:
         "../../environment.yml"
     threads: 1
