@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
@@ -43,6 +44,11 @@ def fig_sgd_steps(rows: pd.DataFrame) -> Figure | None:
         return None
     ns = _ns(rows)
     losses = sorted(dict.fromkeys(rows["loss"]), key=loss_rank)
+    risk = rows[rows["measure"] == "risk"]
+    # the risk axis shows the range theory covers; blown-up values are drawn at its top
+    known = risk["theoretical"].dropna()
+    top = 30.0 * float(known.max()) if len(known) else float(risk["value"].max()) * 1.5
+    clipped = False
     with plt.rc_context(_large_rc()):
         fig, axes = plt.subplots(
             2, len(ns), figsize=(3.3 * len(ns) + 0.8, 5.8), squeeze=False, sharex=True
@@ -56,11 +62,29 @@ def fig_sgd_steps(rows: pd.DataFrame) -> Figure | None:
                     grp = sub[sub["loss"] == loss].sort_values("lr")
                     if grp.empty:
                         continue
-                    y = grp["value"].clip(lower=FLOOR) if measure == "risk" else grp["value"]
+                    y = grp["value"].to_numpy(dtype=float)
+                    err = Z * grp["mcse"].fillna(0).to_numpy(dtype=float)
+                    lower = err
+                    if measure == "risk":
+                        over = y > top
+                        clipped |= bool(over.any())
+                        y = np.clip(y, FLOOR, top)
+                        err = np.where(over, 0.0, err)
+                        lower = np.minimum(err, 0.9 * y)  # a log axis has no 0
+                        ax.plot(
+                            grp["lr"][over],
+                            y[over],
+                            linestyle="none",
+                            marker="^",
+                            markersize=8,
+                            markerfacecolor="white",
+                            color=loss_color(loss),
+                            zorder=4,
+                        )
                     ax.errorbar(
                         grp["lr"],
                         y,
-                        yerr=Z * grp["mcse"].fillna(0),
+                        yerr=[lower, err],
                         color=loss_color(loss),
                         marker=loss_marker(loss),
                         markersize=5,
@@ -74,6 +98,7 @@ def fig_sgd_steps(rows: pd.DataFrame) -> Figure | None:
                 ax.set_xscale("log")
                 if measure == "risk":
                     ax.set_yscale("log")
+                    ax.set_ylim(top=top * 1.6)
                     ax.set_title(f"n = {int(n)}, k = n steps" if math.isfinite(n) else "")
                 else:
                     ax.set_ylim(-0.05, 1.05)
@@ -91,7 +116,10 @@ def fig_sgd_steps(rows: pd.DataFrame) -> Figure | None:
             for loss in losses
         ]
         handles.append(Line2D([], [], color=THEORY_COLOR, lw=3.2, alpha=0.35, label="exact theory"))
-        _header(fig, "SGD with one row per step, one pass over fresh data", handles)
+        title = "SGD with one row per step, one pass over fresh data"
+        if clipped:
+            title += f"; △: risk above {top:.3g}, drawn at the top"
+        _header(fig, title, handles)
     return fig
 
 
