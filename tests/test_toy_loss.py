@@ -78,7 +78,7 @@ def test_the_toy_loss_is_in_every_table(study: Path) -> None:
     perf = pd.read_csv(study / "results" / "performance.csv")
     toy = perf[perf.estimator == "toy"]
     assert set(toy.scenario) == set(TINY["scenarios"])
-    assert set(toy.measure) == {*MEASURES, "failure_rate", "test_mse", "test_mae"}
+    assert set(toy.measure) == {*MEASURES, "failure_rate", "risk", "test_mse", "test_mae"}
     table = pd.read_csv(study / "results" / "estimators.csv", keep_default_na=False)
     row = table.set_index("estimator").loc["toy"]
     assert (row["loss"], row["solver"], row["se"], row["method"]) == (

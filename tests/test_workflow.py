@@ -113,12 +113,13 @@ def test_performance_table_covers_every_cell(study: Path):
         for t in ("intercept", "x1", "x2")
         for m in (*MEASURES, "failure_rate")
     }
-    # every estimator's test-set errors on the term model, and the trained members' diagnostics
+    # every estimator's coefficient risk and test-set errors on the term model, and the trained
+    # members' diagnostics
     expected |= {
         (s, e, "model", m)
         for s in TINY["scenarios"]
         for e in members_in(s)
-        for m in ("test_mse", "test_mae")
+        for m in ("risk", "test_mse", "test_mae")
         + (("divergence", "opt_error", "objective_gap") if e.startswith("gd-") else ())
     }
     got = set(perf[["scenario", "estimator", "term", "measure"]].itertuples(index=False, name=None))
@@ -467,7 +468,25 @@ BAD_INPUTS = {
 }
 
 
+#: the cases also run through Snakemake (each a Snakemake start, ≈ 3 s): one of the schema's,
+#: one of the trained estimators' and one of the memory model's checks
+THROUGH_SNAKEMAKE = ("typo", "learning rate 0", "one replicate over the memory budget")
+
+
 @pytest.mark.parametrize("case", BAD_INPUTS)
+def test_invalid_config_is_refused_with_one_message(case: str):
+    """What the workflow's first lines do with the config file (workflow/rules/common.smk:
+    ``load_study`` with the repository's schema; a ConfigError becomes the one message
+    Snakemake prints), on the YAML as written."""
+    from lossstudy.config import SCHEMA_IN_REPOSITORY, ConfigError, load_study
+
+    config, field, allowed = BAD_INPUTS[case]
+    with pytest.raises(ConfigError) as err:
+        load_study(yaml.safe_load(yaml.safe_dump(config)), ROOT / SCHEMA_IN_REPOSITORY)
+    assert field in str(err.value) and allowed in str(err.value)
+
+
+@pytest.mark.parametrize("case", THROUGH_SNAKEMAKE)
 def test_invalid_config_fails_before_any_job(tmp_path: Path, case: str):
     config, field, allowed = BAD_INPUTS[case]
     write_config(tmp_path, config)
