@@ -143,9 +143,13 @@ class _Design:
         """X'1 for every replicate (m×p)."""
         return self.X.sum(axis=1)
 
-    def xb(self, b: np.ndarray) -> np.ndarray:
-        """X b for every replicate: m×p → m×n."""
-        return (self.X @ b[:, :, None])[:, :, 0]
+    def xb(self, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """X b for every replicate: m×p → m×n (into ``out`` if given)."""
+        xb = (self.X @ b[:, :, None])[:, :, 0]
+        if out is None:
+            return xb
+        out[...] = xb
+        return out
 
     def xtv(self, v: np.ndarray) -> np.ndarray:
         """X'v for every replicate: m×n → m×p."""
@@ -173,12 +177,14 @@ class _Design:
 SHARED_BLOCK = 48
 
 
-def _rows_times(Y: np.ndarray, A: np.ndarray) -> np.ndarray:
-    """Y @ A (m×k @ k×q) in fixed-shape blocks of SHARED_BLOCK rows (see SHARED_BLOCK)."""
+def _rows_times(Y: np.ndarray, A: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """Y @ A (m×k @ k×q) in fixed-shape blocks of SHARED_BLOCK rows (see SHARED_BLOCK), into
+    ``out`` (m×q, C-contiguous) if given."""
     m, k = Y.shape
     A = np.ascontiguousarray(A)
     Y = np.ascontiguousarray(Y)
-    out = np.empty((m, A.shape[1]))
+    if out is None:
+        out = np.empty((m, A.shape[1]))
     full = m - m % SHARED_BLOCK
     for s in range(0, full, SHARED_BLOCK):  # whole blocks in place (BLAS packs its operands)
         np.matmul(Y[s : s + SHARED_BLOCK], A, out=out[s : s + SHARED_BLOCK])
@@ -221,8 +227,8 @@ class _SharedX:
     def colsums(self) -> np.ndarray:
         return np.broadcast_to(self.X.sum(axis=0), (self.m, self.p))
 
-    def xb(self, b: np.ndarray) -> np.ndarray:
-        return _rows_times(b, self.Xt)
+    def xb(self, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        return _rows_times(b, self.Xt, out)
 
     def xtv(self, v: np.ndarray) -> np.ndarray:
         return _rows_times(v, self.X)

@@ -32,61 +32,60 @@ HUBER_COLLAPSE = 1e-7
 HUBER_REPLAY_RTOL = 1e-11
 
 
-def _huber_deviance(a: np.ndarray, k: float) -> np.ndarray:
-    """Row sums of HuberT.rho at |z| = a: with c = min(a, k), ρ = c·(a − c/2)."""
-    c = np.minimum(a, k)
-    t = 0.5 * c
-    np.subtract(a, t, out=t)
-    return np.einsum("rn,rn->r", c, t)
+def _row_mad(a: np.ndarray, buf: np.ndarray) -> np.ndarray:
+    """``np.median(a / MAD_C, axis=1)`` (a finite), bit for bit, partitioning a copy of a in
+    ``buf`` (same shape).
 
-
-def _row_median(a: np.ndarray) -> np.ndarray:
-    """np.median(a, axis=1), bit for bit, with one partition instead of two."""
+    Why: the IRLS re-estimates its MAD scale every step and the median is then its largest
+    cost. x ↦ x / MAD_C is monotone in floating point, so the order statistics of a / MAD_C are
+    those of a, divided: only they are divided, and the partition runs in place in a reused
+    buffer instead of on two fresh m×n arrays.
+    """
     n = a.shape[1]
     h = n // 2
+    np.copyto(buf, a)
     if n % 2:
-        return np.partition(a, h, axis=1)[:, h]
-    part = np.partition(a, h - 1, axis=1)
-    return (part[:, h - 1] + part[:, h:].min(axis=1)) / 2
+        buf.partition(h, axis=1)
+        return buf[:, h] / MAD_C
+    buf.partition(h - 1, axis=1)
+    return (buf[:, h - 1] / MAD_C + buf[:, h:].min(axis=1) / MAD_C) / 2
 
 
-#: From this n on, ``_row_median_near`` selects the median inside a bracket around the previous
-#: step's value (below it, one partition per row costs about as much).
-BRACKET_MIN_N = 200
+class _Scratch:
+    """The m×n buffers of one IRLS run, reused by every step; views of their first rows once
+    finished rows are dropped (C-contiguous, like fresh arrays: the same arithmetic)."""
+
+    w: np.ndarray  # the step's weights
+    r: np.ndarray  # residuals
+    ar: np.ndarray  # |residuals|, carried to the next step
+    t: np.ndarray  # scratch
+    u: np.ndarray  # scratch
+
+    def __init__(self, m: int, n: int) -> None:
+        self._bufs = {name: np.empty((m, n)) for name in ("w", "r", "ar", "t", "u")}
+        self.rows = m
+        self._views()
+
+    def _views(self) -> None:
+        for name, buf in self._bufs.items():
+            setattr(self, name, buf[: self.rows])
+
+    def shrink(self, ar: np.ndarray) -> np.ndarray:
+        """Keep the first ``len(ar)`` rows; ``ar`` (the rows kept) becomes the new ``self.ar``."""
+        self.rows = ar.shape[0]
+        self._views()
+        self.ar[...] = ar
+        return self.ar
 
 
-def _row_median_near(a: np.ndarray, guess: np.ndarray, rel: np.ndarray) -> np.ndarray:
-    """``_row_median(a)``, bit for bit, for rows whose median lies within guess·(1 ± rel).
-
-    Why: the IRLS re-estimates its MAD scale every step and a partition of each row is then
-    its largest cost at n ≈ 1000; the scale moves little between steps, so counting the
-    entries below the bracket and sorting the few inside it finds the same order statistics
-    in a few passes. Rows whose median left the bracket are partitioned as before.
-    """
-    m, n = a.shape
-    h = n // 2
-    k_lo, k_hi = (h, h) if n % 2 else (h - 1, h)  # the order statistics the median needs
-    lo = (guess * (1.0 - rel))[:, None]
-    hi = (guess * (1.0 + rel))[:, None]
-    below = np.count_nonzero(a < lo, axis=1)
-    inside = a <= hi
-    inside &= a >= lo
-    count = np.count_nonzero(inside, axis=1)
-    ok = (below <= k_lo) & (below + count > k_hi) & (count <= 256)
-    out = np.empty(m)
-    if ok.any():
-        rows, cols = np.nonzero(inside[ok])
-        width = int(count[ok].max())
-        start = np.cumsum(count[ok]) - count[ok]
-        buf = np.full((int(ok.sum()), width), np.inf)
-        buf[rows, np.arange(rows.size) - start[rows]] = a[np.flatnonzero(ok)[rows], cols]
-        buf.sort(axis=1)
-        sel = np.arange(buf.shape[0])
-        first = buf[sel, k_lo - below[ok]]
-        out[ok] = first if k_lo == k_hi else (first + buf[sel, k_hi - below[ok]]) / 2
-    if not ok.all():
-        out[~ok] = _row_median(a[~ok])
-    return out
+def _deviance(ar: np.ndarray, wscale: np.ndarray, k: float, work: _Scratch) -> np.ndarray:
+    """Row sums of HuberT.rho at |z| = ar / wscale: with c = min(a, k), ρ = c·(a − c/2); in
+    ``work``'s buffers t, u, w (w: the step's weights, no longer needed by then)."""
+    a = np.divide(ar, wscale[:, None], out=work.t)
+    c = np.minimum(a, k, out=work.u)
+    t = np.multiply(c, 0.5, out=work.w)
+    np.subtract(a, t, out=t)
+    return np.einsum("rn,rn->r", c, t)
 
 
 def _irls(
@@ -101,20 +100,22 @@ def _irls(
 
     ``refine`` adds a step of iterative refinement to every weighted least-squares solve: a
     second, more accurate arithmetic path used to detect rounding-sensitive trajectories.
+    Every step writes its m×n arrays into the same few buffers (``_Scratch``): fresh ones
+    would cost page faults on every step.
     """
     m, n = y.shape
     p = D.p
     df_resid = float(n - p)
+    work = _Scratch(m, n)
     # start: OLS (statsmodels: WLS with unit weights, solved through pinv), refined
     b = chol0.solve(D.xtv(y))
     b = b + chol0.solve(D.xtv(y - D.xb(b)))
     r = y - D.xb(b)
-    ar = np.abs(r)
+    ar = np.abs(r, out=work.ar)
     wscale = np.einsum("rn,rn->r", r, r) / df_resid
-    dev = _huber_deviance(ar / wscale[:, None], k)
-    scale = _row_median(ar / MAD_C)
+    dev = _deviance(ar, wscale, k, work)
+    scale = _row_mad(ar, work.t)
     floor = HUBER_COLLAPSE * scale
-    rel = np.full(m, 0.1)  # bracket of the next scale, relative to the last one
     iteration = np.ones(m, dtype=np.int64)
 
     out_b = np.full((m, p), np.nan)
@@ -130,26 +131,19 @@ def _irls(
         # RLM breaks (with a ConvergenceWarning) on a zero scale: leave that to the reference
         zero = ~(scale > 0.0) | ~(wscale > 0.0) | ~np.isfinite(wscale)
         # HuberT.weights(r/scale): 1 where |z| ≤ k, else k/|z| (= min(k/|z|, 1) exactly)
-        wts = np.divide(ar, scale[:, None], out=ar)
+        wts = np.divide(ar, scale[:, None], out=work.w)
         np.divide(k, wts, out=wts)
         np.minimum(wts, 1.0, out=wts)
         wts[zero] = 1.0
         ch = _Chol(Dw.gram(wts), p)
-        b = ch.solve(Dw.xtv(wts * yw))
+        b = ch.solve(Dw.xtv(np.multiply(wts, yw, out=work.t)))
         if refine:
             b += ch.solve(Dw.xtv(wts * (yw - Dw.xb(b))))
-        r = yw - Dw.xb(b)
+        r = np.subtract(yw, Dw.xb(b, out=work.r), out=work.r)
         wscale = np.einsum("rn,rn,rn->r", wts, r, r) / df_resid
-        ar = np.abs(r)
-        if n >= BRACKET_MIN_N:
-            prev = scale
-            scale = _row_median_near(ar / MAD_C, prev, rel)
-            with np.errstate(all="ignore"):
-                rel = np.clip(3.0 * np.abs(scale - prev) / prev, 0.01, 0.1)
-            rel[~np.isfinite(rel)] = 0.1
-        else:
-            scale = _row_median(ar / MAD_C)
-        dev_new = _huber_deviance(ar / wscale[:, None], k)
+        ar = np.abs(r, out=work.ar)
+        scale = _row_mad(ar, work.t)
+        dev_new = _deviance(ar, wscale, k, work)
         iteration += 1
         converged = ~(np.abs(dev_new - dev) > RLM_TOL) | (iteration >= maxiter)
         dev = dev_new
@@ -171,8 +165,9 @@ def _irls(
                 keep = live
                 idx = idx[keep]
                 Dw = Dw.take(keep)
-                yw, r, ar, b = yw[keep], r[keep], ar[keep], b[keep]
-                wscale, scale, dev, rel = wscale[keep], scale[keep], dev[keep], rel[keep]
+                yw = yw[keep]
+                ar = work.shrink(ar[keep])
+                wscale, scale, dev = wscale[keep], scale[keep], dev[keep]
                 iteration, floor, live = iteration[keep], floor[keep], live[keep]
     return out_b, out_r, out_scale, out_iter, refer
 
