@@ -8,6 +8,8 @@ go to the reference.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from lossstudy import estimators
@@ -30,6 +32,10 @@ HUBER_COLLAPSE = 1e-7
 #: Largest relative disagreement between two arithmetic paths of an IRLS that stopped at
 #: maxiter before the row is called rounding-sensitive and handed to the reference.
 HUBER_REPLAY_RTOL = 1e-11
+#: Steps after which the rows still iterating get their refined twin (``_irls``): by then most
+#: rows have converged (median ≈ 17 steps), and a fit that reaches maxiter is re-run alongside
+#: instead of after it.
+HUBER_TWIN_AT = 30
 
 
 def _row_mad(a: np.ndarray, buf: np.ndarray) -> np.ndarray:
@@ -70,9 +76,12 @@ class _Scratch:
         for name, buf in self._bufs.items():
             setattr(self, name, buf[: self.rows])
 
-    def shrink(self, ar: np.ndarray) -> np.ndarray:
-        """Keep the first ``len(ar)`` rows; ``ar`` (the rows kept) becomes the new ``self.ar``."""
+    def hold(self, ar: np.ndarray) -> np.ndarray:
+        """Resize to ``len(ar)`` rows (new buffers only if they grow); ``ar``, the rows' new
+        |residuals|, becomes ``self.ar``."""
         self.rows = ar.shape[0]
+        if self.rows > self._bufs["ar"].shape[0]:
+            self._bufs = {name: np.empty((self.rows, ar.shape[1])) for name in self._bufs}
         self._views()
         self.ar[...] = ar
         return self.ar
@@ -88,6 +97,17 @@ def _deviance(ar: np.ndarray, wscale: np.ndarray, k: float, work: _Scratch) -> n
     return np.einsum("rn,rn->r", c, t)
 
 
+@dataclass
+class _Twins:
+    """The refined re-runs (``_irls``'s twins), by replicate: β, iterations, handed to the
+    reference, and whether the replicate got a twin at all."""
+
+    b: np.ndarray
+    iteration: np.ndarray
+    refer: np.ndarray
+    has: np.ndarray
+
+
 def _irls(
     D: AnyDesign,
     y: np.ndarray,
@@ -95,11 +115,19 @@ def _irls(
     maxiter: int,
     chol0: _Chol,
     refine: bool = False,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """RLM's IRLS loop for every row; returns (β, residuals, MAD scale, iterations, refer).
+    twin_at: int | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, _Twins]:
+    """RLM's IRLS loop for every row; returns (β, residuals, MAD scale, iterations, refer,
+    twins).
 
     ``refine`` adds a step of iterative refinement to every weighted least-squares solve: a
     second, more accurate arithmetic path used to detect rounding-sensitive trajectories.
+    With ``twin_at``, every row still iterating after that many steps gets a twin: the same
+    replicate re-run from its start with refined solves, in the same working arrays, dropped
+    as soon as its original converges. Why: a fit that stops at maxiter needs that re-run
+    (``_huber``), and run afterwards it costs another maxiter steps for a handful of rows,
+    steps whose cost is numpy's per-call overhead, not arithmetic. Each row's bits do not
+    depend on the rows beside it, so a twin computes what the separate re-run would.
     Every step writes its m×n arrays into the same few buffers (``_Scratch``): fresh ones
     would cost page faults on every step.
     """
@@ -117,17 +145,39 @@ def _irls(
     scale = _row_mad(ar, work.t)
     floor = HUBER_COLLAPSE * scale
     iteration = np.ones(m, dtype=np.int64)
+    start = (ar.copy(), wscale, dev, scale, floor) if twin_at is not None else None
 
     out_b = np.full((m, p), np.nan)
     out_r = np.full((m, n), np.nan)
     out_scale = np.full(m, np.nan)
     out_iter = np.zeros(m, dtype=np.int64)
     refer = np.zeros(m, dtype=bool)
+    tw = _Twins(np.full((m, p), np.nan), np.zeros(m, dtype=np.int64), np.zeros(m, dtype=bool),
+                np.zeros(m, dtype=bool))  # fmt: skip
+    cancel = np.zeros(m, dtype=bool)  # replicates whose twin is no longer needed
 
     idx = np.arange(m)  # working rows → replicate
+    twin = np.zeros(m, dtype=bool)  # working rows that are twins
     live = np.ones(m, dtype=bool)  # working rows still iterating (the rest are recorded)
     Dw, yw = D, y
+    steps = 0
     while live.any():
+        if start is not None and steps == twin_at:
+            sel = np.flatnonzero(live)  # no twins yet: every live row is an original
+            reps = idx[sel]
+            Dw = Dw.take(np.concatenate([np.arange(idx.size), sel]))
+            idx = np.concatenate([idx, reps])
+            twin = np.concatenate([twin, np.ones(sel.size, dtype=bool)])
+            live = np.concatenate([live, np.ones(sel.size, dtype=bool)])
+            yw = np.concatenate([yw, yw[sel]])
+            ar = work.hold(np.concatenate([ar, start[0][reps]]))
+            wscale, dev, scale, floor = (
+                np.concatenate([now, first[reps]])
+                for now, first in zip((wscale, dev, scale, floor), start[1:], strict=True)
+            )
+            iteration = np.concatenate([iteration, np.ones(sel.size, dtype=np.int64)])
+            tw.has[reps] = True
+        steps += 1
         # RLM breaks (with a ConvergenceWarning) on a zero scale: leave that to the reference
         zero = ~(scale > 0.0) | ~(wscale > 0.0) | ~np.isfinite(wscale)
         # HuberT.weights(r/scale): 1 where |z| ≤ k, else k/|z| (= min(k/|z|, 1) exactly)
@@ -139,6 +189,8 @@ def _irls(
         b = ch.solve(Dw.xtv(np.multiply(wts, yw, out=work.t)))
         if refine:
             b += ch.solve(Dw.xtv(wts * (yw - Dw.xb(b))))
+        elif twin.any():
+            b = np.where(twin[:, None], b + ch.solve(Dw.xtv(wts * (yw - Dw.xb(b)))), b)
         r = np.subtract(yw, Dw.xb(b, out=work.r), out=work.r)
         wscale = np.einsum("rn,rn,rn->r", wts, r, r) / df_resid
         ar = np.abs(r, out=work.ar)
@@ -151,25 +203,35 @@ def _irls(
         bad = live & (zero | ~ch.ok | ~(scale >= floor))
         done = live & (converged | bad)
         bad |= done & ~(scale > 0.0)  # RLM's sresid is 0 when the scale is 0
-        refer[idx[bad]] = True
         if done.any():
-            fin = done & ~bad
+            orig = done & ~twin
+            refer[idx[bad & orig]] = True
+            fin = orig & ~bad
             out_b[idx[fin]] = b[fin]
             out_r[idx[fin]] = r[fin]
             out_scale[idx[fin]] = scale[fin]
             out_iter[idx[fin]] = iteration[fin]
             live &= ~done
+            if start is not None:
+                tdone = done & twin
+                tw.refer[idx[tdone & bad]] = True
+                tfin = tdone & ~bad
+                tw.b[idx[tfin]] = b[tfin]
+                tw.iteration[idx[tfin]] = iteration[tfin]
+                # a twin matters only for an original stopped at maxiter
+                cancel[idx[orig & (bad | (iteration < maxiter))]] = True
+                live &= ~(twin & cancel[idx])
             if not live.any():
                 break
             if _compact_now(live):
                 keep = live
-                idx = idx[keep]
+                idx, twin = idx[keep], twin[keep]
                 Dw = Dw.take(keep)
                 yw = yw[keep]
-                ar = work.shrink(ar[keep])
+                ar = work.hold(ar[keep])
                 wscale, scale, dev = wscale[keep], scale[keep], dev[keep]
                 iteration, floor, live = iteration[keep], floor[keep], live[keep]
-    return out_b, out_r, out_scale, out_iter, refer
+    return out_b, out_r, out_scale, out_iter, refer, tw
 
 
 def _huber(
@@ -192,13 +254,20 @@ def _huber(
     maxiter = int(estimators.HUBER_MAXITER)
     df_resid = float(n - p)
     f = _Fits.empty(m, p)
-    out_b, out_r, out_scale, out_iter, f.refer = _irls(D, y, k, maxiter, chol0)
+    out_b, out_r, out_scale, out_iter, f.refer, tw = _irls(
+        D, y, k, maxiter, chol0, twin_at=HUBER_TWIN_AT
+    )
     stopped = (out_iter >= maxiter) & ~f.refer
     if stopped.any():
         sel = np.flatnonzero(stopped)
-        Ds = D.take(sel)
-        ch = _Chol(_packed(Ds.gram_full()), p)
-        b2, _, _, it2, ref2 = _irls(Ds, y[sel], k, maxiter, ch, refine=True)
+        b2, it2, ref2 = tw.b[sel], tw.iteration[sel], tw.refer[sel]
+        late = np.flatnonzero(~tw.has[sel])  # stopped before the twins started (tiny maxiter)
+        if late.size:
+            Ds = D.take(sel[late])
+            ch = _Chol(_packed(Ds.gram_full()), p)
+            b2[late], _, _, it2[late], ref2[late], _ = _irls(
+                Ds, y[sel[late]], k, maxiter, ch, refine=True
+            )
         tol = HUBER_REPLAY_RTOL * np.maximum(1.0, np.abs(out_b[sel]).max(axis=1))
         unstable = ref2 | (it2 != out_iter[sel]) | ~(np.abs(b2 - out_b[sel]).max(axis=1) <= tol)
         f.refer[sel[unstable]] = True
