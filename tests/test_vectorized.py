@@ -402,6 +402,43 @@ def test_huber_replay_of_fits_stopped_at_maxiter(monkeypatch: pytest.MonkeyPatch
     assert info.reference_fallback >= stopped
 
 
+@pytest.mark.parametrize("fixed", [True, False])
+def test_huber_twins_equal_a_separate_replay(monkeypatch: pytest.MonkeyPatch, fixed: bool) -> None:
+    """The refined re-runs that ride along in the main loop (twins) give, bit for bit, what
+    the re-run after it gives (twins started too late for maxiter): same fits, statuses,
+    replays and hand-overs, on data where fits stop at maxiter."""
+    monkeypatch.setattr(estimators, "HUBER_MAXITER", 50)
+    knobs = {"n": 25, "heteroskedasticity": {"strength": 9.0}, "design": {"fixed": fixed}}
+    data = make(knobs, reps=100, seed=5, sid="e")
+    runs = []
+    for twin_at in (vectorized.huber.HUBER_TWIN_AT, 10**9):
+        monkeypatch.setattr(vectorized.huber, "HUBER_TWIN_AT", twin_at)
+        info = EngineInfo()
+        runs.append((fit_dataset_vectorized(data, SPECS["huber"], LEVEL, info=info), info))
+    (twins, info_t), (after, info_a) = runs
+    assert (after.status == NOT_CONVERGED).sum() >= 1 and info_a.huber_replayed >= 1
+    for field in ("estimate", "std_error", "ci_low", "ci_high", "status", "message"):
+        assert np.array_equal(getattr(twins, field), getattr(after, field)), field
+    assert info_t == info_a
+    # and the twins' own numbers are the re-run's, bit for bit (not merely as good)
+    from lossstudy.vectorized._linalg import _Chol, _Design, _packed, _SharedX
+
+    irls = vectorized.huber._irls
+    D = _SharedX(data.X, 100) if fixed else _Design(np.ascontiguousarray(data.X))
+    with np.errstate(all="ignore"):
+        b, _, _, it, ref, tw = irls(
+            D, data.y, 1.345, 50, _Chol(_packed(D.gram_full()), 5), False, 30
+        )
+        stop = np.flatnonzero((it >= 50) & ~ref)
+        Ds = D.take(stop)
+        b2, _, _, it2, ref2, _ = irls(
+            Ds, data.y[stop], 1.345, 50, _Chol(_packed(Ds.gram_full()), 5), refine=True
+        )
+    assert stop.size >= 1 and tw.has[stop].all()
+    assert np.array_equal(tw.b[stop], b2) and np.array_equal(tw.iteration[stop], it2)
+    assert np.array_equal(tw.refer[stop], ref2) and not np.array_equal(b2, b[stop])
+
+
 # --------------------------------------------------------------------------- LAD machinery
 
 
@@ -632,17 +669,18 @@ def test_fixed_design_shared_path_refers_non_finite_responses() -> None:
 
 
 def test_selection_shortcuts_equal_numpy_bit_for_bit() -> None:
-    """Huber's bracketed median and LAD's sorted quartiles are np.median / np.percentile
-    exactly: odd and even n, ties, brackets that miss (partitioned instead) and that hit."""
+    """Huber's MAD (order statistics of |r|, then divided) and LAD's sorted quartiles are
+    np.median / np.percentile exactly: odd and even n, ties, values that round alike once
+    divided, infinities."""
+    from lossstudy.vectorized.huber import MAD_C, _row_mad
+
     rng = np.random.default_rng(8)
-    for n in (7, 8, 200, 201, 1000, 3001):
+    for n in (7, 8, 25, 200, 201, 1000):
         a = np.abs(rng.standard_t(3, (40, n)))
         a[:4, : n // 2 + 2] = 1.0  # ties across the middle
-        med = np.median(a, axis=1)
-        for shift, rel in ((0.0, 0.01), (0.004, 0.01), (0.3, 0.01), (0.05, 0.1)):
-            guess = med * (1.0 + shift * rng.uniform(-1, 1, 40))
-            got = vectorized.huber._row_median_near(a, guess, np.full(40, rel))
-            assert np.array_equal(got, med), (n, shift, rel)
+        a[4, n // 2 :] = np.nextafter(a[4, n // 2 :], 2.0)  # neighbours that divide alike
+        a[5, :3] = np.inf
+        assert np.array_equal(_row_mad(a, np.empty_like(a)), np.median(a / MAD_C, axis=1)), n
         e = rng.standard_t(3, (40, n))
         e[:3, :5] = 0.0
         assert np.array_equal(np.stack(vectorized.lad._quartiles(e)), np.percentile(e, [75, 25], 1))

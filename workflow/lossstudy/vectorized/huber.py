@@ -8,6 +8,8 @@ go to the reference.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from lossstudy import estimators
@@ -30,63 +32,80 @@ HUBER_COLLAPSE = 1e-7
 #: Largest relative disagreement between two arithmetic paths of an IRLS that stopped at
 #: maxiter before the row is called rounding-sensitive and handed to the reference.
 HUBER_REPLAY_RTOL = 1e-11
+#: Steps after which the rows still iterating get their refined twin (``_irls``): by then most
+#: rows have converged (median ≈ 17 steps), and a fit that reaches maxiter is re-run alongside
+#: instead of after it.
+HUBER_TWIN_AT = 30
 
 
-def _huber_deviance(a: np.ndarray, k: float) -> np.ndarray:
-    """Row sums of HuberT.rho at |z| = a: with c = min(a, k), ρ = c·(a − c/2)."""
-    c = np.minimum(a, k)
-    t = 0.5 * c
+def _row_mad(a: np.ndarray, buf: np.ndarray) -> np.ndarray:
+    """``np.median(a / MAD_C, axis=1)`` (a finite), bit for bit, partitioning a copy of a in
+    ``buf`` (same shape).
+
+    Why: the IRLS re-estimates its MAD scale every step and the median is then its largest
+    cost. x ↦ x / MAD_C is monotone in floating point, so the order statistics of a / MAD_C are
+    those of a, divided: only they are divided, and the partition runs in place in a reused
+    buffer instead of on two fresh m×n arrays.
+    """
+    n = a.shape[1]
+    h = n // 2
+    np.copyto(buf, a)
+    if n % 2:
+        buf.partition(h, axis=1)
+        return buf[:, h] / MAD_C
+    buf.partition(h - 1, axis=1)
+    return (buf[:, h - 1] / MAD_C + buf[:, h:].min(axis=1) / MAD_C) / 2
+
+
+class _Scratch:
+    """The m×n buffers of one IRLS run, reused by every step; views of their first rows once
+    finished rows are dropped (C-contiguous, like fresh arrays: the same arithmetic)."""
+
+    w: np.ndarray  # the step's weights
+    r: np.ndarray  # residuals
+    ar: np.ndarray  # |residuals|, carried to the next step
+    t: np.ndarray  # scratch
+    u: np.ndarray  # scratch
+
+    def __init__(self, m: int, n: int) -> None:
+        self._bufs = {name: np.empty((m, n)) for name in ("w", "r", "ar", "t", "u")}
+        self.rows = m
+        self._views()
+
+    def _views(self) -> None:
+        for name, buf in self._bufs.items():
+            setattr(self, name, buf[: self.rows])
+
+    def hold(self, ar: np.ndarray) -> np.ndarray:
+        """Resize to ``len(ar)`` rows (new buffers only if they grow); ``ar``, the rows' new
+        |residuals|, becomes ``self.ar``."""
+        self.rows = ar.shape[0]
+        if self.rows > self._bufs["ar"].shape[0]:
+            self._bufs = {name: np.empty((self.rows, ar.shape[1])) for name in self._bufs}
+        self._views()
+        self.ar[...] = ar
+        return self.ar
+
+
+def _deviance(ar: np.ndarray, wscale: np.ndarray, k: float, work: _Scratch) -> np.ndarray:
+    """Row sums of HuberT.rho at |z| = ar / wscale: with c = min(a, k), ρ = c·(a − c/2); in
+    ``work``'s buffers t, u, w (w: the step's weights, no longer needed by then)."""
+    a = np.divide(ar, wscale[:, None], out=work.t)
+    c = np.minimum(a, k, out=work.u)
+    t = np.multiply(c, 0.5, out=work.w)
     np.subtract(a, t, out=t)
     return np.einsum("rn,rn->r", c, t)
 
 
-def _row_median(a: np.ndarray) -> np.ndarray:
-    """np.median(a, axis=1), bit for bit, with one partition instead of two."""
-    n = a.shape[1]
-    h = n // 2
-    if n % 2:
-        return np.partition(a, h, axis=1)[:, h]
-    part = np.partition(a, h - 1, axis=1)
-    return (part[:, h - 1] + part[:, h:].min(axis=1)) / 2
+@dataclass
+class _Twins:
+    """The refined re-runs (``_irls``'s twins), by replicate: β, iterations, handed to the
+    reference, and whether the replicate got a twin at all."""
 
-
-#: From this n on, ``_row_median_near`` selects the median inside a bracket around the previous
-#: step's value (below it, one partition per row costs about as much).
-BRACKET_MIN_N = 200
-
-
-def _row_median_near(a: np.ndarray, guess: np.ndarray, rel: np.ndarray) -> np.ndarray:
-    """``_row_median(a)``, bit for bit, for rows whose median lies within guess·(1 ± rel).
-
-    Why: the IRLS re-estimates its MAD scale every step and a partition of each row is then
-    its largest cost at n ≈ 1000; the scale moves little between steps, so counting the
-    entries below the bracket and sorting the few inside it finds the same order statistics
-    in a few passes. Rows whose median left the bracket are partitioned as before.
-    """
-    m, n = a.shape
-    h = n // 2
-    k_lo, k_hi = (h, h) if n % 2 else (h - 1, h)  # the order statistics the median needs
-    lo = (guess * (1.0 - rel))[:, None]
-    hi = (guess * (1.0 + rel))[:, None]
-    below = np.count_nonzero(a < lo, axis=1)
-    inside = a <= hi
-    inside &= a >= lo
-    count = np.count_nonzero(inside, axis=1)
-    ok = (below <= k_lo) & (below + count > k_hi) & (count <= 256)
-    out = np.empty(m)
-    if ok.any():
-        rows, cols = np.nonzero(inside[ok])
-        width = int(count[ok].max())
-        start = np.cumsum(count[ok]) - count[ok]
-        buf = np.full((int(ok.sum()), width), np.inf)
-        buf[rows, np.arange(rows.size) - start[rows]] = a[np.flatnonzero(ok)[rows], cols]
-        buf.sort(axis=1)
-        sel = np.arange(buf.shape[0])
-        first = buf[sel, k_lo - below[ok]]
-        out[ok] = first if k_lo == k_hi else (first + buf[sel, k_hi - below[ok]]) / 2
-    if not ok.all():
-        out[~ok] = _row_median(a[~ok])
-    return out
+    b: np.ndarray
+    iteration: np.ndarray
+    refer: np.ndarray
+    has: np.ndarray
 
 
 def _irls(
@@ -96,60 +115,87 @@ def _irls(
     maxiter: int,
     chol0: _Chol,
     refine: bool = False,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """RLM's IRLS loop for every row; returns (β, residuals, MAD scale, iterations, refer).
+    twin_at: int | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, _Twins]:
+    """RLM's IRLS loop for every row; returns (β, residuals, MAD scale, iterations, refer,
+    twins).
 
     ``refine`` adds a step of iterative refinement to every weighted least-squares solve: a
     second, more accurate arithmetic path used to detect rounding-sensitive trajectories.
+    With ``twin_at``, every row still iterating after that many steps gets a twin: the same
+    replicate re-run from its start with refined solves, in the same working arrays, dropped
+    as soon as its original converges. Why: a fit that stops at maxiter needs that re-run
+    (``_huber``), and run afterwards it costs another maxiter steps for a handful of rows,
+    steps whose cost is numpy's per-call overhead, not arithmetic. Each row's bits do not
+    depend on the rows beside it, so a twin computes what the separate re-run would.
+    Every step writes its m×n arrays into the same few buffers (``_Scratch``): fresh ones
+    would cost page faults on every step.
     """
     m, n = y.shape
     p = D.p
     df_resid = float(n - p)
+    work = _Scratch(m, n)
     # start: OLS (statsmodels: WLS with unit weights, solved through pinv), refined
     b = chol0.solve(D.xtv(y))
     b = b + chol0.solve(D.xtv(y - D.xb(b)))
     r = y - D.xb(b)
-    ar = np.abs(r)
+    ar = np.abs(r, out=work.ar)
     wscale = np.einsum("rn,rn->r", r, r) / df_resid
-    dev = _huber_deviance(ar / wscale[:, None], k)
-    scale = _row_median(ar / MAD_C)
+    dev = _deviance(ar, wscale, k, work)
+    scale = _row_mad(ar, work.t)
     floor = HUBER_COLLAPSE * scale
-    rel = np.full(m, 0.1)  # bracket of the next scale, relative to the last one
     iteration = np.ones(m, dtype=np.int64)
+    start = (ar.copy(), wscale, dev, scale, floor) if twin_at is not None else None
 
     out_b = np.full((m, p), np.nan)
     out_r = np.full((m, n), np.nan)
     out_scale = np.full(m, np.nan)
     out_iter = np.zeros(m, dtype=np.int64)
     refer = np.zeros(m, dtype=bool)
+    tw = _Twins(np.full((m, p), np.nan), np.zeros(m, dtype=np.int64), np.zeros(m, dtype=bool),
+                np.zeros(m, dtype=bool))  # fmt: skip
+    cancel = np.zeros(m, dtype=bool)  # replicates whose twin is no longer needed
 
     idx = np.arange(m)  # working rows → replicate
+    twin = np.zeros(m, dtype=bool)  # working rows that are twins
     live = np.ones(m, dtype=bool)  # working rows still iterating (the rest are recorded)
     Dw, yw = D, y
+    steps = 0
     while live.any():
+        if start is not None and steps == twin_at:
+            sel = np.flatnonzero(live)  # no twins yet: every live row is an original
+            reps = idx[sel]
+            Dw = Dw.take(np.concatenate([np.arange(idx.size), sel]))
+            idx = np.concatenate([idx, reps])
+            twin = np.concatenate([twin, np.ones(sel.size, dtype=bool)])
+            live = np.concatenate([live, np.ones(sel.size, dtype=bool)])
+            yw = np.concatenate([yw, yw[sel]])
+            ar = work.hold(np.concatenate([ar, start[0][reps]]))
+            wscale, dev, scale, floor = (
+                np.concatenate([now, first[reps]])
+                for now, first in zip((wscale, dev, scale, floor), start[1:], strict=True)
+            )
+            iteration = np.concatenate([iteration, np.ones(sel.size, dtype=np.int64)])
+            tw.has[reps] = True
+        steps += 1
         # RLM breaks (with a ConvergenceWarning) on a zero scale: leave that to the reference
         zero = ~(scale > 0.0) | ~(wscale > 0.0) | ~np.isfinite(wscale)
         # HuberT.weights(r/scale): 1 where |z| ≤ k, else k/|z| (= min(k/|z|, 1) exactly)
-        wts = np.divide(ar, scale[:, None], out=ar)
+        wts = np.divide(ar, scale[:, None], out=work.w)
         np.divide(k, wts, out=wts)
         np.minimum(wts, 1.0, out=wts)
         wts[zero] = 1.0
         ch = _Chol(Dw.gram(wts), p)
-        b = ch.solve(Dw.xtv(wts * yw))
+        b = ch.solve(Dw.xtv(np.multiply(wts, yw, out=work.t)))
         if refine:
             b += ch.solve(Dw.xtv(wts * (yw - Dw.xb(b))))
-        r = yw - Dw.xb(b)
+        elif twin.any():
+            b = np.where(twin[:, None], b + ch.solve(Dw.xtv(wts * (yw - Dw.xb(b)))), b)
+        r = np.subtract(yw, Dw.xb(b, out=work.r), out=work.r)
         wscale = np.einsum("rn,rn,rn->r", wts, r, r) / df_resid
-        ar = np.abs(r)
-        if n >= BRACKET_MIN_N:
-            prev = scale
-            scale = _row_median_near(ar / MAD_C, prev, rel)
-            with np.errstate(all="ignore"):
-                rel = np.clip(3.0 * np.abs(scale - prev) / prev, 0.01, 0.1)
-            rel[~np.isfinite(rel)] = 0.1
-        else:
-            scale = _row_median(ar / MAD_C)
-        dev_new = _huber_deviance(ar / wscale[:, None], k)
+        ar = np.abs(r, out=work.ar)
+        scale = _row_mad(ar, work.t)
+        dev_new = _deviance(ar, wscale, k, work)
         iteration += 1
         converged = ~(np.abs(dev_new - dev) > RLM_TOL) | (iteration >= maxiter)
         dev = dev_new
@@ -157,24 +203,35 @@ def _irls(
         bad = live & (zero | ~ch.ok | ~(scale >= floor))
         done = live & (converged | bad)
         bad |= done & ~(scale > 0.0)  # RLM's sresid is 0 when the scale is 0
-        refer[idx[bad]] = True
         if done.any():
-            fin = done & ~bad
+            orig = done & ~twin
+            refer[idx[bad & orig]] = True
+            fin = orig & ~bad
             out_b[idx[fin]] = b[fin]
             out_r[idx[fin]] = r[fin]
             out_scale[idx[fin]] = scale[fin]
             out_iter[idx[fin]] = iteration[fin]
             live &= ~done
+            if start is not None:
+                tdone = done & twin
+                tw.refer[idx[tdone & bad]] = True
+                tfin = tdone & ~bad
+                tw.b[idx[tfin]] = b[tfin]
+                tw.iteration[idx[tfin]] = iteration[tfin]
+                # a twin matters only for an original stopped at maxiter
+                cancel[idx[orig & (bad | (iteration < maxiter))]] = True
+                live &= ~(twin & cancel[idx])
             if not live.any():
                 break
             if _compact_now(live):
                 keep = live
-                idx = idx[keep]
+                idx, twin = idx[keep], twin[keep]
                 Dw = Dw.take(keep)
-                yw, r, ar, b = yw[keep], r[keep], ar[keep], b[keep]
-                wscale, scale, dev, rel = wscale[keep], scale[keep], dev[keep], rel[keep]
+                yw = yw[keep]
+                ar = work.hold(ar[keep])
+                wscale, scale, dev = wscale[keep], scale[keep], dev[keep]
                 iteration, floor, live = iteration[keep], floor[keep], live[keep]
-    return out_b, out_r, out_scale, out_iter, refer
+    return out_b, out_r, out_scale, out_iter, refer, tw
 
 
 def _huber(
@@ -197,13 +254,20 @@ def _huber(
     maxiter = int(estimators.HUBER_MAXITER)
     df_resid = float(n - p)
     f = _Fits.empty(m, p)
-    out_b, out_r, out_scale, out_iter, f.refer = _irls(D, y, k, maxiter, chol0)
+    out_b, out_r, out_scale, out_iter, f.refer, tw = _irls(
+        D, y, k, maxiter, chol0, twin_at=HUBER_TWIN_AT
+    )
     stopped = (out_iter >= maxiter) & ~f.refer
     if stopped.any():
         sel = np.flatnonzero(stopped)
-        Ds = D.take(sel)
-        ch = _Chol(_packed(Ds.gram_full()), p)
-        b2, _, _, it2, ref2 = _irls(Ds, y[sel], k, maxiter, ch, refine=True)
+        b2, it2, ref2 = tw.b[sel], tw.iteration[sel], tw.refer[sel]
+        late = np.flatnonzero(~tw.has[sel])  # stopped before the twins started (tiny maxiter)
+        if late.size:
+            Ds = D.take(sel[late])
+            ch = _Chol(_packed(Ds.gram_full()), p)
+            b2[late], _, _, it2[late], ref2[late], _ = _irls(
+                Ds, y[sel[late]], k, maxiter, ch, refine=True
+            )
         tol = HUBER_REPLAY_RTOL * np.maximum(1.0, np.abs(out_b[sel]).max(axis=1))
         unstable = ref2 | (it2 != out_iter[sel]) | ~(np.abs(b2 - out_b[sel]).max(axis=1) <= tol)
         f.refer[sel[unstable]] = True
