@@ -10,6 +10,8 @@ import pytest
 from test_theory import study
 
 from lossstudy import theory
+from lossstudy.report.long_tables import TOP_ROWS
+from lossstudy.report.theory_section import theory_section
 from lossstudy.theory.checks import Check, _point_groups
 
 TWINS = {
@@ -122,3 +124,50 @@ def test_flagged_rows_hold_every_flag_largest_z_first():
     out = theory.flagged_rows(table)
     assert len(out) == 4
     assert [str(z) for z in out["z"]] == ["nan", "-9.0", "4.0", "3.5"]
+
+
+def test_report_shows_the_top_flags_and_links_the_csv_that_has_them_all(tmp_path):
+    rows = [
+        {
+            "scenario": "s",
+            "estimator": f"e{i}",
+            "versus": "",
+            "term": "x1",
+            "quantity": "variance",
+            "simulated": 1.0 + i,
+            "mcse": 0.1,
+            "theoretical": 1.0,
+            "relation": "=",
+            "z": 10.0 * i / 3 + 3.5,
+            "kind": "exact",
+            "flag": True,
+            "rel_diff": float(i),
+            "n_used": 100,
+            "note": "",
+        }
+        for i in range(30)
+    ]
+    rows.append({**rows[0], "estimator": "twin", "simulated": 1.0 + 1e-15, "z": 0.0})
+    rows[-1].update(flag=False, note=theory.FLOOR_NOTE)
+    table = pd.DataFrame(rows, columns=list(theory.COLUMNS))
+    csv, flagged_csv = tmp_path / "theory.csv", tmp_path / "theory_flagged.csv"
+    table.to_csv(csv, index=False)
+    theory.flagged_rows(table).to_csv(flagged_csv, index=False)
+    perf = pd.DataFrame({"estimator": ["twin", "e29"], "measure": "bias", "scenario": "s"})
+    scen = pd.DataFrame({"scenario": ["s"], "gauss_markov": ["holds"]})
+    sec = theory_section(csv, None, perf, scen, [{"id": "s"}], {}, "ols", "x1")
+    shown = sec["flagged"]
+    assert sec["n_flagged"] == 30 and shown["total"] == 30 and shown["cut"]
+    assert len(shown["rows"]) == TOP_ROWS < 30
+    assert [r["estimator"] for r in shown["rows"]] == [
+        f"e{i}" for i in range(29, 29 - TOP_ROWS, -1)
+    ]
+    assert shown["href"] == "../results/theory_flagged.csv"
+    # the CSV the link names holds every flag, in the order the report shows the top ones
+    full = pd.read_csv(flagged_csv)
+    assert len(full) == 30 and list(full["estimator"][:TOP_ROWS]) == [
+        r["estimator"] for r in shown["rows"]
+    ]
+    # a rounding difference reads as such, never as "0.000000 ± 0.000000"
+    detail = {r["estimator"]: r for s in sec["scenarios"] for r in s["rows"]}
+    assert detail["twin"]["simulated"] == "= theory (rounding only)" and not detail["twin"]["flag"]

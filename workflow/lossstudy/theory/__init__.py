@@ -399,7 +399,15 @@ def outside_the_theorem(
             if defined and mcse > 0 and (value - 1.0) / mcse > Z_FLAG:
                 cases.append({"scenario": str(r.scenario), "text": format_pm(value, mcse)})
         if cases:
-            out.append({"estimator": name, "method": method, "why": why, "cases": cases})
+            out.append(
+                {
+                    "estimator": name,
+                    "method": method,
+                    "why": why,
+                    "cases": cases,
+                    "n_cases": len(cases),
+                }
+            )
     return out
 
 
