@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ from lossstudy.config import load_study  # noqa: E402
 from lossstudy.methods import write_estimators  # noqa: E402
 from lossstudy.performance import MEASURES  # noqa: E402
 from lossstudy.report import render_report, report_context  # noqa: E402
+from lossstudy.report.long_tables import TOP_ROWS  # noqa: E402
 from lossstudy.studyfile import study_record, write_study  # noqa: E402
 from lossstudy.theory import COLUMNS  # noqa: E402
 
@@ -171,6 +173,31 @@ def check_common(text: str, config: dict[str, Any]) -> None:
     assert "data:image/png;base64," in text
     assert "0123abcd" in text
     assert text.count('<details class="scenario"') == len(config["scenarios"])
+    assert dead_links(text) == []
+
+
+class _Anchors(HTMLParser):
+    """The ids of a page and its internal links (``href="#..."``)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ids: set[str] = set()
+        self.hrefs: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        if a.get("id"):
+            self.ids.add(str(a["id"]))
+        if tag == "a" and str(a.get("href", "")).startswith("#"):
+            self.hrefs.append(str(a["href"])[1:])
+
+
+def dead_links(text: str) -> list[str]:
+    """Internal links of a rendered report that point to no id."""
+    parser = _Anchors()
+    parser.feed(text)
+    assert parser.hrefs, "a report without internal links: the parser saw nothing"
+    return sorted({h for h in parser.hrefs if h not in parser.ids})
 
 
 def test_renders_one_scenario(tmp_path: Path) -> None:
@@ -200,8 +227,14 @@ def test_renders_forty_scenarios_with_renamed_estimators(tmp_path: Path) -> None
     # undefined measures are shown as such, with their (escaped) note
     assert "[0.100 ± 0.010]" in text and "does not exist: no mean &lt;&amp;&gt;" in text
     # failures: only non-zero rates, once per scenario × estimator, with the handling note
+    # (a long table: its top rows, and the rest in performance.csv, linked)
     failures = text.split('id="failures"')[1].split('id="reproducibility"')[0]
-    assert failures.count("2 failed of 50; excluded") == 40
+    assert failures.count("2 failed of 50; excluded") == TOP_ROWS
+    assert f"The top {TOP_ROWS} of 40 estimators with failed fits" in failures
+    assert '<a href="../results/performance.csv">' in failures
+    # the design's long tables: top rows, and the whole table collapsed
+    design = text.split('id="design"')[1].split('id="theory"')[0]
+    assert "All 40 scenarios" in design and '<a href="../results/scenarios.csv">' in design
     # wall time per rule from the benchmark files: fit = 2.5 + 1.5 s
     assert re.search(r"<code>fit</code></td><td class=\"num\">2</td><td class=\"num\">4.0 s", text)
     # method table: loss and parameters from the config

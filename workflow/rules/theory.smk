@@ -12,6 +12,8 @@ rule theory:
             subcategory="theory",
         ),
         skipped="results/theory_skipped.csv",
+        # every flagged row, largest |z| first; the report shows the top rows and links here
+        flagged="results/theory_flagged.csv",
     log:
         "results/logs/theory.log",
     benchmark:

@@ -19,4 +19,5 @@ write_theory(
     snakemake.input.performance,
     snakemake.output.table,
     snakemake.output.skipped,
+    snakemake.output.flagged,
 )

@@ -32,7 +32,8 @@ from lossstudy.moments import moment_rule_table
 from lossstudy.studyfile import anchors, read_estimators, read_study, sweep_members
 
 from . import design
-from .figures_section import embedded_figures
+from .figures_section import embedded_figures, per_sweep_names
+from .long_tables import TOP_ROWS
 from .provenance import REPO_ROOT, benchmarks, git_commit, versions
 from .results import failures, scenario_results
 from .sweeps_section import front_page, read_scoreboard, sweeps_section
@@ -104,6 +105,10 @@ def report_context(
         board, scen_all, reference, crossovers_csv, optima_csv, training_verdict=training
     )
     front["figure"] = next((f for f in figs if f["name"] == "scoreboard"), None)
+    drawn = {f["anchor"] for f in figs}
+    for c in front.get("sentences", []):  # a figure that was not drawn: no link to it
+        if str(c.get("link", "")).startswith("fig-") and c["link"] not in drawn:
+            c["link"] = "answer"
     shown = {f["name"] for f in training.get("figures", [])}  # in its own section
     bench, bench_total = benchmarks(benchmarks_dir)
     roles = estimator_roles(est_names, estimators)
@@ -137,6 +142,8 @@ def report_context(
         "replicates": design.replicate_rows(scen, study.get("replicates"), level),
         "results": scenario_results(perf, scen_rows, est_names, term, level),
         "figures": [f for f in figs if f["name"] != "scoreboard" and f["name"] not in shown],
+        "sweep_figure_names": per_sweep_names(figs),
+        "top_rows": TOP_ROWS,
         "training": training,
         "failures": failures(perf_all),
         "sweeps": sweeps_section(crossovers_csv, optima_csv, scen_all, level),

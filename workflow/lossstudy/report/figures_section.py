@@ -21,7 +21,7 @@ from lossstudy.figures import (
 )
 from lossstudy.sweeps.series import sweep_series
 
-__all__ = ["embedded_figures"]
+__all__ = ["embedded_figures", "per_sweep_names"]
 
 
 def _figure(path: Path, captions: Mapping[str, str] | None = None) -> dict[str, str] | None:
@@ -103,3 +103,11 @@ def embedded_figures(
     order = {name: i for i, name in enumerate([*CAPTIONS, *captions])}
     figs.sort(key=lambda f: order.get(f["name"], len(order)))
     return figs
+
+
+def per_sweep_names(figs: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The figures drawn once per sweep or per estimator optimum: collapsed in the report (one
+    page each, a dozen of them), the study-wide figures shown."""
+    return [
+        str(f["name"]) for f in figs if str(f["name"]).startswith((SWEEP_PREFIX, OPTIMUM_PREFIX))
+    ]

@@ -12,6 +12,8 @@ import pandas as pd
 from lossstudy.mcse import format_pm
 from lossstudy.measures import BY_NAME, names
 
+from .long_tables import top_rows
+
 __all__ = ["failures", "scenario_results"]
 
 #: the measures of each scenario's table (:mod:`lossstudy.measures`)
@@ -164,11 +166,14 @@ def _prediction_block(
     return {"measures": shown, "labels": [BY_NAME[m].label for m in shown], "rows": rows}
 
 
-def failures(perf: pd.DataFrame) -> list[dict[str, Any]]:
+def failures(perf: pd.DataFrame) -> dict[str, Any]:
+    """Estimators with failed fits, highest failure rate first: the top rows and where the
+    rest are (the ``failure_rate`` rows of ``performance.csv``)."""
     fr = perf[(perf["measure"] == "failure_rate")]
     fr = fr[pd.to_numeric(fr["value"], errors="coerce").fillna(0) > 0]
     fr = fr.drop_duplicates(subset=["scenario", "estimator"], keep="first")
-    return [
+    fr = fr.iloc[np.argsort(-pd.to_numeric(fr["value"]).to_numpy(), kind="stable")]
+    rows = [
         {
             "scenario": r.scenario,
             "estimator": r.estimator,
@@ -178,3 +183,9 @@ def failures(perf: pd.DataFrame) -> list[dict[str, Any]]:
         }
         for r in fr.itertuples(index=False)
     ]
+    return top_rows(
+        rows,
+        "results/performance.csv",
+        "estimators with failed fits, highest rate first",
+        "rows with measure = failure_rate and value > 0",
+    )

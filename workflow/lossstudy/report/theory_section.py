@@ -10,7 +10,9 @@ import numpy as np
 import pandas as pd
 
 from lossstudy.mcse import P_CHANCE, Z_FLAG, format_pm, mcse_digits
-from lossstudy.theory import QUANTITIES, outside_the_theorem
+from lossstudy.theory import FLOOR_NOTE, QUANTITIES, flagged_rows, outside_the_theorem
+
+from .long_tables import top_rows
 
 __all__ = ["theory_section"]
 
@@ -57,7 +59,11 @@ def theory_section(
             "term": r.term,
             "quantity": QUANTITIES.get(r.quantity, r.quantity),
             "kind": r.kind,
-            "simulated": format_pm(float(r.simulated), float(r.mcse)),
+            "simulated": (
+                "= theory (rounding only)"
+                if FLOOR_NOTE in r.note
+                else format_pm(float(r.simulated), float(r.mcse))
+            ),
             "theoretical": theo_text,
             "z": f"{float(r.z):+.1f}" if np.isfinite(r.z) else "--",
             "flag": bool(r.flag),
@@ -117,7 +123,8 @@ def theory_section(
             skipped.append({"check": check, "reason": reason, "where": where})
     gm = scen.loc[scen.get("gauss_markov", pd.Series(dtype=str)).astype(str) == "holds", "scenario"]
     n_exact = int((tab["kind"] == "exact").sum())
-    flagged = tab[tab["flag"]]
+    flagged = flagged_rows(tab)
+    linked = {s["id"] for s in by_scenario}
     return {
         "available": True,
         "z_flag": f"{Z_FLAG:g}",
@@ -129,11 +136,16 @@ def theory_section(
         "n_flagged": len(flagged),
         "n_unexplained": int((flagged["note"] == "").sum()),
         "summary": summary,
-        # a flagged row links to its scenario's detail only where the report shows one
-        "flagged": [
-            {**row(r, None), "linked": r.scenario in {s["id"] for s in by_scenario}}
-            for r in flagged.itertuples(index=False)
-        ],
+        # the largest |z| first; a flagged row links to its scenario's detail only where the
+        # report shows one; all of them are in theory_flagged.csv (the theory job writes it)
+        "flagged": top_rows(
+            [
+                {**row(r, None), "linked": r.scenario in linked}
+                for r in flagged.itertuples(index=False)
+            ],
+            "results/theory_flagged.csv",
+            "flagged comparisons, largest |z| first",
+        ),
         "scenarios": by_scenario,
         "skipped": skipped,
         "outside": outside_the_theorem(perf, list(gm), estimators, reference or None, term),

@@ -110,6 +110,8 @@ from .training import training_checks
 
 __all__ = [
     "COLUMNS",
+    "FLOAT_FLOOR",
+    "FLOOR_NOTE",
     "P_CHANCE",
     "QUANTITIES",
     "KINDS",
@@ -118,7 +120,9 @@ __all__ = [
     "LinearDGP",
     "are_huber",
     "are_lad",
+    "below_floor",
     "compare",
+    "flagged_rows",
     "error_law",
     "huber_asymptotic_variance",
     "linear_dgp",
@@ -181,6 +185,19 @@ FROM_PERFORMANCE = (
 #: exactly 0 or 1 in theory, where the observed SE says nothing about a single departure.
 SCORE_TESTED = ("divergence",)
 SKIPPED_COLUMNS = ("scenario", "check", "estimator", "reason")
+#: A difference at most this share of the values' scale is floating-point rounding, not a
+#: finding (different code paths to the same number differ by ~1e-16 relative).
+FLOAT_FLOOR = 1e-12
+#: The note of a row whose simulated and theoretical values agree to the floating-point floor.
+FLOOR_NOTE = "equal up to floating-point rounding: not a finding"
+
+
+def below_floor(value: float, theoretical: float, scale: float = 0.0) -> bool:
+    """A non-zero difference no larger than ``FLOAT_FLOOR`` × the values' scale (the larger of
+    |value|, |theoretical| and ``scale``, the size of what a difference is taken between)."""
+    diff = abs(value - theoretical)
+    size = max(abs(value), abs(theoretical), abs(scale))
+    return bool(math.isfinite(diff) and 0 < diff <= FLOAT_FLOOR * size)
 
 
 def scenario_checks(
@@ -252,7 +269,9 @@ def compare(
             z = math.nan
             why = "no usable replicates" if n == 0 else "MCSE not computable"
             note = _join(note, "a theoretical certainty missed" if certain else why)
-        if certain:
+        if below_floor(value, c.theoretical, c.scale):
+            z, flag, note = 0.0, False, _join(note, FLOOR_NOTE)
+        elif certain:
             flag = off
         elif c.relation == ">=":
             flag = bool(z < -Z_FLAG)
@@ -380,8 +399,25 @@ def outside_the_theorem(
             if defined and mcse > 0 and (value - 1.0) / mcse > Z_FLAG:
                 cases.append({"scenario": str(r.scenario), "text": format_pm(value, mcse)})
         if cases:
-            out.append({"estimator": name, "method": method, "why": why, "cases": cases})
+            out.append(
+                {
+                    "estimator": name,
+                    "method": method,
+                    "why": why,
+                    "cases": cases,
+                    "n_cases": len(cases),
+                }
+            )
     return out
+
+
+def flagged_rows(table: pd.DataFrame) -> pd.DataFrame:
+    """The flagged rows of a theory table, largest |z| first (NaN z, a missed certainty, first
+    of all): the order the report shows its top rows in and ``theory_flagged.csv`` keeps."""
+    flag = table["flag"].map(lambda v: str(v).strip().lower() in ("true", "1"))
+    out = table[flag.astype(bool)].copy()
+    z = pd.to_numeric(out["z"], errors="coerce").abs().fillna(math.inf)
+    return out.iloc[np.argsort(-z.to_numpy(), kind="stable")].reset_index(drop=True)
 
 
 class _LazyEstimates(Mapping[str, pd.DataFrame]):
@@ -413,9 +449,10 @@ def write_theory(
     performance_csv: str | Path | None,
     out_csv: str | Path,
     out_skipped: str | Path,
+    out_flagged: str | Path | None = None,
 ) -> None:
-    """Read every scenario's estimates and the performance table; write theory.csv and the
-    checks that do not apply."""
+    """Read every scenario's estimates and the performance table; write theory.csv, the
+    checks that do not apply and (``out_flagged``) the flagged rows, largest |z| first."""
     estimates = _LazyEstimates(estimate_files)
     perf = None
     if performance_csv is not None:
@@ -425,6 +462,9 @@ def write_theory(
         table.to_csv(tmp, index=False)
     with atomic_path(out_skipped) as tmp:
         skipped.to_csv(tmp, index=False)
+    if out_flagged is not None:
+        with atomic_path(out_flagged) as tmp:
+            flagged_rows(table).to_csv(tmp, index=False)
     log.info(
         "theory: %d rows (%d exact, %d asymptotic, %d ordering), %d flagged; %d checks skipped",
         len(table),

@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from lossstudy import methods
 from lossstudy.config import term_names
 from lossstudy.dgp import leverage_rows
 from lossstudy.errorlaws import ErrorMoments, error_moments, is_normal
@@ -40,6 +41,9 @@ class Check:
     kind: str
     note: str = ""
     versus: str = ""
+    #: size of the quantities a difference is taken between (a variance for ``variance_excess``),
+    #: the scale of the floating-point floor when the theoretical value is 0; 0 if unknown
+    scale: float = 0.0
 
 
 @dataclass
@@ -125,15 +129,37 @@ def is_trained(spec: Mapping[str, Any]) -> bool:
 
 
 def _point_groups(estimators: Mapping[str, Mapping[str, Any]]) -> dict[str, list[str]]:
-    """First estimator of each set with identical point estimates (OLS classical/HC3) → all;
-    exact fits only (trained members are checked by :mod:`.training`)."""
+    """First estimator of each set with identical point estimates by construction → all; exact
+    fits only (trained members are checked by :mod:`.training`).
+
+    Identity is read from the specs, never from the numbers: one estimator under several SE
+    types (OLS classical, HC3, HAC) and a penalised fit whose strength is 0 (ridge with λ = 0 is
+    OLS) are one estimator, compared with theory once and never with each other."""
     groups: dict[tuple[Any, ...], list[str]] = {}
     for name, spec in estimators.items():
         if is_trained(spec):
             continue
-        key = (spec["method"], tuple(sorted((k, str(v)) for k, v in spec.items() if k != "se")))
-        groups.setdefault(key, []).append(name)
+        groups.setdefault(point_key(spec), []).append(name)
     return {names[0]: names for names in groups.values()}
+
+
+def point_key(spec: Mapping[str, Any]) -> tuple[Any, ...]:
+    """What decides an exact fit's point estimates: its fit (a zero penalty dropped) and its
+    parameters other than ``se`` and the zero strength. Specs the registry cannot resolve fall
+    back to the spec itself without ``se``."""
+    try:
+        r = methods.resolve(spec)
+    except (methods.SpecError, KeyError, TypeError, ValueError):
+        return (
+            spec.get("method"),
+            tuple(sorted((k, str(v)) for k, v in spec.items() if k != "se")),
+        )
+    fit, params = r.fit, {k: v for k, v in r.params.items() if k != "se"}
+    plain = (fit.loss, "none", fit.solver)
+    if fit.strength is not None and not r.penalised() and plain in methods.fits():
+        params.pop(fit.strength, None)
+        fit = methods.fits()[plain]
+    return (fit.key, tuple(sorted((k, str(v)) for k, v in params.items() if v is not None)))
 
 
 def _unbiased_setting(knobs: Mapping[str, Any]) -> tuple[bool, str]:

@@ -61,13 +61,15 @@ def gauss_markov_checks(s: Setting, moments: Mapping[str, tuple[np.ndarray, np.n
                     continue
                 for j, t in enumerate(terms):
                     note = f"{theorem}; Var({name}) − Var({blue}) ≥ 0"
+                    scale = 0.0
                     if name in moments and blue in moments:
                         exact = moments[name][1][j, j] - moments[blue][1][j, j]
                         note += f"; exact expected difference {exact:.4g}"
+                        scale = float(moments[blue][1][j, j])
                     if heavy:
                         note = _join(note, HEAVY_TAILS_NOTE)
                     checks.append(
-                        Check(name, t, "variance_excess", 0.0, ">=", "ordering", note, versus=blue)
+                        Check(name, t, "variance_excess", 0.0, ">=", "ordering", note, blue, scale)
                     )
 
 
@@ -107,12 +109,24 @@ def bayes_checks(s: Setting, moments: Mapping[str, tuple[np.ndarray, np.ndarray]
                     f"Bayes: {bayes} (λ = σ²/τ² = {lam:.4g}) is the posterior mean of the slopes, "
                     "so no estimator has a lower average MSE over the prior"
                 )
+                scale = 0.0
                 if name in moments and bayes in moments:
                     a = _slope_mse(*moments[name])
                     b = _slope_mse(*moments[bayes])
                     note += f"; exact expected difference {a - b:.4g}"
+                    scale = b
                 checks.append(
-                    Check(name, "slopes", "bayes_risk_excess", 0.0, ">=", "ordering", note, bayes)
+                    Check(
+                        name,
+                        "slopes",
+                        "bayes_risk_excess",
+                        0.0,
+                        ">=",
+                        "ordering",
+                        note,
+                        bayes,
+                        scale,
+                    )
                 )
 
 
