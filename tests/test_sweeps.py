@@ -264,7 +264,7 @@ def test_ridge_exact_argmin_is_the_bayes_rule_under_a_gaussian_prior():
 def test_wls_crossing_along_heteroskedasticity_matches_brute_force_moments():
     """Exact Var(OLS)/Var(WLS) of x1 at each swept strength, each cell on its own design: the
     curve's values equal variances computed directly from the design, and its root is the root
-    of the straight lines between them."""
+    of the monotone cubic (PCHIP) through them, as the crossings interpolate."""
     values = [0.0, 0.25, 0.5, 1.0, 2.0]
     study = load_study(
         {
@@ -292,7 +292,10 @@ def test_wls_crossing_along_heteroskedasticity_matches_brute_force_moments():
     exact = [brute(v, k, sid) for v, k, sid in cells]
     assert [curve(v) for v in values] == pytest.approx(exact, rel=1e-10)
     roots = th.roots(curve, th.grid(values))
-    truth = optimize.brentq(lambda g: np.interp(g, values, exact) - 1, 0.0, 2.0)
+    from scipy.interpolate import PchipInterpolator
+
+    join = PchipInterpolator(values, exact)
+    truth = optimize.brentq(lambda g: float(join(g)) - 1, 0.0, 2.0)
     assert len(roots) == 1 and roots[0] == pytest.approx(truth, rel=1e-8)
     assert 0.1 < truth < 1.0  # WLS weighted for strength 2 overtakes OLS well before it
 

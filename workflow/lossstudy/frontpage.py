@@ -37,6 +37,7 @@ from lossstudy.answer.scoreboard import board_rows as board_rows
 from lossstudy.answer.scoreboard import scoreboard as scoreboard
 from lossstudy.answer.scoreboard import who as _who
 from lossstudy.answer.scoreboard import winners as _winners
+from lossstudy.sweeps.words import theory_phrase
 from lossstudy.trained import loss_name, share_text
 
 SENTENCE_COLUMNS = ("key", "text", "link")
@@ -106,9 +107,10 @@ def front_sentences(
                 if not math.isfinite(float(r.crossing)):
                     continue
                 side = "above" if r.better == "above" else "below"
-                theory = f"; theory {_g(float(r.theory))}" if pd.notna(r.theory) else ""
+                theory = theory_phrase(r)
+                finite_n = "finite-n " if getattr(r, "theory_kind", "") == "asymptotic" else ""
                 parts.append(
-                    f"{_code(r.estimator)} {side} {_g(float(r.crossing))} "
+                    f"{_code(r.estimator)} {side} {finite_n}{_g(float(r.crossing))} "
                     f"({_g(float(r.ci_low))}–{_g(float(r.ci_high))}{theory})"
                 )
             if not parts:
@@ -158,6 +160,8 @@ def front_sentences(
                 if bayes
                 else f"exact {_g(float(r.theory))}"
             )
+            if str(getattr(r, "agreement", "")) == "disagrees":
+                theory = f"disagrees with {theory}"
             rows.append(
                 {
                     "key": "optimum",
