@@ -139,7 +139,7 @@ def test_optimum_finds_a_known_minimum_with_an_interval_around_it():
     opt = find_optimum(values, _quadratic_losses(rng, values, 2.4, 2000), rng)
     assert opt.argmin == pytest.approx(2.4, abs=0.05)
     assert opt.ci_low <= 2.4 <= opt.ci_high
-    assert opt.note == ""
+    assert "value swept" not in opt.note  # not at an edge (a coarse-grid flag may be noted)
 
 
 def test_optimum_at_the_edge_says_so():
@@ -335,6 +335,28 @@ def test_series_hold_other_factors_fixed_and_sort_values():
     ]
     assert series[0].values == [3.0, 5.0, 20.0]
     assert series[0].scenarios == ["t-df3-n30", "t-df5-n30", "t-df20-n30"]
+
+
+def test_sentences_word_asymptotic_theory_as_a_limit_and_exact_misses_as_disagreements():
+    base = {"scenario": "t", "knob": "errors.df", "fixed": "n=400", "versus": "ols",
+            "measure": "rel_mse", "bracket_low": 4, "bracket_high": 5, "crossing": 3.8,
+            "ci_low": 3.6, "ci_high": 4.0, "note": "", "better": "below", "values": "3 4 5",
+            "cells": "", "needs_refinement": False}  # fmt: skip
+    cross = pd.DataFrame(
+        [
+            {**base, "estimator": "lad", "theory": 4.68, "theory_kind": "asymptotic",
+             "agreement": "finite-n"},
+            {**base, "estimator": "wls", "theory": 4.3, "theory_kind": "exact",
+             "agreement": "disagrees"},
+            {**base, "estimator": "ridge", "theory": 3.9, "theory_kind": "exact",
+             "agreement": "covered", "needs_refinement": True},
+        ]
+    )  # fmt: skip
+    text = crossover_sentences(cross).set_index("estimator")["text"]
+    assert "finite-n crossing of 3.8 (3.6–4.0) vs asymptotic 4.7" in text["lad"]
+    assert "disagrees with exact theory 4.3" in text["wls"]
+    assert "exact theory 3.9" in text["ridge"] and "disagrees" not in text["ridge"]
+    assert "grid too coarse" in text["ridge"]
 
 
 def test_sentences_trace_to_rows_and_use_the_largest_n():

@@ -37,7 +37,6 @@ from lossstudy.answer.scoreboard import board_rows as board_rows
 from lossstudy.answer.scoreboard import scoreboard as scoreboard
 from lossstudy.answer.scoreboard import who as _who
 from lossstudy.answer.scoreboard import winners as _winners
-from lossstudy.sweeps.words import theory_phrase
 from lossstudy.trained import loss_name, share_text
 
 SENTENCE_COLUMNS = ("key", "text", "link")
@@ -107,7 +106,7 @@ def front_sentences(
                 if not math.isfinite(float(r.crossing)):
                     continue
                 side = "above" if r.better == "above" else "below"
-                theory = theory_phrase(r)
+                theory = _theory_phrase(r)
                 finite_n = "finite-n " if getattr(r, "theory_kind", "") == "asymptotic" else ""
                 parts.append(
                     f"{_code(r.estimator)} {side} {finite_n}{_g(float(r.crossing))} "
@@ -172,6 +171,20 @@ def front_sentences(
                 }
             )
     return pd.DataFrame(rows[:6], columns=list(SENTENCE_COLUMNS))
+
+
+def _theory_phrase(row: Any) -> str:
+    """Theory beside a crossing by its kind (``theory_kind``, ``agreement`` of crossovers.csv):
+    asymptotic theory is a limit, exact theory outside the interval a disagreement."""
+    if pd.isna(row.theory):
+        return ""
+    value = _g(float(row.theory))
+    kind = str(getattr(row, "theory_kind", "") or "")
+    if kind == "asymptotic":
+        return f" vs asymptotic {value}"
+    if str(getattr(row, "agreement", "")) == "disagrees":
+        return f"; disagrees with exact theory {value}"
+    return f"; {kind + ' ' if kind else ''}theory {value}"
 
 
 def _or(parts: Sequence[str]) -> str:

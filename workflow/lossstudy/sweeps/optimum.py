@@ -56,6 +56,23 @@ def refine(values: np.ndarray, mse: np.ndarray, scale: str = "linear") -> float:
     return float(values[k])
 
 
+def vertices(values: np.ndarray, mse: np.ndarray) -> np.ndarray:
+    """:func:`refine` of every row of ``mse`` at once (rows without NaN), for the bootstrap."""
+    k = np.argmin(mse, axis=1)
+    out = values[k].astype(float)
+    inner = (k > 0) & (k < len(values) - 1)
+    rows = np.nonzero(inner)[0]
+    kk = k[rows]
+    x0, x1, x2 = values[kk - 1], values[kk], values[kk + 1]
+    y0, y1, y2 = mse[rows, kk - 1], mse[rows, kk], mse[rows, kk + 1]
+    d01, d12 = (y1 - y0) / (x1 - x0), (y2 - y1) / (x2 - x1)
+    curv = (d12 - d01) / (x2 - x0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        vertex = np.clip((x0 + x1) / 2 - d01 / (2 * curv), x0, x2)
+    out[rows] = np.where(curv > 0, vertex, out[rows])
+    return out
+
+
 def grid_effect(values: np.ndarray, mse: np.ndarray) -> float:
     """The largest move of the vertex when the parabola is drawn in √value or log value
     instead: how far the grid alone leaves the argmin uncertain (0 for negative values)."""
@@ -87,7 +104,7 @@ def find_optimum(
     idx = rng.integers(0, n, (BOOTSTRAP, n)) + n * np.arange(BOOTSTRAP)[:, None]
     counts = np.bincount(idx.ravel(), minlength=BOOTSTRAP * n).reshape(BOOTSTRAP, n)
     means = counts @ losses / n
-    boot = np.array([refine(values, row) for row in means])
+    boot = vertices(values, means)
     tail = (1.0 - level) / 2.0
     lo, hi = np.quantile(boot, [tail, 1.0 - tail])
     mc_half = (hi - lo) / 2.0
