@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .local import local_root, straight_root
+from .local import local_root, polynomial_root, straight_root
 
 #: two-sided level of the Fieller interval of a crossing
 CI_Z = 1.959963984540054
@@ -43,7 +43,7 @@ class Crossing:
     better: str  # where the statistic is positive: "above" or "below" the crossing, or ""
     changes: int  # how many sign changes beyond MC error the series shows
     note: str
-    grid_effect: float = math.nan  # crossing − the straight line's root on the same pair
+    grid_effect: float = math.nan  # crossing − the farther of two other readings' roots
     needs_refinement: bool = False  # the cells do not locate the crossing to COARSE
 
 
@@ -137,9 +137,12 @@ def find_crossing(
     point = [signs[i] if signs[i] != 0 else int(np.sign(r[i])) for i in range(len(r))]
     k = next(i for i in range(a, b) if point[i] == side and point[i + 1] != side)
     root, lo, hi, lost = local_root(x, r, m, k, rng, level)
-    grid_effect = root - straight_root(x, r, k)
-    # the interpolant's own error between two values is unknown; the straight line's shift from
-    # it estimates the error of the cruder of the two, so it is added in quadrature to each side
+    # the grid's own error: how far two other readings of the same cells (the straight line
+    # through the pair, the polynomial through the window) move the crossing; the larger move
+    moves = [root - straight_root(x, r, k), root - polynomial_root(x, r, k)]
+    grid_effect = max((d for d in moves if math.isfinite(d)), key=abs)
+    # the interpolant's own error between two values is unknown; the larger move estimates it,
+    # added in quadrature to each side
     mc_half = (hi - lo) / 2.0
     lo = root - math.hypot(root - lo, grid_effect)
     hi = root + math.hypot(hi - root, grid_effect)

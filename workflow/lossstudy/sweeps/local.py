@@ -150,3 +150,19 @@ def straight_root(x: np.ndarray, r: np.ndarray, k: int) -> float:
     if a == b:
         return float(x[k])
     return float(x[k] + a / (a - b) * (x[k + 1] - x[k]))
+
+
+def polynomial_root(x: np.ndarray, r: np.ndarray, k: int) -> float:
+    """Root on the pair (k, k + 1) of the polynomial through the window's cells (a cubic
+    through four): a second smooth reading of the same cells, for the grid effect (NaN if it
+    has no root on the pair)."""
+    idx = window(len(x), k)
+    xw, rw = x[idx], r[idx]
+    centre, scale = float(xw.mean()), float(np.ptp(xw)) or 1.0
+    coef = np.polyfit((xw - centre) / scale, rw, len(idx) - 1)
+    found = [
+        float(z.real) * scale + centre
+        for z in np.roots(coef)
+        if abs(z.imag) < 1e-9 and x[k] <= float(z.real) * scale + centre <= x[k + 1]
+    ]
+    return min(found, key=lambda z: abs(z - 0.5 * (x[k] + x[k + 1]))) if found else math.nan

@@ -103,8 +103,10 @@ def crossover_sentences(cross: pd.DataFrame, level: float = 0.95) -> pd.DataFram
         elif math.isfinite(theory):
             values = str(r.values).split()
             span = f"{values[0]}–{values[-1]}" if values else "the swept range"
+            kind = str(getattr(r, "theory_kind", "") or "")
             text = (
-                f"Theory puts the crossing of {est} and {vs} at {knob} = {_g(theory)}, but the "
+                f"{kind.capitalize() + ' theory' if kind else 'Theory'} puts the crossing of "
+                f"{est} and {vs} at {knob} = {_g(theory)}, but the "
                 f"simulation shows no change of sign beyond Monte Carlo error over {span}"
                 f"{where}: {str(r.note).split(';')[0]}."
             )
