@@ -20,8 +20,9 @@ crossing
     cubic (PCHIP) through that pair and one neighbour on each side; (ci_low, ci_high) is the
     percentile interval of that root over a parametric bootstrap (each cell's value drawn from
     N(value, MCSE²); cells are independent simulations with separate seed streams), widened in
-    quadrature by ``grid_effect`` (the crossing minus the straight line's root: the grid's own
-    error) and cut at the bracket. ``needs_refinement`` marks rows the cells do not locate.
+    quadrature by ``grid_effect`` (the larger move of the crossing under the straight line
+    through the pair or the polynomial through the window: the grid's own error) and cut at
+    the bracket. ``needs_refinement`` marks rows the cells do not locate.
 optimum
     Per-replicate losses (estimate − truth)² of the focus term for every member of the family
     are averaged; the argmin over the grid is refined by the vertex of the parabola through it
