@@ -139,7 +139,7 @@ def test_optimum_finds_a_known_minimum_with_an_interval_around_it():
     opt = find_optimum(values, _quadratic_losses(rng, values, 2.4, 2000), rng)
     assert opt.argmin == pytest.approx(2.4, abs=0.05)
     assert opt.ci_low <= 2.4 <= opt.ci_high
-    assert opt.note == ""
+    assert "value swept" not in opt.note  # not at an edge (a coarse-grid flag may be noted)
 
 
 def test_optimum_at_the_edge_says_so():
@@ -264,7 +264,7 @@ def test_ridge_exact_argmin_is_the_bayes_rule_under_a_gaussian_prior():
 def test_wls_crossing_along_heteroskedasticity_matches_brute_force_moments():
     """Exact Var(OLS)/Var(WLS) of x1 at each swept strength, each cell on its own design: the
     curve's values equal variances computed directly from the design, and its root is the root
-    of the straight lines between them."""
+    of the monotone cubic (PCHIP) through them, as the crossings interpolate."""
     values = [0.0, 0.25, 0.5, 1.0, 2.0]
     study = load_study(
         {
@@ -292,7 +292,10 @@ def test_wls_crossing_along_heteroskedasticity_matches_brute_force_moments():
     exact = [brute(v, k, sid) for v, k, sid in cells]
     assert [curve(v) for v in values] == pytest.approx(exact, rel=1e-10)
     roots = th.roots(curve, th.grid(values))
-    truth = optimize.brentq(lambda g: np.interp(g, values, exact) - 1, 0.0, 2.0)
+    from scipy.interpolate import PchipInterpolator
+
+    join = PchipInterpolator(values, exact)
+    truth = optimize.brentq(lambda g: float(join(g)) - 1, 0.0, 2.0)
     assert len(roots) == 1 and roots[0] == pytest.approx(truth, rel=1e-8)
     assert 0.1 < truth < 1.0  # WLS weighted for strength 2 overtakes OLS well before it
 
@@ -332,6 +335,28 @@ def test_series_hold_other_factors_fixed_and_sort_values():
     ]
     assert series[0].values == [3.0, 5.0, 20.0]
     assert series[0].scenarios == ["t-df3-n30", "t-df5-n30", "t-df20-n30"]
+
+
+def test_sentences_word_asymptotic_theory_as_a_limit_and_exact_misses_as_disagreements():
+    base = {"scenario": "t", "knob": "errors.df", "fixed": "n=400", "versus": "ols",
+            "measure": "rel_mse", "bracket_low": 4, "bracket_high": 5, "crossing": 3.8,
+            "ci_low": 3.6, "ci_high": 4.0, "note": "", "better": "below", "values": "3 4 5",
+            "cells": "", "needs_refinement": False}  # fmt: skip
+    cross = pd.DataFrame(
+        [
+            {**base, "estimator": "lad", "theory": 4.68, "theory_kind": "asymptotic",
+             "agreement": "finite-n"},
+            {**base, "estimator": "wls", "theory": 4.3, "theory_kind": "exact",
+             "agreement": "disagrees"},
+            {**base, "estimator": "ridge", "theory": 3.9, "theory_kind": "exact",
+             "agreement": "covered", "needs_refinement": True},
+        ]
+    )  # fmt: skip
+    text = crossover_sentences(cross).set_index("estimator")["text"]
+    assert "finite-n crossing of 3.8 (3.6–4.0) vs asymptotic 4.7" in text["lad"]
+    assert "disagrees with exact theory 4.3" in text["wls"]
+    assert "exact theory 3.9" in text["ridge"] and "disagrees" not in text["ridge"]
+    assert "grid too coarse" in text["ridge"]
 
 
 def test_sentences_trace_to_rows_and_use_the_largest_n():

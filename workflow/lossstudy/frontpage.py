@@ -106,9 +106,10 @@ def front_sentences(
                 if not math.isfinite(float(r.crossing)):
                     continue
                 side = "above" if r.better == "above" else "below"
-                theory = f"; theory {_g(float(r.theory))}" if pd.notna(r.theory) else ""
+                theory = _theory_phrase(r)
+                finite_n = "finite-n " if getattr(r, "theory_kind", "") == "asymptotic" else ""
                 parts.append(
-                    f"{_code(r.estimator)} {side} {_g(float(r.crossing))} "
+                    f"{_code(r.estimator)} {side} {finite_n}{_g(float(r.crossing))} "
                     f"({_g(float(r.ci_low))}–{_g(float(r.ci_high))}{theory})"
                 )
             if not parts:
@@ -158,6 +159,8 @@ def front_sentences(
                 if bayes
                 else f"exact {_g(float(r.theory))}"
             )
+            if str(getattr(r, "agreement", "")) == "disagrees":
+                theory = f"disagrees with {theory}"
             rows.append(
                 {
                     "key": "optimum",
@@ -168,6 +171,20 @@ def front_sentences(
                 }
             )
     return pd.DataFrame(rows[:6], columns=list(SENTENCE_COLUMNS))
+
+
+def _theory_phrase(row: Any) -> str:
+    """Theory beside a crossing by its kind (``theory_kind``, ``agreement`` of crossovers.csv):
+    asymptotic theory is a limit, exact theory outside the interval a disagreement."""
+    if pd.isna(row.theory):
+        return ""
+    value = _g(float(row.theory))
+    kind = str(getattr(row, "theory_kind", "") or "")
+    if kind == "asymptotic":
+        return f" vs asymptotic {value}"
+    if str(getattr(row, "agreement", "")) == "disagrees":
+        return f"; disagrees with exact theory {value}"
+    return f"; {kind + ' ' if kind else ''}theory {value}"
 
 
 def _or(parts: Sequence[str]) -> str:

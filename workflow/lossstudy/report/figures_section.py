@@ -64,7 +64,7 @@ def _sweep_captions(
             reference=reference or "the reference",
             theory="the asymptotic relative efficiency of LAD and Huber along error sweeps; for "
             "linear estimators the exact moments at each swept value on that cell's fixed design, "
-            "joined by straight lines",
+            "joined by a monotone cubic",
             level=level,
         )
     cells = optimum_cells(scen) if len(scen) else []

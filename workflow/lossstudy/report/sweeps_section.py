@@ -61,7 +61,7 @@ def sweeps_section(
             "bracket": f"{num(r.bracket_low)}–{num(r.bracket_high)}" if num(r.crossing) else "",
             "crossing": num(r.crossing),
             "ci": f"{num(r.ci_low)}–{num(r.ci_high)}" if num(r.crossing) else "",
-            "theory": num(r.theory),
+            "theory": _with_agreement(num(r.theory), r),
             "note": r.note if isinstance(r.note, str) else "",
         }
         for r in cross.itertuples(index=False)
@@ -75,7 +75,7 @@ def sweeps_section(
             "parameter": r.parameter,
             "argmin": num(r.argmin),
             "ci": f"{num(r.ci_low)}–{num(r.ci_high)}",
-            "theory": num(r.theory),
+            "theory": _with_agreement(num(r.theory), r),
             "note": r.note if isinstance(r.note, str) else "",
         }
         for r in opt.itertuples(index=False)
@@ -91,6 +91,14 @@ def sweeps_section(
         "optima": optima,
         "n_optima": len(opt),
     }
+
+
+def _with_agreement(theory: str, row: Any) -> str:
+    """The theory value with how the row relates to it: "(asymptotic)" for a limit a finite-n
+    value need not reach, "(disagrees)" where exact theory lies outside the interval."""
+    agreement = str(getattr(row, "agreement", "") or "")
+    word = {"finite-n": "asymptotic", "disagrees": "disagrees"}.get(agreement, "")
+    return f"{theory} ({word})" if theory and word else theory
 
 
 def read_scoreboard(path: str | Path) -> pd.DataFrame:

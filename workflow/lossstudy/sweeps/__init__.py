@@ -16,24 +16,25 @@ crossing
     *bracket* is the first pair of decided points with opposite signs (any points between them
     are ties). For coverage a tie counts as nominal, so the bracket is where coverage first
     falls below the nominal level beyond Monte Carlo error (the onset). The *crossing* is the
-    linear interpolation of r between the adjacent pair of swept values inside the bracket whose
-    estimates change sign (the bracket's ends when nothing lies between them), and
-    (ci_low, ci_high) is Fieller's 95% interval for that root from the same two points: the set
-    of x where the line through them is within 1.96 standard errors of 0, cut at the bracket
-    (its ends are decided beyond Monte Carlo error), or the bracket itself where Fieller's
-    interval is unbounded. Cells are independent simulations (separate seed streams), so the m_k are
-    independent. The interval ignores the error of the straight line between the two values.
+    root, inside the adjacent pair of the bracket whose estimates change sign, of the monotone
+    cubic (PCHIP) through that pair and one neighbour on each side; (ci_low, ci_high) is the
+    percentile interval of that root over a parametric bootstrap (each cell's value drawn from
+    N(value, MCSE²); cells are independent simulations with separate seed streams), widened in
+    quadrature by ``grid_effect`` (the larger move of the crossing under the straight line
+    through the pair or the polynomial through the window: the grid's own error) and cut at
+    the bracket. ``needs_refinement`` marks rows the cells do not locate.
 optimum
     Per-replicate losses (estimate − truth)² of the focus term for every member of the family
     are averaged; the argmin over the grid is refined by the vertex of the parabola through it
     and its two neighbours. The interval is the 2.5–97.5% percentile of the same argmin over 400
     bootstrap resamples of the replicates (members share datasets, so the replicates are
-    resampled jointly; the resampling seed is derived from the study seed and the scenario id).
+    resampled jointly; the resampling seed is derived from the study seed and the scenario id),
+    widened in quadrature by the vertex's move in √value or log value (``grid_effect``).
 theory
     Asymptotic relative efficiency of LAD and Huber against OLS along error-distribution sweeps
     (iid errors, every other assumption holding, symmetric errors for Huber); the exact
-    fixed-design variance and MSE of linear estimators (OLS, WLS, ridge), conditional on the
-    design of the series' first cell; and the exact ridge MSE(λ) of the focus slope, whose
+    fixed-design variance and MSE of linear estimators (OLS, WLS, ridge) on each cell's design,
+    joined by the crossings' monotone cubic; and the exact ridge MSE(λ) of the focus slope, whose
     argmin under a Gaussian prior with normal errors is the Bayes rule λ = σ²/τ².
 """
 

@@ -1,7 +1,10 @@
-"""Where a comparison changes sign along a series: bracket, crossing and Fieller interval.
+"""Where a comparison changes sign along a series: bracket, crossing and its interval.
 
 Pure functions on arrays (x, statistic, MCSE), so they are tested on synthetic series with known
-roots; :mod:`lossstudy.sweeps.study` feeds them the performance table.
+roots; :mod:`lossstudy.sweeps.study` feeds them the performance table. The crossing is the root
+of a monotone cubic through the cells around the bracket, its interval a parametric bootstrap
+over those cells' Monte Carlo errors (:mod:`lossstudy.sweeps.local`). :func:`fieller_root` (a
+straight line between two values) is kept as the reference the calibration tests compare with.
 """
 
 from __future__ import annotations
@@ -11,8 +14,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .local import local_root, polynomial_root, straight_root
+
 #: two-sided level of the Fieller interval of a crossing
 CI_Z = 1.959963984540054
+#: an interval wider than this share of its pair's spacing does not locate the crossing
+#: between two swept values: the row asks for cells in between (``needs_refinement``), as it
+#: does where the grid effect exceeds the Monte Carlo half-width (the grid limits the precision)
+COARSE = 0.5
 
 
 def threshold(k: int, alpha: float = 0.05) -> float:
@@ -34,6 +43,8 @@ class Crossing:
     better: str  # where the statistic is positive: "above" or "below" the crossing, or ""
     changes: int  # how many sign changes beyond MC error the series shows
     note: str
+    grid_effect: float = math.nan  # crossing − the farther of two other readings' roots
+    needs_refinement: bool = False  # the cells do not locate the crossing to COARSE
 
 
 def fieller_root(
@@ -78,6 +89,8 @@ def find_crossing(
     z: float | None = None,
     words: tuple[str, str] = ("better", "worse"),
     ties_positive: bool = False,
+    rng: np.random.Generator | None = None,
+    level: float = 0.95,
 ) -> Crossing:
     """First sign change of ``r`` beyond ``z``·MCSE along increasing ``x`` (see the package doc).
 
@@ -85,8 +98,10 @@ def find_crossing(
     :func:`threshold` of the number of usable points. ``words`` name a positive and a negative
     statistic in the notes. With ``ties_positive`` a tie counts as the positive side, so the
     crossing is the *onset* of a significantly negative statistic (coverage falling below the
-    nominal level from a tie, which strict signs would never call a change).
+    nominal level from a tie, which strict signs would never call a change). ``rng`` draws the
+    bootstrap (a fixed seed by default, so a table is reproducible).
     """
+    rng = np.random.default_rng(0) if rng is None else rng
     x = np.asarray(x, float)
     r = np.asarray(r, float)
     m = np.asarray(m, float)
@@ -121,33 +136,38 @@ def find_crossing(
     # because the bracket's ends have opposite calls)
     point = [signs[i] if signs[i] != 0 else int(np.sign(r[i])) for i in range(len(r))]
     k = next(i for i in range(a, b) if point[i] == side and point[i + 1] != side)
-    idx = np.array([k, k + 1])
-    xs, rs, ms = x[idx], r[idx], m[idx]
-    positive = ms > 0
-    if positive.sum() >= 2:
-        root, lo, hi = fieller_root(xs[positive], rs[positive], ms[positive])
-    else:  # exact comparisons (MCSE 0) on both ends: interpolate, no Monte Carlo error
-        root = float(np.interp(0.0, [rs[0], rs[-1]], [xs[0], xs[-1]]))
-        lo = hi = root
+    root, lo, hi, lost = local_root(x, r, m, k, rng, level)
+    # the grid's own error: how far two other readings of the same cells (the straight line
+    # through the pair, the polynomial through the window) move the crossing; the larger move
+    moves = [root - straight_root(x, r, k), root - polynomial_root(x, r, k)]
+    grid_effect = max((d for d in moves if math.isfinite(d)), key=abs)
+    # the interpolant's own error between two values is unknown; the larger move estimates it,
+    # added in quadrature to each side
+    mc_half = (hi - lo) / 2.0
+    lo = root - math.hypot(root - lo, grid_effect)
+    hi = root + math.hypot(hi - root, grid_effect)
     notes = []
-    if not (x[k] <= root <= x[k + 1]):
-        notes.append("the interpolated root fell outside its pair of values and is clipped to it")
-        root = min(max(root, x[k]), x[k + 1])
     # the bracket's ends are decided beyond Monte Carlo error (Bonferroni), so the crossing lies
-    # inside it: the interval is Fieller's cut at the bracket, or the bracket where Fieller's is
-    # unbounded (the two values' difference is within Monte Carlo error)
-    if not math.isfinite(lo) or not math.isfinite(hi):
-        notes.append("Fieller's interval is unbounded (the pair differs within Monte Carlo "
-                     "error): the interval is the bracket")  # fmt: skip
-        lo, hi = float(x[a]), float(x[b])
-    elif lo < x[a] or hi > x[b]:
-        notes.append("Fieller's interval reaches beyond the bracket and is cut at its ends")
+    # inside it: the interval is cut at the bracket
+    if lo < x[a] or hi > x[b]:
+        notes.append("the bootstrap interval reaches beyond the bracket and is cut at its ends")
         lo, hi = max(lo, float(x[a])), min(hi, float(x[b]))
+    spacing = float(x[k + 1] - x[k])
+    coarse = (
+        lost > (1.0 - level) / 2.0 or (hi - lo) > COARSE * spacing or abs(grid_effect) > mc_half
+    )
+    if lost > (1.0 - level) / 2.0:
+        notes.append(f"{lost:.0%} of bootstrap curves do not cross within the neighbouring cells")
+    if coarse:
+        notes.append(
+            f"located to ±{(hi - lo) / 2:.3g} on a pair {spacing:g} apart: needs cells in between"
+        )
     if len(changes) > 1:
         notes.append(f"the sign changes {len(changes)} times; the first change is reported")
     if b - a > 1:
         notes.append(f"{b - a - 1} tie(s) inside the bracket")
     better = "above" if signs[b] > 0 else "below"
     return Crossing(
-        float(x[a]), float(x[b]), float(root), lo, hi, better, len(changes), "; ".join(notes)
-    )
+        float(x[a]), float(x[b]), float(root), float(lo), float(hi), better, len(changes),
+        "; ".join(notes), float(grid_effect), bool(coarse),
+    )  # fmt: skip

@@ -40,10 +40,14 @@ CROSSOVER_COLUMNS = (
     "ci_low",
     "ci_high",
     "theory",
+    "theory_kind",
+    "agreement",
     "note",
     "better",
     "values",
     "cells",
+    "grid_effect",
+    "needs_refinement",
 )
 OPTIMA_COLUMNS = (
     "scenario",
@@ -56,8 +60,12 @@ OPTIMA_COLUMNS = (
     "ci_low",
     "ci_high",
     "theory",
+    "theory_kind",
+    "agreement",
     "note",
     "cell",
+    "grid_effect",
+    "needs_refinement",
 )
 THEORY_COLUMNS = ("kind", "scenario", "knob", "fixed", "estimator", "versus", "measure", "x", "y")
 
@@ -115,6 +123,24 @@ def _comparisons(
     return versus, covered
 
 
+def theory_kind(note: str) -> str:
+    """``exact`` or ``asymptotic`` (from the theory's note), or empty without theory."""
+    for kind in ("asymptotic", "exact"):
+        if kind in note:
+            return kind
+    return ""
+
+
+def agreement(point: float, lo: float, hi: float, theory: float, kind: str) -> str:
+    """How simulation and theory relate: exact theory is *covered* by the interval or
+    *disagrees*; asymptotic theory is a limit a finite-n value need not reach (*finite-n*)."""
+    if not (math.isfinite(point) and math.isfinite(theory)):
+        return ""
+    if kind == "asymptotic":
+        return "finite-n"
+    return "covered" if lo <= theory <= hi else "disagrees"
+
+
 def _fmt_values(values: Sequence[float]) -> str:
     return " ".join(f"{v:g}" for v in values)
 
@@ -154,7 +180,7 @@ def crossovers(
                 m = np.array([mc for _, mc in stat])
                 if not np.isfinite(r).any():
                     continue
-                cr = find_crossing(np.array(s.values), r, m)
+                cr = find_crossing(np.array(s.values), r, m, rng=_rng(seed, s, est, measure))
                 curve, why = (None, "no knobs for this series")
                 if first is not None and j is not None:
                     curve, why = th.comparison_curve(
@@ -162,6 +188,7 @@ def crossovers(
                         j, cells,
                     )  # fmt: skip
                 theory, tnote = _theory_root(curve, why, xs, cr.crossing)
+                kind = theory_kind(why) if math.isfinite(theory) else ""
                 if curve is not None:
                     curves += _curve_rows("crossover", base, est, reference, measure, xs, curve)
                 rows.append(
@@ -172,6 +199,8 @@ def crossovers(
                         "measure": measure,
                         **_crossing_cols(cr),
                         "theory": theory,
+                        "theory_kind": kind,
+                        "agreement": agreement(cr.crossing, cr.ci_low, cr.ci_high, theory, kind),
                         "note": "; ".join(
                             x for x in (cr.note, _caveat(s, est, measure, shaky), tnote) if x
                         ),
@@ -185,8 +214,9 @@ def crossovers(
             if not np.isfinite(r).any():
                 continue
             cr = find_crossing(
-                np.array(s.values), r, m, words=("nominal", "under-covers"), ties_positive=True
-            )
+                np.array(s.values), r, m, words=("nominal", "under-covers"), ties_positive=True,
+                rng=_rng(seed, s, est, "coverage"),
+            )  # fmt: skip
             rows.append(
                 {
                     **base,
@@ -195,6 +225,8 @@ def crossovers(
                     "measure": "coverage",
                     **_crossing_cols(cr),
                     "theory": math.nan,
+                    "theory_kind": "",
+                    "agreement": "",
                     "note": "; ".join(
                         x for x in (cr.note, "no theory: no closed form for coverage") if x
                     ),
@@ -205,6 +237,12 @@ def crossovers(
         pd.DataFrame(rows, columns=list(CROSSOVER_COLUMNS)),
         pd.DataFrame(curves, columns=list(THEORY_COLUMNS)),
     )
+
+
+def _rng(seed: int, s: Series, est: str, measure: str) -> np.random.Generator:
+    """The bootstrap's stream for one row: the study seed and the row's identity."""
+    key = f"{s.base}/{s.knob}/{s.fixed_text}/{est}/{measure}"
+    return np.random.default_rng([seed, zlib.crc32(key.encode())])
 
 
 def _term_index(knobs: Mapping[str, Mapping[str, Any]], s: Series, term: str) -> int | None:
@@ -223,6 +261,8 @@ def _crossing_cols(cr: Any) -> dict[str, Any]:
         "ci_low": cr.ci_low,
         "ci_high": cr.ci_high,
         "better": cr.better,
+        "grid_effect": cr.grid_effect,
+        "needs_refinement": cr.needs_refinement,
     }
 
 
@@ -355,8 +395,12 @@ def optima(
                     "ci_low": opt.ci_low,
                     "ci_high": opt.ci_high,
                     "theory": theory,
+                    "theory_kind": "exact" if math.isfinite(theory) else "",
+                    "agreement": agreement(opt.argmin, opt.ci_low, opt.ci_high, theory, "exact"),
                     "note": "; ".join(x for x in (opt.note, tnote) if x),
                     "cell": sid,
+                    "grid_effect": opt.grid_effect,
+                    "needs_refinement": opt.needs_refinement,
                 }
             )
     return (

@@ -32,6 +32,25 @@ def _g(x: float) -> str:
     return f"{x:.{digits}f}"
 
 
+def theory_phrase(row: Any) -> str:
+    """Theory beside a simulated value, worded by its kind: an asymptotic value is a limit
+    ("asymptotic 4.7"), exact theory outside the interval is a disagreement."""
+    theory = float(row.theory) if pd.notna(row.theory) else math.nan
+    if not math.isfinite(theory):
+        return ""
+    kind = str(getattr(row, "theory_kind", "") or "")
+    if kind == "asymptotic":
+        return f" vs asymptotic {_g(theory)}"
+    if str(getattr(row, "agreement", "")) == "disagrees":
+        return f"; disagrees with exact theory {_g(theory)}"
+    return f"; {kind + ' ' if kind else ''}theory {_g(theory)}"
+
+
+def _coarse(row: Any) -> str:
+    flag = getattr(row, "needs_refinement", False)
+    return "; grid too coarse to locate it closer" if str(flag).lower() in ("true", "1") else ""
+
+
 def _interval(row: Any) -> str:
     lo, hi = float(row.ci_low), float(row.ci_high)
     if not (math.isfinite(lo) and math.isfinite(hi)):
@@ -74,16 +93,20 @@ def crossover_sentences(cross: pd.DataFrame, level: float = 0.95) -> pd.DataFram
             )
         elif math.isfinite(crossing):
             side = "exceeds" if r.better == "above" else "falls below"
-            theory_text = f"; theory {_g(theory)}" if math.isfinite(theory) else ""
+            finite_n = (
+                "a finite-n crossing of " if getattr(r, "theory_kind", "") == "asymptotic" else ""
+            )
             text = (
-                f"{est} beats {vs} on MSE once {knob} {side} {_g(crossing)} {_interval(r)}"
-                f"{theory_text}{where}."
+                f"{est} beats {vs} on MSE once {knob} {side} {finite_n}{_g(crossing)} "
+                f"{_interval(r)}{theory_phrase(r)}{_coarse(r)}{where}."
             )
         elif math.isfinite(theory):
             values = str(r.values).split()
             span = f"{values[0]}–{values[-1]}" if values else "the swept range"
+            kind = str(getattr(r, "theory_kind", "") or "")
             text = (
-                f"Theory puts the crossing of {est} and {vs} at {knob} = {_g(theory)}, but the "
+                f"{kind.capitalize() + ' theory' if kind else 'Theory'} puts the crossing of "
+                f"{est} and {vs} at {knob} = {_g(theory)}, but the "
                 f"simulation shows no change of sign beyond Monte Carlo error over {span}"
                 f"{where}: {str(r.note).split(';')[0]}."
             )
@@ -116,6 +139,10 @@ def optimum_sentences(opt: pd.DataFrame, cells: list[str]) -> pd.DataFrame:
             t_text = f"; exact {_g(theory)}"
         else:
             t_text = ""
+        if str(getattr(r, "agreement", "")) == "disagrees":
+            t_text = f"; disagrees with exact theory {_g(theory)}" + (
+                f" (Bayes rule σ²/τ² = {_g(float(bayes.group(1)))})" if bayes else ""
+            )
         grid = re.search(r"exact curve's refined minimum is ([0-9.e+-]+)", str(r.note))
         if grid:
             t_text += f" (the grid alone moves the estimate to {_g(float(grid.group(1)))})"
@@ -124,7 +151,7 @@ def optimum_sentences(opt: pd.DataFrame, cells: list[str]) -> pd.DataFrame:
         text = (
             f"<code>{r.estimator}</code>'s MSE of <code>{r.term}</code> is lowest at "
             f"{r.parameter} ≈ {_g(float(r.argmin))} ({_g(float(r.ci_low))}–{_g(float(r.ci_high))})"
-            f"{t_text} ({where})."
+            f"{t_text}{_coarse(r)} ({where})."
         )
         rows.append(
             {
