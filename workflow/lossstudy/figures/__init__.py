@@ -173,7 +173,7 @@ OPTIMUM_PREFIX = "optimum_"
 SWEEP_CAPTION = (
     "{base}: {knob} swept, one column per {fixed}. Top: {measure} of each estimator against "
     "{reference} (log scale; above 1 the estimator beats {reference}), with ± 2 MCSE bands; "
-    "dashed: theory ({theory}); triangles: crossovers (the comparison changes sign beyond "
+    "dotted: theory ({theory}); triangles: crossovers (the comparison changes sign beyond "
     "Monte Carlo error), with their 95% Monte Carlo interval as a bar. Bottom: coverage of the "
     "nominal {level:g} intervals (dashed line)."
 )
