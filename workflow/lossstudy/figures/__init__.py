@@ -131,7 +131,8 @@ CAPTIONS: dict[str, str] = {
     ),
     "mse_vs_n": (
         "MSE of the focus slope against the sample size n on log–log axes, one line per "
-        "estimator and one panel per scenario group, with 95% Monte Carlo intervals. The dotted "
+        "estimator (solid: L2 family, dashed: LAD, dash-dot: Huber) and one panel per scenario "
+        "group, with 95% Monte Carlo intervals. The dotted "
         "grey line has slope −1 (MSE ∝ 1/n, the rate of a consistent estimator). A line that "
         "flattens is dominated by bias that does not vanish with n. Undefined MSEs are omitted."
     ),
@@ -139,9 +140,12 @@ CAPTIONS: dict[str, str] = {
         "Nested-loop plot (Rücker & Schwarzer 2014): every scenario of the study on one x axis, "
         "ordered by scenario family (file order), then the value of the knob the family is swept "
         "along, then n, so the innermost factor changes fastest. Each step line is one "
-        "estimator's MSE relative to the reference (MSE_ref / MSE, log scale): above the dashed "
+        "estimator's MSE relative to the reference (MSE_ref / MSE, log scale clipped to 0.1–10: "
+        "values beyond are marked ▲▼ at the edge and named in the panel): above the dashed "
         "line at 1 it is more accurate than the reference, below less; the light bands are ± 2 "
-        "MCSE. Underneath, thin step lines give each cell's n (log scale, values on the right) "
+        "MCSE; solid lines are L2 estimators, dashed LAD, dash-dot Huber. Estimators with the "
+        "reference's point estimates (OLS with other standard errors) are not drawn. "
+        "Underneath, thin step lines give each cell's n (log scale, values on the right) "
         "and its position within its family's sweep (bottom: lowest value, top: highest; "
         "diamonds mark a sweep's anchor), and the shaded spans name the family and the swept "
         "knob's range. A saw-tooth repeating within a family is an effect of n; a trend across "
