@@ -86,13 +86,14 @@ def alt_mse_decomposition(data: _Data) -> str:
 
 def _ranges(data: _Data, measure: str, skip: str | None) -> list[str]:
     """Per estimator: its smallest and largest value (where) and its median; estimators whose
-    value is exactly 1 with MCSE 0 everywhere (the reference's estimates) are named once."""
+    value is 1 with MCSE 0 everywhere, up to rounding (the reference's estimates), are named
+    once."""
     tab = _values(data, measure, data.scenarios)
     out, same = [], []
     for e, g in tab.groupby("estimator", sort=False):
         if e == skip or not len(g):
             continue
-        if ((g["value"] == 1) & (g["mcse"].fillna(0) == 0)).all():
+        if (np.isclose(g["value"], 1, rtol=0, atol=1e-9) & (g["mcse"].fillna(0) <= 1e-6)).all():
             same.append(str(e))
             continue
         lo, hi = g.loc[g["value"].idxmin()], g.loc[g["value"].idxmax()]

@@ -97,7 +97,7 @@ def report_context(
     scen_rows = design.scenario_rows(scen, study["defaults"], meta)
     alts = figure_alts(
         perf, scen, perf_all, scen_all, term, reference, level,
-        crossovers_csv, optima_csv,
+        crossovers_csv, optima_csv, study["estimators"],
     )  # fmt: skip
     figs = embedded_figures(figures, scen_all, sweep_members(members), reference, level, alts)
     board = read_scoreboard(

@@ -21,6 +21,7 @@ from lossstudy.figures import (
 )
 from lossstudy.figures.alt import figure_alts as _figure_alts
 from lossstudy.sweeps.series import sweep_series
+from lossstudy.trained import exact_fits
 
 __all__ = ["embedded_figures", "figure_alts"]
 
@@ -41,9 +42,15 @@ def figure_alts(
     level: float,
     crossovers_csv: str | Path | None = None,
     optima_csv: str | Path | None = None,
+    specs: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> dict[str, str]:
     """The figures' alt texts (:func:`lossstudy.figures.alt.figure_alts`), with the crossover
-    and optimum tables read from their files when they exist."""
+    and optimum tables read from their files when they exist; with ``specs`` (the study's
+    estimators) only the exactly fitted estimators, as the per-scenario figures draw them."""
+    if specs:
+        exact = set(exact_fits(list(specs), specs))
+        perf = perf[perf["estimator"].astype(str).isin(exact)]
+        perf_all = perf_all[perf_all["estimator"].astype(str).isin(exact)]
     return _figure_alts(
         perf, scen, perf_all, scen_all, term, reference, level,
         _read(crossovers_csv), _read(optima_csv),
