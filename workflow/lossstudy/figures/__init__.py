@@ -14,9 +14,10 @@ Modules: ``summary`` (MSE decomposition, relative efficiency, MSE versus n), ``f
 coverage), ``nested`` (the nested-loop plot: every scenario on one axis), ``replicates``
 (sampling distributions, zip plots, reading the estimate files), ``divergence``, ``learning``
 and ``test_error`` (gradient training: the section "Does differentiability matter?", drawn by
-``training``), ``_data`` (the performance table as the figures read it), ``_style`` (rc
-settings, panel layout, titles and legends, the colour of each loss); this one holds the
-captions and the writer.
+``training``), ``_data`` (the performance table as the figures read it), ``_colors`` (the
+one place estimators and losses get their colours and line styles), ``_style`` (rc settings,
+panel layout, titles and legends), ``alt`` (the figures' alt texts, from their data); this one
+holds the captions and the writer.
 """
 
 from __future__ import annotations
