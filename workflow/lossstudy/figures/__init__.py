@@ -14,9 +14,10 @@ Modules: ``summary`` (MSE decomposition, relative efficiency, MSE versus n), ``f
 coverage), ``nested`` (the nested-loop plot: every scenario on one axis), ``replicates``
 (sampling distributions, zip plots, reading the estimate files), ``divergence``, ``learning``
 and ``test_error`` (gradient training: the section "Does differentiability matter?", drawn by
-``training``), ``_data`` (the performance table as the figures read it), ``_style`` (rc
-settings, panel layout, titles and legends, the colour of each loss); this one holds the
-captions and the writer.
+``training``), ``_data`` (the performance table as the figures read it), ``_colors`` (the
+one place estimators and losses get their colours and line styles), ``_style`` (rc settings,
+panel layout, titles and legends), ``alt`` (the figures' alt texts, from their data); this one
+holds the captions and the writer.
 """
 
 from __future__ import annotations
@@ -131,7 +132,8 @@ CAPTIONS: dict[str, str] = {
     ),
     "mse_vs_n": (
         "MSE of the focus slope against the sample size n on log–log axes, one line per "
-        "estimator and one panel per scenario group, with 95% Monte Carlo intervals. The dotted "
+        "estimator (solid: L2 family, dashed: LAD, dash-dot: Huber) and one panel per scenario "
+        "group, with 95% Monte Carlo intervals. The dotted "
         "grey line has slope −1 (MSE ∝ 1/n, the rate of a consistent estimator). A line that "
         "flattens is dominated by bias that does not vanish with n. Undefined MSEs are omitted."
     ),
@@ -139,9 +141,12 @@ CAPTIONS: dict[str, str] = {
         "Nested-loop plot (Rücker & Schwarzer 2014): every scenario of the study on one x axis, "
         "ordered by scenario family (file order), then the value of the knob the family is swept "
         "along, then n, so the innermost factor changes fastest. Each step line is one "
-        "estimator's MSE relative to the reference (MSE_ref / MSE, log scale): above the dashed "
+        "estimator's MSE relative to the reference (MSE_ref / MSE, log scale clipped to 0.1–10: "
+        "values beyond are marked ▲▼ at the edge and named in the panel): above the dashed "
         "line at 1 it is more accurate than the reference, below less; the light bands are ± 2 "
-        "MCSE. Underneath, thin step lines give each cell's n (log scale, values on the right) "
+        "MCSE; solid lines are L2 estimators, dashed LAD, dash-dot Huber. Estimators with the "
+        "reference's point estimates (OLS with other standard errors) are not drawn. "
+        "Underneath, thin step lines give each cell's n (log scale, values on the right) "
         "and its position within its family's sweep (bottom: lowest value, top: highest; "
         "diamonds mark a sweep's anchor), and the shaded spans name the family and the swept "
         "knob's range. A saw-tooth repeating within a family is an effect of n; a trend across "
@@ -173,7 +178,7 @@ OPTIMUM_PREFIX = "optimum_"
 SWEEP_CAPTION = (
     "{base}: {knob} swept, one column per {fixed}. Top: {measure} of each estimator against "
     "{reference} (log scale; above 1 the estimator beats {reference}), with ± 2 MCSE bands; "
-    "dashed: theory ({theory}); triangles: crossovers (the comparison changes sign beyond "
+    "dotted: theory ({theory}); triangles: crossovers (the comparison changes sign beyond "
     "Monte Carlo error), with their 95% Monte Carlo interval as a bar. Bottom: coverage of the "
     "nominal {level:g} intervals (dashed line)."
 )

@@ -19,6 +19,8 @@ import seaborn as sns
 
 from lossstudy.answer import scenario_groups
 
+from ._colors import estimator_colors
+
 Z = 1.96
 
 
@@ -110,9 +112,8 @@ class _Data:
 
 
 def _palette(names: Sequence[str]) -> dict[str, Any]:
-    base = "colorblind" if len(names) <= 10 else "husl"
-    cols = sns.color_palette(base, max(len(names), 1))
-    return {name: cols[i] for i, name in enumerate(names)}
+    """The estimators' colours (:func:`._colors.estimator_colors`, the one place they are set)."""
+    return estimator_colors(names)
 
 
 def _gm_normal(scen: pd.DataFrame) -> set[str]:

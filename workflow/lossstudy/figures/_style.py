@@ -21,9 +21,21 @@ from matplotlib.lines import Line2D
 
 from lossstudy.trained import SOLVER_NAMES, loss_name
 
+from ._colors import LOSS_COLORS as LOSS_COLORS
+from ._colors import PALETTE as PALETTE
+from ._colors import estimator_colors as estimator_colors
+from ._colors import estimator_line as estimator_line
 from ._data import _Data
 
 DPI = 110
+#: the width (inches) at which the report shows a figure: 900 CSS pixels at 96 per inch
+PAGE_WIDTH = 900 / 96
+
+
+def shown_points(fig: Figure, size: float) -> float:
+    """The size in points a text of ``size`` points has where the report shows ``fig``: a figure
+    wider than :data:`PAGE_WIDTH` is scaled down to it, a narrower one is shown as drawn."""
+    return size * min(1.0, PAGE_WIDTH / fig.get_figwidth())
 
 
 def _rc() -> dict[str, Any]:
@@ -176,16 +188,8 @@ def _legend(fig: Figure, **kw: Any) -> None:
     )
 
 
-#: one colour per loss (Okabe–Ito, safe for the common colour-vision deficiencies), one marker
-#: per loss (so the losses stay apart in grey) and one line style per solver, in every training
-#: figure alike
-LOSS_COLORS = {
-    "squared": "#0072B2",
-    "huber": "#009E73",
-    "absolute": "#D55E00",
-    "pseudo_huber": "#CC79A7",
-    "log_cosh": "#E69F00",
-}
+#: one marker per loss (so the losses stay apart in grey) and one line style per solver, in every
+#: training figure alike
 LOSS_MARKERS = {"squared": "o", "huber": "s", "absolute": "^", "pseudo_huber": "D", "log_cosh": "v"}
 SOLVER_LINES = {"gd": "-", "sgd": "--", "adam": ":", "exact": "-"}
 

@@ -29,8 +29,9 @@ from matplotlib.ticker import FuncFormatter, LogLocator, NullLocator
 from lossstudy.answer.roles import _knob_columns
 from lossstudy.measures import MEASURES, names
 
+from ._colors import estimator_line
 from ._data import _Data, _guess_reference
-from ._style import _empty, _rc
+from ._style import PAGE_WIDTH, _empty, _rc
 
 __all__ = ["fig_nested_loop", "nested_order"]
 
@@ -55,7 +56,14 @@ _ORDER_COLUMNS = (
     "x",
 )
 _FONT = FontProperties(family="DejaVu Sans")
-_MAX_WIDTH = 18.0  # inches
+#: the figure is drawn at the width the report shows it (:data:`._style.PAGE_WIDTH`), so its
+#: text sizes are the sizes a reader sees; every label is at least :data:`_FS` points
+_MAX_WIDTH = PAGE_WIDTH
+_FS = 8.5
+#: relative measures are drawn within 1/CLIP … CLIP on their log axis: the values beyond (ridge
+#: at 0.001 or 50) are marked at the edge and named in a note instead of stretching the axis
+#: so far that the differences between 0.5 and 2, where most estimators are, flatten out
+CLIP = 10.0
 _SHADE = "0.935"
 
 
@@ -245,8 +253,15 @@ def fig_nested_loop(
 
     The reference estimator (``reference``, else the one whose ``rel_efficiency`` is exactly 1)
     is left out for the relative measures, where it is 1 (0 for ``rel_precision``) by definition;
-    for the other measures every estimator is drawn. Undefined or non-finite values are gaps;
-    the light band around each line is ± 2 MCSE.
+    for the other measures every estimator is drawn, and so are estimators whose relative value
+    is exactly 1 with MCSE 0 wherever defined (OLS with other standard errors: the same point
+    estimates) only as a note. Undefined or non-finite values are gaps; the light band around
+    each line is ± 2 MCSE.
+
+    Why this y axis: a relative measure on a log axis clipped to 1/:data:`CLIP` … :data:`CLIP`
+    with the clipped values marked (▲ ▼ at the edge) and listed in a note. A full log axis
+    spans five decades for one estimator (ridge) and squeezes the others into a band; a symlog
+    axis bends the ratio scale around 1, and a panel per family would repeat the loop legend.
     """
     with plt.rc_context(_rc()):
         data = _Data(perf, scen, term)
@@ -256,6 +271,8 @@ def fig_nested_loop(
         if reference is None:
             reference = _guess_reference(data)
         ests = [e for e in data.estimators if not (measure in RELATIVE and e == reference)]
+        same = [e for e in ests if measure in RELATIVE and _same_as_reference(data, e, measure)]
+        ests = [e for e in ests if e not in same]
         ncell = len(cells)
         sids = list(cells["scenario"])
         vals: dict[str, tuple[np.ndarray, np.ndarray]] = {}
@@ -269,17 +286,18 @@ def fig_nested_loop(
             vals[e] = (v, m)
         finite = np.concatenate([v[np.isfinite(v)] for v, _ in vals.values()] or [np.empty(0)])
         log = measure in _LOG and len(finite) > 0 and bool((finite > 0).all())
+        clip = log and measure in RELATIVE
 
         # ---- layout in inches: title+legend, main panel, loop bands, family labels
         families = _runs(list(cells["family"]))
         ns = sorted({n for n in cells["n"] if np.isfinite(n)})
         has_sweep = bool(np.isfinite(cells["position"].to_numpy(dtype=float)).any())
         width = float(np.clip(2.4 + 0.095 * ncell, 6.5, _MAX_WIDTH))
-        left, right = 1.05, 0.55
+        left, right = 1.2, 0.45
         plot_w = width - left - right
         cell_w = plot_w / ncell
         # family labels: horizontal on two lines where they fit, else rotated
-        fs_name, fs_knob = 7.0, 6.2
+        fs_name, fs_knob = 9.0, _FS
         labels = []
         rot_h = 0.0
         for a, b in families:
@@ -294,13 +312,13 @@ def fig_nested_loop(
             knob = _fit(knob, fs_knob, 1.5) if two else ""
             rot_h = max(rot_h, _text_width(name, fs_name), _text_width(knob, fs_knob))
             labels.append((a, b, name, knob, True))
-        label_h = max(0.36, rot_h + 0.12)
-        band_n = max(0.36, 0.11 * len(ns)) if ns else 0.0
-        band_s = 0.46 if has_sweep else 0.0
+        label_h = max(0.5, rot_h + 0.12)
+        band_n = max(0.45, 0.15 * len(ns)) if ns else 0.0
+        band_s = 0.5 if has_sweep else 0.0
         handles_n = len(ests) + 2
-        ncol = max(1, min(handles_n, int((width - 1.3) // 1.1)))
-        top = 0.36 + 0.16 * math.ceil(handles_n / ncol)
-        main_h = 3.2
+        ncol = max(1, min(handles_n, int((width - 0.3) // 1.55)))
+        top = 0.42 + 0.2 * math.ceil(handles_n / ncol)
+        main_h = 3.4
         gap = 0.06
         height = top + main_h + gap + band_n + band_s + label_h + 0.12
         fig = plt.figure(figsize=(width, height))
@@ -326,11 +344,16 @@ def fig_nested_loop(
 
         # ---- main panel
         xe = np.arange(ncell + 1)
+        beyond: list[str] = []
         for e in ests:
             v, m = vals[e]
             col = data.palette[e]
             if log:
                 v = np.where(v > 0, v, np.nan)
+            if clip:
+                v, text = _clip(ax, v, col)
+                if text:
+                    beyond.append(f"{e} {text}")
             ok = np.isfinite(v) & np.isfinite(m)
             lo = np.where(ok, v - 2 * m, np.nan)
             hi = np.where(ok, v + 2 * m, np.nan)
@@ -345,7 +368,8 @@ def fig_nested_loop(
                 _post(v),
                 drawstyle="steps-post",
                 color=col,
-                lw=1.15,
+                lw=1.3,
+                ls=estimator_line(e),
                 label=e,
                 gid=f"estimator:{e}",
                 zorder=3,
@@ -356,7 +380,7 @@ def fig_nested_loop(
             if not empty[a]:
                 continue
             ax.axvspan(a, b, facecolor="none", edgecolor="0.75", hatch="////", lw=0, zorder=0.6)
-            flat = _text_width("no value", 6.5) <= (b - a) * cell_w - 0.04
+            flat = _text_width("no value", _FS) <= (b - a) * cell_w - 0.04
             ax.text(
                 (a + b) / 2,
                 0.5,
@@ -364,7 +388,7 @@ def fig_nested_loop(
                 rotation=0 if flat else 90,
                 ha="center",
                 va="center",
-                fontsize=6.5,
+                fontsize=_FS,
                 color="0.35",
                 style="italic",
                 transform=ax.get_xaxis_transform(),
@@ -376,10 +400,14 @@ def fig_nested_loop(
         if log:
             ax.set_yscale("log")
             lo_v, hi_v = float(finite.min()), float(finite.max())
+            if clip:
+                lo_v, hi_v = max(lo_v, 1 / CLIP), min(hi_v, CLIP)
             if refline is not None:
                 lo_v, hi_v = min(lo_v, refline), max(hi_v, refline)
             pad = (math.log10(hi_v) - math.log10(lo_v)) * 0.06 + 0.02
             ax.set_ylim(lo_v / 10**pad, hi_v * 10**pad)
+            if beyond:
+                _note_beyond(ax, beyond)
             subs = (1.0, 2.0, 5.0) if math.log10(hi_v / lo_v) < 2.5 else (1.0,)
             ax.yaxis.set_major_locator(LogLocator(base=10, subs=subs, numticks=15))
             ax.yaxis.set_minor_locator(NullLocator())
@@ -388,7 +416,8 @@ def fig_nested_loop(
         ylabel = f"{measure}{ref_txt}" + (" (log)" if log else "")
         if measure in _ABOVE and reference:
             ylabel += f"\n{_ABOVE[measure]} {reference}"
-        ax.set_ylabel(ylabel)
+        ax.set_ylabel(ylabel, fontsize=9)
+        ax.tick_params(axis="y", labelsize=9)
         ax.set_xticks([])
         ax.grid(axis="x", visible=False)
         ax.tick_params(axis="x", length=0)
@@ -417,7 +446,7 @@ def fig_nested_loop(
                         ncell + 0.05 / cell_w,  # 0.05 in right of the last cell
                         ny(n),
                         f"{n:g}",
-                        fontsize=5.8,
+                        fontsize=_FS,
                         va="center",
                         ha="left",
                         color="0.25",
@@ -451,12 +480,12 @@ def fig_nested_loop(
                         if not np.isfinite(pos[a + ra]):
                             continue
                         text = str(cells["level"].iloc[a + ra])
-                        if _text_width(text, 5.2) <= (rb - ra) * cell_w - 0.03:
+                        if _text_width(text, _FS) <= (rb - ra) * cell_w - 0.03:
                             ax_loop.text(
                                 a + (ra + rb) / 2,
                                 0.02,
                                 text,
-                                fontsize=5.2,
+                                fontsize=_FS,
                                 ha="center",
                                 va="bottom",
                                 color="0.3",
@@ -464,7 +493,7 @@ def fig_nested_loop(
                 ticks.append(y0 + span / 2)
                 names.append("position in\nsweep (0→1)")
             ax_loop.set_yticks(ticks)
-            ax_loop.set_yticklabels(names, fontsize=6.5)
+            ax_loop.set_yticklabels(names, fontsize=_FS)
             ax_loop.tick_params(axis="y", length=0, pad=2)
             ax_loop.set_xticks([])
 
@@ -498,9 +527,10 @@ def fig_nested_loop(
                     )
 
         # ---- title and legend
-        handles = [plt.Line2D([], [], color=data.palette[e], lw=1.4, label=e) for e in ests] + [
-            plt.Rectangle((0, 0), 1, 1, color="0.5", alpha=0.3, lw=0, label="± 2 MCSE")
-        ]
+        handles = [
+            plt.Line2D([], [], color=data.palette[e], lw=1.4, ls=estimator_line(e), label=e)
+            for e in ests
+        ] + [plt.Rectangle((0, 0), 1, 1, color="0.5", alpha=0.3, lw=0, label="± 2 MCSE")]
         if has_sweep and bool((cells["anchor"] & cells["position"].notna()).any()):
             handles.append(
                 plt.Line2D(
@@ -521,16 +551,61 @@ def fig_nested_loop(
             bbox_to_anchor=(left / width - 0.01, 1 - 0.26 / height),
             ncol=ncol,
             frameon=False,
-            handlelength=1.6,
+            handlelength=2.2,
             columnspacing=1.0,
+            fontsize=9,
         )
+        same_txt = f"; not drawn: {', '.join(same)} (= {reference})" if same else ""
         fig.suptitle(
-            f"Nested-loop plot of {measure} for {data.term}: {ncell} scenarios "
-            "(family › swept knob › n)",
+            f"Nested loop of {measure} for {data.term}: {ncell} scenarios "
+            f"(family › swept knob › n){same_txt}",
             x=0.01,
             y=1 - 0.08 / height,
             ha="left",
             va="top",
-            fontsize=10,
+            fontsize=10.5,
         )
         return fig
+
+
+def _same_as_reference(data: _Data, estimator: str, measure: str) -> bool:
+    """True when ``estimator``'s relative ``measure`` is 1 with MCSE 0 wherever it is defined, up
+    to rounding (an MCSE of 1e-9 is floating-point noise): the same point estimates as the
+    reference (OLS under another SE)."""
+    rows = data.perf[(data.perf["estimator"] == estimator) & (data.perf["measure"] == measure)]
+    rows = rows[np.isfinite(rows["value"])]
+    one = np.isclose(rows["value"], 1, rtol=0, atol=1e-9) & (rows["mcse"].fillna(0) <= 1e-6)
+    return bool(len(rows)) and bool(one.all())
+
+
+def _clip(ax: Any, v: np.ndarray, color: Any) -> tuple[np.ndarray, str]:
+    """``v`` clipped to 1/CLIP … CLIP, ▲/▼ markers where it was, and the range beyond ("" if
+    nothing was clipped)."""
+    hi, lo = v > CLIP, v < 1 / CLIP
+    out = np.clip(v, 1 / CLIP, CLIP)
+    x = np.arange(len(v)) + 0.5
+    for mask, edge, marker in ((hi, CLIP, "^"), (lo, 1 / CLIP, "v")):
+        if mask.any():
+            ax.plot(x[mask], np.full(int(mask.sum()), edge), ls="none", marker=marker, ms=4,
+                    color=color, mec="white", mew=0.4, zorder=4, clip_on=False)  # fmt: skip
+    parts = []
+    if lo.any():
+        parts.append(f"down to {np.nanmin(v[lo]):.2g}")
+    if hi.any():
+        parts.append(f"up to {np.nanmax(v[hi]):.3g}")
+    return out, " and ".join(parts)
+
+
+def _note_beyond(ax: Any, beyond: list[str]) -> None:
+    ax.text(
+        0.005,
+        0.985,
+        f"beyond {1 / CLIP:g}–{CLIP:g} (▲▼ at the edge): " + "; ".join(beyond),
+        transform=ax.transAxes,
+        ha="left",
+        va="top",
+        fontsize=_FS,
+        color="0.2",
+        bbox={"facecolor": "white", "edgecolor": "0.8", "pad": 1.5, "alpha": 0.9},
+        zorder=6,
+    )

@@ -26,6 +26,10 @@ from ._data import Z, _Data
 from ._style import _empty, _finish, _note, _panels, _rc, _suptitle
 
 CLIP_MADS = 6.0  # sampling distributions are shown within median ± this many MADs
+#: the violins sit below this z-order and are drawn as one raster image per panel in the SVG
+#: (hundreds of curved outlines made its file megabytes and its drawing slow); above it: text,
+#: the zero line, axes
+_RASTER_Z = 1.0
 
 
 def read_estimates(
@@ -99,27 +103,33 @@ def fig_sampling_distributions(
         d_all = (est["estimate"] - est["true_value"]).to_numpy(dtype=float)
         est = est.assign(error=d_all)
         est = est[np.isfinite(est["error"])]
-        show = [s for s in show if s in set(est["scenario"])] or show
+        by_scenario = dict(tuple(est.groupby("scenario", sort=False)))
+        show = [s for s in show if s in by_scenario] or show
         if not show:
             return _empty("no estimates")
         ests = data.estimators
         fig, axes = _panels(len(show), 0.55 * len(ests) + 1.2, 2.5)
         for ax, s in zip(axes, show, strict=True):
-            sub = est[est["scenario"] == s]
+            sub = by_scenario.get(s, est.iloc[:0])
             lo, hi = _window(sub)
-            kept = sub[(sub["error"] >= lo) & (sub["error"] <= hi)]
+            errors = {
+                str(e): g.to_numpy(dtype=float)
+                for e, g in sub.groupby("estimator", sort=False)["error"]
+            }
             for j, e in enumerate(ests):
-                x = kept.loc[kept["estimator"] == e, "error"].to_numpy(dtype=float)
+                x = errors.get(e, np.empty(0))
+                x = x[(x >= lo) & (x <= hi)]
                 if x.size >= 2:
                     _violin(ax, x, j, data.palette[e], lo, hi)
+            ax.set_rasterization_zorder(_RASTER_Z + 0.01)
             ax.axhline(0, color="0.2", lw=0.8, ls="--")
             ax.set_ylim(lo, hi + 0.08 * (hi - lo))
             for j, e in enumerate(ests):
-                all_e = sub[sub["estimator"] == e]
-                if len(all_e) == 0:
+                x = errors.get(e, np.empty(0))
+                if x.size == 0:
                     _note(ax, j, (lo + hi) / 2, "no\nestimates", ha="center")
                     continue
-                out = 1 - (kept["estimator"] == e).sum() / len(all_e)
+                out = 1 - ((x >= lo) & (x <= hi)).sum() / x.size
                 if out > 0:
                     ax.text(
                         j,
@@ -165,11 +175,13 @@ def _violin(ax: Any, x: np.ndarray, pos: float, color: Any, lo: float, hi: float
         dens += np.exp(-0.5 * ((grid[:, None] - chunk[None, :]) / bw) ** 2).sum(axis=1)
     dens /= dens.max()
     half = 0.4 * dens
-    ax.fill_betweenx(grid, pos - half, pos + half, facecolor=color, edgecolor="0.2", lw=0.6)
+    ax.fill_betweenx(
+        grid, pos - half, pos + half, facecolor=color, edgecolor="0.2", lw=0.6, zorder=_RASTER_Z
+    )
     for q, style in ((25, ":"), (50, "--"), (75, ":")):
         v = float(np.percentile(x, q))
         w = 0.4 * float(np.interp(v, grid, dens))
-        ax.plot([pos - w, pos + w], [v, v], color="0.15", lw=0.7, ls=style)
+        ax.plot([pos - w, pos + w], [v, v], color="0.15", lw=0.7, ls=style, zorder=_RASTER_Z)
 
 
 def _window(sub: pd.DataFrame) -> tuple[float, float]:
@@ -251,7 +263,10 @@ def fig_zip(
                     [np.column_stack([lo[idx], ys]), np.column_stack([hi[idx], ys])], axis=1
                 )
                 colors = [cover_col if covers[k] else miss_col for k in idx]
-                ax.add_collection(LineCollection(segs, colors=colors, linewidths=0.6))
+                # up to max_lines segments per panel: one raster image in the SVG, not paths
+                ax.add_collection(
+                    LineCollection(segs, colors=colors, linewidths=0.6, rasterized=True)
+                )
                 cov = covers.mean()
                 mc = math.sqrt(cov * (1 - cov) / R)
                 ax.axhspan(

@@ -25,6 +25,7 @@ from matplotlib.ticker import (
 
 from lossstudy.mcse import Z_TIE
 
+from ._colors import estimator_line
 from ._data import Z, _Data, _reason
 from ._style import (
     _empty,
@@ -220,6 +221,7 @@ def fig_mse_vs_n(
                     ys,
                     yerr=[lower, ev],
                     color=data.palette[e],
+                    ls=estimator_line(e),
                     marker=_MARKERS[data.estimators.index(e) % len(_MARKERS)],
                     ms=3.2,
                     lw=1.1,
@@ -246,6 +248,7 @@ def fig_mse_vs_n(
                 [],
                 [],
                 color=data.palette[e],
+                ls=estimator_line(e),
                 marker=_MARKERS[i % len(_MARKERS)],
                 ms=3.2,
                 label=e,

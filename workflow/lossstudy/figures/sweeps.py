@@ -25,10 +25,12 @@ from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
 from lossstudy.sweeps.series import Series, sweep_series
 from lossstudy.sweeps.study import measure_lookup
 
+from ._colors import estimator_line
 from ._data import _palette
 from ._style import _rc, _suptitle
 
 BAND = 2.0  # ± MCSE multiple of the bands
+THEORY_LINE = (0, (1, 1.2))  # dotted: dashes belong to LAD (the loss families' line styles)
 _MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "<", ">")
 _NICE = (
     0.01,
@@ -144,12 +146,21 @@ def fig_sweep(
                 top.set_ylabel(_label(measure, reference))
                 bottom.set_ylabel(f"coverage of {term}")
         handles = [
-            plt.Line2D([], [], color=palette[e], marker=markers[e], ms=3.5, lw=1.4, label=e)
+            plt.Line2D(
+                [],
+                [],
+                color=palette[e],
+                marker=markers[e],
+                ms=3.5,
+                lw=1.4,
+                ls=estimator_line(e),
+                label=e,
+            )
             for e in estimators
             if e in compared or e in covered
         ]
         handles += [
-            plt.Line2D([], [], color="0.3", ls="--", lw=1.0, label="theory"),
+            plt.Line2D([], [], color="0.3", ls=THEORY_LINE, lw=1.3, label="theory"),
             plt.Line2D([], [], color="k", marker="v", ls="", ms=5, label="crossover ± MC interval"),
         ]
         _head(fig, f"{base}: {knob} swept ({term})", handles)
@@ -179,7 +190,9 @@ def _comparison_panel(
         lo = np.clip(v - BAND * m, v * 0.2, None)
         hi = v + BAND * m
         ax.fill_between(x[ok], lo[ok], hi[ok], color=palette[e], alpha=0.18, lw=0)
-        ax.plot(x[ok], v[ok], color=palette[e], marker=markers[e], ms=3.5, lw=1.4)
+        ax.plot(
+            x[ok], v[ok], color=palette[e], marker=markers[e], ms=3.5, lw=1.4, ls=estimator_line(e)
+        )
         lo_all += list(lo[ok])
         hi_all += list(hi[ok])
         cur = curves[
@@ -193,7 +206,7 @@ def _comparison_panel(
         if len(cur):
             cx, cy = _num(cur, "x").to_numpy(), _num(cur, "y").to_numpy()
             good = np.isfinite(cy) & (cy > 0)
-            ax.plot(cx[good], cy[good], color=palette[e], ls="--", lw=1.0, alpha=0.9)
+            ax.plot(cx[good], cy[good], color=palette[e], ls=THEORY_LINE, lw=1.3, alpha=0.9)
         _mark(ax, crossovers, s, e, measure, palette[e])
     ax.axhline(1.0, color="0.25", lw=0.9)
     ax.set_yscale("log")
@@ -246,7 +259,9 @@ def _coverage_panel(
         ax.fill_between(
             x[ok], (v - BAND * m)[ok], (v + BAND * m)[ok], color=palette[e], alpha=0.15, lw=0
         )
-        ax.plot(x[ok], v[ok], color=palette[e], marker=markers[e], ms=3, lw=1.2)
+        ax.plot(
+            x[ok], v[ok], color=palette[e], marker=markers[e], ms=3, lw=1.2, ls=estimator_line(e)
+        )
         ymin = min(ymin, float(np.nanmin(v[ok] - BAND * m[ok])))
     ax.axhline(level, color="0.25", lw=0.9, ls="--")
     ax.set_ylim(max(0.0, ymin - 0.02), 1.0)

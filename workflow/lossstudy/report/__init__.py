@@ -32,7 +32,7 @@ from lossstudy.moments import moment_rule_table
 from lossstudy.studyfile import anchors, read_estimators, read_study, sweep_members
 
 from . import design
-from .figures_section import embedded_figures, per_sweep_names
+from .figures_section import embedded_figures, figure_alts, per_sweep_names
 from .long_tables import TOP_ROWS
 from .provenance import REPO_ROOT, benchmarks, git_commit, versions
 from .results import failures, scenario_results
@@ -96,7 +96,11 @@ def report_context(
     meta = scenario_groups(scen)
     claims = read_claims_csv(claims_csv)
     scen_rows = design.scenario_rows(scen, study["defaults"], meta)
-    figs = embedded_figures(figures, scen_all, sweep_members(members), reference, level)
+    alts = figure_alts(
+        perf, scen, perf_all, scen_all, term, reference, level,
+        crossovers_csv, optima_csv, study["estimators"],
+    )  # fmt: skip
+    figs = embedded_figures(figures, scen_all, sweep_members(members), reference, level, alts)
     board = read_scoreboard(
         scoreboard_path(claims_csv) if scoreboard_csv is None else scoreboard_csv
     )

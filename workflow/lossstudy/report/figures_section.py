@@ -19,13 +19,47 @@ from lossstudy.figures import (
     TRAINING_CAPTIONS,
     optimum_cells,
 )
+from lossstudy.figures.alt import figure_alts as _figure_alts
 from lossstudy.sweeps.series import sweep_series
+from lossstudy.trained import exact_fits
 
-__all__ = ["embedded_figures", "per_sweep_names"]
+__all__ = ["embedded_figures", "figure_alts", "per_sweep_names"]
 
 
-def _figure(path: Path, captions: Mapping[str, str] | None = None) -> dict[str, str] | None:
+def _read(path: str | Path | None) -> pd.DataFrame | None:
+    if path is None or not Path(path).exists():
+        return None
+    return pd.read_csv(path, keep_default_na=False, na_values=[""])
 
+
+def figure_alts(
+    perf: pd.DataFrame,
+    scen: pd.DataFrame,
+    perf_all: pd.DataFrame,
+    scen_all: pd.DataFrame,
+    term: str,
+    reference: str | None,
+    level: float,
+    crossovers_csv: str | Path | None = None,
+    optima_csv: str | Path | None = None,
+    specs: Mapping[str, Mapping[str, Any]] | None = None,
+) -> dict[str, str]:
+    """The figures' alt texts (:func:`lossstudy.figures.alt.figure_alts`), with the crossover
+    and optimum tables read from their files when they exist; with ``specs`` (the study's
+    estimators) only the exactly fitted estimators, as the per-scenario figures draw them."""
+    if specs:
+        exact = set(exact_fits(list(specs), specs))
+        perf = perf[perf["estimator"].astype(str).isin(exact)]
+        perf_all = perf_all[perf_all["estimator"].astype(str).isin(exact)]
+    return _figure_alts(
+        perf, scen, perf_all, scen_all, term, reference, level,
+        _read(crossovers_csv), _read(optima_csv),
+    )  # fmt: skip
+
+
+def _figure(
+    path: Path, captions: Mapping[str, str] | None = None, alts: Mapping[str, str] | None = None
+) -> dict[str, str] | None:
     suffix = path.suffix.lower()
     if suffix == ".png":
         mime = "image/png"
@@ -35,9 +69,11 @@ def _figure(path: Path, captions: Mapping[str, str] | None = None) -> dict[str, 
         return None
     data = base64.b64encode(path.read_bytes()).decode("ascii")
     name = path.stem
+    title = name.replace("_", " ").capitalize()
     return {
         "name": name,
-        "title": name.replace("_", " ").capitalize(),
+        "title": title,
+        "alt": (alts or {}).get(name) or title,
         "caption": CAPTIONS.get(name, "") or (captions or {}).get(name, ""),
         "src": f"data:{mime};base64,{data}",
         "anchor": f"fig-{name}",
@@ -86,8 +122,10 @@ def embedded_figures(
     families: Mapping[str, Mapping[str, Any]],
     reference: str,
     level: float,
+    alts: Mapping[str, str] | None = None,
 ) -> list[dict[str, str]]:
-    """The figures that exist, as data URIs with their captions, in the order of
+    """The figures that exist, as data URIs with their captions and alt texts (``alts``, from
+    :func:`lossstudy.figures.alt.figure_alts`; the title where there is none), in the order of
     :data:`lossstudy.figures.CAPTIONS` then the sweeps' (an SVG is skipped beside its PNG)."""
     captions = {**TRAINING_CAPTIONS, **_sweep_captions(scen, families, reference, level)}
     paths = [Path(f) for f in figures]
@@ -97,7 +135,7 @@ def embedded_figures(
         if p.suffix.lower() == ".svg" and p.stem in pngs:
             continue
         if p.exists():
-            fig = _figure(p, captions)
+            fig = _figure(p, captions, alts)
             if fig is not None:
                 figs.append(fig)
     order = {name: i for i, name in enumerate([*CAPTIONS, *captions])}
