@@ -369,6 +369,7 @@ def training_section(
         "available": True,
         "absent": "",
         "verdict": headline["text"] if headline else "",
+        "divergence": verdict,
         "n_members": len(members),
         "n_families": int(members["family"].nunique()),
         "losses": ", ".join(loss_name(x) for x in dict.fromkeys(members["loss"])),
