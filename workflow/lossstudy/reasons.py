@@ -245,7 +245,7 @@ def _prior_row(optima: pd.DataFrame | None) -> dict[str, Any]:
             key="prior",
             reason=reason,
             verdict=NOT_YET,
-            link="crossovers",
+            link="claims",
             text=f"No penalty sweep under a Gaussian prior in this run; {later}.",
         )
     n = bayes["fixed"].astype(str).str.extract(r"n=(\d+)")[0].astype(float)
@@ -266,7 +266,7 @@ def _prior_row(optima: pd.DataFrame | None) -> dict[str, Any]:
         number=f"best penalty {_g(best)} (Bayes rule {rule:g})",
         uncertainty=f"95% interval {_g(lo)}–{_g(hi)}",
         text=f"{text}.",
-        link="crossovers",
+        link=f"fig-optimum_{r['estimator']}",
         source=f"optima.csv, {r['cell']} ({r['estimator']}, {r['parameter']})",
     )
 

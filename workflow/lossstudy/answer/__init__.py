@@ -171,11 +171,23 @@ def _answer(
     for g in groups:
         groups[g].sort(key=lambda s: nval[s] if np.isfinite(nval[s]) else math.inf)
     ctx = _Ctx(tab, scen, groups, nval, roles, reference, level)
-    sizes = family_sizes(_generate(ctx), reference, level)
-    for fam, m in (extra_counts or {}).items():
-        sizes[fam] = sizes.get(fam, 0) + int(m)
-    thresholds = {f: bonferroni(m) for f, m in sizes.items()}
-    return _generate(replace(ctx, thresholds=thresholds)), thresholds, reference
+    claims = _generate(ctx)
+    thresholds: dict[str, float] = {}
+    for _ in range(_PASSES):  # which comparisons a claim judges may depend on the thresholds
+        sizes = family_sizes(claims, reference, level)
+        for fam, m in (extra_counts or {}).items():
+            sizes[fam] = sizes.get(fam, 0) + int(m)
+        new = {f: bonferroni(m) for f, m in sizes.items()}
+        if new == thresholds:
+            break
+        thresholds = new
+        claims = _generate(replace(ctx, thresholds=thresholds))
+    return claims, thresholds, reference
+
+
+#: passes of "count the comparisons, judge at their Bonferroni threshold": the claims' count
+#: can change once the thresholds exclude or admit a biased estimator; it settles in two
+_PASSES = 4
 
 
 def _generate(ctx: _Ctx) -> list[Claim]:
