@@ -37,7 +37,6 @@ from lossstudy.reasons import L2_METHODS, estimator_words
 from lossstudy.trained import loss_name, share_text
 
 WINNER_COLUMNS = ("family", "scenario", "n", "broken", "winner", "group", "label", "text")
-GAUSS_MARKOV = ASSUMPTIONS[:5]
 
 #: an assumption that breaks, in words a reader has met (its key stays in the evidence)
 BROKEN_WORDS = {
