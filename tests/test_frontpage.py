@@ -1,4 +1,4 @@
-"""The answer in one screen: the scoreboard and the front-page sentences, on synthetic tables."""
+"""The answer in one screen: the scoreboard and who beats least squares, on synthetic tables."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ import math
 
 import pandas as pd
 
-from lossstudy.frontpage import front_sentences, scoreboard
+from lossstudy.answer import estimator_roles
+from lossstudy.frontpage import scoreboard, winner_rows, winner_sentences
 
 SPECS = {
     "ols": {"method": "ols", "se": "classical"},
@@ -71,39 +72,18 @@ def test_scoreboard_winner_ties_undefined_and_twins():
     assert ratio["het", "ols"] == 2.0 / 1.5 and math.isnan(ratio["cauchy", "ols"])
 
 
-def test_front_sentences_are_few_linked_and_traceable():
+def test_winners_grouped_by_loss_and_linked():
+    """Where an assumption breaks and the reference loses, the winner in plain words, grouped
+    by loss: lad (another loss) in het and cauchy; nothing for gm, where ols wins."""
     board = scoreboard(_perf(MSE), _scen(), list(SPECS), SPECS)
-    cross = pd.DataFrame(
-        [
-            {"scenario": "tails", "knob": "errors.df", "fixed": f"n={n}", "estimator": "lad",
-             "versus": "ols", "measure": "rel_mse", "crossing": c, "ci_low": c - 0.3,
-             "ci_high": c + 0.3, "theory": 4.68, "better": "below"}
-            for n, c in ((50, 4.0), (200, 4.6))
-        ]
-    )  # fmt: skip
-    optima = pd.DataFrame(
-        [{"scenario": "prior", "estimator": "ridge", "parameter": "penalty", "fixed": "n=200",
-          "argmin": 9.8, "ci_low": 8.0, "ci_high": 12.0, "theory": 10.0,
-          "note": "exact; Bayes rule σ²/τ² = 10", "cell": "prior-n200"}]
-    )  # fmt: skip
-    words = front_sentences(board, _scen(), cross, optima, ["prior-n200"], "ols")
-    assert 1 <= len(words) <= 6
-    assert words["key"].tolist() == ["gauss_markov", "sweep_tails", "broken", "optimum"]
-    text = dict(zip(words["key"], words["text"], strict=True))
-    assert (
-        "<code>ols</code> (tied within Monte Carlo error with <code>ridge</code>)"
-        in text["gauss_markov"]
-    )
-    assert "below 4.6 (4.3–4.9; theory 4.68)" in text["sweep_tails"]  # the largest n only
-    assert "<code>het</code>: <code>lad</code>" in text["broken"]
-    assert "<code>cauchy</code>: <code>lad</code>" in text["broken"]
-    assert "penalty ≈ 9.8 (8–12; the Bayes rule σ²/τ² = 10)" in text["optimum"]
-    assert dict(zip(words["key"], words["link"], strict=True)) == {
-        "gauss_markov": "fig-scoreboard",
-        "sweep_tails": "fig-sweep_tails",
-        "broken": "fig-scoreboard",
-        "optimum": "fig-optimum_ridge",
-    }
+    rows = winner_rows(board, _scen(), estimator_roles(list(SPECS), SPECS), "ols")
+    assert rows["family"].tolist() == ["het", "cauchy"]
+    assert set(rows["group"]) == {"other"} and set(rows["label"]) == {""}
+    words = winner_sentences(rows)
+    assert [w["key"] for w in words] == ["winners_other"]
+    assert words[0]["link"] == "fig-scoreboard" and words[0]["evidence"] == "het, cauchy"
+    assert "least absolute deviations where the error spread varies" in words[0]["text"]
+    assert "no finite MSE" in words[0]["text"]  # cauchy: ols undefined, not "beaten"
 
 
 def test_scoreboard_threshold_is_bonferroni_over_the_board():
@@ -138,13 +118,11 @@ def test_scoreboard_rows_for_claims_csv():
     assert "higher beyond Monte Carlo error: <code>ols</code>, <code>ridge</code>" in text
 
 
-def test_broken_sentence_needs_the_reference_beaten():
+def test_winners_need_the_reference_beaten():
     """'ols is beaten in het' only when ols loses there, not when it ties with the winner."""
     mse = dict(MSE)
     mse[("het-n200", "ols")] = (1.51, 0.02, True)
     mse[("het-n200", "ols_hc3")] = (1.51, 0.02, True)
     board = scoreboard(_perf(mse), _scen(), list(SPECS), SPECS)
-    words = front_sentences(board, _scen(), None, None, [], "ols")
-    text = dict(zip(words["key"], words["text"], strict=True))
-    assert "<code>het</code>" not in text["broken"]
-    assert "<code>cauchy</code>: <code>lad</code>" in text["broken"]
+    rows = winner_rows(board, _scen(), estimator_roles(list(SPECS), SPECS), "ols")
+    assert rows["family"].tolist() == ["cauchy"]

@@ -279,7 +279,8 @@ def _section(text: str) -> str:
 
 
 def _front(text: str) -> str:
-    return text[text.index('<ul class="front-answer">') : text.index("</ul>")]
+    """The first screen: the reasons table to the end of its section's lists."""
+    return text[text.index('<table class="reasons">') : text.index('<details class="more"')]
 
 
 @pytest.fixture(scope="module")
@@ -351,10 +352,13 @@ def test_verdict_carries_the_numbers_of_the_rows(rendered: tuple[str, list[Path]
         "a bounded gradient, not differentiability",
     ):
         assert piece in sentence, piece
-    # the front page carries it first, linked to the section, and the section states it
+    # the front page's first reason carries its numbers, linked to the section, which states it
     front = _front(text)
-    assert front.index("Only the squared (L2) loss") < front.index("</li>")
-    assert '<a href="#training">evidence</a>' in front
+    first = front[front.index('<tr class="reason-training">') :]
+    first = first[: first.index("</tr>")]
+    assert "held with a caveat" in first and "98–100% of fits diverge at c = 1.1" in first
+    assert "a bounded gradient, not differentiability" in first
+    assert '<a href="#training"' in first
     assert sentence in _section(text)
 
 
@@ -470,7 +474,11 @@ def test_without_training_one_sentence(tmp_path: Path) -> None:
     assert NO_TRAINING.count(". ") == 0 and NO_TRAINING.endswith(".")  # one sentence
     assert "<figure" not in section and "<table" not in section
     assert "Verdict" not in section and "trained by gradient steps, with" not in section
-    assert "differentiab" not in _front(text)
+    # the reason stays on the front page, untested and without a number
+    front = _front(text)
+    row = front[front.index('<tr class="reason-training">') :]
+    row = row[: row.index("</tr>")]
+    assert "not yet tested" in row and "none yet" in row and "diverge" not in row
     parser = _Links()
     parser.feed(text)
     assert sorted({h for h in parser.hrefs if h not in parser.ids}) == []

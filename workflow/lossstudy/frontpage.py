@@ -1,32 +1,28 @@
-"""The answer in one screen: a scoreboard and at most six sentences, each a row of data first.
+"""The answer in one screen: why L2, when it is the wrong choice, and who beats it where.
 
 Why: the report's claims and crossovers are many and dense; a reader should see the answer to
 "why L2, and when is it wrong?" before scrolling. Everything here is derived from the files of
-earlier stages (performance table, scenario table, ``crossovers.csv``, ``optima.csv``), names
-nothing by hand, and links every sentence to the figure or section that holds its evidence.
+earlier stages (scoreboard, scenario table, ``claims.csv``, ``crossovers.csv``, ``optima.csv``),
+names nothing by hand, and links every row to the section that holds its evidence.
 
-Scoreboard
-    Who wins on the focus slope's MSE in each family: :mod:`lossstudy.answer.scoreboard`
-    (its rows are claims).
-Sentences
-    1. every Gauss–Markov assumption holding with normal errors: who wins there;
-    2.–4. one per error-distribution sweep (at most three): each robust estimator's crossing
-       with the reference at the largest ``n``, with its interval and theory;
-    5. the families where an assumption breaks: who wins each;
-    6. an estimator sweep's optimum where theory names the best value (the Bayes rule).
-
+Reasons
+    One row per reason usually given for L2, with its verdict: :mod:`lossstudy.reasons`.
+When L2 is the wrong choice
+    The sweeps' crossings where another loss beats least squares
+    (:func:`lossstudy.reasons.wrong_choice_rows`), then :func:`winner_rows`: where an
+    assumption breaks and least squares loses on the scoreboard, who wins, grouped by loss
+    (the L2 family: OLS, WLS, ridge; other losses), with a label where the win rests on a
+    setting tuned for another scenario or on bias cancelling bias.
 Training
-    One sentence on "does differentiability matter?" (:func:`training_sentence`): which losses
-    diverge under gradient descent as the step size crosses the squared loss's stability limit,
-    from the row :func:`lossstudy.trained.divergence_verdict` makes of the divergence measures.
+    :func:`training_sentence`, the training section's verdict on "does differentiability
+    matter?", from :func:`lossstudy.trained.divergence_verdict`.
 """
 
 from __future__ import annotations
 
 import html
 import math
-import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pandas as pd
@@ -35,22 +31,24 @@ from lossstudy.answer.roles import ASSUMPTIONS
 from lossstudy.answer.scoreboard import BOARD_COLUMNS as BOARD_COLUMNS
 from lossstudy.answer.scoreboard import board_rows as board_rows
 from lossstudy.answer.scoreboard import scoreboard as scoreboard
-from lossstudy.answer.scoreboard import who as _who
 from lossstudy.answer.scoreboard import winners as _winners
+from lossstudy.mcse import format_pm
+from lossstudy.reasons import L2_METHODS, estimator_words
 from lossstudy.trained import loss_name, share_text
 
-SENTENCE_COLUMNS = ("key", "text", "link")
-GAUSS_MARKOV = ASSUMPTIONS[:5]
+WINNER_COLUMNS = ("family", "scenario", "n", "broken", "winner", "group", "label", "text")
 
-
-def _code(name: Any) -> str:
-    return f"<code>{html.escape(str(name))}</code>"
-
-
-def _g(x: float) -> str:
-    if not math.isfinite(x):
-        return "?"
-    return f"{x:.3g}"
+#: an assumption that breaks, in words a reader has met (its key stays in the evidence)
+BROKEN_WORDS = {
+    "linearity": "the mean is not linear in x",
+    "exogeneity": "x is correlated with the error or with a misleading point",
+    "full_rank": "the design is rank-deficient",
+    "homoskedasticity": "the error spread varies",
+    "no_autocorrelation": "the errors are autocorrelated",
+    "normal_errors": "the errors are not normal",
+}
+TUNED = "tuned elsewhere"
+BIAS_CANCELS = "bias cancelling bias"
 
 
 def _and(parts: Sequence[str]) -> str:
@@ -62,129 +60,108 @@ def _flags(scen: pd.DataFrame, sid: str) -> dict[str, str]:
     return {a: str(row[a].iloc[0]) for a in ASSUMPTIONS if a in row.columns and len(row)}
 
 
-def front_sentences(
+def _label(
+    winner: str,
+    role: Mapping[str, Any],
+    flags: Mapping[str, str],
+    ref_bias: tuple[float, float] | None,
+) -> tuple[str, str]:
+    """(label, words) for a win that rests on something else than the loss: WLS weights built
+    for heteroskedastic errors winning where the spread is constant (a setting tuned for another
+    scenario), or a penalised fit winning where every unpenalised fit is biased (its shrinkage
+    offsets the bias: bias cancelling bias)."""
+    method = str(role.get("method", ""))
+    if method == "wls" and flags.get("homoskedasticity") == "holds":
+        return TUNED, (
+            "tuned for another scenario: its weights were built for heteroskedastic errors, "
+            "which this one does not have"
+        )
+    broken_mean = flags.get("exogeneity") == "breaks" or flags.get("linearity") == "breaks"
+    if role.get("penalised") and broken_mean:
+        size = ""
+        if ref_bias is not None and math.isfinite(ref_bias[0]):
+            size = f" of {format_pm(ref_bias[0], ref_bias[1])}"
+        return BIAS_CANCELS, (
+            f"bias cancelling bias: its shrinkage toward 0 offsets the bias{size} that least "
+            "squares has here; not a property of the loss"
+        )
+    return "", ""
+
+
+def winner_rows(
     board: pd.DataFrame,
     scen: pd.DataFrame,
-    cross: pd.DataFrame | None,
-    optima: pd.DataFrame | None,
-    optimum_cells: Sequence[str] = (),
+    roles: Mapping[str, Mapping[str, Any]],
     reference: str = "ols",
+    bias: Mapping[tuple[str, str], tuple[float, float]] | None = None,
 ) -> pd.DataFrame:
-    """At most six sentences (see the module doc), each with the anchor of its evidence."""
-    rows: list[dict[str, str]] = []
-    families = list(dict.fromkeys(board["family"]))
-    cells = dict(zip(board["family"], board["scenario"], strict=False))
-    n_of = dict(zip(board["family"], board["n"], strict=False))
-    # 1. Gauss–Markov with normal errors
-    ideal = [
-        f
-        for f in families
-        if all(v == "holds" for v in _flags(scen, cells[f]).values())
-        and len(_flags(scen, cells[f])) == len(ASSUMPTIONS)
-    ]
-    if ideal:
-        f = ideal[0]
+    """Families where an assumption breaks and the reference loses (or has no finite MSE), one
+    row each: the winner, its loss family (``L2`` for least squares, weighted or penalised;
+    ``other`` for another loss) and a label when the win rests on a setting tuned for another
+    scenario or on bias cancelling bias (:func:`_label`). The verdicts are the board's, so the
+    one comparison rule (:mod:`lossstudy.answer.compare`) decides here too."""
+    rows: list[dict[str, Any]] = []
+    bias = bias or {}
+    for family in dict.fromkeys(board["family"]):
+        sub = board[board["family"] == family]
+        sid = str(sub["scenario"].iloc[0])
+        flags = _flags(scen, sid)
+        gone = [a for a in ASSUMPTIONS if flags.get(a) == "breaks"]
+        win, _ = _winners(board, str(family))
+        ref = sub[sub["estimator"] == reference]
+        beaten = len(ref) > 0 and ref["verdict"].isin(["loses", "undefined"]).all()
+        if not gone or not win or win[0] == reference or not beaten:
+            continue
+        w = win[0]
+        role = roles.get(w, {})
+        group = "L2" if str(role.get("method")) in L2_METHODS else "other"
+        label, why = _label(w, role, flags, bias.get((sid, reference)))
+        said = [BROKEN_WORDS.get(a, a) for a in gone if a != "normal_errors"]
+        words = _and(said or [BROKEN_WORDS["normal_errors"]])
+        if ref["verdict"].eq("undefined").all() and flags.get("full_rank") != "breaks":
+            words = "least squares has no finite MSE (errors without a variance)"
+        text = f"{html.escape(estimator_words(w, role))} where {words}"
+        if why:
+            text += f" ({why})"
         rows.append(
             {
-                "key": "gauss_markov",
-                "text": f"Where every Gauss–Markov assumption holds and the errors are normal "
-                f"({_code(f)}, n = {int(n_of[f])}), the lowest MSE of the focus slope is "
-                f"{_who(board, f)}.",
-                "link": "fig-scoreboard",
+                "family": str(family),
+                "scenario": sid,
+                "n": sub["n"].iloc[0],
+                "broken": ", ".join(gone),
+                "winner": w,
+                "group": group,
+                "label": label,
+                "text": text,
             }
         )
-    # 2.–4. error-distribution sweeps
-    if cross is not None and len(cross):
-        sub = cross[
-            (cross["measure"] == "rel_mse") & cross["knob"].astype(str).str.startswith("errors.")
-        ]
-        sub = sub.assign(_n=sub["fixed"].astype(str).str.extract(r"n=(\d+)")[0].astype(float))
-        for (fam, knob), grp in sub.groupby(["scenario", "knob"], sort=False):
-            grp = grp[grp["_n"] == grp["_n"].max()]
+    return pd.DataFrame(rows, columns=list(WINNER_COLUMNS))
+
+
+def winner_sentences(rows: pd.DataFrame) -> list[dict[str, str]]:
+    """Two sentences, L2-family winners first: who beats least squares where an assumption
+    breaks, grouped by loss, each win's label stated beside it."""
+    out = []
+    heads = {
+        "L2": "Least squares is beaten by another squared-error (L2) estimator",
+        "other": "Least squares is beaten by another loss",
+    }
+    for group, head in heads.items():
+        sub = rows[rows["group"] == group]
+        if len(sub):
             parts = []
-            for r in grp.itertuples(index=False):
-                if not math.isfinite(float(r.crossing)):
-                    continue
-                side = "above" if r.better == "above" else "below"
-                theory = _theory_phrase(r)
-                finite_n = "finite-n " if getattr(r, "theory_kind", "") == "asymptotic" else ""
-                parts.append(
-                    f"{_code(r.estimator)} {side} {finite_n}{_g(float(r.crossing))} "
-                    f"({_g(float(r.ci_low))}–{_g(float(r.ci_high))}{theory})"
-                )
-            if not parts:
-                continue
-            n = int(grp["_n"].iloc[0]) if grp["_n"].notna().any() else None
-            rows.append(
+            for text, same in sub.groupby("text", sort=False):
+                k = len(same)
+                parts.append(text + (f" ({k} scenario families)" if k > 1 else ""))
+            out.append(
                 {
-                    "key": f"sweep_{fam}",
-                    "text": f"Along {_code(knob)} ({_code(fam)}{f', n = {n}' if n else ''}), "
-                    f"{_code(reference)} loses its lead on MSE to " + _and(parts) + ".",
-                    "link": f"fig-sweep_{fam}",
+                    "key": f"winners_{group}",
+                    "text": head + ": " + "; ".join(parts) + ".",
+                    "link": "fig-scoreboard",
+                    "evidence": ", ".join(sub["family"]),
                 }
             )
-            if sum(r["key"].startswith("sweep_") for r in rows) == 3:
-                break
-    # 5. broken assumptions
-    broken = []
-    for f in families:
-        flags = _flags(scen, cells[f])
-        gone = [a for a in GAUSS_MARKOV if flags.get(a) == "breaks"]
-        win, _ = _winners(board, f)
-        beaten = ((board["family"] == f) & (board["estimator"] == reference)).any() and (
-            board.loc[(board["family"] == f) & (board["estimator"] == reference), "verdict"]
-            .isin(["loses", "undefined"])
-            .all()
-        )
-        if gone and win and win[0] != reference and beaten:
-            broken.append(f"{_code(f)}: {_code(win[0])}")
-    if broken:
-        rows.append(
-            {
-                "key": "broken",
-                "text": f"Where an assumption breaks, {_code(reference)} is beaten at the largest "
-                "n in " + "; ".join(broken) + ".",
-                "link": "fig-scoreboard",
-            }
-        )
-    # 6. an optimum theory names
-    if optima is not None and len(optima):
-        opt = optima[optima["cell"].isin(list(optimum_cells))]
-        opt = opt.assign(_n=opt["fixed"].astype(str).str.extract(r"n=(\d+)")[0].astype(float))
-        opt = opt[opt["_n"] == opt["_n"].max()] if opt["_n"].notna().any() else opt
-        for r in opt.head(1).itertuples(index=False):
-            bayes = re.search(r"Bayes rule σ²/τ² = ([0-9.e+-]+)", str(r.note))
-            theory = (
-                f"the Bayes rule σ²/τ² = {_g(float(bayes.group(1)))}"
-                if bayes
-                else f"exact {_g(float(r.theory))}"
-            )
-            if str(getattr(r, "agreement", "")) == "disagrees":
-                theory = f"disagrees with {theory}"
-            rows.append(
-                {
-                    "key": "optimum",
-                    "text": f"Under {_code(r.scenario)} the MSE of {_code(r.estimator)} is lowest "
-                    f"at {r.parameter} ≈ {_g(float(r.argmin))} ({_g(float(r.ci_low))}–"
-                    f"{_g(float(r.ci_high))}; {theory}).",
-                    "link": f"fig-optimum_{r.estimator}",
-                }
-            )
-    return pd.DataFrame(rows[:6], columns=list(SENTENCE_COLUMNS))
-
-
-def _theory_phrase(row: Any) -> str:
-    """Theory beside a crossing by its kind (``theory_kind``, ``agreement`` of crossovers.csv):
-    asymptotic theory is a limit, exact theory outside the interval a disagreement."""
-    if pd.isna(row.theory):
-        return ""
-    value = _g(float(row.theory))
-    kind = str(getattr(row, "theory_kind", "") or "")
-    if kind == "asymptotic":
-        return f" vs asymptotic {value}"
-    if str(getattr(row, "agreement", "")) == "disagrees":
-        return f"; disagrees with exact theory {value}"
-    return f"; {kind + ' ' if kind else ''}theory {value}"
+    return out
 
 
 def _or(parts: Sequence[str]) -> str:

@@ -1,5 +1,6 @@
 # The figures in three jobs that run side by side: the per-scenario ones and the nested loop
-# need only the performance table and the estimates, so they are drawn while `sweeps` runs; the
+# need the performance table, the estimates and the claims step's scoreboard (whose verdicts
+# the scoreboard figure draws), so they are drawn while `sweeps` runs; the
 # sweep figures wait for it; the training figures (gradient-trained estimators, read from
 # estimators.csv, and theory.csv) wait for `theory`. `figures` then copies all three into
 # results/figures (no plotting).
@@ -7,6 +8,8 @@ rule figure_cells:
     input:
         performance="results/performance.csv",
         scenarios="results/scenarios.csv",
+        # the scoreboard figure draws the claims step's verdicts (one rule for every comparison)
+        scoreboard="results/scoreboard.csv",
         estimates=expand(
             "results/estimates/{scenario}.parquet", scenario=STUDY.scenarios
         ),

@@ -25,5 +25,6 @@ make_figures(
     sweep_theory_csv=getattr(snakemake.input, "sweep_theory", None),
     estimators_csv=getattr(snakemake.input, "estimators", None),
     theory_csv=getattr(snakemake.input, "theory", None),
+    scoreboard_csv=getattr(snakemake.input, "scoreboard", None),
     parts=snakemake.params.part.split(),
 )

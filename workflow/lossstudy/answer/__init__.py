@@ -68,6 +68,7 @@ __all__ = [
     "multiplicity",
     "scenario_groups",
     "short_answer",
+    "thresholds",
 ]
 
 
@@ -103,12 +104,33 @@ def answer_table(
     level: float = 0.95,
     theory: pd.DataFrame | None = None,
     extra: Sequence[Sequence[dict[str, Any]]] = (),
+    extra_counts: Mapping[str, int] | None = None,
 ) -> pd.DataFrame:
     """``claims.csv``: the rows of :func:`short_answer`'s claims, judged with the thresholds
     the claims were written with (:mod:`lossstudy.answer.table`), then the ``extra``
-    sentences' rows (the front page's scoreboard)."""
-    claims, thresholds, ref = _answer(perf, scenarios, reference, term, estimators, level, theory)
+    sentences' rows (the front page's scoreboard), whose comparisons per family
+    ``extra_counts`` adds to the claims' own (see :func:`thresholds`)."""
+    claims, thresholds, ref = _answer(
+        perf, scenarios, reference, term, estimators, level, theory, extra_counts
+    )
     return claims_frame(claims, ref, level, thresholds, extra)
+
+
+def thresholds(
+    perf: pd.DataFrame,
+    scenarios: pd.DataFrame,
+    reference: str | None = None,
+    term: str = "x1",
+    *,
+    estimators: Mapping[str, Mapping[str, Any]] | None = None,
+    level: float = 0.95,
+    theory: pd.DataFrame | None = None,
+    extra_counts: Mapping[str, int] | None = None,
+) -> dict[str, float]:
+    """family -> the Bonferroni z in force: over the claims' comparisons of the family plus
+    ``extra_counts[family]`` judged elsewhere (the scoreboard's, in family ``relative``), so
+    that every comparison of two estimators is judged at one threshold."""
+    return _answer(perf, scenarios, reference, term, estimators, level, theory, extra_counts)[1]
 
 
 def _answer(
@@ -119,6 +141,7 @@ def _answer(
     estimators: Mapping[str, Mapping[str, Any]] | None,
     level: float,
     theory: pd.DataFrame | None,
+    extra_counts: Mapping[str, int] | None = None,
 ) -> tuple[list[Claim], dict[str, float], str]:
     """The claims, the family thresholds they were written with, and the reference.
 
@@ -148,8 +171,23 @@ def _answer(
     for g in groups:
         groups[g].sort(key=lambda s: nval[s] if np.isfinite(nval[s]) else math.inf)
     ctx = _Ctx(tab, scen, groups, nval, roles, reference, level)
-    thresholds = family_thresholds(_generate(ctx), reference, level)
-    return _generate(replace(ctx, thresholds=thresholds)), thresholds, reference
+    claims = _generate(ctx)
+    thresholds: dict[str, float] = {}
+    for _ in range(_PASSES):  # which comparisons a claim judges may depend on the thresholds
+        sizes = family_sizes(claims, reference, level)
+        for fam, m in (extra_counts or {}).items():
+            sizes[fam] = sizes.get(fam, 0) + int(m)
+        new = {f: bonferroni(m) for f, m in sizes.items()}
+        if new == thresholds:
+            break
+        thresholds = new
+        claims = _generate(replace(ctx, thresholds=thresholds))
+    return claims, thresholds, reference
+
+
+#: passes of "count the comparisons, judge at their Bonferroni threshold": the claims' count
+#: can change once the thresholds exclude or admit a biased estimator; it settles in two
+_PASSES = 4
 
 
 def _generate(ctx: _Ctx) -> list[Claim]:

@@ -21,6 +21,8 @@ import numpy as np
 from lossstudy.mcse import Z_FLAG, Z_TIE, format_pm
 from lossstudy.measures import MEASURES
 
+from .compare import TOLERANCE, call, within
+
 #: Topic key -> heading, in the order the claims are returned.
 TOPICS: dict[str, str] = {
     "gauss_markov": "All Gauss–Markov assumptions hold, normal errors",
@@ -117,13 +119,15 @@ def judge(num: Number, null: float, thresholds: Thresholds) -> Judgement:
     if not num.defined or not np.isfinite(num.value):
         return Judgement(null, math.nan, thr, "undefined")
     z = num.z(null)
-    mc = "tie" if abs(z) <= thr else ("win" if z > 0 else "loss")
+    mc = {"tie": "tie", "above": "win", "below": "loss", "undefined": "undefined"}[
+        call(z, thr - TOLERANCE)
+    ]
     if not np.isfinite(num.theory):
         return Judgement(null, z, thr, mc)
     bar = max(thr, Z_FLAG + 1e-9)
     gap = num.value - num.theory
     zt = gap / num.mcse if num.mcse > 0 else (0.0 if gap == 0 else math.inf)
-    if abs(zt) > bar:
+    if not within(zt, bar - TOLERANCE):
         return Judgement(null, z, bar, mc, "contrary")
     off = num.theory - null
     exact = "tie" if abs(off) <= 1e-9 * max(1.0, abs(null)) else ("win" if off > 0 else "loss")

@@ -1,19 +1,18 @@
 """The scoreboard: who has the lowest MSE of the focus slope in each scenario family.
 
 Why in the answer: its verdicts are claims (rows of ``claims.csv``, :func:`board_rows`), judged
-by the same Bonferroni rule; the front page (:mod:`lossstudy.frontpage`) and the scoreboard
-figure read the board from here.
+by the one rule of :mod:`lossstudy.answer.compare`; the front page (:mod:`lossstudy.frontpage`)
+and the scoreboard figure read the board from here.
 
 One row per scenario family (its anchor cell at the largest ``n``), one column per distinct
 point estimator (twins with identical estimates, such as OLS with other SEs, shown once).
 The winner has the smallest MSE of the focus slope; an estimator *ties* it when the
-difference is within ``threshold`` standard errors of the difference, computed as if the two
-MSEs were independent, sqrt(m_a² + m_b²) (conservative: both are estimated on the same
-datasets, which makes the true MCSE of the difference smaller, so some ties are real wins).
-``threshold`` is Bonferroni over the board's m comparisons with a winner,
-max(2, Φ⁻¹(1 − 0.05/(2m))), as for the claims: the whole board has at most a 5% chance of
-any false "loses". Undefined MSEs (no finite moments) never win. Its rows go into
-``claims.csv`` (:func:`board_rows`).
+difference is within ``threshold`` MCSE. The statistic is the claims': where the pair includes
+the reference, its paired relative MSE against 1; otherwise (no paired MCSE in the table) the
+difference over sqrt(m_a² + m_b²), which is conservative (column ``statistic`` says which).
+``threshold`` is the Bonferroni z of the ``relative`` family, counting the claims' relative
+comparisons and the board's together (:func:`lossstudy.answer.step.claims_and_board`); without
+it, Bonferroni over the board's own comparisons. Undefined MSEs (no finite moments) never win.
 """
 
 from __future__ import annotations
@@ -28,9 +27,18 @@ import pandas as pd
 from lossstudy.mcse import bonferroni
 
 from .claims import _code
+from .compare import call, pair_statistic
 from .roles import estimator_roles
 
-__all__ = ["BOARD_COLUMNS", "BOARD_SECTION", "board_rows", "scoreboard", "who", "winners"]
+__all__ = [
+    "BOARD_COLUMNS",
+    "BOARD_SECTION",
+    "board_rows",
+    "comparisons",
+    "scoreboard",
+    "who",
+    "winners",
+]
 
 BOARD_COLUMNS = (
     "family",
@@ -43,6 +51,7 @@ BOARD_COLUMNS = (
     "z",
     "threshold",
     "verdict",
+    "statistic",
 )
 
 
@@ -62,9 +71,15 @@ def scoreboard(
     estimators: Sequence[str],
     specs: Mapping[str, Mapping[str, Any]] | None = None,
     term: str = "x1",
+    *,
+    reference: str | None = None,
+    threshold: float | None = None,
 ) -> pd.DataFrame:
-    """Who wins on the focus slope's MSE in each family (see the module doc)."""
+    """Who wins on the focus slope's MSE in each family (see the module doc); ``reference``
+    (default: the first OLS estimator) is the one the paired relative MSEs compare with."""
     roles = estimator_roles(list(estimators), specs)
+    if reference is None or reference not in roles:
+        reference = next((e for e in estimators if roles[e]["method"] == "ols"), None)
     seen: set[Any] = set()
     shown = []
     for e in estimators:  # one column per point estimator
@@ -80,6 +95,18 @@ def scoreboard(
         for s, e, v, m in zip(sub["scenario"].astype(str), sub["estimator"].astype(str), val, mc,
                               strict=True)
     }  # fmt: skip
+    rel = perf[(perf["term"].astype(str) == term) & (perf["measure"] == "rel_mse")]
+    rel_ok = rel["defined"].astype(str).str.lower().isin(["true", "1"])
+    paired = {
+        (s, e): (float(v), float(m))
+        for s, e, v, m in zip(
+            rel["scenario"].astype(str),
+            rel["estimator"].astype(str),
+            pd.to_numeric(rel["value"], errors="coerce").where(rel_ok),
+            pd.to_numeric(rel["mcse"], errors="coerce").where(rel_ok),
+            strict=True,
+        )
+    }
     # an estimator fitted only in some scenarios (`scenarios:` patterns) has no row elsewhere
     fitted = set(zip(sub["scenario"].astype(str), sub["estimator"].astype(str), strict=True))
     rows: list[dict[str, Any]] = []
@@ -92,12 +119,17 @@ def scoreboard(
         for e in mine:
             v, m = vals[e]
             ratio = z = math.nan
+            how = ""
             if best is not None and math.isfinite(v):
                 vb, mb = finite[best]
                 ratio = v / vb
-                se = math.hypot(m, mb)
                 if e != best:
-                    z = (v - vb) / se if se > 0 else (0.0 if v == vb else math.inf)
+                    pair = (
+                        paired.get((sid, best)) if e == reference
+                        else paired.get((sid, e)) if best == reference
+                        else None
+                    )  # fmt: skip
+                    z, how = pair_statistic((v, m), (vb, mb), pair, e == reference)
             rows.append(
                 {
                     "family": str(rec.base),
@@ -109,10 +141,11 @@ def scoreboard(
                     "ratio": ratio,
                     "z": z,
                     "best": e == best,
+                    "statistic": how,
                 }
             )
-    m_board = sum(1 for r in rows if math.isfinite(r["z"]))
-    threshold = bonferroni(m_board)
+    if threshold is None:
+        threshold = bonferroni(comparisons(pd.DataFrame(rows, columns=["z"])))
     for r in rows:
         r["threshold"] = threshold
         if r.pop("best"):
@@ -120,9 +153,13 @@ def scoreboard(
         elif not math.isfinite(r["ratio"]):
             r["verdict"] = "undefined"
         else:
-            # "exactly at the threshold" stays a tie despite rounding
-            r["verdict"] = "ties" if abs(r["z"]) <= threshold + 1e-9 else "loses"
+            r["verdict"] = "ties" if call(r["z"], threshold) == "tie" else "loses"
     return pd.DataFrame(rows, columns=list(BOARD_COLUMNS))
+
+
+def comparisons(board: pd.DataFrame) -> int:
+    """The board's judged comparisons (every finite statistic against a winner)."""
+    return int(np.isfinite(pd.to_numeric(board["z"], errors="coerce")).sum())
 
 
 def winners(board: pd.DataFrame, family: str) -> tuple[list[str], list[str]]:
@@ -182,7 +219,7 @@ def board_rows(board: pd.DataFrame, term: str = "x1") -> list[list[dict[str, Any
                 "mcse": r.mcse,
                 "theory": math.nan,
                 "mcse_valid": True,
-                "family": "scoreboard",
+                "family": "relative",
                 "basis": "mc",
                 "threshold": r.threshold,
             }

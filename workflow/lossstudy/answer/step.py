@@ -21,12 +21,13 @@ from lossstudy.performance import read_performance
 from lossstudy.studyfile import anchors, read_estimators, read_study
 from lossstudy.trained import exact_fits
 
-from . import answer_table
-from .scoreboard import board_rows, scoreboard
+from . import answer_table, thresholds
+from .scoreboard import board_rows, comparisons, scoreboard
 from .table import write_claims_csv
 
 __all__ = [
     "StudyTables",
+    "claims_and_board",
     "claims_table",
     "representative",
     "scoreboard_path",
@@ -94,31 +95,42 @@ def claims_table(
     study: Mapping[str, Any],
     tables: StudyTables,
     theory: pd.DataFrame | None,
-    board: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """The answer's claims and the scoreboard's (``board``, computed here when not given), one
-    row per comparison."""
+    """The answer's claims and the scoreboard's, one row per comparison."""
+    return claims_and_board(study, tables, theory)[0]
+
+
+def claims_and_board(
+    study: Mapping[str, Any], tables: StudyTables, theory: pd.DataFrame | None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``claims.csv`` and the scoreboard, judged at one threshold for every comparison of two
+    estimators: Bonferroni over the claims' relative comparisons and the board's together
+    (:mod:`lossstudy.answer.compare`). The board's statistics do not depend on the threshold,
+    so it is counted first and judged once the threshold is known."""
     perf, scen, estimators, term = tables.perf, tables.scen, tables.estimators, tables.term
-    if board is None:
-        board = study_scoreboard(tables)
-    return answer_table(
-        perf,
-        scen,
-        study["reference"] or None,
-        term,
-        estimators=estimators,
-        level=float(study["level"]),
-        theory=theory,
-        extra=board_rows(board, term) if not board.empty else (),
+    kw: dict[str, Any] = {
+        "estimators": estimators,
+        "level": float(study["level"]),
+        "theory": theory,
+        "extra_counts": {"relative": comparisons(study_scoreboard(tables))},
+    }
+    ref = study["reference"] or None
+    zs = thresholds(perf, scen, ref, term, **kw)
+    board = study_scoreboard(tables, zs.get("relative"))
+    frame = answer_table(
+        perf, scen, ref, term, extra=board_rows(board, term) if not board.empty else (), **kw
     )
+    return frame, board
 
 
-def study_scoreboard(tables: StudyTables) -> pd.DataFrame:
+def study_scoreboard(tables: StudyTables, threshold: float | None = None) -> pd.DataFrame:
     """Who wins on the focus slope's MSE in each family (:mod:`.scoreboard`), over every
     exactly fitted estimator of the performance table: trained members (gradient solvers) are
     judged in the report's training section, against their exact fits, not on this board."""
     shown = exact_fits(dict.fromkeys(tables.perf["estimator"].astype(str)), tables.estimators)
-    return scoreboard(tables.perf, tables.scen, shown, tables.estimators, tables.term)
+    return scoreboard(
+        tables.perf, tables.scen, shown, tables.estimators, tables.term, threshold=threshold
+    )
 
 
 def write_claims(
@@ -139,8 +151,8 @@ def write_claims(
     shown = anchors(read_estimators(estimators_csv))
     tables = study_tables(study, shown, performance_csv, scenarios_csv, term)
     theory = pd.read_csv(theory_csv, keep_default_na=False, na_values=[""])
-    board = study_scoreboard(tables)
-    write_claims_csv(claims_table(study, tables, theory, board), out_csv)
+    frame, board = claims_and_board(study, tables, theory)
+    write_claims_csv(frame, out_csv)
     out_scoreboard = scoreboard_path(out_csv) if out_scoreboard is None else out_scoreboard
     with atomic_path(out_scoreboard) as tmp:
         board.to_csv(tmp, index=False)

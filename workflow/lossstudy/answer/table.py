@@ -71,7 +71,6 @@ VERDICTS = (
 #: generic verdict of :func:`judge` -> the word of claims.csv, per family
 _WORDS: dict[str, dict[str, str]] = {
     "relative": {"win": "better", "loss": "worse", "tie": "tie"},
-    "scoreboard": {"win": "better", "loss": "worse", "tie": "tie"},
     "robust": {"win": "better", "loss": "worse", "tie": "tie"},
     "bias": {"win": "biased", "loss": "biased", "tie": "unbiased"},
     "coverage": {"win": "overcovers", "loss": "undercovers", "tie": "nominal"},

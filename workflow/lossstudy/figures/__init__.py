@@ -36,6 +36,7 @@ from matplotlib.figure import Figure  # noqa: E402
 from lossstudy.answer.scoreboard import scoreboard as mse_board  # noqa: E402
 from lossstudy.answer.step import representative  # noqa: E402
 from lossstudy.io import atomic_path  # noqa: E402
+from lossstudy.mcse import Z_TIE  # noqa: E402
 from lossstudy.sweeps.series import sweep_series  # noqa: E402
 from lossstudy.trained import exact_fits  # noqa: E402
 
@@ -79,11 +80,11 @@ __all__ = [
 CAPTIONS: dict[str, str] = {
     "scoreboard": (
         "Who has the lowest MSE of the focus slope in each scenario family, at its anchor cell "
-        "with the largest n. Dark: the lowest; light: tied with it within Monte Carlo error (the "
-        "difference within z standard errors, computed as if the two MSEs were independent, "
-        "which is conservative: more ties than a paired test would find; z is Bonferroni over "
-        "the board's comparisons, as for the claims, and every cell is a row of "
-        "results/claims.csv); white: beaten, with "
+        "with the largest n. Dark: the lowest; light: tied with it within Monte Carlo error, by "
+        "the rule every comparison of the report follows (the paired relative MSE where the "
+        "pair includes the reference, else the difference over independent MCSEs, which is "
+        "conservative; one Bonferroni threshold with the claims' relative comparisons; every "
+        "cell is a row of results/claims.csv); white: beaten, with "
         "its MSE as a multiple of the best. Estimators with identical point estimates (OLS "
         "with other standard errors) are shown once. Hatched: no finite MSE (moments that do "
         "not exist, or every fit failed)."
@@ -100,9 +101,12 @@ CAPTIONS: dict[str, str] = {
         "Relative efficiency (EmpSE_ref / EmpSE)² of each estimator against the reference, "
         "paired over replicates: above 1 (blue) the estimator is less variable than the "
         "reference, below 1 (red) more variable; colours are on a log scale centred at 1 and "
-        "saturate at 1/8 and 8. Values in grey italics are within 2 MCSE of 1 (a tie). Hatched "
-        "grey cells are undefined (no finite moments, no usable replicates): × marks them. For "
-        "biased estimators (ridge) a smaller variance is not a smaller MSE: see the MSE figures."
+        "saturate at 1/8 and 8. Values in grey italics are within Monte Carlo error of 1 (a tie, "
+        "at the threshold of the claims' relative comparisons). Hatched grey cells are undefined "
+        "(no finite moments, no usable replicates): × marks them. A variance ratio is an "
+        "efficiency only for an unbiased estimator: where the squared bias is more than 5% of "
+        "the MSE (ridge, endogeneity, misspecification), the cell shows the relative MSE "
+        "MSE_ref / MSE instead, marked ᴹ."
     ),
     "sampling_distributions": (
         "Sampling distributions of the estimation error (estimate − true value) of the focus "
@@ -207,6 +211,7 @@ def make_figures(
     sweep_theory_csv: str | Path | None = None,
     estimators_csv: str | Path | None = None,
     theory_csv: str | Path | None = None,
+    scoreboard_csv: str | Path | None = None,
     parts: Collection[str] = PARTS,
 ) -> list[Path]:
     """Write every figure as ``{outdir}/{name}.png`` and ``.svg``; return the paths written.
@@ -224,6 +229,9 @@ def make_figures(
     (:data:`TRAINING_CAPTIONS`, drawn when the study trains an estimator by gradient steps) need
     the performance table, ``estimators_csv`` (``results/estimators.csv``) and, for SGD's risk
     against theory, ``theory_csv``; the workflow draws them in a job of their own.
+    ``scoreboard_csv`` is the claims step's ``results/scoreboard.csv``: the scoreboard figure
+    draws its verdicts, so the figure, the claims and the front page share one rule
+    (:mod:`lossstudy.answer.compare`); without it the board is computed here.
     """
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
@@ -240,7 +248,7 @@ def make_figures(
     if "cells" in parts:
         written += _cell_figures(
             perf, scen, perf_all, scen_all, data, estimates_dir, outdir, term, level, reference,
-            specs,
+            specs, scoreboard_csv,
         )  # fmt: skip
     if "sweeps" in parts:
         tables = (crossovers_csv, optima_csv, sweep_theory_csv)
@@ -252,6 +260,15 @@ def make_figures(
         for name, fig in figs.items():
             written += _save(fig, outdir, name)
     return written
+
+
+def _threshold(board: pd.DataFrame) -> float:
+    """The threshold the board's (and the claims') relative comparisons were judged at."""
+    if "threshold" in board.columns:
+        z = pd.to_numeric(board["threshold"], errors="coerce").dropna()
+        if len(z):
+            return float(z.iloc[0])
+    return Z_TIE
 
 
 def _cell_figures(
@@ -266,16 +283,22 @@ def _cell_figures(
     level: float,
     reference: str | None,
     specs: dict[str, dict[str, object]] | None,
+    scoreboard_csv: str | Path | None = None,
 ) -> list[Path]:
     """The figures of :data:`CAPTIONS`: per-scenario figures (anchors) and the nested loop."""
     written: list[Path] = []
     shown = list(dict.fromkeys(perf["estimator"].astype(str)))
-    board = mse_board(perf, scen, shown, specs, term)
+    if scoreboard_csv is not None:
+        board = pd.read_csv(scoreboard_csv, keep_default_na=False, na_values=[""])
+    else:
+        board = mse_board(perf, scen, shown, specs, term)
     if len(board):
         written += _save(fig_scoreboard(board, term), outdir, "scoreboard")
     written += _save(fig_mse_decomposition(perf, scen, term), outdir, "mse_decomposition")
     written += _save(
-        fig_relative_efficiency(perf, scen, term, reference), outdir, "relative_efficiency"
+        fig_relative_efficiency(perf, scen, term, reference, _threshold(board)),
+        outdir,
+        "relative_efficiency",
     )
     reps = representative_scenarios(data)
     est = read_estimates(estimates_dir, reps, term)

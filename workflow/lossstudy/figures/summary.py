@@ -23,6 +23,7 @@ from matplotlib.ticker import (
     MaxNLocator,
 )
 
+from lossstudy.answer.compare import within
 from lossstudy.mcse import Z_TIE
 
 from ._colors import estimator_line
@@ -98,13 +99,32 @@ def fig_mse_decomposition(
         return fig
 
 
+#: squared bias above this share of the MSE: the estimator is biased, compared by relative MSE
+BIASED_SHARE = 0.05
+
+
+def biased(data: _Data, scenario: str, estimator: str) -> bool:
+    """Squared bias above :data:`BIASED_SHARE` of the MSE (False where either is unknown)."""
+    b, _, ok_b = data.value(scenario, estimator, "bias")
+    mse, _, ok_m = data.value(scenario, estimator, "mse")
+    return bool(ok_b and ok_m and mse > 0 and b * b > BIASED_SHARE * mse)
+
+
 def fig_relative_efficiency(
     perf: pd.DataFrame,
     scenarios: pd.DataFrame | None = None,
     term: str = "x1",
     reference: str | None = None,
+    threshold: float = Z_TIE,
 ) -> Figure:
-    """Heat map scenario × estimator of rel_efficiency, log colour scale centred at 1."""
+    """Heat map scenario × estimator of rel_efficiency, log colour scale centred at 1.
+
+    A variance ratio is an efficiency only for a (nearly) unbiased estimator: where the squared
+    bias is more than :data:`BIASED_SHARE` of the MSE, the cell shows the relative MSE instead,
+    marked "ᴹ" (ridge in a collinear design: a variance ratio of 83 but a relative MSE of 0.33).
+    A tie is within ``threshold`` MCSE of 1: the claims' threshold for relative comparisons
+    (the scoreboard's column ``threshold``), so the figure and the text call the same ties.
+    """
     with plt.rc_context(_rc()):
         data = _Data(perf, scenarios, term)
         if not data.scenarios:
@@ -114,13 +134,15 @@ def fig_relative_efficiency(
         val = np.full((len(rows), len(ests)), np.nan)
         tie = np.zeros_like(val, dtype=bool)
         bad = np.zeros_like(val, dtype=bool)
+        by_mse = np.zeros_like(val, dtype=bool)
         for i, s in enumerate(rows):
             for j, e in enumerate(ests):
-                v, m, ok = data.value(s, e, "rel_efficiency")
+                by_mse[i, j] = biased(data, s, e)
+                v, m, ok = data.value(s, e, "rel_mse" if by_mse[i, j] else "rel_efficiency")
                 if ok and v > 0:
                     val[i, j] = v
                     z = (v - 1) / m if np.isfinite(m) and m > 0 else (0 if v == 1 else math.inf)
-                    tie[i, j] = abs(z) <= Z_TIE
+                    tie[i, j] = within(z, threshold)
                 else:
                     bad[i, j] = True
         logv = np.log2(val)
@@ -159,7 +181,7 @@ def fig_relative_efficiency(
                     )
                     continue
                 v = val[i, j]
-                text = f"{v:.3g}" if v < 1000 else f"{v:.0f}"
+                text = (f"{v:.3g}" if v < 1000 else f"{v:.0f}") + ("ᴹ" if by_mse[i, j] else "")
                 dark = abs(logv[i, j]) > 1.6
                 ax.text(
                     j + 0.5,
@@ -182,7 +204,11 @@ def fig_relative_efficiency(
         ax.set_xlabel("")
         ax.tick_params(axis="y", labelsize=7)
         ref = f" vs {reference}" if reference else ""
-        ax.set_title(f"Relative efficiency of {data.term}{ref}: (EmpSE_ref / EmpSE)²", loc="left")
+        ax.set_title(
+            f"Relative efficiency of {data.term}{ref}: (EmpSE_ref / EmpSE)²; "
+            "ᴹ: biased, relative MSE instead",
+            loc="left",
+        )
         return fig
 
 

@@ -30,13 +30,14 @@ from lossstudy.io import write_text
 from lossstudy.measures import MEASURES
 from lossstudy.moments import moment_rule_table
 from lossstudy.studyfile import anchors, read_estimators, read_study, sweep_members
+from lossstudy.trained import exact_fits
 
 from . import design
 from .figures_section import embedded_figures, figure_alts, per_sweep_names
 from .long_tables import TOP_ROWS
 from .provenance import REPO_ROOT, benchmarks, git_commit, versions
 from .results import failures, scenario_results
-from .sweeps_section import front_page, read_scoreboard, sweeps_section
+from .sweeps_section import bias_lookup, front_page, read_scoreboard, sweeps_section
 from .theory_section import theory_section
 from .training_section import training_section
 from .values import show
@@ -105,8 +106,17 @@ def report_context(
         scoreboard_path(claims_csv) if scoreboard_csv is None else scoreboard_csv
     )
     training = training_section(members, perf_all, scen_all, figs, theory_csv, term, training_csv)
+    roles = estimator_roles(est_names, estimators)
     front = front_page(
-        board, scen_all, reference, crossovers_csv, optima_csv, training_verdict=training
+        board,
+        scen_all,
+        reference,
+        crossovers_csv,
+        optima_csv,
+        claims=claims,
+        roles=roles,
+        training=training,
+        bias=bias_lookup(perf, term),
     )
     front["figure"] = next((f for f in figs if f["name"] == "scoreboard"), None)
     drawn = {f["anchor"] for f in figs}
@@ -115,7 +125,9 @@ def report_context(
             c["link"] = "answer"
     shown = {f["name"] for f in training.get("figures", [])}  # in its own section
     bench, bench_total = benchmarks(benchmarks_dir)
-    roles = estimator_roles(est_names, estimators)
+    exact = exact_fits(est_names, estimators)
+    trained = len(est_names) - len(exact)
+    points = len({roles[e]["point"] for e in exact})
     ols_se = [f"{e} ({roles[e].get('se')})" for e in est_names if roles[e]["method"] == "ols"]
     return {
         "title": "Why L2? A Monte Carlo study of regression loss functions",
@@ -138,6 +150,8 @@ def report_context(
         "estimands": design.estimands(study["defaults"], term),
         "methods": design.methods(members),
         "estimators": est_names,
+        "n_trained": trained,
+        "n_exact_points": points,
         "ols_se": ols_se,
         "measures": [
             {"key": m.name, "label": m.label, "definition": m.definition, "mcse": m.mcse}

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from lossstudy.figures import optimum_cells
-from lossstudy.frontpage import front_sentences
+from lossstudy.frontpage import winner_rows, winner_sentences
+from lossstudy.reasons import reason_rows, wrong_choice_rows
 from lossstudy.sweeps.words import crossover_sentences, optimum_sentences
 
-__all__ = ["front_page", "read_scoreboard", "sweeps_section"]
+__all__ = ["bias_lookup", "front_page", "read_scoreboard", "sweeps_section"]
 
 
 def _read(path: str | Path | None) -> pd.DataFrame | None:
@@ -106,6 +108,21 @@ def read_scoreboard(path: str | Path) -> pd.DataFrame:
     return pd.read_csv(path, keep_default_na=False, na_values=[""])
 
 
+def bias_lookup(perf: pd.DataFrame, term: str) -> dict[tuple[str, str], tuple[float, float]]:
+    """(scenario, estimator) -> (bias, MCSE) of ``term``, for the labels of the front page."""
+    sub = perf[(perf["term"].astype(str) == term) & (perf["measure"] == "bias")]
+    return {
+        (str(s), str(e)): (float(v), float(m))
+        for s, e, v, m in zip(
+            sub["scenario"],
+            sub["estimator"],
+            pd.to_numeric(sub["value"], errors="coerce"),
+            pd.to_numeric(sub["mcse"], errors="coerce"),
+            strict=True,
+        )
+    }
+
+
 def front_page(
     board: pd.DataFrame,
     scen_all: pd.DataFrame,
@@ -113,22 +130,29 @@ def front_page(
     crossovers_csv: str | Path | None,
     optima_csv: str | Path | None,
     *,
-    training_verdict: dict[str, Any] | None = None,
+    claims: pd.DataFrame,
+    roles: Mapping[str, Mapping[str, Any]],
+    training: Mapping[str, Any] | None = None,
+    bias: Mapping[tuple[str, str], tuple[float, float]] | None = None,
 ) -> dict[str, Any]:
-    """The answer in one screen (:mod:`lossstudy.frontpage`): the verdict on training by
-    gradient steps (``training_verdict``: the section's, when the study trains), then at most
-    six sentences from the scoreboard the claims step wrote and the sweeps' tables."""
-    first = []
-    if training_verdict and training_verdict.get("verdict"):
-        first = [{"key": "training", "text": training_verdict["verdict"], "link": "training"}]
-    if board.empty:
-        return {"sentences": first}
-    words = front_sentences(
-        board,
-        scen_all,
-        _read(crossovers_csv),
-        _read(optima_csv),
-        optimum_cells(scen_all),
-        reference or "",
+    """The answer in one screen (:mod:`lossstudy.frontpage`): one row per reason given for L2
+    (:func:`lossstudy.reasons.reason_rows`: ``claims.csv``, ``optima.csv`` and the training
+    section's divergence verdict), where another loss beats least squares along a sweep
+    (``crossovers.csv``), and who beats it where an assumption breaks (the claims step's
+    scoreboard), grouped by loss and labelled."""
+    optima = _read(optima_csv)
+    if optima is not None and "cell" in optima.columns:
+        optima = optima[optima["cell"].isin(set(optimum_cells(scen_all)))]
+    verdict = (training or {}).get("divergence") or {}
+    reasons = reason_rows(claims, optima, verdict, roles)
+    wrong = wrong_choice_rows(_read(crossovers_csv), roles, reference or "")
+    winners = (
+        winner_rows(board, scen_all, roles, reference or "", bias)
+        if not board.empty
+        else pd.DataFrame(columns=["group"])
     )
-    return {"sentences": first + words.to_dict("records")}
+    return {
+        "reasons": reasons.to_dict("records"),
+        "wrong": wrong.to_dict("records"),
+        "winners": winner_sentences(winners),
+    }

@@ -342,7 +342,8 @@ def training_section(
     training_csv: str | Path | None = None,
 ) -> dict[str, Any]:
     """What the section shows: ``available`` False (and ``absent``, one sentence) when the study
-    trains nothing; else the verdict (the front page's sentence), the learning-curve sentences,
+    trains nothing; else the verdict and its numbers (``divergence``: the front page's first
+    reason reads them), the learning-curve sentences,
     the figures with alt texts that state what they show, the test-error table and the theory
     rows on the training measures. ``estimators`` is ``estimators.csv``
     (:func:`lossstudy.studyfile.read_estimators`), ``perf`` every cell's performance rows,
@@ -369,6 +370,7 @@ def training_section(
         "available": True,
         "absent": "",
         "verdict": headline["text"] if headline else "",
+        "divergence": verdict,
         "n_members": len(members),
         "n_families": int(members["family"].nunique()),
         "losses": ", ".join(loss_name(x) for x in dict.fromkeys(members["loss"])),
