@@ -120,9 +120,10 @@ def report_context(
     )
     front["figure"] = next((f for f in figs if f["name"] == "scoreboard"), None)
     drawn = {f["anchor"] for f in figs}
-    for c in front.get("sentences", []):  # a figure that was not drawn: no link to it
-        if str(c.get("link", "")).startswith("fig-") and c["link"] not in drawn:
-            c["link"] = "answer"
+    for key in ("sentences", "rows", "wrong", "winners"):  # no link to a figure not drawn
+        for c in front.get(key, []):
+            if str(c.get("link", "")).startswith("fig-") and c["link"] not in drawn:
+                c["link"] = "answer"
     shown = {f["name"] for f in training.get("figures", [])}  # in its own section
     bench, bench_total = benchmarks(benchmarks_dir)
     exact = exact_fits(est_names, estimators)
