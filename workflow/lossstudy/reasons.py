@@ -144,11 +144,14 @@ def _training_row(verdict: Mapping[str, Any] | None) -> dict[str, Any]:
         )
     if safe:
         text += f", none at c = {below['c']:g}"
-    if names and "absolute" in stable:
+    refuted = bool(names) and "absolute" in stable
+    if refuted:
         text += (
             f"; the {' and '.join(names)} loss{'es' if len(names) > 1 else ''} never diverged, "
             "and the absolute loss is not differentiable: a bounded gradient, not "
-            "differentiability, is what keeps training stable"
+            "differentiability, is what keeps training stable. What differentiability does buy "
+            "is convergence to the exact fit: constant-step gradient descent on the absolute "
+            "loss stalls at a distance from it"
         )
     number = uncertainty = ""
     if past and past["loss"] == "squared":
@@ -159,7 +162,7 @@ def _training_row(verdict: Mapping[str, Any] | None) -> dict[str, Any]:
     return _row(
         key="training",
         reason=reason,
-        verdict="held with a caveat" if safe else "does not hold",
+        verdict="held with a caveat" if safe and not refuted else "does not hold",
         number=number,
         uncertainty=uncertainty,
         text=text + ".",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import math
 from collections.abc import Mapping
 from pathlib import Path
@@ -84,6 +85,7 @@ def sweeps_section(
         if r.cell in set(optimum_cells(scen))
     ]
     coverage = words["measure"] == "coverage"
+    disagree = disagreements(cross, opt)
     return {
         "available": True,
         "sentences": words[~coverage].to_dict("records"),
@@ -92,7 +94,45 @@ def sweeps_section(
         "n_rows": len(cross),
         "optima": optima,
         "n_optima": len(opt),
+        "disagreements": disagree,
+        "n_exact": _exact_count(cross) + _exact_count(opt),
     }
+
+
+def _exact_count(table: pd.DataFrame) -> int:
+    """Rows located beside exact theory (``agreement`` covered or disagrees)."""
+    if "agreement" not in table:
+        return 0
+    return int(table["agreement"].astype(str).isin(["covered", "disagrees"]).sum())
+
+
+def disagreements(cross: pd.DataFrame, opt: pd.DataFrame) -> list[str]:
+    """Every crossing and optimum whose interval misses its exact theory, in words (the rows
+    with ``agreement`` = disagrees of crossovers.csv and optima.csv): a disagreement is said,
+    not hidden in a table."""
+
+    def g(v: Any) -> str:
+        f = float(v) if pd.notna(v) else math.nan
+        return f"{f:.4g}" if math.isfinite(f) else "?"
+
+    out = []
+    for r in cross.itertuples(index=False):
+        if str(getattr(r, "agreement", "")) == "disagrees":
+            out.append(
+                f"{html.escape(str(r.estimator))} against {html.escape(str(r.versus))} on "
+                f"{html.escape(str(r.measure))} along {html.escape(str(r.knob))} in "
+                f"{html.escape(str(r.scenario))} ({html.escape(str(r.fixed))}): crossing "
+                f"{g(r.crossing)} (95% interval {g(r.ci_low)}–{g(r.ci_high)}) disagrees with "
+                f"exact theory {g(r.theory)}"
+            )
+    for r in opt.itertuples(index=False):
+        if str(getattr(r, "agreement", "")) == "disagrees":
+            out.append(
+                f"the best {html.escape(str(r.parameter))} of {html.escape(str(r.estimator))} "
+                f"in {html.escape(str(r.cell))}: {g(r.argmin)} (95% interval "
+                f"{g(r.ci_low)}–{g(r.ci_high)}) disagrees with exact theory {g(r.theory)}"
+            )
+    return out
 
 
 def _with_agreement(theory: str, row: Any) -> str:
