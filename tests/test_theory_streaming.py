@@ -173,6 +173,15 @@ def test_theory_rows_for_streaming_sgd():
     exact = rows[rows.relation == "="]
     assert len(exact) == 2 * (3 * 3 + 1) and not exact.flag.any(), exact.to_string()
     assert exact.z.abs().max() < 3.5
+    # past half the mean-square limit the second-moment rows are shown, not tested
+    H, T = design_moments(3, 0.5)
+    edge = mean_square_limit(H, T, 1)
+    assert 0.05 < 0.5 * edge < 0.25 < edge
+    second = exact.quantity.isin(["empse", "mse", "risk"])
+    late = exact[second & (exact.estimator == "sgd_b")]
+    assert len(late) == 7 and late.note.str.contains("shown, not tested").all()
+    early = exact[second & (exact.estimator == "sgd_a")]
+    assert not early.note.str.contains("not tested").any()
     past = tab[tab.estimator == "sgd_past"]
     assert list(past.quantity) == ["divergence"]
     assert any(s["estimator"] == "sgd_past" and "mean-square limit" in s["reason"] for s in skipped)
@@ -186,3 +195,23 @@ def test_theory_rows_for_streaming_sgd():
     twice = {"a": _spec("squared", 0.05, epochs=2)}
     checks, skipped = theory.scenario_checks("stream", knobs, SEED, twice, 0.95)
     assert not checks and any("reuse rows" in s["reason"] for s in skipped)
+
+
+def test_an_untested_row_shows_its_z_and_is_never_flagged():
+    from lossstudy.theory.checks import Check
+
+    est = pd.DataFrame(
+        {
+            "scenario": "s",
+            "replicate": np.repeat(np.arange(50), 1),
+            "estimator": "a",
+            "method": "ols",
+            "term": "intercept",
+            "true_value": 0.0,
+            "estimate": np.random.default_rng(0).standard_normal(50),
+            "status": "ok",
+        }
+    )
+    far = [Check("a", "intercept", "mse", 50.0, "=", "exact", "n", tested=t) for t in (True, False)]
+    tab = theory.compare("s", far, est, None, ["intercept"])
+    assert list(tab.flag) == [True, False] and tab.z.iloc[0] == tab.z.iloc[1] < -10

@@ -271,6 +271,8 @@ def compare(
             note = _join(note, "a theoretical certainty missed" if certain else why)
         if below_floor(value, c.theoretical, c.scale):
             z, flag, note = 0.0, False, _join(note, FLOOR_NOTE)
+        elif not c.tested:
+            flag = False
         elif certain:
             flag = off
         elif c.relation == ">=":

@@ -44,6 +44,9 @@ class Check:
     #: size of the quantities a difference is taken between (a variance for ``variance_excess``),
     #: the scale of the floating-point floor when the theoretical value is 0; 0 if unknown
     scale: float = 0.0
+    #: False where the simulated value's MCSE is not a valid standard error (a moment it needs
+    #: may not exist): z is shown, never flagged, and the note says why
+    tested: bool = True
 
 
 @dataclass

@@ -58,6 +58,8 @@ TINY = 1e-9
 #: A divergence probability below this leaves the moments of the non-diverged replicates
 #: those of all (streaming SGD: the rows are given only then)
 NEGLIGIBLE = 1e-6
+#: Streaming SGD's second-moment rows are tested only up to this share of its mean-square limit
+NEAR_LIMIT = 0.5
 #: The local rate must predict this relative accuracy, twice over, before an asymptotic
 #: convergence row is given.
 CONVERGED = 1e-10
@@ -585,13 +587,29 @@ def _streaming_sgd(s: Setting, name: str, spec: Mapping[str, Any], twins: str) -
             f"η < {edge:.4g}",
             twins,
         )
+        # the MCSE of a mean square needs the iterate's fourth moment, which SGD loses at a
+        # smaller step than its second (about 0.57 of the mean-square limit for scalar
+        # Gaussian x): past half the limit those rows are shown, not tested
+        tested = not s.heavy and eta <= NEAR_LIMIT * edge
         vnote = _join(base, HEAVY_TAILS_NOTE if s.heavy else "")
+        if not tested and not s.heavy:
+            vnote = _join(
+                vnote,
+                f"η is past {NEAR_LIMIT:g} of the mean-square limit: the iterate's fourth "
+                "moment, which this MCSE needs, may not exist, so z is shown, not tested",
+            )
         for j, t in enumerate(s.terms):
             var = max(float(S[j, j] - m[j] ** 2), 0.0)
             s.checks.append(Check(name, t, "bias", float(m[j]), "=", "exact", base))
-            s.checks.append(Check(name, t, "empse", math.sqrt(var), "=", "exact", vnote))
-            s.checks.append(Check(name, t, "mse", float(S[j, j]), "=", "exact", vnote))
-        s.checks.append(Check(name, "model", "risk", float(np.trace(S)), "=", "exact", vnote))
+            s.checks.append(
+                Check(name, t, "empse", math.sqrt(var), "=", "exact", vnote, tested=tested)
+            )
+            s.checks.append(
+                Check(name, t, "mse", float(S[j, j]), "=", "exact", vnote, tested=tested)
+            )
+        s.checks.append(
+            Check(name, "model", "risk", float(np.trace(S)), "=", "exact", vnote, tested=tested)
+        )
     else:
         s.skip(
             "streaming SGD moments",
