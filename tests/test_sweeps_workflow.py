@@ -84,10 +84,10 @@ def test_sweep_figures_and_report_section(swept: Path):
     html = (swept / "report" / "report.html").read_text()
     assert "When does L2 stop winning?" in html
     assert 'href="#fig-sweep_tails"' in html and 'id="fig-sweep_tails"' in html
-    # the answer in one screen: sentences and scoreboard before everything else, collapsed
-    front = html.index('class="front-answer"')
-    assert front < html.index('id="fig-scoreboard"') < html.index('<details class="more">')
-    assert html.count('href="#fig-', front, html.index('<details class="more">')) <= 6
+    # the answer in one screen: the reasons, then the scoreboard, before everything collapsed
+    front = html.index('class="reasons"')
+    assert front < html.index('id="fig-scoreboard"') < html.index('<details class="more"')
+    assert html.count('href="#', front, html.index('<details class="more"')) <= 20
     assert (figs / "scoreboard.png").exists()
     # per-scenario sections show the sweep's anchor and the anchor ridge only
     assert "tails-df3-n60" in html
