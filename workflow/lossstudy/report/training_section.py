@@ -178,12 +178,10 @@ def _test_table(test: pd.DataFrame) -> dict[str, Any]:
     }
 
 
-def _theory_rows(theory_csv: str | Path | None, trained: set[str]) -> list[dict[str, Any]]:
-    """The rows of ``theory.csv`` on the training measures (for trained members, or test error
-    of any estimator), as the theory section shows them."""
-    if theory_csv is None or not Path(theory_csv).exists():
-        return []
-    tab = pd.read_csv(theory_csv, keep_default_na=False, na_values=[""])
+def _theory_rows(tab: pd.DataFrame, trained: set[str]) -> list[dict[str, Any]]:
+    """The rows of ``theory.csv`` (read once, :func:`lossstudy.studyfile.read_theory`) on the
+    training measures (for trained members, or test error of any estimator), as the theory
+    section shows them."""
     if tab.empty or "quantity" not in tab:
         return []
     tab = tab[tab["quantity"].astype(str).isin((*TRAINING_MEASURES, "risk"))]
@@ -355,7 +353,8 @@ def training_section(
     div = divergence_rows(perf, estimators, scen)
     curves = curve_rows(perf, estimators, scen, term)
     test = prediction_error_rows(perf, estimators, scen)
-    sgd = sgd_lr_rows(perf, estimators, scen, read_theory(theory_csv))
+    theory_table = read_theory(theory_csv)
+    sgd = sgd_lr_rows(perf, estimators, scen, theory_table)
     verdict = divergence_verdict(div) if len(div) else {}
     headline = training_sentence(verdict)
     alts = {
@@ -365,7 +364,7 @@ def training_section(
         "training_sgd": sgd_steps_alt(sgd) if len(sgd) else "",
     }
     figs = [{**f, "alt": alts.get(f["name"]) or f["title"]} for f in figures if f["name"] in alts]
-    theory = _theory_rows(theory_csv, set(members["estimator"]))
+    theory = _theory_rows(theory_table, set(members["estimator"]))
     return {
         "available": True,
         "absent": "",

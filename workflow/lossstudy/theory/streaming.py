@@ -29,6 +29,8 @@ import numpy as np
 
 from lossstudy.dgp import equicorrelation_root
 
+from .checks import Setting
+
 
 def design_moments(
     p: int, correlation: float, intercept: bool = True
@@ -124,8 +126,10 @@ def mean_square_limit(H: np.ndarray, T: np.ndarray, batch: int, hi: float = 10.0
     return lo
 
 
-def applies(knobs: Mapping[str, Any], spec: Mapping[str, Any], n: int) -> str:
-    """Why the streaming theory does not describe this member on this scenario ('' if it does)."""
+def applies(s: Setting, spec: Mapping[str, Any], steps: int) -> str:
+    """Why the streaming theory does not describe this member, trained ``steps`` steps, on the
+    scenario ``s`` ('' if it does). The error-side premises are the scenario's own
+    (``Setting.homoskedastic``, ``Setting.unbiased``), as every other theory check reads them."""
     if str(spec.get("loss")) != "squared" or str(spec.get("solver")) != "sgd":
         return "not SGD on the squared loss"
     if str(spec.get("penalty", "none")) != "none":
@@ -137,23 +141,15 @@ def applies(knobs: Mapping[str, Any], spec: Mapping[str, Any], n: int) -> str:
     if str(spec.get("init", "zeros")) != "zeros":
         return "init ols depends on every row: not streaming"
     b = int(spec["batch_size"])
-    steps = spec.get("steps")
-    last = max(steps) if isinstance(steps, list | tuple) else steps
-    if last is None:
-        last = max(np.atleast_1d(spec["epochs"])) * (n // b)
-    if int(last) * b > n:
-        return f"{last} steps of {b} rows reuse rows of n = {n}: finite-sum SGD, not streaming"
-    d = knobs["design"]
-    if bool(d["fixed"]):
+    if steps * b > s.n:
+        return f"{steps} steps of {b} rows reuse rows of n = {s.n}: finite-sum SGD, not streaming"
+    d = s.knobs["design"]
+    if s.fixed:
         return "fixed design: the rows are not fresh draws"
     if float(d["autocorrelation"]) != 0 or float(d["leverage"]["fraction"]) != 0:
         return "rows not iid (autocorrelated design or leverage rows)"
-    if float(knobs["heteroskedasticity"]["strength"]) != 0:
-        return "heteroskedastic errors"
-    if float(knobs["autocorrelation"]["phi"]) != 0:
-        return "autocorrelated errors"
-    if float(knobs["endogeneity"]["correlation"]) != 0:
-        return "errors correlated with a predictor"
-    if float(knobs["misspecification"]["strength"]) != 0:
-        return "the mean is not linear in x"
+    if not s.homoskedastic:
+        return "heteroskedastic or autocorrelated errors"
+    if not s.unbiased:
+        return s.why_biased
     return ""

@@ -179,7 +179,7 @@ def training_checks(s: Setting) -> None:
     if not s.fixed:
         for names in groups.values():
             spec = trained[names[0]]
-            why = streaming.applies(s.knobs, spec, s.n)
+            why = streaming.applies(s, spec, _steps(spec, s.n))
             if not why:
                 _streaming_sgd(s, names[0], spec, _twins_note(names))
             elif str(spec["solver"]) == "sgd" and str(spec["loss"]) == "squared":
