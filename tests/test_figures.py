@@ -355,3 +355,19 @@ def test_parts_drawn_apart_and_gathered_equal_the_whole(tmp_path: Path) -> None:
     assert {p.name: p.read_bytes() for p in gathered} == {p.name: p.read_bytes() for p in whole}
     with pytest.raises(ValueError, match="more than one"):
         gather_files([tmp_path / "cells", tmp_path / "whole"], tmp_path / "clash")
+
+
+def test_violin_window_ignores_estimators_not_drawn(tmp_path: Path) -> None:
+    """A member the figure does not draw (a diverged trained fit, ±10⁵) must not set the axis:
+    the window comes from the drawn estimators' spread."""
+    perf_csv, scen_csv, est_dir, sids, ests = synthetic_study(tmp_path, 1, [30], 2, reps=40)
+    perf, scen = pd.read_csv(perf_csv), pd.read_csv(scen_csv)
+    estimates = pd.concat(pd.read_parquet(p) for p in sorted(est_dir.glob("*.parquet")))
+    wild = estimates[estimates["estimator"] == ests[0]].assign(estimator="diverged")
+    wild["estimate"] = wild["true_value"] + np.linspace(-1e5, 1e5, len(wild))
+    drawn = fig_sampling_distributions(estimates, perf, scen)
+    mixed = fig_sampling_distributions(pd.concat([estimates, wild]), perf, scen)
+    assert mixed.axes[0].get_ylim() == pytest.approx(drawn.axes[0].get_ylim())
+    assert abs(mixed.axes[0].get_ylim()[1]) < 100
+    plt.close(drawn)
+    plt.close(mixed)

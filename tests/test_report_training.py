@@ -23,6 +23,7 @@ from test_report import inputs, make_study  # noqa: E402
 from lossstudy.answer import ASSUMPTIONS  # noqa: E402
 from lossstudy.figures import make_figures  # noqa: E402
 from lossstudy.figures.divergence import fig_divergence  # noqa: E402
+from lossstudy.figures.test_error import fig_test_error  # noqa: E402
 from lossstudy.frontpage import training_sentence  # noqa: E402
 from lossstudy.performance import MEASURES  # noqa: E402
 from lossstudy.report import render_report, report_context  # noqa: E402
@@ -503,6 +504,23 @@ def test_divergence_figure_is_readable(rendered: tuple[str, list[Path], Path]) -
         to_hex(line.get_color()) for line in axes[0].get_lines() if line.get_marker() != "None"
     }
     assert len(colors) == 3
+
+
+def test_test_error_figure_shows_the_laws_with_trained_fits(
+    rendered: tuple[str, list[Path], Path],
+) -> None:
+    """A scenario with exact fits only adds no column: nothing trained to set beside them."""
+    _, _, tmp = rendered
+    est = read_estimators(tmp / "estimators.csv")
+    perf = pd.read_csv(tmp / "performance.csv", keep_default_na=False, na_values=[""])
+    test = prediction_error_rows(perf, est, pd.read_csv(tmp / "scenarios.csv"))
+    exact = test[test["kind"] == "exact"].assign(base="exact_only")
+    trained = test.loc[test["kind"] == "trained", "base"].nunique()
+    fig = fig_test_error(pd.concat([test, exact], ignore_index=True))
+    assert fig is not None
+    titles = [ax.get_title() for ax in fig.get_axes()]
+    assert len(titles) == 2 * trained
+    assert not any("exact_only" in t for t in titles)
 
 
 def test_trained_members_without_their_measures_render(tmp_path: Path) -> None:

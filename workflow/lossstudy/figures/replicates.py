@@ -111,6 +111,9 @@ def fig_sampling_distributions(
         fig, axes = _panels(len(show), 0.55 * len(ests) + 1.2, 2.5)
         for ax, s in zip(axes, show, strict=True):
             sub = by_scenario.get(s, est.iloc[:0])
+            # the window from the drawn estimators only: a diverged trained fit in the same
+            # scenario would otherwise stretch the axis to 10⁵ and flatten every violin
+            sub = sub[sub["estimator"].astype(str).isin(ests)]
             lo, hi = _window(sub)
             errors = {
                 str(e): g.to_numpy(dtype=float)

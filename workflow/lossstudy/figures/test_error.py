@@ -32,15 +32,22 @@ def n_test_error(test: pd.DataFrame) -> float:
     return float(ns.max()) if len(ns) else math.nan
 
 
+def _shown(test: pd.DataFrame) -> pd.DataFrame:
+    """The error laws with trained fits: elsewhere there is nothing trained to set beside the
+    exact fit (and one column per scenario made the figure 6,000 px wide)."""
+    trained = set(test.loc[test["kind"] == "trained", "base"].astype(str))
+    return test[test["base"].astype(str).isin(trained)] if trained else test
+
+
 def fig_test_error(test: pd.DataFrame) -> Figure | None:
     """Dots with ± 1.96 MCSE bars: one row per estimator (filled: exact, hollow: trained),
-    colour and marker by loss; columns: scenario base at the largest n, rows of panels: test
-    MSE, test MAE (each panel its own scale).
+    colour and marker by loss; columns: the scenario bases with trained fits, at the largest n;
+    rows of panels: test MSE, test MAE (each panel its own scale).
     ``test``: :func:`lossstudy.trained.prediction_error_rows`."""
     if test.empty:
         return None
     n = n_test_error(test)
-    test = test[test["n"] == n] if math.isfinite(n) else test
+    test = _shown(test[test["n"] == n] if math.isfinite(n) else test)
     bases = list(dict.fromkeys(test.sort_values("cell_order")["base"].astype(str)))
     labels = list(dict.fromkeys(test["label"].astype(str)))
     ypos = {lab: i for i, lab in enumerate(labels)}
@@ -113,7 +120,7 @@ def fig_test_error(test: pd.DataFrame) -> Figure | None:
 def alt_test_error(test: pd.DataFrame) -> str:
     """What the figure shows, in words, for its alt text: the lowest value per metric and law."""
     n = n_test_error(test)
-    sub = test[test["usable"]]
+    sub = _shown(test[test["usable"]])
     if math.isfinite(n):
         sub = sub[sub["n"] == n]
     parts = []
