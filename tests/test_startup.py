@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -17,6 +18,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from lossstudy.pipeline import arrow_table
+
+SCRIPTS = Path(__file__).resolve().parents[1] / "workflow" / "scripts"
 
 FIT_JOB = """
 import sys
@@ -155,29 +158,28 @@ def test_parsing_the_workflow_imports_no_pandas():
     assert run.stdout.strip() == "False"
 
 
+#: The rule's own command, run in-process (``runpy``) so that the test sees what it imported.
 CELL_JOB = """
-import json, sys
-from lossstudy.quantiles import preset
-from lossstudy.pipeline import fit_and_summarise
-preset(json.loads({table!r}))
-fit_and_summarise({knobs!r}, 1, "s", 50, {specs!r}, 0.9, "vectorized", "ols",
-                  "{tmp}/cell.npz", "{tmp}/cell.parquet", "{tmp}/cell.csv")
-from lossstudy.tables import write_scenario_tables
-write_scenario_tables("{tmp}/cell.csv", "s", "{tmp}/cell_table.csv", "{tmp}/cell.tex")
+import runpy, sys
+sys.path.insert(0, {scripts!r})
+sys.argv = {argv!r}
+runpy.run_path({script!r}, run_name="__main__")
 heavy = ("scipy.special", "scipy.stats", "statsmodels", "jinja2", "pandas.io.formats.style",
-         "yaml", "difflib")
+         "yaml", "difflib", "snakemake")
 print(" ".join(m for m in heavy if m in sys.modules))
 """
 
 
 def test_cell_job_imports_no_styler_and_writes_what_fit_and_summarise_write(tmp_path):
-    """A scenario in one job (rule `cell`): drawn, fitted and summarised in one process,
-    without scipy.special/stats, statsmodels or pandas' Styler (the LaTeX table is written
-    without it), and every file byte for byte what a fit job and a summary job write."""
+    """A scenario in one job (rule `cell`, its script run as the rule runs it): drawn, fitted
+    and summarised in one process, without snakemake (a plain command, not `script:`),
+    scipy.special/stats, statsmodels or pandas' Styler (the LaTeX table is written without
+    it), and every file byte for byte what a fit job and a summary job write."""
     import json
 
     from lossstudy.config import BUILTIN_DEFAULTS
     from lossstudy.pipeline import simulate_and_fit_chunk, summarise_scenario
+    from lossstudy.prediction import test_rows
     from lossstudy.quantiles import job_quantiles
     from lossstudy.tables import write_scenario_tables
 
@@ -189,14 +191,23 @@ def test_cell_job_imports_no_styler_and_writes_what_fit_and_summarise_write(tmp_
         "ridge": {"method": "ridge", "penalty": 1.0},
     }
     n, p = knobs["n"], len(knobs["coefficients"])
-    table = json.dumps(job_quantiles(n, p, 0.9))
-    code = CELL_JOB.format(tmp=tmp_path, table=table, knobs=knobs, specs=specs)
+    rows = test_rows(50)
+    t = tmp_path
+    argv = ["cell.py", "--scenario", "s", "--knobs", json.dumps(knobs), "--seed", "1"]
+    argv += ["--replicates", "50", "--estimators", json.dumps(specs), "--reference", "ols"]
+    argv += ["--level", "0.9", "--engine", "vectorized", "--test-rows", str(rows)]
+    argv += ["--quantiles", json.dumps(job_quantiles(n, p, 0.9)), "--log", str(t / "cell.log")]
+    argv += ["--dataset", str(t / "cell.npz"), "--estimates", str(t / "cell.parquet")]
+    argv += ["--performance", str(t / "cell.csv"), "--table-csv", str(t / "cell_table.csv")]
+    argv += ["--table-tex", str(t / "cell.tex")]
+    code = CELL_JOB.format(scripts=str(SCRIPTS), argv=argv, script=str(SCRIPTS / "cell.py"))
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert run.returncode == 0, run.stderr[-2000:]
     assert run.stdout.strip() == ""
 
-    t = tmp_path
-    simulate_and_fit_chunk(knobs, 1, "s", 0, 50, specs, 0.9, "vectorized", t / "d.npz", t / "f.pq")
+    simulate_and_fit_chunk(
+        knobs, 1, "s", 0, 50, specs, 0.9, "vectorized", t / "d.npz", t / "f.pq", test_rows=rows
+    )
     summarise_scenario([t / "f.pq"], knobs, specs, "ols", 0.9, t / "e.parquet", t / "p.csv")
     write_scenario_tables(t / "p.csv", "s", t / "table.csv", t / "t.tex")
     pairs = [("cell.npz", "d.npz"), ("cell.parquet", "e.parquet"), ("cell.csv", "p.csv")]
