@@ -45,10 +45,11 @@ rule cell:
         # scipy's t and normal quantiles for this n (its import is a third of a job's start-up)
         quantiles=fit_quantiles,
         test_rows=test_rows,
+        python=job_python(),
         script=f"{workflow.basedir}/workflow/scripts/cell.py",
     # a plain command, not `script:` (whose preamble costs 0.2 s a job: scripts/cell.py)
     shell:
-        "python {params.script:q} --scenario {wildcards.scenario:q} --knobs {params.knobs:q}"
+        "{params.python:q} {params.script:q} --scenario {wildcards.scenario:q} --knobs {params.knobs:q}"
         " --seed {params.seed} --replicates {params.replicates}"
         " --estimators {params.estimators:q} --reference {params.reference:q}"
         " --level {params.level} --engine {params.engine:q} --quantiles {params.quantiles:q}"

@@ -110,3 +110,15 @@ def benchmark_files(wildcards):
         for chunk in STUDY.chunks(sid):
             files.append(f"results/benchmarks/fit/{sid}/chunk{chunk}.tsv")
     return files
+
+
+def job_python():
+    """The interpreter of a job run as a plain command, chosen as Snakemake chooses a
+    `script:`'s: the environment's `python` under --sdm conda/apptainer, else the one running
+    Snakemake (a bare `python` on PATH may be another, without the study's packages)."""
+    from snakemake.settings.types import DeploymentMethod
+
+    isolated = {DeploymentMethod.CONDA, DeploymentMethod.APPTAINER}
+    if isolated & set(workflow.deployment_settings.deployment_method):
+        return "python"
+    return sys.executable
