@@ -107,7 +107,7 @@ def test_shorthand_parameters_are_the_config_lists_of_the_first_studies():
     assert methods.shorthand_parameters() == {
         "ols": {"se": "classical"},
         "wls": {"predictor": 1, "strength": 1.0},
-        "ridge": {"penalty": 1.0},
+        "ridge": {"penalty": 1.0, "sigma": None},  # sigma: se: posterior only
         "lad": {},
         "huber": {"k": 1.345},
     }

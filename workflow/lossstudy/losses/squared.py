@@ -1,4 +1,5 @@
-"""The squared loss: OLS, WLS (fixed known weights) and ridge (the L2 penalty).
+"""The squared loss: OLS, WLS (fixed known weights) and ridge (the L2 penalty; with
+``se: posterior`` its Gaussian prior's credible intervals, :mod:`lossstudy.posterior`).
 
 Reference fits in :mod:`lossstudy.estimators` (statsmodels, closed forms); the batched ones
 in :mod:`lossstudy.vectorized`.
@@ -6,11 +7,15 @@ in :mod:`lossstudy.vectorized`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
+import numpy as np
+
 from lossstudy import estimators, vectorized
-from lossstudy.methods import Axis, Fit, Param, register_fit, register_loss, show
+from lossstudy.dgp import Dataset
+from lossstudy.methods import Axis, Fit, Param, SpecError, register_fit, register_loss, show
+from lossstudy.posterior import posterior_batch
 
 SQUARED = register_loss(Axis("squared", text="L2: Σ rᵢ²"))
 WEIGHTED = register_loss(
@@ -40,7 +45,43 @@ def _wls_texts(params: Mapping[str, Any]) -> tuple[str, str, str]:
 
 def _ridge_texts(params: Mapping[str, Any]) -> tuple[str, str, str]:
     penalty = f"λ = {show(params.get('penalty'))}: λ Σ βⱼ² on the slopes"
-    return SQUARED.text, penalty, "none: biased by design"
+    if params.get("se") != "posterior":
+        return SQUARED.text, penalty, "none: biased by design"
+    sigma = params.get("sigma")
+    if sigma is None:
+        what = (
+            "posterior (prior τ² = σ²/λ), σ² integrated out: t, ν = n − 1 df (n − p at λ = 0), "
+            "σ̂² = (RSS + λ‖β‖²)/ν"
+        )
+    else:
+        what = f"posterior (prior τ² = σ²/λ), σ = {show(sigma)} known: normal (z)"
+    return SQUARED.text, penalty, what
+
+
+def _ridge_check(params: Mapping[str, Any]) -> None:
+    if params.get("sigma") is not None and params.get("se") != "posterior":
+        raise SpecError("sigma", "'sigma' sets the known σ of 'se: posterior' intervals only.")
+
+
+def _ridge_batched(
+    data: Dataset,
+    spec: dict[str, Any],
+    level: float,
+    *,
+    info: vectorized.EngineInfo,
+    progress: Callable[[int, int], None] | None = None,
+) -> estimators.FitResult:
+    """The batched ridge, with the posterior's intervals where ``se: posterior`` asks."""
+    res = vectorized.fit_builtin(data, spec, level, info=info, progress=progress)
+    if spec.get("se") != "posterior":
+        return res
+    ok = res.status == estimators.OK
+    beta = np.where(ok[:, None], res.estimate, np.nan)
+    sigma = spec.get("sigma")
+    res.std_error, res.ci_low, res.ci_high = posterior_batch(
+        data.X, data.y, beta, float(spec.get("penalty", 1.0)), level, sigma, data.fixed
+    )
+    return res
 
 
 register_fit(
@@ -82,15 +123,24 @@ register_fit(
         "l2",
         "exact",
         estimators.fit_ridge,
-        se=("none",),
-        params={"penalty": Param(1.0, {"type": "number", "minimum": 0}, "λ")},
-        batched=vectorized.fit_builtin,
+        se=("none", "posterior"),
+        params={
+            "penalty": Param(1.0, {"type": "number", "minimum": 0}, "λ"),
+            "sigma": Param(
+                None,
+                {"type": "number", "exclusiveMinimum": 0},
+                "known error SD of se: posterior (unset: σ² integrated out)",
+                optional=True,
+            ),
+        },
+        batched=_ridge_batched,
         linear_in_y=True,
         intervals=False,
         # λ > 0 makes X'X + λD invertible whatever the rank of X (fit_ridge's default is 1)
         needs_full_rank=lambda params: not params.get("penalty", 1.0) > 0,
         texts=_ridge_texts,
         strength="penalty",
+        validate=_ridge_check,
     ),
     shorthand="ridge",
 )

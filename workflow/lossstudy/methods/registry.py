@@ -85,7 +85,8 @@ class Fit:
     loss_params: Mapping[str, Param] | None = None
     #: fitted by gradient training (``lossstudy.training``), not by ``reference``/``batched``
     trained: bool = False
-    #: checks that need more than one parameter (raises :class:`SpecError` naming the field)
+    #: checks that need more than one parameter, ``se`` among them (raises :class:`SpecError`
+    #: naming the field)
     validate: Callable[[Mapping[str, Any]], None] | None = None
 
     def axis_params(self) -> dict[str, Param]:
@@ -389,7 +390,7 @@ def resolve(spec: Mapping[str, Any]) -> Resolved:
     if missing:
         raise SpecError(missing[0], f"{_words(fit)} needs '{missing[0]}'.")
     if fit.validate is not None:
-        fit.validate(params)
+        fit.validate({**params, "se": se})
     return Resolved(fit, params, se, method)
 
 
@@ -402,7 +403,10 @@ def canonical(spec: Mapping[str, Any]) -> dict[str, Any]:
     bit), else the explicit spec with every default filled in and a ``method`` label."""
     r = resolve(spec)
     if r.method is not None:
-        return {"method": r.method, **r.params}
+        # an interval method outside the shorthand's parameters is kept where it is not the
+        # default (ridge's ``se: posterior``); unset optional parameters are left out
+        se = {"se": r.se} if "se" not in r.params and r.se != r.fit.se[0] else {}
+        return {"method": r.method, **{k: v for k, v in r.params.items() if v is not None}, **se}
     f = r.fit
     return {
         "method": r.label,
