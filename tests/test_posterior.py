@@ -8,6 +8,7 @@ import pytest
 from scipy import stats
 from statsmodels.regression.linear_model import OLS
 
+from lossstudy import dgp, theory
 from lossstudy.config import ConfigError, load_study
 from lossstudy.dgp import Dataset
 from lossstudy.estimators import OK, fit_dataset, fit_one
@@ -153,3 +154,71 @@ def test_the_stored_spec_keeps_se_and_sigma_and_plain_ridge_is_unchanged():
         "sigma": 1.0,
         "se": "posterior",
     }
+
+
+def _prior_study(n: int, tau: float = 0.316227766, **errors: float) -> tuple:
+    cfg = {
+        "seed": 20261126,
+        "replicates": 4000,
+        "scenarios": {
+            "gp": {"n": n, "prior": {"tau": tau}, "errors": {"distribution": "normal", **errors}}
+        },
+        "estimators": {
+            "known": {
+                "method": "ridge",
+                "se": "posterior",
+                "sigma": 1.0,
+                "penalty": 10,
+                "sweep": {"penalty": [0, 1, 10, 100]},
+            },
+            "plugin": {"method": "ridge", "se": "posterior", "penalty": 10},
+            "plugin_off": {"method": "ridge", "se": "posterior", "penalty": 100},
+        },
+    }
+    study = load_study(cfg)
+    (sc,) = study.scenarios.values()
+    return study, sc
+
+
+def test_theory_coverage_is_what_the_simulation_finds():
+    study, sc = _prior_study(12)
+    specs = study.estimators_in(sc.id)
+    checks, skipped = theory.scenario_checks(sc.id, sc.knobs, study.seed, specs, study.level)
+    cover = {(c.estimator, c.term): c.theoretical for c in checks if c.quantity == "coverage"}
+    assert {e for e, _ in cover} == {
+        "known-penalty10",
+        "known-penalty0",
+        "known-penalty1",
+        "known-penalty100",
+        "plugin",
+    }
+    assert [s["estimator"] for s in skipped if s["check"] == "posterior coverage"] == ["plugin_off"]
+    slopes = sc.terms[1:]
+    # the matching prior is exactly nominal; λ too large under-covers, too small over-covers
+    assert all(abs(cover["known-penalty10", t] - 0.95) < 1e-9 for t in sc.terms)
+    assert all(cover["known-penalty100", t] < 0.9 for t in slopes)
+    assert all(0.95 < cover["known-penalty1", t] < 0.99 for t in slopes)
+    data = dgp.simulate(sc.knobs, study.seed, sc.id, 0, sc.replicates)
+    fits = {name: fit_dataset_vectorized(data, specs[name], study.level) for name, _ in cover}
+    for (name, term), want in cover.items():
+        res, j = fits[name], sc.terms.index(term)
+        hit = (res.ci_low[:, j] <= data.beta[:, j]) & (data.beta[:, j] <= res.ci_high[:, j])
+        assert abs(hit.mean() - want) < 3.5 * np.sqrt(want * (1 - want) / len(hit)), (name, term)
+
+
+def test_a_wrong_known_sigma_under_covers_and_other_errors_have_no_theory_row():
+    study, sc = _prior_study(12, scale=2.0)  # σ = 2: the known σ = 1 is too small
+    specs = study.estimators_in(sc.id)
+    checks, skipped = theory.scenario_checks(sc.id, sc.knobs, study.seed, specs, study.level)
+    known = [
+        c.theoretical
+        for c in checks
+        if c.estimator == "known-penalty10" and c.quantity == "coverage"
+    ]
+    assert len(known) == sc.p and all(c < 0.9 for c in known)
+    assert "plugin" in {s["estimator"] for s in skipped if s["check"] == "posterior coverage"}
+    study, sc = _prior_study(12)
+    knobs = {**sc.knobs, "errors": {"distribution": "laplace", "scale": 1.0}}
+    checks, skipped = theory.scenario_checks(sc.id, knobs, study.seed, specs, study.level)
+    assert not [c for c in checks if c.quantity == "coverage"]
+    assert all("not Gaussian" in s["reason"] for s in skipped if s["check"] == "posterior coverage")
