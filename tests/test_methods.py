@@ -48,7 +48,7 @@ def test_estimators_table_follows_the_contract():
     # parameters in alphabetical order (the training part's solvers' among them), then the
     # scenarios column, which exists because the trained estimators are restricted
     params = ["average", "batch_size", "betas", "delta", "epochs", "eps", "init", "k", "lambda"]
-    params += ["lr", "lr_relative", "predictor", "schedule", "steps", "strength"]
+    params += ["lr", "lr_relative", "predictor", "schedule", "sigma", "steps", "strength"]
     assert list(table.columns) == [*methods.TABLE_COLUMNS, *params, "scenarios"]
     assert list(table["estimator"]) == list(study.estimators)
     by = table.set_index("estimator")

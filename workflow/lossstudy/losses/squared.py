@@ -131,6 +131,7 @@ register_fit(
                 {"type": "number", "exclusiveMinimum": 0},
                 "known error SD of se: posterior (unset: σ² integrated out)",
                 optional=True,
+                interval=True,
             ),
         },
         batched=_ridge_batched,

@@ -34,6 +34,8 @@ class Param:
     schema: Mapping[str, Any]
     text: str = ""
     optional: bool = False
+    #: sets the interval only, never the estimate (ridge's known ``sigma`` of ``se: posterior``)
+    interval: bool = False
 
 
 @dataclass(frozen=True)

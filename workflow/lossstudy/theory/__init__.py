@@ -348,21 +348,17 @@ def theory_table(
     per-replicate estimates. Scenarios without estimates are skipped.
     """
     tables, skipped = [], []
-    trained = any(is_trained(spec) for spec in estimators.values())
     for sid, knobs in scenarios.items():
         if sid not in estimates:
             continue
-        est, specs = None, estimators
-        if trained:  # trained members may be fitted in some scenarios only (``scenarios:``)
-            est = estimates[sid]
-            present = set(est["estimator"].astype(str).unique())
-            specs = {k: v for k, v in estimators.items() if k in present or not is_trained(v)}
+        # any member may be fitted in some scenarios only (``scenarios:``): the estimates say
+        est = estimates[sid]
+        present = set(est["estimator"].astype(str).unique())
+        specs = {k: v for k, v in estimators.items() if k in present}
         checks, skips = scenario_checks(sid, knobs, seed, specs, level)
         terms = term_names(len(knobs["coefficients"]))
         if checks:
-            tables.append(
-                compare(sid, checks, estimates[sid] if est is None else est, performance, terms)
-            )
+            tables.append(compare(sid, checks, est, performance, terms))
         skipped += [{"scenario": sid, **s} for s in skips]
     table = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=list(COLUMNS))
     table["flag"] = table["flag"].astype(bool)
