@@ -12,9 +12,18 @@ from typing import Any
 
 import numpy as np
 
-from lossstudy import estimators, vectorized
+from lossstudy import estimators, tuning, vectorized
 from lossstudy.dgp import Dataset
-from lossstudy.methods import Axis, Fit, Param, SpecError, register_fit, register_loss, show
+from lossstudy.methods import (
+    Axis,
+    Fit,
+    Param,
+    SpecError,
+    register_fit,
+    register_loss,
+    register_solver,
+    show,
+)
 from lossstudy.posterior import posterior_batch
 
 SQUARED = register_loss(Axis("squared", text="L2: Σ rᵢ²"))
@@ -145,3 +154,101 @@ register_fit(
     ),
     shorthand="ridge",
 )
+
+
+# --------------------------------------------------------------------------- tuned λ
+
+FOLDS = Param(5, {"type": "integer", "minimum": 2}, "K of K-fold cross-validation")
+register_solver(
+    Axis("gcv", text="λ by generalised cross-validation over lossstudy.tuning.GRID, then exact")
+)
+register_solver(
+    Axis(
+        "cv",
+        {"folds": FOLDS},
+        "λ by K-fold cross-validation (row i in fold i mod K) over lossstudy.tuning.GRID, "
+        "then exact",
+    )
+)
+
+
+def _choose(solver: str) -> Callable[[np.ndarray, np.ndarray, Mapping[str, Any]], float]:
+    def choose(X: np.ndarray, y: np.ndarray, params: Mapping[str, Any]) -> float:
+        return tuning.chosen_penalty(X, y, solver, int(params.get("folds", 5)))
+
+    return choose
+
+
+def _tuned_reference(solver: str) -> Callable[..., estimators.Fitted]:
+    def fit(X: np.ndarray, y: np.ndarray, level: float, folds: int = 5) -> estimators.Fitted:
+        lam = tuning.chosen_penalty(X, y, solver, int(folds))
+        return estimators.fit_ridge(X, y, level, penalty=lam)
+
+    return fit
+
+
+def _tuned_batched(solver: str) -> Callable[..., estimators.FitResult]:
+    def batched(
+        data: Dataset,
+        spec: dict[str, Any],
+        level: float,
+        *,
+        info: vectorized.EngineInfo,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> estimators.FitResult:
+        """Each replicate on its own (its λ, then ridge there): no split changes a bit."""
+        R, p = data.beta.shape
+        est, se, lo, hi = (np.full((R, p), np.nan) for _ in range(4))
+        status = np.empty(R, dtype=object)
+        message = np.empty(R, dtype=object)
+        chosen = np.full(R, np.nan)
+        folds = int(spec.get("folds", 5))
+        for i in range(R):
+            X, y = data.design(i), data.y[i]
+            try:
+                chosen[i] = tuning.chosen_penalty(X, y, solver, folds)
+            except (np.linalg.LinAlgError, ValueError) as exc:
+                status[i], message[i] = estimators.FAILED, f"{type(exc).__name__}: {exc}"
+                continue
+            est[i], se[i], lo[i], hi[i], status[i], message[i] = estimators.fit_one(
+                X, y, {"method": "ridge", "penalty": float(chosen[i])}, level
+            )
+            if progress is not None:
+                progress(i + 1, R)
+        info.fits += R
+        return estimators.FitResult(est, se, lo, hi, status, message, tuned=chosen)
+
+    return batched
+
+
+def _tuned_check(params: Mapping[str, Any]) -> None:
+    if params.get("lambda") is not None:
+        raise SpecError("lambda", "a tuned solver (gcv, cv) chooses λ itself; leave 'lambda' out.")
+
+
+for _solver, _params, _what in (
+    ("gcv", {}, "λ by GCV"),
+    ("cv", {"folds": FOLDS}, "λ by K-fold CV"),
+):
+    register_fit(
+        Fit(
+            "squared",
+            "l2",
+            _solver,
+            _tuned_reference(_solver),
+            se=("none",),
+            params=_params,
+            batched=_tuned_batched(_solver),
+            intervals=False,
+            needs_full_rank=lambda params: False,
+            texts=lambda params, w=_what: (
+                SQUARED.text,
+                w
+                + (f" (K = {params['folds']})" if "folds" in params else "")
+                + ": λ Σ βⱼ² on the slopes, λ chosen per replicate",
+                "none: biased by design",
+            ),
+            validate=_tuned_check,
+            choose=_choose(_solver),
+        )
+    )

@@ -90,6 +90,10 @@ class Fit:
     #: checks that need more than one parameter, ``se`` among them (raises :class:`SpecError`
     #: naming the field)
     validate: Callable[[Mapping[str, Any]], None] | None = None
+    #: a fit that chooses its penalty's strength from the data (``lossstudy.tuning``):
+    #: ``choose(X, y, params)`` is the strength it picks for one replicate (recorded per
+    #: replicate as ``chosen_strength``); None: the strength is given
+    choose: Callable[[Any, Any, Mapping[str, Any]], float] | None = None
 
     def axis_params(self) -> dict[str, Param]:
         """What a loss/penalty/solver spec of this combination may set: the loss's (or this
@@ -102,7 +106,9 @@ class Fit:
         return (self.loss, self.penalty, self.solver)
 
     def penalised(self, params: Mapping[str, Any]) -> bool:
-        """Penalised with a non-zero (or unknown) strength."""
+        """Penalised with a non-zero (or unknown) strength; a tuned fit (``choose``) always."""
+        if self.choose is not None:
+            return True
         if self.strength is None:
             return False
         value = params.get(self.strength, self.params[self.strength].default)
