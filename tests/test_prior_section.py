@@ -98,3 +98,32 @@ def test_the_width_cost_of_integrating_sigma_out_matches_a_simulation():
     ratio = stats.t.ppf(q, n - 1) * s.mean() / stats.norm.ppf(q) - 1
     assert abs(width_cost(n, level) - ratio) < 5e-4
     assert width_cost(400, level) < width_cost(100, level) < width_cost(25, level)
+
+
+def test_tuned_rows_set_the_chosen_lambda_beside_the_oracle_and_the_best_fixed_lambda(tmp_path):
+    from lossstudy.report.prior_section import tuned_rows
+
+    specs = {
+        "ridge-penalty1": {"method": "ridge", "penalty": 1},
+        "ridge-penalty10": {"method": "ridge", "penalty": 10},
+        "gcv": {"method": "squared-l2-gcv", "loss": "squared", "penalty": "l2", "solver": "gcv"},
+    }
+    perf = pd.DataFrame(
+        [{"scenario": "gp-n100", "estimator": e, "term": "x1", "measure": "mse", "value": v,
+          "mcse": m} for e, v, m in (("ridge-penalty1", 0.010, 0.0003),
+                                     ("ridge-penalty10", 0.008, 0.0002), ("gcv", 0.0082, 0.0002))]
+    )  # fmt: skip
+    optima = pd.DataFrame(
+        [{"cell": "gp-n100", "estimator": "ridge", "term": "x1", "measure": "mse", "argmin": 10.8,
+          "ci_low": 9.0, "ci_high": 12.5, "theory": 10.0}]
+    )  # fmt: skip
+    lam = [1.0, 10.0, 13.3, 13.3, 100.0]
+    pd.DataFrame(
+        {"estimator": ["gcv"] * 5 + ["ridge-penalty10"] * 5, "term": ["x1"] * 10,
+         "chosen_strength": lam + [float("nan")] * 5}
+    ).to_parquet(tmp_path / "gp-n100.parquet")  # fmt: skip
+    (row,) = tuned_rows(specs, perf, optima, tmp_path, ["gp-n100", "other-n25"], "x1")
+    assert row["estimator"] == "gcv" and row["best"] == "ridge-penalty10"
+    assert row["chosen"] == "13.3 (10–13.3)" and row["oracle"] == "10.8 (9–12.5)"
+    ratio = 0.0082 / 0.008
+    assert row["ratio"].startswith(f"{ratio:.3f} ± ")

@@ -108,7 +108,10 @@ def report_context(
     )
     training = training_section(members, perf_all, scen_all, figs, theory_csv, term, training_csv)
     roles = estimator_roles(est_names, estimators)
-    prior = prior_section(theory_csv, study["estimators"], level, term)
+    prior = prior_section(
+        theory_csv, study["estimators"], level, term, perf=perf_all, optima_csv=optima_csv,
+        estimates_dir=estimates_dir, cells=list(scen["scenario"].astype(str)),
+    )  # fmt: skip
     front = front_page(
         board,
         scen_all,

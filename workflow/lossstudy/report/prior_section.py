@@ -1,4 +1,5 @@
-"""The section "The L2 penalty is a Gaussian prior": coverage of ridge's posterior intervals.
+"""The section "The L2 penalty is a Gaussian prior": coverage of ridge's posterior intervals,
+and λ chosen from the data (``solver: gcv | cv``) against the oracle λ.
 
 Why a module of its own: the claim "L2 regularisation is a Gaussian prior and the posterior is
 Gaussian" is tested by one consequence, the coverage of the posterior's credible intervals
@@ -7,6 +8,9 @@ penalty larger than σ²/τ², above for a smaller one). The rows come from ``re
 (:mod:`lossstudy.theory.posterior`: simulated coverage ± MCSE beside its exact value), one per
 member and sample size at the report's focus term, and a summary the front page's reasons row
 reads (:func:`lossstudy.reasons.reason_rows`) so that its verdict is computed from the same rows.
+The tuned rows set the λ each tuned member chose (the estimates' ``chosen_strength``, median and
+quartiles) beside the sweep's optimum λ of the same cell (``results/optima.csv``), and its MSE
+beside that of the best swept fixed λ (``results/performance.csv``).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from typing import Any
 import pandas as pd
 from scipy.special import gammaln
 
+from lossstudy import methods
 from lossstudy.mcse import Z_FLAG
 from lossstudy.quantiles import norm_ppf, t_ppf
 from lossstudy.theory.posterior import is_posterior
@@ -115,14 +120,29 @@ def prior_section(
     specs: Mapping[str, Mapping[str, Any]],
     level: float,
     term: str,
+    *,
+    perf: pd.DataFrame | None = None,
+    optima_csv: str | Path | None = None,
+    estimates_dir: str | Path | None = None,
+    cells: list[str] | None = None,
 ) -> dict[str, Any]:
-    """Rows (the focus term, every posterior member and n) and the summary of the section."""
+    """Rows (the focus term, every posterior member and n), the summary of the section, and
+    the tuned members against the oracle λ in ``cells``."""
     theory = (
         pd.read_csv(theory_csv) if theory_csv is not None and Path(theory_csv).exists() else None
     )
     rows = posterior_rows(theory, specs)
     plug = rows[rows["matching"] & rows["sigma"].isna()]
+    optima = (
+        pd.read_csv(optima_csv) if optima_csv is not None and Path(optima_csv).exists() else None
+    )
+    tuned = (
+        tuned_rows(specs, perf, optima, estimates_dir, cells or [], term)
+        if perf is not None
+        else []
+    )
     return {
+        "tuned": tuned,
         "width_cost": [
             {"n": n, "percent": f"{100 * width_cost(n, level):.1f}%"}
             for n in sorted(set(plug["n"].astype(int)))
@@ -133,3 +153,71 @@ def prior_section(
         "n_rows": len(rows),
         "n_flagged": int(rows["flag"].sum()) if len(rows) else 0,
     }
+
+
+def _mse(perf: pd.DataFrame, cell: str, estimator: str, term: str) -> tuple[float, float]:
+    row = perf[
+        (perf["scenario"].astype(str) == cell)
+        & (perf["estimator"].astype(str) == estimator)
+        & (perf["term"].astype(str) == term)
+        & (perf["measure"] == "mse")
+    ]
+    if row.empty:
+        return math.nan, math.nan
+    return float(row["value"].iloc[0]), float(row["mcse"].iloc[0])
+
+
+def tuned_rows(
+    specs: Mapping[str, Mapping[str, Any]],
+    perf: pd.DataFrame,
+    optima: pd.DataFrame | None,
+    estimates_dir: str | Path | None,
+    cells: list[str],
+    term: str,
+) -> list[dict[str, Any]]:
+    """Per tuned member and cell (of ``cells``) where the sweeps found an optimum λ: the chosen
+    λ (median, quartiles), the oracle λ (its interval, theory) and MSE(tuned)/MSE(best swept λ)
+    ± MCSE (independent MCSEs combined: conservative for these paired fits)."""
+    tuned = [e for e, sp in specs.items() if methods.fit_for(dict(sp)).choose is not None]
+    if not tuned or optima is None or optima.empty or estimates_dir is None:
+        return []
+    opt = optima[(optima["measure"] == "mse") & (optima["term"].astype(str) == term)]
+    out = []
+    for cell in cells:
+        path = Path(estimates_dir) / f"{cell}.parquet"
+        here = opt[opt["cell"].astype(str) == cell]
+        if here.empty or not path.exists():
+            continue
+        oracle = here.iloc[0]
+        family = str(oracle["estimator"])
+        swept = perf[
+            (perf["scenario"].astype(str) == cell)
+            & perf["estimator"].astype(str).str.startswith(f"{family}-")
+            & (perf["term"].astype(str) == term)
+            & (perf["measure"] == "mse")
+        ]
+        est = pd.read_parquet(path, columns=["estimator", "term", "chosen_strength"])
+        for name in tuned:
+            lam = est[(est["estimator"] == name) & (est["term"] == term)]["chosen_strength"]
+            if lam.empty or swept.empty:
+                continue
+            best = swept.loc[swept["value"].idxmin()]
+            mse, mcse = _mse(perf, cell, name, term)
+            ratio = mse / float(best["value"])
+            err = ratio * math.hypot(mcse / mse, float(best["mcse"]) / float(best["value"]))
+            q1, med, q3 = (float(lam.quantile(q)) for q in (0.25, 0.5, 0.75))
+            out.append(
+                {
+                    "cell": cell,
+                    "estimator": name,
+                    "chosen": f"{med:.3g} ({q1:.3g}–{q3:.3g})",
+                    "oracle": f"{float(oracle['argmin']):.3g} "
+                    f"({float(oracle['ci_low']):.3g}–{float(oracle['ci_high']):.3g})",
+                    "theory": f"{float(oracle['theory']):.3g}"
+                    if oracle["theory"] == oracle["theory"]
+                    else "",
+                    "best": str(best["estimator"]),
+                    "ratio": f"{ratio:.3f} ± {err:.3f}",
+                }
+            )
+    return out
