@@ -127,3 +127,11 @@ def test_tuned_rows_set_the_chosen_lambda_beside_the_oracle_and_the_best_fixed_l
     assert row["chosen"] == "13.3 (10–13.3)" and row["oracle"] == "10.8 (9–12.5)"
     ratio = 0.0082 / 0.008
     assert row["ratio"].startswith(f"{ratio:.3f} ± ")
+    pd.DataFrame({"estimator": ["ridge-penalty10"], "term": ["x1"]}).to_parquet(
+        tmp_path / "plain-n100.parquet"
+    )
+    plain = optima.assign(cell="plain-n100")
+    assert (
+        tuned_rows(specs, perf.assign(scenario="plain-n100"), plain, tmp_path, ["plain-n100"], "x1")
+        == []
+    )

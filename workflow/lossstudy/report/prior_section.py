@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow.parquet as pq
 from scipy.special import gammaln
 
 from lossstudy import methods
@@ -196,6 +197,8 @@ def tuned_rows(
             & (perf["term"].astype(str) == term)
             & (perf["measure"] == "mse")
         ]
+        if "chosen_strength" not in pq.read_schema(path).names:  # no tuned member here
+            continue
         est = pd.read_parquet(path, columns=["estimator", "term", "chosen_strength"])
         for name in tuned:
             lam = est[(est["estimator"] == name) & (est["term"] == term)]["chosen_strength"]
