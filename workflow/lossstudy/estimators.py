@@ -63,8 +63,6 @@ class FitResult:
     ci_high: np.ndarray
     status: np.ndarray
     message: np.ndarray
-    #: the penalty strength a tuned fit chose per replicate (``solver: gcv | cv``), else None
-    tuned: np.ndarray | None = None
 
 
 def is_linear_in_y(spec: dict[str, Any]) -> bool:

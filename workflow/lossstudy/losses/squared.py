@@ -8,6 +8,7 @@ in :mod:`lossstudy.vectorized`.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -172,6 +173,13 @@ register_solver(
 )
 
 
+@dataclass
+class TunedFitResult(estimators.FitResult):
+    """A tuned fit's results and the penalty strength it chose per replicate (R)."""
+
+    tuned: np.ndarray = field(default_factory=lambda: np.empty(0))
+
+
 def _choose(solver: str) -> Callable[[np.ndarray, np.ndarray, Mapping[str, Any]], float]:
     def choose(X: np.ndarray, y: np.ndarray, params: Mapping[str, Any]) -> float:
         return tuning.chosen_penalty(X, y, solver, int(params.get("folds", 5)))
@@ -216,7 +224,7 @@ def _tuned_batched(solver: str) -> Callable[..., estimators.FitResult]:
             if progress is not None:
                 progress(i + 1, R)
         info.fits += R
-        return estimators.FitResult(est, se, lo, hi, status, message, tuned=chosen)
+        return TunedFitResult(est, se, lo, hi, status, message, tuned=chosen)
 
     return batched
 
