@@ -47,8 +47,9 @@ def test_estimators_table_follows_the_contract():
     table = methods.estimators_table(study)
     # parameters in alphabetical order (the training part's solvers' among them), then the
     # scenarios column, which exists because the trained estimators are restricted
-    params = ["average", "batch_size", "betas", "delta", "epochs", "eps", "init", "k", "lambda"]
-    params += ["lr", "lr_relative", "predictor", "schedule", "steps", "strength"]
+    params = ["average", "batch_size", "betas", "delta", "epochs", "eps", "folds", "init", "k"]
+    params += ["lambda"]
+    params += ["lr", "lr_relative", "predictor", "schedule", "sigma", "steps", "strength"]
     assert list(table.columns) == [*methods.TABLE_COLUMNS, *params, "scenarios"]
     assert list(table["estimator"]) == list(study.estimators)
     by = table.set_index("estimator")
@@ -107,7 +108,7 @@ def test_shorthand_parameters_are_the_config_lists_of_the_first_studies():
     assert methods.shorthand_parameters() == {
         "ols": {"se": "classical"},
         "wls": {"predictor": 1, "strength": 1.0},
-        "ridge": {"penalty": 1.0},
+        "ridge": {"penalty": 1.0, "sigma": None},  # sigma: se: posterior only
         "lad": {},
         "huber": {"k": 1.345},
     }

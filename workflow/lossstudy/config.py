@@ -657,13 +657,20 @@ def _complete_errors(knobs: dict[str, Any], where: str) -> None:
 
 
 def _check_estimator_predictors(sc: Scenario, estimators: Mapping[str, Mapping[str, Any]]) -> None:
-    """An estimator that weights by a predictor (WLS) needs it in every scenario."""
+    """An estimator that weights by a predictor (WLS) needs it in every scenario; K-fold
+    cross-validation (``folds``) needs at least K rows."""
     slopes = sc.p - 1
     for name, spec in estimators.items():
         if "predictor" in spec and int(spec["predictor"]) > slopes:
             raise ConfigError(
                 f"config error at 'estimators.{name}.predictor': predictor {spec['predictor']} "
                 f"does not exist in scenario '{sc.id}'; allowed 1..{slopes}."
+            )
+        n = int(sc.knobs["n"])
+        if "folds" in spec and int(spec["folds"]) > n:
+            raise ConfigError(
+                f"config error at 'estimators.{name}.folds': {spec['folds']} folds need at least "
+                f"as many rows, and scenario '{sc.id}' has n = {n}; allowed 2..{n}."
             )
 
 

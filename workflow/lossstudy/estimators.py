@@ -27,7 +27,8 @@ These are the *reference* implementations the study trusts (correct before fast)
 - ``ridge`` — closed form of min ||y − Xb||² + λ||b_slopes||² (intercept unpenalised; λ is on
   the scale of the residual sum of squares, so statsmodels' ``fit_regularized`` alpha is λ/n).
   Its SE is the conditional SD σ̂²(X'X+λD)⁻¹X'X(X'X+λD)⁻¹ with σ̂² = RSS/(n − tr H_λ); it has no
-  confidence interval (it is biased by design), so intervals are NaN.
+  confidence interval (it is biased by design), so intervals are NaN; with ``se: posterior``
+  the Gaussian prior's credible intervals instead (:mod:`lossstudy.posterior`).
 
 Every fit is isolated: an exception, a warning or a non-finite number is recorded as that
 replicate's ``status``/``message`` for that estimator only, and the study goes on.
@@ -44,6 +45,7 @@ import numpy as np
 
 from lossstudy.dgp import Dataset
 from lossstudy.methods import registry
+from lossstudy.posterior import posterior_intervals
 from lossstudy.quantiles import hall_sheather, norm_ppf, t_ppf
 
 OK, NOT_CONVERGED, FAILED = "ok", "not_converged", "failed"
@@ -208,8 +210,19 @@ def ridge_closed_form(
     return beta, sigma2 * A_inv @ xtx @ A_inv
 
 
-def fit_ridge(X: np.ndarray, y: np.ndarray, level: float, penalty: float = 1.0) -> Fitted:
+def fit_ridge(
+    X: np.ndarray,
+    y: np.ndarray,
+    level: float,
+    penalty: float = 1.0,
+    sigma: float | None = None,
+    se: str = "none",
+) -> Fitted:
+    """Ridge; ``se: posterior`` gives the Gaussian prior's credible intervals
+    (:mod:`lossstudy.posterior`), else the conditional SD and no interval."""
     beta, cov = ridge_closed_form(X, y, penalty)
+    if se == "posterior":
+        return (beta, *posterior_intervals(X, y, beta, penalty, level, sigma), OK, "")
     nan = np.full_like(beta, np.nan)
     return beta, np.sqrt(np.diag(cov)), nan, nan, OK, ""
 
@@ -235,7 +248,10 @@ def fit_one(X: np.ndarray, y: np.ndarray, spec: dict[str, Any], level: float) ->
                 if rank < p:
                     return nan, nan, nan, nan, FAILED, f"design matrix rank {rank} < p = {p}"
             fit = resolved.fit.reference
-            est, se, lo, hi, status, msg = fit(X, y, level, **resolved.params)
+            kwargs = dict(resolved.params)
+            if len(resolved.fit.se) > 1:  # the interval method, where the fit has a choice
+                kwargs.setdefault("se", resolved.se)
+            est, se, lo, hi, status, msg = fit(X, y, level, **kwargs)
         except Exception as exc:  # noqa: BLE001 - any failure is data, not a crash
             return nan, nan, nan, nan, FAILED, f"{type(exc).__name__}: {exc}"
     est, se, lo, hi = (np.asarray(a, dtype=float) for a in (est, se, lo, hi))

@@ -45,6 +45,8 @@ ESTIMATE_COLUMNS = (
 #: f(β_K) − f(β̂) per replicate, against the exact minimiser of the same objective
 #: (lossstudy.training.fit). A chunk of exact fits only writes ESTIMATE_COLUMNS, as before.
 TRAINED_COLUMNS = ("opt_diff", "objective_gap")
+#: written only where a member tunes its penalty (``solver: gcv | cv``): the strength it chose
+TUNED_COLUMNS = ("chosen_strength",)
 
 
 def setup_logging(path: str | Path | None) -> None:
@@ -272,7 +274,10 @@ def fit_chunk(
         data.y.shape[1],
     )
     trained = {e: s for e, s in estimators.items() if methods.fit_for(s).trained}
-    columns_out = ESTIMATE_COLUMNS + (TRAINED_COLUMNS if trained else ())
+    tuned = {e for e, s in estimators.items() if methods.fit_for(s).choose is not None}
+    columns_out = (
+        ESTIMATE_COLUMNS + (TRAINED_COLUMNS if trained else ()) + (TUNED_COLUMNS if tuned else ())
+    )
     parts: dict[str, list[Any]] = {name: [] for name in columns_out}
     fits: dict[str, Any] = {}
     if trained:
@@ -321,6 +326,8 @@ def fit_chunk(
             nan = np.full(R * p, np.nan)
             columns["opt_diff"] = nan if mine is None else mine.opt_diff.ravel()
             columns["objective_gap"] = nan if mine is None else np.repeat(mine.objective_gap, p)
+        if tuned:
+            columns["chosen_strength"] = np.repeat(_chosen(data, spec, res), p)
         for name, values in columns.items():
             parts[name].append(values)
     scores = _test_errors(data, scenario_id, scored, test)
@@ -339,6 +346,19 @@ def fit_chunk(
         time.perf_counter() - t0,
     )
     return table
+
+
+def _chosen(data: Dataset, spec: Mapping[str, Any], res: Any) -> np.ndarray:
+    """The strength a tuned member chose per replicate (the batched fit's record, else chosen
+    again the same way: the reference engine); NaN for every other member."""
+    fit = methods.fit_for(spec)
+    R = data.beta.shape[0]
+    if fit.choose is None:
+        return np.full(R, np.nan)
+    if getattr(res, "tuned", None) is not None:
+        return np.asarray(res.tuned, dtype=float)
+    params = methods.resolve(spec).params
+    return np.array([fit.choose(data.design(i), data.y[i], params) for i in range(R)])
 
 
 def _trained_result(fit: Any) -> Any:

@@ -74,7 +74,8 @@ def exact_fits(names: Iterable[str], specs: Mapping[str, Mapping[str, Any]] | No
     per-scenario figures, the scoreboard and its claims compare these; trained members are
     judged in the training section against their exact fits."""
     specs = specs or {}
-    return [e for e in names if str(specs.get(e, {}).get("solver", "exact")) == "exact"]
+    # not trained: the exact solver, and those that tune a penalty first (gcv, cv)
+    return [e for e in names if str(specs.get(e, {}).get("solver", "exact")) not in TRAINED_SOLVERS]
 
 
 def trained_members(estimators: pd.DataFrame) -> pd.DataFrame:

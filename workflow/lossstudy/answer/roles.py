@@ -116,7 +116,12 @@ def estimator_roles(
             fit: methods.Fit | None = methods.fit_for(spec)
         except methods.SpecError:
             fit = None  # not an estimator the registry knows: no role
-        point = (method, tuple(sorted((k, str(v)) for k, v in spec.items() if k != "se")))
+        # parameters that set the interval only (ridge's posterior sigma) share the estimate
+        interval = {k for k, p in fit.params.items() if p.interval} if fit is not None else set()
+        point = (
+            method,
+            tuple(sorted((k, str(v)) for k, v in spec.items() if k != "se" and k not in interval)),
+        )
         out[name] = {
             **spec,
             "method": method,
@@ -124,7 +129,9 @@ def estimator_roles(
             "robust": fit is not None and fit.robust,
             "linear": fit is not None and fit.linear_in_y,
             "symmetric_unbiased": fit is not None and fit.symmetric_unbiased,
-            "intervals": fit is not None and fit.intervals and spec.get("se") != "none",
+            # a fit's first se is "none" exactly when it has no default interval (ridge's
+            # se: posterior gives one)
+            "intervals": fit is not None and str(spec.get("se", fit.se[0])) != "none",
             "point": point,
         }
     return out

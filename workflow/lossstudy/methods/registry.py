@@ -34,6 +34,8 @@ class Param:
     schema: Mapping[str, Any]
     text: str = ""
     optional: bool = False
+    #: sets the interval only, never the estimate (ridge's known ``sigma`` of ``se: posterior``)
+    interval: bool = False
 
 
 @dataclass(frozen=True)
@@ -85,8 +87,13 @@ class Fit:
     loss_params: Mapping[str, Param] | None = None
     #: fitted by gradient training (``lossstudy.training``), not by ``reference``/``batched``
     trained: bool = False
-    #: checks that need more than one parameter (raises :class:`SpecError` naming the field)
+    #: checks that need more than one parameter, ``se`` among them (raises :class:`SpecError`
+    #: naming the field)
     validate: Callable[[Mapping[str, Any]], None] | None = None
+    #: a fit that chooses its penalty's strength from the data (``lossstudy.tuning``):
+    #: ``choose(X, y, params)`` is the strength it picks for one replicate (recorded per
+    #: replicate as ``chosen_strength``); None: the strength is given
+    choose: Callable[[Any, Any, Mapping[str, Any]], float] | None = None
 
     def axis_params(self) -> dict[str, Param]:
         """What a loss/penalty/solver spec of this combination may set: the loss's (or this
@@ -99,7 +106,9 @@ class Fit:
         return (self.loss, self.penalty, self.solver)
 
     def penalised(self, params: Mapping[str, Any]) -> bool:
-        """Penalised with a non-zero (or unknown) strength."""
+        """Penalised with a non-zero (or unknown) strength; a tuned fit (``choose``) always."""
+        if self.choose is not None:
+            return True
         if self.strength is None:
             return False
         value = params.get(self.strength, self.params[self.strength].default)
@@ -389,7 +398,7 @@ def resolve(spec: Mapping[str, Any]) -> Resolved:
     if missing:
         raise SpecError(missing[0], f"{_words(fit)} needs '{missing[0]}'.")
     if fit.validate is not None:
-        fit.validate(params)
+        fit.validate({**params, "se": se})
     return Resolved(fit, params, se, method)
 
 
@@ -402,7 +411,10 @@ def canonical(spec: Mapping[str, Any]) -> dict[str, Any]:
     bit), else the explicit spec with every default filled in and a ``method`` label."""
     r = resolve(spec)
     if r.method is not None:
-        return {"method": r.method, **r.params}
+        # an interval method outside the shorthand's parameters is kept where it is not the
+        # default (ridge's ``se: posterior``); unset optional parameters are left out
+        se = {"se": r.se} if "se" not in r.params and r.se != r.fit.se[0] else {}
+        return {"method": r.method, **{k: v for k, v in r.params.items() if v is not None}, **se}
     f = r.fit
     return {
         "method": r.label,

@@ -35,6 +35,7 @@ from lossstudy.trained import exact_fits
 from . import design
 from .figures_section import embedded_figures, figure_alts, per_sweep_names
 from .long_tables import TOP_ROWS
+from .prior_section import prior_section
 from .provenance import REPO_ROOT, benchmarks, git_commit, versions
 from .results import failures, scenario_results
 from .sweeps_section import bias_lookup, front_page, read_scoreboard, sweeps_section
@@ -107,6 +108,10 @@ def report_context(
     )
     training = training_section(members, perf_all, scen_all, figs, theory_csv, term, training_csv)
     roles = estimator_roles(est_names, estimators)
+    prior = prior_section(
+        theory_csv, study["estimators"], level, term, perf=perf_all, optima_csv=optima_csv,
+        estimates_dir=estimates_dir, cells=list(scen["scenario"].astype(str)),
+    )  # fmt: skip
     front = front_page(
         board,
         scen_all,
@@ -117,6 +122,7 @@ def report_context(
         roles=roles,
         training=training,
         bias=bias_lookup(perf, term),
+        posterior=prior["summary"],
     )
     front["figure"] = next((f for f in figs if f["name"] == "scoreboard"), None)
     drawn = {f["anchor"] for f in figs}
@@ -164,6 +170,7 @@ def report_context(
         "sweep_figure_names": per_sweep_names(figs),
         "top_rows": TOP_ROWS,
         "training": training,
+        "prior": prior,
         "failures": failures(perf_all),
         "sweeps": sweeps_section(crossovers_csv, optima_csv, scen_all, level),
         "front": front,

@@ -174,6 +174,7 @@ def front_page(
     roles: Mapping[str, Mapping[str, Any]],
     training: Mapping[str, Any] | None = None,
     bias: Mapping[tuple[str, str], tuple[float, float]] | None = None,
+    posterior: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The answer in one screen (:mod:`lossstudy.frontpage`): one row per reason given for L2
     (:func:`lossstudy.reasons.reason_rows`: ``claims.csv``, ``optima.csv`` and the training
@@ -184,7 +185,7 @@ def front_page(
     if optima is not None and "cell" in optima.columns:
         optima = optima[optima["cell"].isin(set(optimum_cells(scen_all)))]
     verdict = (training or {}).get("divergence") or {}
-    reasons = reason_rows(claims, optima, verdict, roles)
+    reasons = reason_rows(claims, optima, verdict, roles, posterior)
     wrong = wrong_choice_rows(_read(crossovers_csv), roles, reference or "")
     winners = (
         winner_rows(board, scen_all, roles, reference or "", bias)

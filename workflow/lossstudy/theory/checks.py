@@ -148,8 +148,8 @@ def _point_groups(estimators: Mapping[str, Mapping[str, Any]]) -> dict[str, list
 
 def point_key(spec: Mapping[str, Any]) -> tuple[Any, ...]:
     """What decides an exact fit's point estimates: its fit (a zero penalty dropped) and its
-    parameters other than ``se`` and the zero strength. Specs the registry cannot resolve fall
-    back to the spec itself without ``se``."""
+    parameters other than ``se``, those that set the interval only and the zero strength. Specs
+    the registry cannot resolve fall back to the spec itself without ``se``."""
     try:
         r = methods.resolve(spec)
     except (methods.SpecError, KeyError, TypeError, ValueError):
@@ -157,7 +157,8 @@ def point_key(spec: Mapping[str, Any]) -> tuple[Any, ...]:
             spec.get("method"),
             tuple(sorted((k, str(v)) for k, v in spec.items() if k != "se")),
         )
-    fit, params = r.fit, {k: v for k, v in r.params.items() if k != "se"}
+    interval = {k for k, p in r.fit.params.items() if p.interval}  # ridge's posterior sigma
+    fit, params = r.fit, {k: v for k, v in r.params.items() if k != "se" and k not in interval}
     plain = (fit.loss, "none", fit.solver)
     if fit.strength is not None and not r.penalised() and plain in methods.fits():
         params.pop(fit.strength, None)
