@@ -278,7 +278,8 @@ def _aliases(fit: Fit) -> dict[str, str]:
     """Explicit-spec name -> the fit's keyword: the penalty's strength goes by the fit's name."""
     if fit.strength is None:
         return {}
-    (name,) = PENALTIES[fit.penalty].params
+    params = PENALTIES[fit.penalty].params  # the strength is ``lambda`` where there are more
+    name = "lambda" if "lambda" in params else next(iter(params))
     return {name: fit.strength}
 
 

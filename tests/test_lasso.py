@@ -1,0 +1,174 @@
+"""The L1 penalty and the elastic net: the exact fits equal statsmodels (lasso) and a KKT
+certificate (elastic net, where statsmodels' own coordinate steps stop short), the λ convention
+is the study's ridge's, and the batched fit is independent of the job split bit for bit."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from statsmodels.regression.linear_model import OLS
+
+from lossstudy import estimators, methods
+from lossstudy.dgp import Dataset
+from lossstudy.estimators import ridge_closed_form
+from lossstudy.losses.l1_penalty import statsmodels_alpha
+from lossstudy.methods import registry
+from lossstudy.vectorized import EngineInfo, fit_dataset_vectorized
+from lossstudy.vectorized.coordinate import elastic_net_gram, kkt_certified
+
+
+def _data(R: int, n: int = 60, correlation: float = 0.0, seed: int = 5) -> Dataset:
+    rng = np.random.default_rng(seed)
+    z = rng.standard_normal((n, 4))
+    z = np.sqrt(1 - correlation) * z + np.sqrt(correlation) * rng.standard_normal((n, 1))
+    X = np.column_stack([np.ones(n), z])
+    beta = np.array([1.0, 2.0, -1.0, 0.5, 0.0])
+    y = X @ beta + rng.standard_normal((R, n))
+    return Dataset(X, y, np.tile(beta, (R, 1)), np.arange(R))
+
+
+def _objective(X, y, b, lam, mix):
+    s = b[1:]
+    return ((y - X @ b) ** 2).sum() + lam * (mix * np.abs(s).sum() + (1 - mix) * (s * s).sum())
+
+
+def _statsmodels(X, y, lam, mix, start=None):
+    n, p = X.shape
+    alpha, l1_wt = statsmodels_alpha(lam, mix, n, p)
+    fit = OLS(y, X).fit_regularized(
+        method="elastic_net",
+        alpha=alpha,
+        L1_wt=l1_wt,
+        start_params=start,
+        cnvrg_tol=1e-14,
+        maxiter=100_000,
+    )
+    return fit.params
+
+
+@pytest.mark.parametrize(
+    ("lam", "mix", "correlation"),
+    [(0.5, 1.0, 0.0), (10.0, 1.0, 0.0), (60.0, 1.0, 0.0), (10.0, 1.0, 0.9), (25.0, 0.2, 0.5),
+     (25.0, 0.7, 0.5)],
+)  # fmt: skip
+def test_equals_statsmodels_where_it_converges(lam, mix, correlation):
+    """statsmodels (λ mapped to its alpha, L1_wt) is the reference; where its coordinate steps
+    stop short of the optimum (KKT fails: a false zero, under collinearity or w < 1), ours has
+    a lower objective and is a fixed point of statsmodels' own iteration."""
+    R = 12
+    data = _data(R, correlation=correlation)
+    spec = {"method": "elastic_net", "penalty": lam, "mix": mix}
+    fit = fit_dataset_vectorized(data, spec, 0.95)
+    assert set(fit.status) == {"ok"} and set(fit.message) == {""}
+    assert np.isnan(fit.std_error).all() and np.isnan(fit.ci_low).all()
+    p = data.X.shape[1]
+    G = np.broadcast_to(data.X.T @ data.X, (R, p, p))
+    assert kkt_certified(G, data.y @ data.X, fit.estimate, lam, mix).all()
+    for i in range(R):
+        ours, sm = fit.estimate[i], _statsmodels(data.X, data.y[i], lam, mix)
+        if kkt_certified(G[:1], (data.y[i] @ data.X)[None], sm[None], lam, mix)[0]:
+            np.testing.assert_allclose(ours, sm, rtol=0, atol=1e-8)
+        else:
+            theirs = _objective(data.X, data.y[i], sm, lam, mix)
+            assert _objective(data.X, data.y[i], ours, lam, mix) < theirs
+            again = _statsmodels(data.X, data.y[i], lam, mix, start=ours)
+            np.testing.assert_allclose(ours, again, rtol=0, atol=1e-8)
+
+
+def test_lasso_gives_exact_zeros_where_kkt_says_so():
+    data = _data(40)
+    fit = fit_dataset_vectorized(data, {"method": "lasso", "penalty": 40.0}, 0.95)
+    zeros = fit.estimate[:, 1:] == 0
+    assert 0 < zeros.mean() < 1  # the true zero slope is often cut, the large ones never
+    assert not zeros[:, 0].any()
+    r = data.y - fit.estimate @ data.X.T
+    grad = r @ data.X  # x_j'r: |.| ≤ λ/2 at a zero, = ±λ/2 elsewhere
+    assert np.all(np.abs(grad[:, 1:][zeros]) <= 20.0 + 1e-9)
+    np.testing.assert_allclose(np.abs(grad[:, 1:][~zeros]), 20.0, rtol=1e-9)
+    np.testing.assert_allclose(grad[:, 0], 0.0, atol=1e-9)  # the intercept is free
+
+
+def test_statsmodels_elastic_net_can_stop_at_a_false_zero():
+    """Why the reference fit checks statsmodels' answer: a known replicate where its 1-d
+    steps leave a small coefficient at 0 that the KKT conditions reject."""
+    rng = np.random.default_rng(2)
+    n, p, lam, mix = 100, 5, 30.0, 0.4
+    X = np.column_stack([np.ones(n), rng.standard_normal((n, p - 1))])
+    y = X @ np.array([1, 2, -1, 0.5, 0.0]) + rng.standard_normal((300, n))
+    yy = y[241]
+    alpha, l1_wt = statsmodels_alpha(lam, mix, n, p)
+    sm = OLS(yy, X).fit_regularized(
+        method="elastic_net", alpha=alpha, L1_wt=l1_wt, cnvrg_tol=1e-14, maxiter=100_000
+    )
+    G, c = (X.T @ X)[None], (X.T @ yy)[None]
+    assert not kkt_certified(G, c, sm.params[None], lam, mix)[0]
+    ref = estimators.fit_one(X, yy, {"method": "elastic_net", "penalty": lam, "mix": mix}, 0.95)
+    assert kkt_certified(G, c, ref[0][None], lam, mix)[0]
+    assert _objective(X, yy, ref[0], lam, mix) < _objective(X, yy, sm.params, lam, mix)
+
+
+def test_mix_zero_is_ridge_and_lambda_zero_is_ols():
+    data = _data(5, correlation=0.7)
+    p = data.X.shape[1]
+    G = np.broadcast_to(data.X.T @ data.X, (5, p, p))
+    b, ok = elastic_net_gram(G, data.y @ data.X, 10.0, 0.0)
+    assert ok.all()
+    for i in range(5):
+        np.testing.assert_allclose(b[i], ridge_closed_form(data.X, data.y[i], 10.0)[0], atol=1e-10)
+    ols = fit_dataset_vectorized(data, {"method": "lasso", "penalty": 0.0}, 0.95)
+    ref = fit_dataset_vectorized(data, {"method": "ols"}, 0.95)
+    np.testing.assert_allclose(ols.estimate, ref.estimate, atol=1e-10)
+
+
+def test_reference_engine_equals_batched():
+    data = _data(6, correlation=0.5)
+    for spec in ({"method": "lasso", "penalty": 5.0}, {"method": "elastic_net", "penalty": 5.0}):
+        fast = fit_dataset_vectorized(data, spec, 0.95)
+        slow = estimators.fit_dataset(data, spec, 0.95)
+        np.testing.assert_allclose(fast.estimate, slow.estimate, rtol=0, atol=1e-8)
+        assert list(fast.message) == list(slow.message)
+
+
+def test_batched_fit_is_independent_of_the_split():
+    data = _data(37, correlation=0.95, seed=9)
+    spec = {"method": "elastic_net", "penalty": 3.0, "mix": 0.9}
+    whole = fit_dataset_vectorized(data, spec, 0.95).estimate
+    parts = [fit_dataset_vectorized(data.head(m), spec, 0.95).estimate for m in (1, 10)]
+    tail = Dataset(data.X, data.y[10:], data.beta[10:], data.replicates[10:])
+    rest = fit_dataset_vectorized(tail, spec, 0.95).estimate
+    assert np.array_equal(whole[:1], parts[0]) and np.array_equal(whole[:10], parts[1])
+    assert np.array_equal(whole[10:], rest)
+    # random designs (stacked) give the same bits as the shared one
+    stacked = Dataset(
+        np.ascontiguousarray(data.stacked_design()), data.y, data.beta, data.replicates
+    )
+    assert np.array_equal(fit_dataset_vectorized(stacked, spec, 0.95).estimate, whole)
+
+
+def test_registry_facts_and_specs():
+    lasso = registry.resolve({"method": "lasso", "penalty": 2.0})
+    assert lasso.fit.key == ("squared", "l1", "exact")
+    assert not lasso.fit.linear_in_y and not lasso.fit.intervals and lasso.se == "none"
+    assert not lasso.needs_full_rank()
+    assert registry.resolve({"method": "lasso", "penalty": 0.0}).needs_full_rank()
+    explicit = registry.canonical({"loss": "squared", "penalty": "elastic_net", "lambda": 2.0})
+    assert explicit == {"method": "elastic_net", "penalty": 2.0, "mix": 0.5}
+    assert registry.penalised({"loss": "squared", "penalty": "l1", "lambda": 2.0})
+    assert not registry.penalised({"method": "lasso", "penalty": 0})
+    with pytest.raises(registry.SpecError) as err:
+        registry.resolve({"method": "elastic_net", "penalty": 1.0, "mix": 1.5})
+    assert err.value.field == "mix"
+    texts = methods.describe({"method": "lasso", "penalty": 2.0})
+    assert "|βⱼ|" in texts["penalty_text"]
+
+
+def test_rank_deficient_design_with_ridge_part_fits():
+    data = _data(4)
+    X = np.column_stack([data.X, data.X[:, 1]])  # a duplicated column: rank p − 1
+    d = Dataset(X, data.y, np.column_stack([data.beta, np.zeros(4)]), data.replicates)
+    info = EngineInfo()
+    fit = fit_dataset_vectorized(
+        d, {"method": "elastic_net", "penalty": 4.0, "mix": 0.5}, 0.95, info=info
+    )
+    assert set(fit.status) == {"ok"} and info.reference_fallback == 0
+    np.testing.assert_allclose(fit.estimate[:, 1], fit.estimate[:, 5], atol=1e-10)
