@@ -5,6 +5,7 @@ is the study's ridge's, and the batched fit is independent of the job split bit 
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 from statsmodels.regression.linear_model import OLS
 
@@ -13,6 +14,7 @@ from lossstudy.dgp import Dataset
 from lossstudy.estimators import ridge_closed_form
 from lossstudy.losses.l1_penalty import statsmodels_alpha
 from lossstudy.methods import registry
+from lossstudy.performance import performance_table
 from lossstudy.vectorized import EngineInfo, fit_dataset_vectorized
 from lossstudy.vectorized.coordinate import elastic_net_gram, kkt_certified
 
@@ -172,3 +174,70 @@ def test_rank_deficient_design_with_ridge_part_fits():
     )
     assert set(fit.status) == {"ok"} and info.reference_fallback == 0
     np.testing.assert_allclose(fit.estimate[:, 1], fit.estimate[:, 5], atol=1e-10)
+
+
+# --------------------------------------------------------------------------- selection measures
+
+
+def _estimates(name: str, est: np.ndarray, truth: np.ndarray, status=None) -> pd.DataFrame:
+    """Rows replicate × term (intercept first) of one estimator."""
+    R, p = est.shape
+    terms = ["intercept", *(f"x{j}" for j in range(1, p))]
+    status = ["ok"] * R if status is None else status
+    return pd.DataFrame(
+        {
+            "scenario": "s",
+            "replicate": np.repeat(np.arange(R), p),
+            "estimator": name,
+            "method": name,
+            "term": np.tile(terms, R),
+            "true_value": truth.ravel(),
+            "estimate": est.ravel(),
+            "std_error": np.nan,
+            "ci_low": np.nan,
+            "ci_high": np.nan,
+            "status": np.repeat(status, p),
+            "message": "",
+        }
+    )
+
+
+def _model(perf: pd.DataFrame, estimator: str, measure: str) -> pd.Series:
+    rows = perf[(perf["estimator"] == estimator) & (perf["measure"] == measure)]
+    assert len(rows) == 1 and (rows["term"] == "model").all()
+    return rows.iloc[0]
+
+
+def test_selection_measures_follow_each_replicates_own_support():
+    rng = np.random.default_rng(3)
+    R, p = 400, 6
+    truth = rng.standard_normal((R, p)) * (rng.random((R, p)) < 0.5)  # spike and slab
+    truth[:, 0] = 1.0
+    truth[0, 1:] = 0.0  # a replicate with no true non-zero slope: no TPR
+    truth[1, 1:] = 1.0  # and one with no true zero: no FPR
+    est = truth + 0.3 * rng.standard_normal((R, p))
+    est[:, 1:] *= rng.random((R, p - 1)) < 0.7  # exact zeros
+    status = ["ok"] * R
+    status[5] = "failed"
+    frame = pd.concat([_estimates("lasso", est, truth, status), _estimates("ols", est, truth)])
+    perf = performance_table(frame, "ols", 0.95, selecting=["lasso"])
+    assert not perf[perf["estimator"] == "ols"]["measure"].isin(["zero_share", "tpr", "fpr"]).any()
+    use = np.arange(R) != 5
+    chosen, real = est[use, 1:] != 0, truth[use, 1:] != 0
+    zero = (~chosen).mean(axis=1)
+    has_real, has_zero = real.any(1), (~real).any(1)
+    tpr = (chosen & real).sum(1)[has_real] / real.sum(1)[has_real]
+    fpr = (chosen & ~real).sum(1)[has_zero] / (~real).sum(1)[has_zero]
+    for measure, x in (("zero_share", zero), ("tpr", tpr), ("fpr", fpr)):
+        row = _model(perf, "lasso", measure)
+        assert row["n_used"] == x.size
+        assert row["value"] == pytest.approx(x.mean(), rel=1e-12)
+        assert row["mcse"] == pytest.approx(x.std(ddof=1) / np.sqrt(x.size), rel=1e-9)
+        assert row["defined"] and row["mcse_valid"]
+    assert has_real.sum() < R - 1 and has_zero.sum() < R - 1  # the exclusions bite
+
+
+def test_lasso_is_a_selecting_fit_and_ridge_is_not():
+    assert registry.fit_for({"method": "lasso"}).selects
+    assert registry.fit_for({"method": "elastic_net"}).selects
+    assert not registry.fit_for({"method": "ridge"}).selects

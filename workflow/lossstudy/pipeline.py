@@ -521,7 +521,8 @@ def summarise_estimates(
         kind="stable",
     ).reset_index(drop=True)
     rules, intercept = estimator_notes(knobs, estimators, reference)
-    perf = performance_table(est, reference, level, rules=rules)
+    selecting = [name for name, spec in estimators.items() if methods.fit_for(spec).selects]
+    perf = performance_table(est, reference, level, rules=rules, selecting=selecting)
     for name, note in intercept.items():
         rows = (perf["estimator"] == name) & (perf["term"] == "intercept")
         perf.loc[rows, "note"] = _join_notes(perf.loc[rows, "note"], note)

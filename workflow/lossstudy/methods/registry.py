@@ -85,6 +85,8 @@ class Fit:
     loss_params: Mapping[str, Param] | None = None
     #: fitted by gradient training (``lossstudy.training``), not by ``reference``/``batched``
     trained: bool = False
+    #: sets coefficients exactly to 0 (the L1 penalty): the selection measures apply
+    selects: bool = False
     #: checks that need more than one parameter (raises :class:`SpecError` naming the field)
     validate: Callable[[Mapping[str, Any]], None] | None = None
 
