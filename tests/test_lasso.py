@@ -241,3 +241,40 @@ def test_lasso_is_a_selecting_fit_and_ridge_is_not():
     assert registry.fit_for({"method": "lasso"}).selects
     assert registry.fit_for({"method": "elastic_net"}).selects
     assert not registry.fit_for({"method": "ridge"}).selects
+
+
+# --------------------------------------------------------------------------- LAD-lasso
+
+
+def test_lad_lasso_is_the_exact_lp_optimum_with_exact_zeros():
+    from scipy.optimize import linprog
+
+    rng = np.random.default_rng(1)
+    n, p = 60, 6
+    X = np.column_stack([np.ones(n), rng.standard_normal((n, p - 1))])
+    y = X @ np.array([1.0, 2.0, 0.0, 0.0, 0.3, 0.0]) + rng.standard_t(3, n)
+    lad = estimators.fit_one(X, y, {"method": "lad"}, 0.95)[0]
+    zeros = []
+    for lam in (0.0, 5.0, 20.0, 1e3):
+        spec = {"loss": "absolute", "penalty": "l1", "lambda": lam}
+        b, se, lo, _, status, message = estimators.fit_one(X, y, spec, 0.95)
+        assert status == "ok" and message == "" and np.isnan(se).all() and np.isnan(lo).all()
+        # an independent primal LP (interior point): b = b⁺ − b⁻, r = u − v
+        w = np.r_[0.0, np.full(p - 1, lam)]
+        c = np.r_[w, w, np.ones(2 * n)]
+        A = np.hstack([X, -X, np.eye(n), -np.eye(n)])
+        ref = linprog(c, A_eq=A, b_eq=y, bounds=(0, None), method="highs-ipm")
+        obj = np.abs(y - X @ b).sum() + lam * np.abs(b[1:]).sum()
+        assert obj == pytest.approx(ref.fun, rel=1e-10)
+        zeros.append(int((b[1:] == 0).sum()))
+        if lam == 0:
+            np.testing.assert_allclose(b, lad, atol=1e-8)
+        if lam == 1e3:
+            mid = np.sort(y)[n // 2 - 1 : n // 2 + 1]  # n even: any point between is a median
+            assert mid[0] - 1e-12 <= b[0] <= mid[1] + 1e-12
+    assert zeros[0] == 0 and zeros == sorted(zeros) and zeros[-1] == p - 1
+    fit = registry.fit_of("absolute", "l1")
+    assert fit.selects and fit.robust and not fit.linear_in_y
+    assert registry.resolve({"loss": "absolute", "penalty": "l1", "lambda": 2}).label == (
+        "absolute-l1"
+    )

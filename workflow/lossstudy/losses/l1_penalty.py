@@ -1,5 +1,6 @@
-"""The L1 penalty (lasso) and the elastic net on the squared loss: penalties, not a loss, so
-this module registers two penalty axes and their fits with the squared loss.
+"""The L1 penalty (lasso) and the elastic net on the squared loss, and the L1 penalty on the
+absolute loss (LAD-lasso): penalties, not a loss, so this module registers two penalty axes and
+their fits with those losses.
 
 Convention: the strength λ is on the scale of the residual sum of squares, as the study's
 ridge (``penalty`` of ``method: ridge``), intercept unpenalised::
@@ -28,12 +29,11 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
-from statsmodels.regression.linear_model import OLS
 
 from lossstudy import estimators
 from lossstudy.dgp import Dataset
 from lossstudy.estimators import FitResult
-from lossstudy.losses import squared  # noqa: F401 - the squared loss these fits penalise
+from lossstudy.losses import absolute, squared  # noqa: F401 - the losses these fits penalise
 from lossstudy.methods import Axis, Fit, Param, SpecError, register_fit, register_penalty, show
 from lossstudy.vectorized import EngineInfo
 from lossstudy.vectorized.coordinate import elastic_net_gram, kkt_certified
@@ -68,6 +68,8 @@ def fit_elastic_net(
     X: np.ndarray, y: np.ndarray, level: float, penalty: float = 1.0, mix: float = 0.5
 ) -> estimators.Fitted:
     """Reference: statsmodels' elastic net at a tight tolerance; no SE, no interval."""
+    from statsmodels.regression.linear_model import OLS  # not at import: fit jobs start lean
+
     n, p = X.shape
     alpha, l1_wt = statsmodels_alpha(penalty, mix, n, p)
     beta = (
@@ -198,4 +200,44 @@ register_fit(
         validate=_check_mix,
     ),
     shorthand="elastic_net",
+)
+
+
+def fit_lad_lasso(
+    X: np.ndarray, y: np.ndarray, level: float, penalty: float = 1.0
+) -> estimators.Fitted:
+    """min Σ|yᵢ − xᵢ'b| + λ Σⱼ |bⱼ| (slopes), exactly: LAD on the data augmented by one row
+    (λ eⱼ', 0) per slope (whose absolute residual is λ|bⱼ|), by the study's exact LAD LP
+    (HiGHS on the dual; its optimum is a vertex, so cut slopes are exactly 0). λ is on the
+    scale of Σ|r|. No SE, no interval."""
+    n, p = X.shape
+    rows = np.zeros((p - 1, p))
+    rows[:, 1:] = penalty * np.eye(p - 1)
+    beta, code, msg = estimators.lad_lp(np.vstack([X, rows]), np.r_[y, np.zeros(p - 1)])
+    nan = np.full(p, np.nan)
+    if code != 0:
+        return beta, nan, nan, nan, estimators.FAILED, f"linprog status {code}: {msg}"
+    return beta, nan, nan, nan, estimators.OK, ""
+
+
+def _lad_texts(params: Mapping[str, Any]) -> tuple[str, str, str]:
+    lam = show(params.get("penalty"))
+    return "L1: Σ |rᵢ|", f"λ = {lam}: λ Σ |βⱼ| on the slopes", "none: biased by design"
+
+
+register_fit(
+    Fit(
+        "absolute",
+        "l1",
+        "exact",
+        fit_lad_lasso,
+        se=("none",),
+        params={"penalty": Param(1.0, {"type": "number", "minimum": 0}, "λ")},
+        intervals=False,
+        selects=True,
+        robust=True,
+        needs_full_rank=_needs_full_rank,
+        texts=_lad_texts,
+        strength="penalty",
+    )
 )
