@@ -347,10 +347,12 @@ def theory_table(
         if sid not in estimates:
             continue
         est, specs = None, estimators
-        if trained:  # trained members may be fitted in some scenarios only (``scenarios:``)
+        present = set(estimates[sid]["estimator"].astype(str).unique())
+        if trained or not present >= set(estimators):
+            # members may be fitted in some scenarios only (``scenarios:``): trained ones, and
+            # exact ones such as the lasso of a prior sweep
             est = estimates[sid]
-            present = set(est["estimator"].astype(str).unique())
-            specs = {k: v for k, v in estimators.items() if k in present or not is_trained(v)}
+            specs = {k: v for k, v in estimators.items() if k in present}
         checks, skips = scenario_checks(sid, knobs, seed, specs, level)
         terms = term_names(len(knobs["coefficients"]))
         if checks:
