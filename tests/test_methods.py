@@ -111,6 +111,9 @@ def test_shorthand_parameters_are_the_config_lists_of_the_first_studies():
         "ridge": {"penalty": 1.0, "sigma": None},  # sigma: se: posterior only
         "lad": {},
         "huber": {"k": 1.345},
+        # the L1 penalty's (tests/test_lasso.py)
+        "elastic_net": {"penalty": 1.0, "mix": 0.5},
+        "lasso": {"penalty": 1.0},
     }
 
 

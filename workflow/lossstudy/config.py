@@ -57,7 +57,7 @@ BUILTIN_DEFAULTS: dict[str, Any] = {
     "autocorrelation": {"phi": 0.0},
     "endogeneity": {"correlation": 0.0, "predictor": 1},
     "misspecification": {"strength": 0.0, "predictor": 1, "form": "cubic"},
-    "prior": {"tau": 0.0},
+    "prior": {"tau": 0.0, "distribution": "normal", "scale": 0.0, "sparsity": 0.0},
 }
 
 #: Parameters of each ``method`` shorthand with their defaults (from ``lossstudy.methods``).
@@ -704,6 +704,12 @@ def _check_scenario(sc: Scenario, where: str) -> None:
                 f"config error at '{where}.{block}.predictor': predictor {j} does not exist; "
                 f"allowed 1..{slopes} (scenario '{sc.id}')."
             )
+    prior = k["prior"]
+    if prior["tau"] > 0 and prior["scale"] > 0:
+        raise ConfigError(
+            f"config error at '{where}.prior.scale': give the prior's scale once, as `scale` "
+            f"(`tau` is its older name for the normal prior), not both (scenario '{sc.id}')."
+        )
     if k["endogeneity"]["correlation"] != 0 and not math.isfinite(
         errorlaws.error_moments(k["errors"]).sd
     ):

@@ -5,7 +5,9 @@ Model of one replicate (rows are observations, read as time for the AR(1) knobs)
     x_i  ~ N(0, Σ),  Σ = equicorrelation(correlation), columns AR(1) in i if design.autocorrelation
     X    = [1, x]; the last round(fraction·n) rows are shifted by +distance in every predictor
            (leverage); y follows the shifted rows only if leverage.follows_model
-    β    = coefficients, or slopes ~ N(0, τ²) per replicate when prior.tau > 0 (intercept kept)
+    β    = coefficients, or slopes drawn per replicate from the prior when its scale > 0
+           (intercept kept): N(0, s²), Laplace with SD s, or spike and slab (0 with
+           probability ``sparsity``, else N(0, s²)); s = prior.tau (older name) or prior.scale
     u_i  = errors(scale, ...) · sqrt(1 + strength · x_ij²)          (heteroskedasticity)
            with errors drawn by their law (lossstudy.errorlaws)
     e_i  = φ e_{i-1} + u_i, stationary start                        (autocorrelation)
@@ -111,6 +113,48 @@ class Dataset:
             return cls(f["X"], f["y"], f["beta"], f["replicates"])
 
 
+#: The prior laws of the slopes (``prior.distribution``).
+PRIORS = ("normal", "laplace", "spike_slab")
+
+
+def prior_scale(prior: dict[str, Any]) -> float:
+    """The prior's ``scale`` s (``tau``, its first name, when that is set); 0: no prior."""
+    tau = float(prior.get("tau", 0.0))
+    return tau if tau > 0 else float(prior.get("scale", 0.0))
+
+
+def prior_sd(prior: dict[str, Any]) -> float:
+    """SD of each slope under the prior (0: no prior): s for the normal and the Laplace (whose
+    scale is set to b = s/√2, so the two have the same variance and every linear estimator the
+    same risk), s·√(1 − sparsity) for the spike and slab. What the exact theory of linear
+    estimators needs: their risk depends on the prior through its second moments only."""
+    s = prior_scale(prior)
+    if prior.get("distribution", "normal") == "spike_slab":
+        return s * math.sqrt(1.0 - float(prior.get("sparsity", 0.0)))
+    return s
+
+
+def prior_is_normal(prior: dict[str, Any]) -> bool:
+    """A normal prior (or none): ridge at λ = σ²/τ² is then the Bayes rule, not only the best
+    linear one."""
+    s = prior_scale(prior)
+    law = prior.get("distribution", "normal")
+    return s == 0 or law == "normal" or (law == "spike_slab" and prior.get("sparsity", 0) == 0)
+
+
+def draw_slopes(rng: np.random.Generator, prior: dict[str, Any], k: int) -> np.ndarray:
+    """k slopes from the prior. The normal draws s·z as the first studies did (``tau``), so
+    their results stay bit for bit; the spike and slab draws the slab, then the spikes."""
+    s = prior_scale(prior)
+    law = prior.get("distribution", "normal")
+    if law == "laplace":
+        return rng.laplace(0.0, s / math.sqrt(2.0), k)
+    slopes = s * rng.standard_normal(k)
+    if law == "spike_slab":
+        slopes = np.where(rng.random(k) < float(prior.get("sparsity", 0.0)), 0.0, slopes)
+    return slopes
+
+
 def respond(
     knobs: dict[str, Any],
     x_obs: np.ndarray,
@@ -166,7 +210,8 @@ def simulate(
     n, p = int(knobs["n"]), len(knobs["coefficients"])
     reps = np.arange(start, stop, dtype=np.int64)
     fixed = bool(knobs["design"]["fixed"])
-    tau = float(knobs["prior"]["tau"])
+    prior = dict(knobs["prior"])
+    drawn = prior_scale(prior) > 0
     base_beta = np.asarray(knobs["coefficients"], dtype=float)
 
     if fixed:
@@ -180,8 +225,8 @@ def simulate(
         rng = replicate_rng(seed, scenario_id, int(r))
         if not fixed:
             x_obs[i], x_clean[i] = draw_design(rng, knobs)
-        if tau > 0:
-            beta[i, 1:] = tau * rng.standard_normal(p - 1)
+        if drawn:
+            beta[i, 1:] = draw_slopes(rng, prior, p - 1)
         u[i] = draw_errors(rng, knobs["errors"], n)
         if progress is not None:
             progress(i + 1, len(reps))

@@ -234,6 +234,11 @@ def _needs_full_rank(spec: dict[str, Any]) -> bool:
     return registry.resolve(spec).needs_full_rank()
 
 
+def _reports_no_se(resolved: registry.Resolved, se: np.ndarray) -> bool:
+    """A fit without standard errors (the lasso) returns NaN by design: nothing to report."""
+    return resolved.se == "none" and bool(np.all(np.isnan(se)))
+
+
 def fit_one(X: np.ndarray, y: np.ndarray, spec: dict[str, Any], level: float) -> Fitted:
     """Fit one dataset; never raises: failures come back as a status and a message."""
     p = X.shape[1]
@@ -257,7 +262,7 @@ def fit_one(X: np.ndarray, y: np.ndarray, spec: dict[str, Any], level: float) ->
     est, se, lo, hi = (np.asarray(a, dtype=float) for a in (est, se, lo, hi))
     if status == OK and not np.all(np.isfinite(est)):
         status, msg = FAILED, "non-finite estimate"
-    elif status == OK and not np.all(np.isfinite(se)):
+    elif status == OK and not np.all(np.isfinite(se)) and not _reports_no_se(resolved, se):
         # the estimate stands; only SE-based measures lose this replicate (per-measure n_used)
         se, lo, hi = nan, nan, nan
         msg = "non-finite standard error: estimate kept, SE and interval set to NaN"

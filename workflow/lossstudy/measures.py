@@ -61,6 +61,8 @@ class Measure:
     moments_of: str = "estimator"
     #: only for fits trained by a gradient solver (``lossstudy.training``)
     trained_only: bool = False
+    #: only for fits that set coefficients exactly to 0 (the registry's ``selects``)
+    selection_only: bool = False
 
 
 MEASURES: tuple[Measure, ...] = (
@@ -277,6 +279,42 @@ MEASURES: tuple[Measure, ...] = (
         scope="model",
         moments_of="errors",
         log_scale=True,
+    ),
+    Measure(
+        "zero_share",
+        "Share of exact zeros",
+        "Zeros",
+        "mean over replicates of the share of slopes estimated exactly 0 (estimators that "
+        "select: the L1 penalty)",
+        "SD / √R",
+        "_selection_measures",
+        (0, 0),
+        scope="model",
+        selection_only=True,
+    ),
+    Measure(
+        "tpr",
+        "True-positive rate of the support",
+        "TPR",
+        "mean over replicates of the share of the replicate's non-zero true slopes estimated "
+        "non-zero (replicates with a non-zero true slope)",
+        "SD / √R",
+        "_selection_measures",
+        (0, 0),
+        scope="model",
+        selection_only=True,
+    ),
+    Measure(
+        "fpr",
+        "False-positive rate of the support",
+        "FPR",
+        "mean over replicates of the share of the replicate's zero true slopes estimated "
+        "non-zero (replicates with a zero true slope)",
+        "SD / √R",
+        "_selection_measures",
+        (0, 0),
+        scope="model",
+        selection_only=True,
     ),
     Measure(
         "divergence",

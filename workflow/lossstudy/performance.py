@@ -55,7 +55,9 @@ Per estimator, on the term ``model`` (:data:`MODEL_MEASURES`), from per-replicat
     its replicates with status diverged, binomial MCSE), ``opt_error`` (√ of the mean over usable
     replicates of Σ_j opt_diff_j², MCSE by the delta method SD(Σ opt_diff²)/(2 opt_error √R))
     and ``objective_gap`` (mean, SD/√R). A value repeated on the term rows of a replicate is
-    read once. The moment rules of ``rules`` apply as to the per-term measures.
+    read once. The moment rules of ``rules`` apply as to the per-term measures. The estimators
+    named in ``selecting`` (fits that set slopes exactly to 0) add ``zero_share``, ``tpr`` and
+    ``fpr`` of the estimated support (:func:`_selection_measures`).
 
 Intervals are taken as given: ``level`` is the confidence level they were built at, so
 ``rejection`` is the rejection rate of H0: term = 0 at significance ``1 - level``.
@@ -63,7 +65,7 @@ Intervals are taken as given: ``level`` is the confidence level they were built 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -532,13 +534,61 @@ def _model_measures(estimates: pd.DataFrame) -> dict[str, tuple[list[str], _Bloc
     return out
 
 
+def _selection_measures(
+    estimates: pd.DataFrame, selecting: Collection[str]
+) -> dict[str, tuple[list[str], _Block]]:
+    """Per estimator of ``selecting``: the share of slopes (terms other than the intercept)
+    estimated exactly 0, and the true- and false-positive rates of the estimated support
+    against each replicate's own true support (a prior draws it anew per replicate). Each is
+    a mean of per-replicate shares, MCSE SD/√R; a rate uses the replicates where it is
+    defined (a true non-zero, or zero, slope) among those with every slope fitted."""
+    rows = estimates[
+        estimates["estimator"].isin(list(selecting)) & (estimates["term"] != "intercept")
+    ]
+    if rows.empty:
+        return {}
+    e_codes, e_names = pd.factorize(rows["estimator"], sort=False)
+    r_codes, r_names = pd.factorize(rows["replicate"], sort=False)
+    t_codes, t_names = pd.factorize(rows["term"], sort=False)
+    shape = (len(e_names), len(r_names), len(t_names))
+    est, truth = np.full(shape, np.nan), np.full(shape, np.nan)
+    where = (e_codes, r_codes, t_codes)
+    est[where] = pd.to_numeric(rows["estimate"], errors="coerce").to_numpy(float, na_value=np.nan)
+    truth[where] = pd.to_numeric(rows["true_value"], errors="coerce").to_numpy(
+        float, na_value=np.nan
+    )
+    ok = np.zeros(shape[:2], dtype=bool)
+    ok[e_codes, r_codes] = True
+    bad = np.zeros(shape[:2], dtype=bool)
+    bad[e_codes, r_codes] = (rows["status"] != "ok").to_numpy(dtype=bool)
+    ok &= ~bad & np.isfinite(est).all(axis=-1) & np.isfinite(truth).all(axis=-1)
+    chosen, real = est != 0, truth != 0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        shares = {
+            "zero_share": ((~chosen).mean(axis=-1), ok),
+            "tpr": ((chosen & real).sum(-1) / real.sum(-1), ok & real.any(-1)),
+            "fpr": ((chosen & ~real).sum(-1) / (~real).sum(-1), ok & (~real).any(-1)),
+        }
+    out: dict[str, tuple[list[str], _Block]] = {}
+    for name, (x, use) in shares.items():
+        n = _count(use)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out[name] = (
+                [str(e) for e in e_names],
+                {name: (_mean(x, use), np.sqrt(_var(x, use) / n), n)},
+            )
+    return out
+
+
 def _model_rows(
     estimates: pd.DataFrame,
     scenario: str,
     rules: Mapping[str, Mapping[str, MeasureRule]],
+    selecting: Collection[str] = (),
 ) -> pd.DataFrame:
     """The rows on the term ``model``: estimator order of the estimates, then measure order."""
     computed = _model_measures(estimates)
+    computed.update(_selection_measures(estimates, selecting))
     rows = []
     for measure, (estimators, block) in computed.items():
         values, mcses, counts = block[measure]
@@ -596,6 +646,8 @@ def performance_table(
     reference: str | None,
     level: float,
     rules: Mapping[str, Mapping[str, MeasureRule]] | None = None,
+    *,
+    selecting: Collection[str] = (),
 ) -> pd.DataFrame:
     """Summarise one scenario's replicate fits into measures with MCSEs and a reason when undefined.
 
@@ -704,7 +756,7 @@ def performance_table(
             "mcse_valid": valid.ravel(),
         }
     )
-    model = _model_rows(estimates, scenario, rules)
+    model = _model_rows(estimates, scenario, rules, selecting)
     if model.empty:
         return table
     return pd.concat([table, model.astype(table.dtypes.to_dict())], ignore_index=True)

@@ -536,7 +536,8 @@ def summarise_estimates(
 
     est = _in_config_order(est, estimators)
     rules, intercept = estimator_notes(knobs, estimators, reference)
-    perf = performance_table(est, reference, level, rules=rules)
+    selecting = [name for name, spec in estimators.items() if methods.fit_for(spec).selects]
+    perf = performance_table(est, reference, level, rules=rules, selecting=selecting)
     for name, note in intercept.items():
         rows = (perf["estimator"] == name) & (perf["term"] == "intercept")
         perf.loc[rows, "note"] = _join_notes(perf.loc[rows, "note"], note)

@@ -87,6 +87,8 @@ class Fit:
     loss_params: Mapping[str, Param] | None = None
     #: fitted by gradient training (``lossstudy.training``), not by ``reference``/``batched``
     trained: bool = False
+    #: sets coefficients exactly to 0 (the L1 penalty): the selection measures apply
+    selects: bool = False
     #: checks that need more than one parameter, ``se`` among them (raises :class:`SpecError`
     #: naming the field)
     validate: Callable[[Mapping[str, Any]], None] | None = None
@@ -287,7 +289,8 @@ def _aliases(fit: Fit) -> dict[str, str]:
     """Explicit-spec name -> the fit's keyword: the penalty's strength goes by the fit's name."""
     if fit.strength is None:
         return {}
-    (name,) = PENALTIES[fit.penalty].params
+    params = PENALTIES[fit.penalty].params  # the strength is ``lambda`` where there are more
+    name = "lambda" if "lambda" in params else next(iter(params))
     return {name: fit.strength}
 
 

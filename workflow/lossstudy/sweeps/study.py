@@ -23,6 +23,7 @@ from lossstudy.studyfile import read_estimators
 
 from . import theory as th
 from .crossing import find_crossing
+from .flip import prior_flips
 from .optimum import find_optimum, refine
 from .series import Series, factor_columns, factors_text, sweep_series, varying
 from .training import training_crossings
@@ -432,6 +433,10 @@ def write_sweeps(
     scen = pd.read_csv(scenarios_csv)
     shown = [e for e in specs if families.get(e, {}).get("anchor", True)]
     cross, c_curves = crossovers(perf, scen, knobs, specs, shown, reference, seed, level, term)
+    flips = prior_flips(perf, scen, knobs, specs, seed)  # the L1 penalty overtaking the L2
+    if flips:
+        flips_frame = pd.DataFrame(flips, columns=list(CROSSOVER_COLUMNS))
+        cross = pd.concat([cross, flips_frame], ignore_index=True) if len(cross) else flips_frame
     opt, o_curves = optima(scen, knobs, specs, families, estimates_dir, seed, term)
     for frame, path in ((cross, out_crossovers), (opt, out_optima)):
         with atomic_path(path) as tmp:

@@ -20,6 +20,7 @@ import numpy as np
 from lossstudy import methods
 from lossstudy.assumptions import GAUSS_MARKOV, assumptions
 from lossstudy.config import _complete_errors, _set_path
+from lossstudy.dgp import prior_sd
 from lossstudy.errorlaws import error_moments
 
 Curve = Callable[[float], float]
@@ -247,8 +248,10 @@ def argmin(curve: Curve, lo: float, hi: float) -> float:
 
 
 def bayes_penalty(knobs: Mapping[str, Any]) -> float | None:
-    """σ²/τ² where ridge is the Bayes rule: slopes ~ N(0, τ²), normal homoskedastic errors."""
-    tau = float(knobs["prior"]["tau"])
+    """σ²/τ² where ridge is the Bayes rule: slopes ~ N(0, τ²), normal homoskedastic errors.
+    Under another prior with slope variance τ² it is still the risk-minimising ridge λ (the
+    best linear rule: a linear fit's risk needs the prior's second moments only)."""
+    tau = prior_sd(dict(knobs["prior"]))
     flags = assumptions(dict(knobs))
     if tau <= 0 or not all(flags[a][0] for a in (*GAUSS_MARKOV, "normal_errors")):
         return None

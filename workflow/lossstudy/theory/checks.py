@@ -15,7 +15,7 @@ from typing import Any
 
 from lossstudy import methods
 from lossstudy.config import term_names
-from lossstudy.dgp import leverage_rows
+from lossstudy.dgp import leverage_rows, prior_is_normal, prior_sd
 from lossstudy.errorlaws import ErrorMoments, error_moments, is_normal
 
 #: Solvers of members trained by gradient steps (``lossstudy.training``); their theory is in
@@ -66,7 +66,8 @@ class Setting:
     dist: str
     normal: bool  # exactly normal errors (t with df = ∞ too)
     mom: ErrorMoments
-    tau: float
+    tau: float  # SD of each slope under the prior (0: none); its law need not be normal
+    prior_normal: bool  # no prior, or a normal one: ridge at σ²/τ² is then the Bayes rule
     fixed: bool
     groups: dict[str, list[str]]  # first of each set of estimators with equal point estimates
     heavy: bool  # finite variance but no finite fourth moment
@@ -94,7 +95,7 @@ def setting(
     errors = dict(knobs["errors"])
     dist = str(errors["distribution"])
     mom = error_moments(errors)
-    tau = float(knobs["prior"]["tau"])
+    tau = prior_sd(dict(knobs["prior"]))
     fixed = bool(knobs["design"]["fixed"])
     groups = _point_groups(estimators)
     heavy = mom.var_finite and not mom.fourth_finite
@@ -117,6 +118,7 @@ def setting(
         normal=is_normal(errors),
         mom=mom,
         tau=tau,
+        prior_normal=prior_is_normal(dict(knobs["prior"])),
         fixed=fixed,
         groups=groups,
         heavy=heavy,

@@ -19,7 +19,13 @@ from typing import Any
 
 import numpy as np
 
-from lossstudy.dgp import draw_design, equicorrelation_root, error_moments, leverage_rows
+from lossstudy.dgp import (
+    draw_design,
+    equicorrelation_root,
+    error_moments,
+    leverage_rows,
+    prior_sd,
+)
 from lossstudy.seeding import design_rng
 
 from .checks import (
@@ -149,7 +155,7 @@ def linear_dgp(
     K = x_obs if follows else x_clean
     beta_mean = np.asarray(knobs["coefficients"], dtype=float).copy()
     beta_cov = np.zeros((p, p))
-    tau = float(knobs["prior"]["tau"])
+    tau = prior_sd(dict(knobs["prior"]))  # second moments: all a linear fit's risk needs
     if tau > 0:
         beta_mean[1:] = 0.0
         beta_cov[1:, 1:] = tau * tau * np.eye(p - 1)
@@ -214,7 +220,7 @@ def _random_design_ols(knobs: Mapping[str, Any]) -> tuple[np.ndarray | None, str
 
 def _moment_note(knobs: Mapping[str, Any]) -> str:
     parts = ["fixed design regenerated from the seed"]
-    if float(knobs["prior"]["tau"]) > 0:
+    if prior_sd(dict(knobs["prior"])) > 0:
         parts.append("moments over the prior on β too")
     return "; ".join(parts)
 

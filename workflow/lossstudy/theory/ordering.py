@@ -105,9 +105,20 @@ def bayes_checks(s: Setting, moments: Mapping[str, tuple[np.ndarray, np.ndarray]
             for name in groups:
                 if name == bayes:
                     continue
+                if not s.prior_normal and not methods.fit_for(estimators[name]).linear_in_y:
+                    skip(
+                        "Bayes ordering",
+                        "a non-normal prior: the ridge at λ = σ²/τ² is the best linear rule, "
+                        "not the Bayes rule, so a non-linear estimator may beat it",
+                        name,
+                    )
+                    continue
                 note = (
                     f"Bayes: {bayes} (λ = σ²/τ² = {lam:.4g}) is the posterior mean of the slopes, "
                     "so no estimator has a lower average MSE over the prior"
+                    if s.prior_normal
+                    else f"best linear: {bayes} (λ = σ²/τ² = {lam:.4g}, τ² the prior's slope "
+                    "variance) has the lowest average MSE over the prior of all linear rules"
                 )
                 scale = 0.0
                 if name in moments and bayes in moments:
