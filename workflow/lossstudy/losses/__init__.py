@@ -7,3 +7,9 @@ Why a package of its own: the loss modules build on the fitting code (``lossstud
 down. :func:`lossstudy.methods.registry.load` imports every module here (``squared``,
 ``absolute`` and ``huber`` first).
 """
+
+from lossstudy.methods.registry import load as _load
+
+# Whichever loss module is imported first, the registry fills in load()'s order (its shorthands
+# then list `ols, wls, ridge, lad, huber, ...` in every process, whatever a caller imported).
+_load()
