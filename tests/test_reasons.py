@@ -226,3 +226,28 @@ def test_one_rule_in_claims_scoreboard_and_front_page(rel: float, expected: str)
     reasons = reason_rows(frame, None, {}, estimator_roles(["ols", "huber"], SPECS))
     words = reasons.set_index("key").loc["blue", "text"]
     assert ("a tie" if expected == "tie" else "less efficient") in words
+
+
+def test_prior_row_says_where_the_l1_penalty_overtakes() -> None:
+    """The prior row's slot is filled from the prior sweep's flip rows: the earliest crossing
+    at the largest n, with its interval; a run without them still says it is not tested."""
+    from lossstudy.reasons import PRIOR_SHAPE_SLOT, _prior_shape
+    from lossstudy.sweeps.flip import VERSUS
+
+    flips = pd.DataFrame(
+        {
+            "versus": [VERSUS, VERSUS, VERSUS, "ols"],
+            "knob": ["prior.sparsity"] * 4,
+            "fixed": ["n=100", "n=400", "n=400", "n=400"],
+            "estimator": ["lasso-penalty10", "lasso-penalty30", "lasso-penalty100", "lad"],
+            "crossing": [0.16, 0.399, 0.842, 0.01],
+            "ci_low": [0.1, 0.357, 0.824, 0.0],
+            "ci_high": [0.235, 0.441, 0.859, 0.02],
+        }
+    )
+    text = _prior_shape(flips)
+    assert "lasso-penalty30" in text and "0.399" in text and "0.357–0.441" in text
+    assert "n = 400" in text and "share of zero slopes" in text
+    assert _prior_shape(None) == PRIOR_SHAPE_SLOT
+    assert _prior_shape(flips[flips["versus"] == "ols"]) == PRIOR_SHAPE_SLOT
+    assert "never overtakes" in _prior_shape(flips.assign(crossing=float("nan")))

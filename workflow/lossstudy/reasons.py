@@ -24,6 +24,7 @@ from typing import Any
 import pandas as pd
 
 from lossstudy.mcse import format_pm
+from lossstudy.sweeps.flip import VERSUS
 from lossstudy.trained import loss_name, share_text
 
 __all__ = [
@@ -229,9 +230,36 @@ def _blue_row(claims: pd.DataFrame, roles: Mapping[str, Mapping[str, Any]]) -> d
     )
 
 
-#: Filled by the L1 part of the study (the prior shape at which the L1 penalty overtakes the
-#: L2 penalty, with its interval): until then the prior row says it is not yet tested.
+#: Said until the run sweeps a prior's sparsity with a lasso beside ridge at σ²/τ²
+#: (``crossovers.csv`` rows of :mod:`lossstudy.sweeps.flip`).
 PRIOR_SHAPE_SLOT = "where a sparser prior makes the L1 penalty overtake it is not yet tested"
+
+
+def _prior_shape(crossovers: pd.DataFrame | None) -> str:
+    """Where the L1 penalty overtakes the L2 penalty at its best λ along a prior sweep: the
+    earliest crossing at the largest n, with its interval (the flip rows of crossovers.csv)."""
+    if crossovers is None or crossovers.empty or "versus" not in crossovers.columns:
+        return PRIOR_SHAPE_SLOT
+    flips = crossovers[crossovers["versus"].astype(str) == VERSUS].copy()
+    if flips.empty:
+        return PRIOR_SHAPE_SLOT
+    flips["_x"] = pd.to_numeric(flips["crossing"], errors="coerce")
+    flips["_n"] = pd.to_numeric(
+        flips["fixed"].astype(str).str.extract(r"n=(\d+)")[0], errors="coerce"
+    )
+    flips = flips.dropna(subset=["_x"])
+    if flips.empty:
+        return "along the prior sweep the lasso never overtakes ridge at its best λ"
+    top = flips[flips["_n"] == flips["_n"].max()] if flips["_n"].notna().any() else flips
+    r = top.sort_values("_x", kind="stable").iloc[0]
+    knob = str(r["knob"]).removeprefix("prior.")
+    what = "share of zero slopes" if knob == "sparsity" else f"prior {knob}"
+    n = f"n = {int(r['_n'])}, " if math.isfinite(r["_n"]) else ""
+    return (
+        f"the lasso ({r['estimator']}) overtakes ridge at its best λ (σ²/τ²) once the {what} "
+        f"exceeds {_g(r['_x'])} ({n}95% interval {_g(_num(r['ci_low']))}–"
+        f"{_g(_num(r['ci_high']))}); under the Gaussian prior it never does"
+    )
 
 
 def _posterior_words(posterior: Mapping[str, Any]) -> tuple[str, bool]:
@@ -255,7 +283,9 @@ def _posterior_words(posterior: Mapping[str, Any]) -> tuple[str, bool]:
 
 
 def _prior_row(
-    optima: pd.DataFrame | None, posterior: Mapping[str, Any] | None = None
+    optima: pd.DataFrame | None,
+    posterior: Mapping[str, Any] | None = None,
+    crossovers: pd.DataFrame | None = None,
 ) -> dict[str, Any]:
     """(c) "the L2 penalty is a Gaussian prior": the penalty with the lowest MSE against the
     Bayes rule σ²/τ², and the coverage of the posterior's credible intervals over a matching
@@ -315,7 +345,7 @@ def _prior_row(
         verdict=verdict,
         number=number,
         uncertainty=uncertainty,
-        text="; ".join(parts) + f". The prior's shape matters too: {PRIOR_SHAPE_SLOT}.",
+        text="; ".join(parts) + f". The prior's shape matters too: {_prior_shape(crossovers)}.",
         link=link,
         source="; ".join(source),
     )
@@ -338,13 +368,15 @@ def reason_rows(
     training_verdict: Mapping[str, Any] | None,
     roles: Mapping[str, Mapping[str, Any]],
     posterior: Mapping[str, Any] | None = None,
+    crossovers: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """The four reasons, one row each (:data:`REASON_COLUMNS`), in the order a reader asks;
-    ``posterior``: the coverage summary of ridge's posterior intervals (may be empty)."""
+    ``posterior``: the coverage summary of ridge's posterior intervals (may be empty);
+    ``crossovers``: crossovers.csv, whose prior-sweep rows say where the L1 penalty wins."""
     rows = [
         _training_row(training_verdict),
         _blue_row(claims, roles),
-        _prior_row(optima, posterior),
+        _prior_row(optima, posterior, crossovers),
         _networks_row(),
     ]
     for r in rows:  # a reason nothing tests yet has no number

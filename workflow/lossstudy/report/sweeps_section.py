@@ -185,8 +185,9 @@ def front_page(
     if optima is not None and "cell" in optima.columns:
         optima = optima[optima["cell"].isin(set(optimum_cells(scen_all)))]
     verdict = (training or {}).get("divergence") or {}
-    reasons = reason_rows(claims, optima, verdict, roles, posterior)
-    wrong = wrong_choice_rows(_read(crossovers_csv), roles, reference or "")
+    crossovers = _read(crossovers_csv)
+    reasons = reason_rows(claims, optima, verdict, roles, posterior, crossovers)
+    wrong = wrong_choice_rows(crossovers, roles, reference or "")
     winners = (
         winner_rows(board, scen_all, roles, reference or "", bias)
         if not board.empty
