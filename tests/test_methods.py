@@ -110,6 +110,7 @@ def test_shorthand_parameters_are_the_config_lists_of_the_first_studies():
         "ridge": {"penalty": 1.0},
         "lad": {},
         "huber": {"k": 1.345},
+        "logit": {},  # classification (a bernoulli response)
     }
 
 

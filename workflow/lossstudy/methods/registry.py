@@ -87,6 +87,10 @@ class Fit:
     trained: bool = False
     #: checks that need more than one parameter (raises :class:`SpecError` naming the field)
     validate: Callable[[Mapping[str, Any]], None] | None = None
+    #: the response families (``lossstudy.response``) the loss models: a regression loss a
+    #: gaussian (continuous) y, a classification loss a bernoulli (0/1) y; a fit is fitted
+    #: only in scenarios of its families
+    responses: tuple[str, ...] = ("gaussian",)
 
     def axis_params(self) -> dict[str, Param]:
         """What a loss/penalty/solver spec of this combination may set: the loss's (or this
