@@ -11,11 +11,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from lossstudy.measures import names
 from lossstudy.moments import moment_rules
 from lossstudy.performance import MEASURES, MODEL_MEASURES, performance_table
 from lossstudy.pipeline import failure_rows
 
 TERMS = ("intercept", "x1")
+#: the model measures of a regression scenario (a classifier's scores need a 0/1 response)
+REGRESSION_MODEL_MEASURES = tuple(m for m in MODEL_MEASURES if m not in names(response="bernoulli"))
 
 
 def frame(
@@ -108,7 +111,7 @@ def test_training_diagnostics_for_trained_fits_only():
     table = performance_table(study_frame(), "ols", 0.95)
     model = table[table.term == "model"]
     assert set(model[model.estimator == "ols"].measure) == {"risk", "test_mse", "test_mae"}
-    assert tuple(model[model.estimator == "gd"].measure) == MODEL_MEASURES
+    assert tuple(model[model.estimator == "gd"].measure) == REGRESSION_MODEL_MEASURES
     # divergence: over all 40 replicates (the failed one counts as not diverged)
     r = model_row(table, "gd", "divergence")
     assert r.value == pytest.approx(6 / 40) and r.n_used == 40
@@ -195,7 +198,7 @@ def test_the_report_shows_a_prediction_block_and_no_model_row_among_the_terms():
     entry = groups[0]["scenarios"][0]
     assert {o["term"] for o in entry["others"]} == {"intercept"}
     block = entry["prediction"]
-    assert block["measures"] == list(MODEL_MEASURES)
+    assert block["measures"] == list(REGRESSION_MODEL_MEASURES)
     ols, gd = block["rows"]
     assert ols["test_mse"]["ok"] and ols["test_mse"]["value"] == pytest.approx(EXACT_MSE.mean())
     assert ols["divergence"]["text"] == ""  # not a trained fit: an empty cell, not a zero
