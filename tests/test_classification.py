@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from lossstudy import response
@@ -229,3 +230,13 @@ def test_unknown_family_and_bad_init_are_refused():
         }
     )
     assert "estimators.g.init" in msg
+
+
+def test_regression_theory_is_skipped_for_a_bernoulli_response():
+    from lossstudy.theory import theory_table
+
+    s = study()
+    sc = s.scenarios["logistic"]
+    table, skipped = theory_table({sc.id: sc.knobs}, 3, s.estimators, 0.95, {sc.id: pd.DataFrame()})
+    assert table.empty
+    assert skipped["scenario"].tolist() == ["logistic"] and "bernoulli" in skipped["reason"][0]
