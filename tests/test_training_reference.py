@@ -14,7 +14,10 @@ from lossstudy.training.reference import reference_train  # noqa: E402  (needs t
 
 N, P, R = 40, 3, 2
 PARAMS = {"squared": {}, "absolute": {}, "huber": {"delta": 1.0},
-          "pseudo_huber": {"delta": 0.7}, "log_cosh": {"scale": 1.5}}  # fmt: skip
+          "pseudo_huber": {"delta": 0.7}, "log_cosh": {"scale": 1.5},
+          "cross_entropy": {}, "brier": {}}  # fmt: skip
+#: the classification losses take a 0/1 response
+CLASSIFY = ("cross_entropy", "brier")
 SOLVERS = {
     "gd": Solver("gd", lr_relative=0.9, steps=[5, 60]),
     "sgd": Solver("sgd", lr=0.05, batch_size=8, steps=[5, 60]),
@@ -37,6 +40,8 @@ def data() -> tuple[np.ndarray, np.ndarray]:
 
 def _compare(X: np.ndarray, y: np.ndarray, loss_name: str, solver: Solver) -> None:
     loss = make_loss(loss_name, **PARAMS[loss_name])
+    if loss_name in CLASSIFY:
+        y = (y > X @ np.ones(P)).astype(np.float64)
     rngs = [np.random.default_rng([1, r]) for r in range(R)]
     out = train(X, y, loss, solver, rngs)
     assert np.isfinite(out.coef).all()
@@ -63,6 +68,11 @@ def test_engine_equals_pytorch(data, solver: str, loss_name: str):
 @pytest.mark.parametrize("loss_name", ["huber", "absolute"])
 def test_engine_equals_pytorch_with_schedule_averaging_and_options(data, solver, loss_name):
     _compare(*data, loss_name, SOLVERS[solver])
+
+
+@pytest.mark.parametrize("loss_name", CLASSIFY)
+def test_engine_equals_pytorch_from_a_saturated_start(data, loss_name):
+    _compare(*data, loss_name, Solver("gd", lr=1.0, steps=[5, 60], init="saturated"))
 
 
 def test_divergence_agrees_with_pytorch(data):

@@ -174,13 +174,13 @@ def front_sentence(v: dict[str, Any], term: str) -> dict[str, str]:
     """The front page's sentence from :func:`verdict_row`."""
     ce = (
         f"gradient descent on cross-entropy (log loss) reaches the MLE within Monte Carlo error "
-        f"in {int(v['ce_steps']):,} steps"
+        f"within {int(v['ce_steps']):,} steps"
         if v["ce_reached"]
         else "gradient descent on cross-entropy does not reach the MLE in "
         f"{v['last_steps']:,} steps"
     )
     br = (
-        f"on the Brier score (L2 on the probability) it takes {int(v['brier_steps']):,}"
+        f"on the Brier score (L2 on the probability) it takes up to {int(v['brier_steps']):,}"
         if v["brier_reached"]
         else f"on the Brier score (L2 on the probability) it is still "
         f"{v['brier_opt_error']:.3g} from its own minimum after {v['last_steps']:,}"
