@@ -72,14 +72,16 @@ def test_default_config_is_valid_and_meets_the_required_design():
     bases = {sc.base for sc in study.scenarios.values()}
     assert len(bases) >= 12
     assert {sc.knobs["n"] for sc in study.scenarios.values()} >= {25, 100, 400}
-    # 2000 replicates per exact cell; the training part's 12 cells (train_*) have 256, four
-    # unpadded blocks of the engine, and the 3 streaming-SGD cells 1024
+    # 2000 replicates per exact cell; the training part's 12 cells (train_*) and the
+    # classification part's 3 have 256, four unpadded blocks of the engine, and the 3
+    # streaming-SGD cells 1024
     training = {sid for sid, sc in study.scenarios.items() if sc.base.startswith("train_")}
     streaming = {sid for sid, sc in study.scenarios.items() if sc.base == "streaming"}
-    assert len(training) == 12 and len(streaming) == 3
-    exact = set(study.scenarios) - training - streaming
+    classify = {sid for sid, sc in study.scenarios.items() if sc.base == "classify"}
+    assert len(training) == 12 and len(streaming) == 3 and len(classify) == 3
+    exact = set(study.scenarios) - training - streaming - classify
     assert all(study.scenarios[s].replicates >= 2000 for s in exact)
-    assert all(study.scenarios[s].replicates == 256 for s in training)
+    assert all(study.scenarios[s].replicates == 256 for s in training | classify)
     assert all(study.scenarios[s].replicates == 1024 for s in streaming)
     methods = [e["method"] for e in study.estimators.values()]
     assert {"ols", "wls", "lad", "huber", "ridge"} <= set(methods)

@@ -10,10 +10,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from lossstudy import errorlaws
+from lossstudy import errorlaws, methods
 from lossstudy.config import (
     BUILTIN_DEFAULTS,
     ESTIMATOR_PARAMETERS,
+    OPTIONAL_KNOBS,
     SCHEMA_PATH,
     load_study,
 )
@@ -72,11 +73,14 @@ def test_every_top_level_key_is_documented_with_a_valid_example():
 def test_every_scenario_knob_is_documented_with_a_valid_example():
     rows = table("## Scenario knobs")
     params = {f"errors.{p.name}" for law in errorlaws.LAWS.values() for p in law.parameters}
-    assert set(rows) == knob_paths(BUILTIN_DEFAULTS) | params | {"replicates"}
+    optional = set(OPTIONAL_KNOBS)
+    assert set(rows) == knob_paths(BUILTIN_DEFAULTS) | params | optional | {"replicates"}
     for knob, row in rows.items():
         assert len(row) == 4 and row[1] and row[3], knob
         config = copy.deepcopy(BASE)
         config["scenarios"]["s"] = example(row[3])
+        if "response" in config["scenarios"]["s"]:  # a classification scenario: a classifier
+            config["estimators"] = {"mle": {"method": "logit"}}
         load_study(config)
 
 
@@ -90,4 +94,6 @@ def test_every_estimator_is_documented_with_a_valid_example(method: str):
     assert len(row) == 4, method  # method, parameters (default), notes, example
     config = copy.deepcopy(BASE)
     config["estimators"].update(example(row[3]))
+    if "gaussian" not in methods.fit_for({"method": method}).responses:  # a classifier
+        config["scenarios"]["c"] = {"response": {"family": "bernoulli"}}
     load_study(config)

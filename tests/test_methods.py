@@ -114,6 +114,7 @@ def test_shorthand_parameters_are_the_config_lists_of_the_first_studies():
         # the L1 penalty's (tests/test_lasso.py)
         "elastic_net": {"penalty": 1.0, "mix": 0.5},
         "lasso": {"penalty": 1.0},
+        "logit": {},  # classification (a bernoulli response)
     }
 
 

@@ -17,6 +17,8 @@ from lossstudy.performance import MEASURES, MODEL_MEASURES, performance_table
 from lossstudy.pipeline import failure_rows
 
 TERMS = ("intercept", "x1")
+#: the model measures of a regression scenario (a classifier's scores need a 0/1 response)
+REGRESSION_MODEL_MEASURES = tuple(m for m in MODEL_MEASURES if m not in names(response="bernoulli"))
 
 
 def frame(
@@ -111,7 +113,7 @@ def test_training_diagnostics_for_trained_fits_only():
     assert set(model[model.estimator == "ols"].measure) == {"risk", "test_mse", "test_mae"}
     selection = names(selection_only=True)  # fits that set slopes to 0 only (test_lasso.py)
     assert tuple(model[model.estimator == "gd"].measure) == tuple(
-        m for m in MODEL_MEASURES if m not in selection
+        m for m in REGRESSION_MODEL_MEASURES if m not in selection
     )
     # divergence: over all 40 replicates (the failed one counts as not diverged)
     r = model_row(table, "gd", "divergence")
@@ -200,7 +202,7 @@ def test_the_report_shows_a_prediction_block_and_no_model_row_among_the_terms():
     assert {o["term"] for o in entry["others"]} == {"intercept"}
     block = entry["prediction"]
     selection = names(selection_only=True)  # no selecting fit here
-    assert block["measures"] == [m for m in MODEL_MEASURES if m not in selection]
+    assert block["measures"] == [m for m in REGRESSION_MODEL_MEASURES if m not in selection]
     ols, gd = block["rows"]
     assert ols["test_mse"]["ok"] and ols["test_mse"]["value"] == pytest.approx(EXACT_MSE.mean())
     assert ols["divergence"]["text"] == ""  # not a trained fit: an empty cell, not a zero

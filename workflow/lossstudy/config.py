@@ -25,7 +25,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
-from lossstudy import errorlaws, memory, methods
+from lossstudy import errorlaws, memory, methods, response
 
 #: Where the config schema lives in a checkout of the repository (the Snakemake convention).
 SCHEMA_IN_REPOSITORY = Path("workflow", "schemas", "config.schema.yaml")
@@ -59,6 +59,11 @@ BUILTIN_DEFAULTS: dict[str, Any] = {
     "misspecification": {"strength": 0.0, "predictor": 1, "form": "cubic"},
     "prior": {"tau": 0.0, "distribution": "normal", "scale": 0.0, "sparsity": 0.0},
 }
+
+#: Scenario knobs that are not in BUILTIN_DEFAULTS: absent from a scenario's knobs unless it
+#: sets them (``response.family`` absent is gaussian, ``lossstudy.response``), so that the
+#: knobs, and hence the jobs and files, of every scenario without them stay as they were.
+OPTIONAL_KNOBS: tuple[str, ...] = ("response.family",)
 
 #: Parameters of each ``method`` shorthand with their defaults (from ``lossstudy.methods``).
 ESTIMATOR_PARAMETERS: dict[str, dict[str, Any]] = methods.shorthand_parameters()
@@ -132,10 +137,27 @@ class Study:
     estimator_scenarios: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def applies(self, estimator: str, scenario_id: str) -> bool:
-        """Whether an estimator is fitted in a scenario (its ``scenarios:`` patterns, if any,
-        match the scenario's base name)."""
+        """Whether an estimator is fitted in a scenario: its ``scenarios:`` patterns, if any,
+        match the scenario's base name, and its loss models the scenario's response family
+        (a regression loss a gaussian y, a classification loss a bernoulli one)."""
+        sc = self.scenarios[scenario_id]
         patterns = self.estimator_scenarios.get(estimator)
-        return patterns is None or _matches(self.scenarios[scenario_id].base, patterns)
+        if patterns is not None and not _matches(sc.base, patterns):
+            return False
+        return _models(self.estimators[estimator], sc)
+
+    def reference_in(self, scenario_id: str) -> str | None:
+        """The reference of one scenario's relative measures: the study's ``reference`` where
+        it is fitted, else (a scenario of another response family) the scenario's first
+        maximum-likelihood fit (``lossstudy.response.MLE_LOSS``, exact, unpenalised)."""
+        if self.reference is not None and self.applies(self.reference, scenario_id):
+            return self.reference
+        mle = response.MLE_LOSS[response.family(self.scenarios[scenario_id].knobs)]
+        for name, spec in self.estimators_in(scenario_id).items():
+            fit = methods.fit_for(spec)
+            if (fit.loss, fit.penalty, fit.solver) == (mle, "none", "exact"):
+                return name
+        return None
 
     def estimators_in(self, scenario_id: str) -> dict[str, dict[str, Any]]:
         """The estimators of one scenario, in the config's order: its fit job's and summary's
@@ -195,6 +217,11 @@ class Study:
         if rule == "fit":  # a fit job draws its replicates first, then fits them
             return max(memory.request_mb(r, shape) for r in ("simulate", "fit"))
         return memory.request_mb(rule, shape)
+
+
+def _models(spec: Mapping[str, Any], sc: Scenario) -> bool:
+    """Whether an estimator's loss models the scenario's response family."""
+    return response.family(sc.knobs) in methods.fit_for(spec).responses
 
 
 def _matches(base: str, patterns: tuple[str, ...] | list[str]) -> bool:
@@ -710,6 +737,12 @@ def _check_scenario(sc: Scenario, where: str) -> None:
             f"config error at '{where}.prior.scale': give the prior's scale once, as `scale` "
             f"(`tau` is its older name for the normal prior), not both (scenario '{sc.id}')."
         )
+    for knob in response.refused_knobs(k):
+        raise ConfigError(
+            f"config error at '{where}.{knob}': a bernoulli response (response.family) has no "
+            f"additive error and a linear logit, so '{knob}' has no meaning there; remove it "
+            f"from this scenario (and from defaults, grid or sweep) (scenario '{sc.id}')."
+        )
     if k["endogeneity"]["correlation"] != 0 and not math.isfinite(
         errorlaws.error_moments(k["errors"]).sd
     ):
@@ -891,12 +924,18 @@ def _check_estimator_scenarios(
         for member in estimators
         if (family := meta.get(member, {}).get("family", member)) in patterns
     }
-    if reference in out and not all(_matches(b, out[reference]) for b in bases):
+    ref_bases = [
+        sc.base
+        for sc in scenarios.values()
+        if reference is None or _models(estimators[reference], sc)
+    ]
+    if reference in out and not all(_matches(b, out[reference]) for b in ref_bases):
         raise ConfigError(
             f"config error at 'reference': '{reference}' is fitted only in some scenarios "
             f"(estimators.{meta.get(reference, {}).get('family', reference)}.scenarios); the "
             "reference must be in every one."
         )
+    _check_families(out, estimators, meta, scenarios)
     for member, spec in estimators.items():
         size = spec.get("batch_size")
         if size is None:
@@ -913,6 +952,35 @@ def _check_estimator_scenarios(
                     "estimator with 'scenarios:')."
                 )
     return out
+
+
+def _check_families(
+    restricted: Mapping[str, tuple[str, ...]],
+    estimators: Mapping[str, Mapping[str, Any]],
+    meta: Mapping[str, Mapping[str, Any]],
+    scenarios: Mapping[str, Scenario],
+) -> None:
+    """A loss is fitted only where it models the response (``Fit.responses``): an estimator
+    whose ``scenarios:`` name a scenario of another family (OLS on a 0/1 response, the logit
+    on a continuous one), or that no scenario's family fits, stops the study here."""
+    for member, spec in estimators.items():
+        family = meta.get(member, {}).get("family", member)
+        fit = methods.fit_for(spec)
+        pats = restricted.get(member)
+        for sc in scenarios.values():
+            if pats is not None and _matches(sc.base, pats) and not _models(spec, sc):
+                raise ConfigError(
+                    f"config error at 'estimators.{family}.scenarios': scenario '{sc.base}' has "
+                    f"a {response.family(sc.knobs)} response, which the '{fit.loss}' loss does "
+                    f"not model (it models: {', '.join(fit.responses)}); restrict the estimator "
+                    "to scenarios of that family."
+                )
+        if not any(_models(spec, sc) for sc in scenarios.values()):
+            raise ConfigError(
+                f"config error at 'estimators.{family}': the '{fit.loss}' loss models a "
+                f"{' or '.join(fit.responses)} response and no scenario has one (set "
+                "'response: {family: ...}' in a scenario, or remove the estimator)."
+            )
 
 
 def _auto_job_sizes(study: Study, engine: str, budget_mb: int) -> dict[str, int]:

@@ -13,6 +13,7 @@ Model of one replicate (rows are observations, read as time for the AR(1) knobs)
     e_i  = φ e_{i-1} + u_i, stationary start                        (autocorrelation)
     e_i  ← sqrt(1 − ρ²) e_i + ρ · sd(errors) · x_ij                  (endogeneity)
     y_i  = X_i β + δ · g(x_ij) + e_i,  g = x² − 1 or x³              (misspecified mean)
+    or, with response.family bernoulli, y_i ~ Bernoulli(σ(X_i β))     (lossstudy.response)
 
 The true value of each coefficient is β (the structural parameter), whatever the knobs.
 Random numbers come from ``lossstudy.seeding`` only: the draws of replicate r are a function of
@@ -29,7 +30,8 @@ from typing import Any
 
 import numpy as np
 
-from lossstudy.errorlaws import draw_errors, error_moments
+from lossstudy import response
+from lossstudy.errorlaws import draw_errors, error_moments  # noqa: F401  (draw_errors: re-exported)
 from lossstudy.io import atomic_path
 from lossstudy.seeding import design_rng, replicate_rng
 
@@ -169,6 +171,9 @@ def respond(
     Why a function of its own: the fresh test samples of :mod:`lossstudy.prediction` must
     follow the very law the training data follow, so both are built by this one function.
     """
+    if response.family(knobs) == response.BERNOULLI:  # y ~ Bernoulli(σ(Xβ)): lossstudy.response
+        follows = bool(knobs["design"]["leverage"]["follows_model"])
+        return response.bernoulli_response(x_obs if follows else x_clean, beta, u)
     R, n = u.shape
     p = beta.shape[1]
     xc = np.broadcast_to(x_clean, (R, n, p))
@@ -227,7 +232,7 @@ def simulate(
             x_obs[i], x_clean[i] = draw_design(rng, knobs)
         if drawn:
             beta[i, 1:] = draw_slopes(rng, prior, p - 1)
-        u[i] = draw_errors(rng, knobs["errors"], n)
+        u[i] = response.draw_noise(rng, knobs, n)
         if progress is not None:
             progress(i + 1, len(reps))
 

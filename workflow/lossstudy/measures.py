@@ -63,6 +63,9 @@ class Measure:
     trained_only: bool = False
     #: only for fits that set coefficients exactly to 0 (the registry's ``selects``)
     selection_only: bool = False
+    #: only in scenarios of this response family ("": any); a classifier's scores on fresh
+    #: data are "bernoulli" (``lossstudy.classification``)
+    response: str = ""
 
 
 MEASURES: tuple[Measure, ...] = (
@@ -315,6 +318,45 @@ MEASURES: tuple[Measure, ...] = (
         (0, 0),
         scope="model",
         selection_only=True,
+    ),
+    Measure(
+        "test_error",
+        "Misclassification rate",
+        "Test error",
+        "mean over replicates of the share of the replicate's fresh test rows misclassified by "
+        "1[σ(x'β̂) > ½] (classification scenarios)",
+        "SD / √R",
+        "_model_measures",
+        (0, 0),
+        scope="model",
+        moments_of="errors",
+        response="bernoulli",
+    ),
+    Measure(
+        "test_log_loss",
+        "Test log loss",
+        "Log loss",
+        "mean over replicates of mean −[y log p̂ + (1 − y) log(1 − p̂)], p̂ = σ(x'β̂), on the "
+        "replicate's fresh test sample (classification scenarios)",
+        "SD / √R",
+        "_model_measures",
+        (0, 0),
+        scope="model",
+        moments_of="errors",
+        response="bernoulli",
+    ),
+    Measure(
+        "test_brier",
+        "Test Brier score",
+        "Brier",
+        "mean over replicates of mean (y − σ(x'β̂))² on the replicate's fresh test sample "
+        "(classification scenarios)",
+        "SD / √R",
+        "_model_measures",
+        (0, 0),
+        scope="model",
+        moments_of="errors",
+        response="bernoulli",
     ),
     Measure(
         "divergence",

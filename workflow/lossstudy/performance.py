@@ -87,6 +87,8 @@ __all__ = [
 MEASURES: tuple[str, ...] = COMPUTED
 #: the per-estimator measures, on the term :data:`MODEL_TERM`
 MODEL_MEASURES: tuple[str, ...] = MODEL
+#: a classifier's scores on fresh data: columns of a classification scenario's estimates
+_CLASSIFY: tuple[str, ...] = names(response="bernoulli")
 MODEL_TERM = "model"
 _TRAINED_ONLY = frozenset(names(trained_only=True))
 
@@ -483,7 +485,7 @@ def _model_measures(estimates: pd.DataFrame) -> dict[str, tuple[list[str], _Bloc
     n = _count(use)
     with np.errstate(invalid="ignore", divide="ignore"):
         out["risk"] = (names_e, {"risk": (_mean(x, use), np.sqrt(_var(x, use) / n), n)})
-    for col in ("test_mse", "test_mae"):
+    for col in ("test_mse", "test_mae", *_CLASSIFY):
         if col not in estimates.columns:
             continue
         x = per_replicate(col)

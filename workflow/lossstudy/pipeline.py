@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from lossstudy import methods
+from lossstudy import methods, response
 from lossstudy.blas import single_thread_blas
 from lossstudy.config import Study, flatten, term_names
 from lossstudy.dgp import Dataset, simulate
@@ -330,10 +330,21 @@ def fit_chunk(
             columns["chosen_strength"] = np.repeat(_chosen(data, spec, res), p)
         for name, values in columns.items():
             parts[name].append(values)
-    scores = _test_errors(data, scenario_id, scored, test)
+    classify = test is not None and response.family(test.knobs) == response.BERNOULLI
+    scores = _test_errors(data, scenario_id, scored, None if classify else test)
     for name in scored:
         for col, values in zip(("test_mse", "test_mae"), scores[name], strict=True):
             parts[col].append(np.repeat(values, p))
+    if classify:  # a 0/1 response: the classifier's scores (lossstudy.classification)
+        from lossstudy.classification import COLUMNS, score_classifiers
+
+        assert test is not None
+        with single_thread_blas():
+            cls = score_classifiers(
+                test.knobs, test.seed, scenario_id, data.replicates, data.beta, test.rows, scored
+            )
+        for col, i in zip(COLUMNS, range(len(COLUMNS)), strict=True):
+            parts[col] = [np.repeat(cls[name][i], p) for name in scored]
     table = arrow_table({name: _concat(values) for name, values in parts.items()})
     if out is not None:
         with atomic_path(out) as tmp:

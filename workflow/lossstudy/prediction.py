@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 
 from lossstudy.dgp import _ar1_rows, equicorrelation_root, respond
-from lossstudy.errorlaws import draw_errors
+from lossstudy.response import draw_noise
 from lossstudy.seeding import test_rng
 
 __all__ = [
@@ -97,7 +97,7 @@ def draw_test(
     for i, r in enumerate(np.asarray(replicates).tolist()):
         rng = test_rng(seed, scenario_id, int(r))
         z[i] = rng.standard_normal((m, p - 1))
-        u[i] = draw_errors(rng, knobs["errors"], m)
+        u[i] = draw_noise(rng, knobs, m)
     psi = float(d["autocorrelation"])
     if psi != 0.0:
         z = _ar1_rows(z, psi, math.sqrt(1.0 - psi * psi))

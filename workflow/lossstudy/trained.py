@@ -78,12 +78,22 @@ def exact_fits(names: Iterable[str], specs: Mapping[str, Mapping[str, Any]] | No
     return [e for e in names if str(specs.get(e, {}).get("solver", "exact")) not in TRAINED_SOLVERS]
 
 
+def classification_losses() -> set[str]:
+    """Losses of the registry that model a 0/1 response only (``Fit.responses``)."""
+    from lossstudy import methods
+
+    return {f.loss for f in methods.fits().values() if "gaussian" not in f.responses}
+
+
 def trained_members(estimators: pd.DataFrame) -> pd.DataFrame:
-    """The rows of ``estimators.csv`` trained by gradient steps, settings as numbers, with
-    ``label`` = loss-solver (the contract's method label); empty when the study trains none."""
+    """The rows of ``estimators.csv`` trained by gradient steps on a regression loss, settings
+    as numbers, with ``label`` = loss-solver (the contract's method label); empty when the study
+    trains none."""
     if "solver" not in estimators:
         return pd.DataFrame(columns=["estimator", "family", "loss", "solver", "label", *SETTINGS])
     rows = estimators[estimators["solver"].astype(str).isin(TRAINED_SOLVERS)]
+    # a classifier's trained fits have their own section (lossstudy.report.classification_section)
+    rows = rows[~rows["loss"].astype(str).isin(classification_losses())]
     rows = _numeric(rows, SETTINGS)
     rows["label"] = rows["loss"].astype(str) + "-" + rows["solver"].astype(str)
     return rows.reset_index(drop=True)

@@ -39,7 +39,8 @@ rule cell:
         replicates=lambda wildcards: STUDY.scenarios[wildcards.scenario].replicates,
         # this scenario's estimators in the config's order: the estimates follow it
         estimators=lambda wildcards: json.dumps(STUDY.estimators_in(wildcards.scenario)),
-        reference=STUDY.reference or "",
+        # the study's reference, or the MLE where it is not fitted (a classification scenario)
+        reference=lambda wildcards: STUDY.reference_in(wildcards.scenario) or "",
         level=STUDY.level,
         engine=STUDY.engine,
         # scipy's t and normal quantiles for this n (its import is a third of a job's start-up)

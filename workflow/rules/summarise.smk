@@ -37,7 +37,8 @@ rule summarise:
         knobs=scenario_knobs,
         # this scenario's estimators in the config's order (the order of its rows)
         estimators=lambda wildcards: json.dumps(STUDY.estimators_in(wildcards.scenario)),
-        reference=STUDY.reference,
+        # the study's reference, or the MLE where it is not fitted (a classification scenario)
+        reference=lambda wildcards: STUDY.reference_in(wildcards.scenario),
         level=STUDY.level,
     script:
         "../scripts/summarise.py"

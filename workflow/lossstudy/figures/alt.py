@@ -102,7 +102,12 @@ def _ranges(data: _Data, measure: str, skip: str | None) -> list[str]:
             f"({data.label(hi.scenario)}), median {_g(float(g['value'].median()))}"
         )
     if same:
-        out.append(f"{', '.join(same)} 1 everywhere (the estimates of {skip})")
+        # the reference's own estimates: ridge with λ = 0 is OLS; a classification cell's
+        # reference is its MLE (lossstudy.config.Study.reference_in)
+        out.append(
+            f"{', '.join(same)} 1 everywhere (the estimates of {skip}, "
+            "or the reference of its own cells)"
+        )
     return out
 
 

@@ -96,6 +96,10 @@ class Fit:
     #: ``choose(X, y, params)`` is the strength it picks for one replicate (recorded per
     #: replicate as ``chosen_strength``); None: the strength is given
     choose: Callable[[Any, Any, Mapping[str, Any]], float] | None = None
+    #: the response families (``lossstudy.response``) the loss models: a regression loss a
+    #: gaussian (continuous) y, a classification loss a bernoulli (0/1) y; a fit is fitted
+    #: only in scenarios of its families
+    responses: tuple[str, ...] = ("gaussian",)
 
     def axis_params(self) -> dict[str, Param]:
         """What a loss/penalty/solver spec of this combination may set: the loss's (or this

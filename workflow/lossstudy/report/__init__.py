@@ -33,6 +33,7 @@ from lossstudy.studyfile import anchors, read_estimators, read_study, sweep_memb
 from lossstudy.trained import exact_fits
 
 from . import design
+from .classification_section import classification_section
 from .figures_section import embedded_figures, figure_alts, per_sweep_names
 from .long_tables import TOP_ROWS
 from .prior_section import prior_section
@@ -124,6 +125,9 @@ def report_context(
         bias=bias_lookup(perf, term),
         posterior=prior["summary"],
     )
+    classification = classification_section(perf_all, scen_all, members, term)
+    if classification.get("sentence"):  # L2 is the wrong choice for a classifier's training
+        front["wrong"] = [*front.get("wrong", []), classification["sentence"]]
     front["figure"] = next((f for f in figs if f["name"] == "scoreboard"), None)
     drawn = {f["anchor"] for f in figs}
     for key in ("sentences", "rows", "wrong", "winners"):  # no link to a figure not drawn
@@ -171,6 +175,7 @@ def report_context(
         "top_rows": TOP_ROWS,
         "training": training,
         "prior": prior,
+        "classification": classification,
         "failures": failures(perf_all),
         "sweeps": sweeps_section(crossovers_csv, optima_csv, scen_all, level),
         "front": front,

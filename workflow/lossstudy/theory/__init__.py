@@ -85,7 +85,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from lossstudy import methods
+from lossstudy import methods, response
 from lossstudy.config import term_names
 from lossstudy.io import atomic_path
 from lossstudy.mcse import P_CHANCE as P_CHANCE
@@ -350,6 +350,17 @@ def theory_table(
     tables, skipped = [], []
     for sid, knobs in scenarios.items():
         if sid not in estimates:
+            continue
+        if response.family(knobs) != response.GAUSSIAN:
+            skipped.append(
+                {
+                    "scenario": sid,
+                    "check": "all",
+                    "estimator": "",
+                    "reason": f"a {response.family(knobs)} response: the theory here is that of "
+                    "y = Xβ + e (the classification section states its own)",
+                }
+            )
             continue
         # any member may be fitted in some scenarios only (``scenarios:``): the estimates say
         est = estimates[sid]

@@ -58,7 +58,7 @@ import jax.numpy as jnp  # noqa: E402  (after float64 is enabled)
 import numpy as np  # noqa: E402
 import optax  # noqa: E402
 
-from .losses import _RHO, Loss  # noqa: E402
+from .losses import Loss, mean_loss  # noqa: E402
 
 #: Replicates per compiled call; every call has this many (the last block is padded). Larger
 #: blocks amortise the per-step loop overhead (SGD's small steps feel it most), smaller ones
@@ -69,7 +69,9 @@ DIVERGED_NORM = 1e6
 
 SOLVERS = ("gd", "sgd", "adam")
 SCHEDULES = ("constant", "inv_sqrt")
-INITS = ("zeros", "ols")
+INITS = ("zeros", "ols", "saturated")
+#: β₀ = (0, s, …, s) of ``init: saturated`` (lossstudy.losses.logistic.SATURATED_SLOPE)
+SATURATED_SLOPE = 10.0
 
 
 def _positive_increasing(name: str, values: int | Sequence[int]) -> tuple[int, ...]:
@@ -191,6 +193,8 @@ def _initial(X: np.ndarray, y: np.ndarray, init: str) -> np.ndarray:
     R, p = y.shape[0], X.shape[-1]
     if init == "zeros":
         return np.zeros((R, p))
+    if init == "saturated":
+        return np.tile(np.concatenate([[0.0], np.full(p - 1, SATURATED_SLOPE)]), (R, 1))
     design = (lambda r: X) if X.ndim == 2 else (lambda r: X[r])
     return np.array([np.linalg.lstsq(design(r), y[r], rcond=None)[0] for r in range(R)])
 
@@ -225,9 +229,9 @@ def _fit_one(
 ) -> tuple[jax.Array, jax.Array, jax.Array]:
     """One replicate's trajectory; ``rows`` (steps×b) is its minibatch order or None,
     ``slots[t]`` the checkpoint that step t + 1 records (K: none), ``ckpt`` only gives K."""
-    rho = _RHO[loss]
+    f = mean_loss(loss)
     opt = _optimizer(solver, lr, schedule, b1, b2, eps)
-    grad = jax.grad(lambda beta, Xb, yb: jnp.mean(rho(yb - Xb @ beta, param)))
+    grad = jax.grad(lambda beta, Xb, yb: f(beta, Xb, yb, param))
     K, p = ckpt.shape[0], beta0.shape[0]
     limit = DIVERGED_NORM**2
 
@@ -259,7 +263,7 @@ def _fit_one(
     (_, _, _, _, rec, rec_dead), _ = jax.lax.scan(step, carry, (slots, t, rows))
     coef, dead = rec[:K], rec_dead[:K]
     # one checkpoint at a time: the same program whatever K (a K×n product would not be)
-    obj = jax.lax.map(lambda b: jnp.mean(rho(y - X @ b, param)), coef)
+    obj = jax.lax.map(lambda b: f(b, X, y, param), coef)
     return jnp.where(dead[:, None], jnp.nan, coef), dead, jnp.where(dead, jnp.nan, obj)
 
 

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from lossstudy.dgp import Dataset
-from lossstudy.losses import log_cosh, pseudo_huber
+from lossstudy.losses import log_cosh, logistic, pseudo_huber
 from lossstudy.losses.smooth import Smooth, newton_batched
 from lossstudy.vectorized import EngineInfo, fit_dataset_vectorized
 
@@ -62,6 +62,8 @@ def objective(
     loss: str, params: Mapping[str, Any], X: np.ndarray, y: np.ndarray, beta: np.ndarray
 ) -> np.ndarray:
     """f(β) = mean ρ(y − Xβ) per replicate (R): ``X`` n×p or R×n×p, ``y`` R×n, ``beta`` R×p."""
+    if loss in logistic.LOSS_OF_ETA:  # a classification loss: of (y, η), not of y − η
+        return logistic.objective(loss, X, y, beta)
     fitted = np.einsum("np,rp->rn", X, beta) if X.ndim == 2 else np.einsum("rnp,rp->rn", X, beta)
     return rho(loss, params, y - fitted).mean(axis=1)
 
@@ -71,6 +73,10 @@ def minimiser(loss: str, params: Mapping[str, Any], X: np.ndarray, y: np.ndarray
     R, p = y.shape[0], X.shape[-1]
     data = Dataset(X, y, np.zeros((R, p)), np.arange(R))
     with np.errstate(all="ignore"):
+        if loss in logistic.LOSS_OF_ETA:
+            mle, _, done = logistic.newton_logit(X, y)
+            mle[~done] = np.nan
+            return mle if loss == "cross_entropy" else logistic.brier_minimiser(X, y, mle)
         if loss in BUILTIN:
             res = fit_dataset_vectorized(data, dict(BUILTIN[loss]), 0.95)
         else:

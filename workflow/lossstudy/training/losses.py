@@ -15,6 +15,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import jax
 import jax.numpy as jnp
 import optax
 
@@ -25,6 +26,8 @@ LOSSES: dict[str, str | None] = {
     "huber": "delta",
     "pseudo_huber": "delta",
     "log_cosh": "scale",
+    "cross_entropy": None,
+    "brier": None,
 }
 
 
@@ -57,6 +60,34 @@ _RHO: dict[str, Callable[[jnp.ndarray, jnp.ndarray], jnp.ndarray]] = {
 }
 
 
+def _cross_entropy(y: jnp.ndarray, eta: jnp.ndarray, _: jnp.ndarray) -> jnp.ndarray:
+    return jnp.logaddexp(0.0, eta) - y * eta  # = optax.sigmoid_binary_cross_entropy(η, y)
+
+
+def _brier(y: jnp.ndarray, eta: jnp.ndarray, _: jnp.ndarray) -> jnp.ndarray:
+    d = y - jax.nn.sigmoid(eta)
+    return d * d
+
+
+#: Classification losses ℓ(y, η) of a 0/1 y and the linear predictor η (not of y − η):
+#: lossstudy.losses.logistic defines them and says why.
+_OF_ETA: dict[str, Callable[[jnp.ndarray, jnp.ndarray, jnp.ndarray], jnp.ndarray]] = {
+    "cross_entropy": _cross_entropy,
+    "brier": _brier,
+}
+
+
+def mean_loss(name: str) -> Callable[..., jnp.ndarray]:
+    """f(β, X, y, param) = mean loss over the rows given: mean ρ(y − Xβ) for a regression
+    loss (the very expression the engine always traced, so its programs are unchanged), mean
+    ℓ(y, Xβ) for a classification loss."""
+    if name in _OF_ETA:
+        ell = _OF_ETA[name]
+        return lambda beta, X, y, param: jnp.mean(ell(y, X @ beta, param))
+    rho = _RHO[name]
+    return lambda beta, X, y, param: jnp.mean(rho(y - X @ beta, param))
+
+
 @dataclass(frozen=True)
 class Loss:
     """A training loss: ``name`` selects ρ, ``param`` is its δ or scale c (1.0 when unused).
@@ -74,6 +105,7 @@ class Loss:
             raise ValueError(f"loss: {LOSSES[self.name] or 'param'} must be positive and finite")
 
     def rho(self, r: jnp.ndarray, param: jnp.ndarray | float | None = None) -> jnp.ndarray:
+        # (a regression loss only; a classification loss is a function of (y, η): mean_loss)
         """Elementwise ρ(r); ``param`` overrides the stored δ/c (a traced value inside jit)."""
         return _RHO[self.name](r, self.param if param is None else param)
 
@@ -91,5 +123,5 @@ def make_loss(name: str, delta: float | None = None, scale: float | None = None)
 
 
 def objective(loss: Loss, X: jnp.ndarray, y: jnp.ndarray, beta: jnp.ndarray) -> jnp.ndarray:
-    """f(β) = mean ρ(y − Xβ) over the rows given (full data or a minibatch)."""
-    return jnp.mean(loss.rho(y - X @ beta))
+    """f(β) = mean ρ(y − Xβ) (or mean ℓ(y, Xβ)) over the rows given (data or a minibatch)."""
+    return mean_loss(loss.name)(beta, X, y, loss.param)

@@ -2,8 +2,9 @@
 
 Why: as statsmodels is the reference of the exact fits, the batched JAX engine is checked
 against the library a practitioner would use, written the plain way: ``torch.nn`` losses
-(``MSELoss`` × ½, ``L1Loss``, ``HuberLoss``; pseudo-Huber and log-cosh by hand, torch has
-neither), ``torch.optim.SGD``/``Adam`` with a ``LambdaLR`` schedule, autograd, a Python loop.
+(``MSELoss`` × ½, ``L1Loss``, ``HuberLoss``, ``BCEWithLogitsLoss``; pseudo-Huber, log-cosh
+and Brier by hand, torch has none of them), ``torch.optim.SGD``/``Adam`` with a ``LambdaLR``
+schedule, autograd, a Python loop.
 It shares nothing with the engine but the minibatch index sequence it is given and the
 definitions of the settings. torch is an optional extra, imported only here.
 """
@@ -14,7 +15,7 @@ import math
 
 import numpy as np
 
-from .engine import DIVERGED_NORM, Solver
+from .engine import DIVERGED_NORM, SATURATED_SLOPE, Solver
 from .losses import Loss
 
 
@@ -36,6 +37,10 @@ def _criterion(loss: Loss):
         return lambda pred, y: (
             c**2 * (torch.logaddexp((pred - y) / c, (y - pred) / c) - math.log(2.0))
         ).mean()
+    if loss.name == "cross_entropy":  # the log loss of a 0/1 y on the logit
+        return nn.BCEWithLogitsLoss()
+    if loss.name == "brier":  # squared error on the probability (torch has no Brier loss)
+        return lambda pred, y: ((y - torch.sigmoid(pred)) ** 2).mean()
     raise ValueError(f"no reference for loss {loss.name!r}")
 
 
@@ -62,6 +67,9 @@ def reference_train(
         lr = float(solver.lr_relative) * 2.0 / lam_max
     if solver.init == "ols":
         start = torch.linalg.lstsq(Xt, yt.unsqueeze(1)).solution.squeeze(1)
+    elif solver.init == "saturated":  # β₀ = (0, s, …, s)
+        start = torch.full((p,), SATURATED_SLOPE, dtype=torch.float64)
+        start[0] = 0.0
     else:
         start = torch.zeros(p, dtype=torch.float64)
     beta = start.clone().requires_grad_(True)

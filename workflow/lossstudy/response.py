@@ -1,0 +1,85 @@
+"""The response family of a scenario: what y is given the linear predictor η = Xβ.
+
+``gaussian`` (the default, and every scenario without a ``response`` knob): y = η + e with e
+from the scenario's error law and its departures (:func:`lossstudy.dgp.respond`).
+``bernoulli``: y ~ Bernoulli(σ(η)), σ(t) = 1/(1 + e^(−t)), the logistic model of
+classification. It has no error law: each replicate draws n uniforms U(0, 1) where a gaussian
+scenario draws its errors, and y = 1[u < σ(η)]. So the draws of replicate r remain a function
+of (seed, scenario, r) alone, and a scenario without ``response`` draws exactly what it drew
+before (the gaussian branch is the old code path).
+
+Why a module of its own: the training data (:mod:`lossstudy.dgp`) and the fresh test samples
+(:mod:`lossstudy.prediction`) must follow one law, so both ask this module for the noise and
+the response; and the knobs that act on errors (error law, heteroskedasticity, AR(1) errors,
+endogeneity) or on the mean (misspecification) are refused for a bernoulli response by
+:func:`refused_knobs`, named in the config error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from lossstudy.errorlaws import draw_errors
+
+#: The response families; the first is the default.
+FAMILIES = ("gaussian", "bernoulli")
+GAUSSIAN, BERNOULLI = FAMILIES
+#: The loss whose exact, unpenalised minimiser is the maximum-likelihood estimate of β under
+#: each family: the reference of a scenario the study's ``reference`` does not model.
+MLE_LOSS = {GAUSSIAN: "squared", BERNOULLI: "cross_entropy"}
+
+
+def family(knobs: Mapping[str, Any]) -> str:
+    """The scenario's response family (``gaussian`` when it sets none)."""
+    return str((knobs.get("response") or {}).get("family", GAUSSIAN))
+
+
+def draw_noise(rng: np.random.Generator, knobs: Mapping[str, Any], n: int) -> np.ndarray:
+    """n iid draws of what makes y random given η: errors of the law, or uniforms."""
+    if family(knobs) == BERNOULLI:
+        return rng.random(n)
+    return draw_errors(rng, knobs["errors"], n)
+
+
+def sigmoid(eta: np.ndarray) -> np.ndarray:
+    """σ(η) = 1/(1 + e^(−η)) without overflow for |η| large."""
+    return np.exp(-np.logaddexp(0.0, -eta))
+
+
+def bernoulli_response(x: np.ndarray, beta: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """y = 1[u < σ(xβ)] (R×n floats 0/1): ``x`` n×p or R×n×p, ``beta`` R×p, ``u`` R×n."""
+    R, n = u.shape
+    x = np.broadcast_to(x, (R, n, beta.shape[1]))
+    eta = np.einsum("rnp,rp->rn", x, beta)
+    return (u < sigmoid(eta)).astype(np.float64)
+
+
+#: knob -> its value that means "absent"; a bernoulli response refuses any other value
+_NEUTRAL: dict[str, Any] = {
+    "errors": {"distribution": "normal", "scale": 1.0},
+    "heteroskedasticity.strength": 0.0,
+    "autocorrelation.phi": 0.0,
+    "endogeneity.correlation": 0.0,
+    "misspecification.strength": 0.0,
+}
+
+
+def refused_knobs(knobs: Mapping[str, Any]) -> list[str]:
+    """The knobs a bernoulli scenario sets that have no meaning for it (empty for gaussian).
+
+    The error law, heteroskedasticity, AR(1) errors and endogeneity act on an additive error,
+    which a Bernoulli response does not have; the misspecified mean is a regression knob (a
+    nonlinear logit belongs to the response, not to this knob)."""
+    if family(knobs) != BERNOULLI:
+        return []
+    out = []
+    for dotted, neutral in _NEUTRAL.items():
+        node: Any = knobs
+        for part in dotted.split("."):
+            node = node[part]
+        if node != neutral:
+            out.append(dotted)
+    return out
