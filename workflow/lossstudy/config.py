@@ -60,6 +60,10 @@ BUILTIN_DEFAULTS: dict[str, Any] = {
     "prior": {"tau": 0.0},
 }
 
+#: Knobs filled only where a scenario uses them (:func:`_complete_design`), with their defaults:
+#: a scenario without them keeps the knobs, hence the jobs, it had before they existed.
+OPTIONAL_DEFAULTS: dict[str, Any] = {"design": {"inputs": 1}, "response": {"function": "linear"}}
+
 #: Parameters of each ``method`` shorthand with their defaults (from ``lossstudy.methods``).
 ESTIMATOR_PARAMETERS: dict[str, dict[str, Any]] = methods.shorthand_parameters()
 
@@ -662,9 +666,9 @@ def _complete_design(knobs: dict[str, Any]) -> None:
     scenario that has a response block. A normal design without one keeps its knobs as they
     were before these knobs existed, so that its jobs do not rerun."""
     if responses.is_uniform(knobs):
-        knobs["design"].setdefault("inputs", 1)
+        knobs["design"].setdefault("inputs", OPTIONAL_DEFAULTS["design"]["inputs"])
     if "response" in knobs:
-        knobs["response"].setdefault("function", "linear")
+        knobs["response"].setdefault("function", OPTIONAL_DEFAULTS["response"]["function"])
 
 
 def _check_response(sc: Scenario, where: str) -> None:
