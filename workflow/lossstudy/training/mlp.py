@@ -29,7 +29,15 @@ import optax
 from .engine import BLOCK, DIVERGED_NORM, Solver, _optimizer, _padded, minibatches
 from .losses import _RHO, Loss
 
-__all__ = ["ACTIVATIONS", "Network", "TrainedNet", "forward", "train_mlp"]
+__all__ = [
+    "ACTIVATIONS",
+    "Network",
+    "TrainedNet",
+    "forward",
+    "predict",
+    "predict_rows",
+    "train_mlp",
+]
 
 ACTIVATIONS = {"tanh": jnp.tanh, "relu": jax.nn.relu}
 
@@ -248,4 +256,19 @@ def predict(net: Network, theta: np.ndarray, x: np.ndarray) -> np.ndarray:
     for s in range(0, theta.shape[0], BLOCK):
         e = min(s + BLOCK, theta.shape[0])
         out[s:e] = np.asarray(run(_padded(theta[s:e]), x))[: e - s]
+    return out
+
+
+@functools.lru_cache(maxsize=16)
+def _rows_program(net: Network):
+    return jax.jit(jax.vmap(lambda th, xr: forward(net, th, xr)))
+
+
+def predict_rows(net: Network, theta: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """f̂ of replicate r at its own rows x[r] (R×m×d), θ R×P: R×m, in blocks of ``BLOCK``."""
+    run = _rows_program(net)
+    out = np.empty(x.shape[:2])
+    for s in range(0, theta.shape[0], BLOCK):
+        e = min(s + BLOCK, theta.shape[0])
+        out[s:e] = np.asarray(run(_padded(theta[s:e]), _padded(x[s:e])))[: e - s]
     return out
