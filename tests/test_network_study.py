@@ -93,3 +93,19 @@ def test_under_heavy_tails_robust_losses_win(ise, robust: str):
     assert diff > 3 * mcse, (diff, mcse)
     wins = int(np.sum(ise["cauchy"][robust] < ise["cauchy"]["squared"]))
     assert binom.sf(wins - 1, R, 0.5) < 0.01, wins
+
+
+def test_fitted_curves_figure_draws_one_panel_per_loss_and_says_when_it_clips(tmp_path):
+    from lossstudy.figures.fitted_curves import fitted_curves
+
+    k = scenarios("heavisine")["cauchy"].knobs
+    g, f = true_on_grid(k)
+    rng = np.random.default_rng(1)
+    curves = {"squared": f + rng.standard_cauchy((3, len(f))), "huber": f + 0.1}
+    fig = fitted_curves(g[:, 1], f, curves, "heavisine, Cauchy errors", {"huber": 0.01})
+    assert len(fig.axes) == 2
+    assert fig.axes[1].get_title().endswith("mean ise 0.01")
+    assert "clipped" in fig._suptitle.get_text()
+    fig.savefig(tmp_path / "curves.svg")
+    calm = fitted_curves(g[:, 1], f, {"huber": f[None] + 0.1}, "heavisine")
+    assert "clipped" not in calm._suptitle.get_text()
