@@ -34,7 +34,14 @@ from .engine import Solver
 from .losses import Loss
 from .mlp import Network, predict, predict_rows, train_mlp
 
-__all__ = ["FunctionScores", "fit_network", "mean_mcse", "score_linear", "true_on_grid"]
+__all__ = [
+    "FunctionScores",
+    "fit_network",
+    "ise_rows",
+    "mean_mcse",
+    "score_linear",
+    "true_on_grid",
+]
 
 
 @dataclass(frozen=True)
@@ -121,3 +128,29 @@ def mean_mcse(values: np.ndarray) -> tuple[float, float]:
     if len(v) < 2:
         return math.nan, math.nan
     return float(v.mean()), float(v.std(ddof=1) / math.sqrt(len(v)))
+
+
+def ise_rows(ise: Mapping[str, np.ndarray], reference: str) -> list[dict[str, Any]]:
+    """One row per estimator (name → R per-replicate ise, the same replicates for all): mean
+    ise ± MCSE, the paired difference to ``reference`` ± its MCSE, z and a verdict ("lower",
+    "higher" or "tie" within ``Z_TIE`` MCSE), and the share of replicates where it beats the
+    reference (the paired sign, robust where heavy tails leave the mean without use)."""
+    from lossstudy.mcse import Z_TIE
+
+    base = np.asarray(ise[reference], dtype=float)
+    rows = []
+    for name, values in ise.items():
+        v = np.asarray(values, dtype=float)
+        mean, mcse = mean_mcse(v)
+        row: dict[str, Any] = {"estimator": name, "ise": mean, "ise_mcse": mcse}
+        if name == reference:
+            row.update(diff=0.0, diff_mcse=0.0, z=math.nan, verdict="reference", wins=math.nan)
+        else:
+            diff, dmcse = mean_mcse(v - base)
+            z = diff / dmcse if dmcse > 0 else math.nan
+            verdict = "tie" if not abs(z) > Z_TIE else ("lower" if z < 0 else "higher")
+            both = np.isfinite(v) & np.isfinite(base)
+            wins = float(np.mean(v[both] < base[both])) if both.any() else math.nan
+            row.update(diff=diff, diff_mcse=dmcse, z=z, verdict=verdict, wins=wins)
+        rows.append(row)
+    return rows
