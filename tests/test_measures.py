@@ -28,7 +28,15 @@ def test_the_performance_table_has_every_measure_in_table_order() -> None:
     assert tuple(table.loc[table["estimator"] == "b", "measure"]) == (*COMPUTED, "risk")
     # the failure rate (computed by the pipeline) and the per-estimator ones on the term model
     assert tuple(m for m in names() if m not in COMPUTED) == ("failure_rate", *MODEL)
-    assert MODEL == ("risk", "test_mse", "test_mae", "divergence", "opt_error", "objective_gap")
+    assert MODEL == (
+        "risk",
+        "test_mse",
+        "test_mae",
+        "ise",
+        "divergence",
+        "opt_error",
+        "objective_gap",
+    )
     assert names(scope="model") == MODEL and not set(MODEL) & set(COMPUTED)
 
 

@@ -321,6 +321,12 @@ def with_registry(schema: Mapping[str, Any]) -> dict[str, Any]:
     props["method"] = {"type": "string", "enum": list(methods.shorthands())}
     props["loss"] = {"type": "string", "enum": list(methods.losses())}
     props["solver"] = {"type": "string", "enum": list(methods.solvers())}
+    if methods.MODELS:  # ``model: mlp`` with ``solver: adam`` is the fit of solver mlp_adam
+        props["model"] = {"type": "string", "enum": ["linear", *methods.MODELS]}
+        own = [
+            s.split("_", 1)[1] for s in methods.solvers() if s.split("_", 1)[0] in methods.MODELS
+        ]
+        props["solver"]["enum"] = list(dict.fromkeys([*props["solver"]["enum"], *own]))
     props["se"] = {"type": "string", "enum": list(dict.fromkeys(s for f in fits for s in f.se))}
     props["penalty"] = {
         "anyOf": [
