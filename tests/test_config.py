@@ -77,7 +77,11 @@ def test_default_config_is_valid_and_meets_the_required_design():
     training = {sid for sid, sc in study.scenarios.items() if sc.base.startswith("train_")}
     streaming = {sid for sid, sc in study.scenarios.items() if sc.base == "streaming"}
     assert len(training) == 12 and len(streaming) == 3
-    exact = set(study.scenarios) - training - streaming
+    # the network part's 6 cells (net_*) have 64, one block of the engine
+    networks = {sid for sid, sc in study.scenarios.items() if sc.base.startswith("net_")}
+    assert len(networks) == 6
+    assert all(study.scenarios[s].replicates == 64 for s in networks)
+    exact = set(study.scenarios) - training - streaming - networks
     assert all(study.scenarios[s].replicates >= 2000 for s in exact)
     assert all(study.scenarios[s].replicates == 256 for s in training)
     assert all(study.scenarios[s].replicates == 1024 for s in streaming)
