@@ -14,6 +14,7 @@ from lossstudy import errorlaws, methods
 from lossstudy.config import (
     BUILTIN_DEFAULTS,
     ESTIMATOR_PARAMETERS,
+    OPTIONAL_DEFAULTS,
     OPTIONAL_KNOBS,
     SCHEMA_PATH,
     load_study,
@@ -73,8 +74,8 @@ def test_every_top_level_key_is_documented_with_a_valid_example():
 def test_every_scenario_knob_is_documented_with_a_valid_example():
     rows = table("## Scenario knobs")
     params = {f"errors.{p.name}" for law in errorlaws.LAWS.values() for p in law.parameters}
-    optional = set(OPTIONAL_KNOBS)
-    assert set(rows) == knob_paths(BUILTIN_DEFAULTS) | params | optional | {"replicates"}
+    knobs = knob_paths(BUILTIN_DEFAULTS) | knob_paths(OPTIONAL_DEFAULTS)
+    assert set(rows) == knobs | params | set(OPTIONAL_KNOBS) | {"replicates"}
     for knob, row in rows.items():
         assert len(row) == 4 and row[1] and row[3], knob
         config = copy.deepcopy(BASE)

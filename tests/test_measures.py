@@ -38,6 +38,7 @@ def test_the_performance_table_has_every_measure_in_table_order() -> None:
         "test_error",
         "test_log_loss",
         "test_brier",
+        "ise",
         "divergence",
         "opt_error",
         "objective_gap",

@@ -47,9 +47,9 @@ def test_estimators_table_follows_the_contract():
     table = methods.estimators_table(study)
     # parameters in alphabetical order (the training part's solvers' among them), then the
     # scenarios column, which exists because the trained estimators are restricted
-    params = ["average", "batch_size", "betas", "delta", "epochs", "eps", "folds", "init", "k"]
-    params += ["lambda"]
-    params += ["lr", "lr_relative", "predictor", "schedule", "sigma", "steps", "strength"]
+    params = ["activation", "average", "batch_size", "betas", "delta", "epochs", "eps", "folds"]
+    params += ["hidden", "init", "k", "lambda", "lr", "lr_relative", "predictor", "schedule"]
+    params += ["sigma", "steps", "strength"]
     assert list(table.columns) == [*methods.TABLE_COLUMNS, *params, "scenarios"]
     assert list(table["estimator"]) == list(study.estimators)
     by = table.set_index("estimator")

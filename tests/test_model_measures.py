@@ -17,8 +17,11 @@ from lossstudy.performance import MEASURES, MODEL_MEASURES, performance_table
 from lossstudy.pipeline import failure_rows
 
 TERMS = ("intercept", "x1")
-#: the model measures of a regression scenario (a classifier's scores need a 0/1 response)
-REGRESSION_MODEL_MEASURES = tuple(m for m in MODEL_MEASURES if m not in names(response="bernoulli"))
+#: the model measures of a regression scenario with a linear mean: no classifier's scores (they
+#: need a 0/1 response) and no ise (the frame carries no ise column)
+REGRESSION_MODEL_MEASURES = tuple(
+    m for m in MODEL_MEASURES if m not in names(response="bernoulli") and m != "ise"
+)
 
 
 def frame(

@@ -12,6 +12,7 @@ from typing import Any
 
 from lossstudy.dgp import leverage_rows
 from lossstudy.errorlaws import error_moments, is_normal, note
+from lossstudy.responses import function_name, is_linear
 
 GAUSS_MARKOV = ("linearity", "exogeneity", "full_rank", "homoskedasticity", "no_autocorrelation")
 
@@ -34,6 +35,8 @@ def assumptions(knobs: dict[str, Any]) -> dict[str, tuple[bool, str]]:
         if mis != 0
         else (True, "")
     )
+    if not is_linear(knobs):
+        out["linearity"] = (False, f"nonlinear mean: {function_name(knobs)}")
     if endo != 0:
         out["exogeneity"] = (False, f"corr(x{knobs['endogeneity']['predictor']}, e) = {endo}")
     elif bad_leverage:

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
-from lossstudy import errorlaws, memory, methods, response
+from lossstudy import errorlaws, memory, methods, response, responses
 
 #: Where the config schema lives in a checkout of the repository (the Snakemake convention).
 SCHEMA_IN_REPOSITORY = Path("workflow", "schemas", "config.schema.yaml")
@@ -64,6 +64,9 @@ BUILTIN_DEFAULTS: dict[str, Any] = {
 #: sets them (``response.family`` absent is gaussian, ``lossstudy.response``), so that the
 #: knobs, and hence the jobs and files, of every scenario without them stay as they were.
 OPTIONAL_KNOBS: tuple[str, ...] = ("response.family",)
+#: Knobs filled only where a scenario uses them (:func:`_complete_design`), with their defaults:
+#: a scenario without them keeps the knobs, hence the jobs, it had before they existed.
+OPTIONAL_DEFAULTS: dict[str, Any] = {"design": {"inputs": 1}, "response": {"function": "linear"}}
 
 #: Parameters of each ``method`` shorthand with their defaults (from ``lossstudy.methods``).
 ESTIMATOR_PARAMETERS: dict[str, dict[str, Any]] = methods.shorthand_parameters()
@@ -312,11 +315,14 @@ def _unknown_keys(
 
 
 def load_schema(schema_path: str | Path) -> dict[str, Any]:
-    """The schema file with its ``errors`` entry built from the error-law registry and its
+    """The schema file with its ``errors`` entry built from the error-law registry, its
+    ``response.function`` values from :mod:`lossstudy.responses`, and its
     estimator vocabulary from the estimator registry (the file only points there), so that
     adding a law's or a loss's module is all it takes to configure it."""
     schema = load_yaml(schema_path)
     schema["$defs"]["errors"] = {**schema["$defs"]["errors"], **errorlaws.schema()}
+    response = schema["$defs"]["knobs"]["properties"]["response"]["properties"]
+    response["function"] = {"type": "string", "enum": ["linear", *responses.FUNCTIONS]}
     return with_registry(schema)
 
 
@@ -341,6 +347,12 @@ def with_registry(schema: Mapping[str, Any]) -> dict[str, Any]:
     props["method"] = {"type": "string", "enum": list(methods.shorthands())}
     props["loss"] = {"type": "string", "enum": list(methods.losses())}
     props["solver"] = {"type": "string", "enum": list(methods.solvers())}
+    if methods.MODELS:  # ``model: mlp`` with ``solver: adam`` is the fit of solver mlp_adam
+        props["model"] = {"type": "string", "enum": ["linear", *methods.MODELS]}
+        own = [
+            s.split("_", 1)[1] for s in methods.solvers() if s.split("_", 1)[0] in methods.MODELS
+        ]
+        props["solver"]["enum"] = list(dict.fromkeys([*props["solver"]["enum"], *own]))
     props["se"] = {"type": "string", "enum": list(dict.fromkeys(s for f in fits for s in f.se))}
     props["penalty"] = {
         "anyOf": [
@@ -647,6 +659,7 @@ def expand_scenarios(config: Mapping[str, Any], schema: Mapping[str, Any]) -> di
                         "twice; sweep and grid values must give distinct ids."
                     )
                 _complete_errors(knobs, f"scenarios.{base}")
+                _complete_design(knobs)
                 out[sid] = Scenario(sid, base, knobs, replicates, values, sweep_values, anchor)
     return out
 
@@ -680,6 +693,56 @@ def _complete_errors(knobs: dict[str, Any], where: str) -> None:
             errors[key] = param.default
 
 
+def _complete_design(knobs: dict[str, Any]) -> None:
+    """Fill ``design.inputs`` (1) of a uniform design and ``response.function`` (linear) of a
+    scenario that has a response block. A normal design without one keeps its knobs as they
+    were before these knobs existed, so that its jobs do not rerun."""
+    if responses.is_uniform(knobs):
+        knobs["design"].setdefault("inputs", OPTIONAL_DEFAULTS["design"]["inputs"])
+    if "response" in knobs:
+        knobs["response"].setdefault("function", OPTIONAL_DEFAULTS["response"]["function"])
+
+
+def _check_response(sc: Scenario, where: str) -> None:
+    """The uniform design and the nonlinear mean functions, with the knobs they exclude."""
+    k, d = sc.knobs, sc.knobs["design"]
+    fn = responses.function_name(k)
+    if responses.is_uniform(k):
+        slopes = len(k["coefficients"]) - 1
+        if int(d["inputs"]) != slopes:
+            raise ConfigError(
+                f"config error at '{where}.coefficients': a uniform design with "
+                f"{d['inputs']} input(s) takes {int(d['inputs']) + 1} coefficients (the "
+                f"intercept and one slope per input), got {slopes + 1} (scenario '{sc.id}')."
+            )
+        for knob in ("correlation", "autocorrelation"):
+            if float(d[knob]) != 0:
+                raise ConfigError(
+                    f"config error at '{where}.design.{knob}': a uniform design has independent "
+                    f"U(0, 1) inputs; '{knob}' applies to the normal design only "
+                    f"(scenario '{sc.id}')."
+                )
+    elif "inputs" in d:
+        raise ConfigError(
+            f"config error at '{where}.design.inputs': 'inputs' belongs to a uniform design "
+            "(design.distribution: uniform); a normal design has one predictor per slope "
+            f"coefficient (scenario '{sc.id}')."
+        )
+    if fn == "linear":
+        return
+    if not responses.is_uniform(k):
+        raise ConfigError(
+            f"config error at '{where}.response.function': '{fn}' is a function of the first "
+            "input on [0, 1]; it needs a uniform design (design: {distribution: uniform, "
+            f"inputs: d}}), not a '{d['distribution']}' one (scenario '{sc.id}')."
+        )
+    if float(k["prior"]["tau"]) > 0:
+        raise ConfigError(
+            f"config error at '{where}.prior.tau': a prior draws the coefficients of a linear "
+            f"mean; the '{fn}' mean has none (scenario '{sc.id}')."
+        )
+
+
 # --------------------------------------------------------------------------- semantics
 
 
@@ -702,6 +765,7 @@ def _check_estimator_predictors(sc: Scenario, estimators: Mapping[str, Mapping[s
 
 
 def _check_scenario(sc: Scenario, where: str) -> None:
+    _check_response(sc, where)
     k = sc.knobs
     p = len(k["coefficients"])
     slopes = p - 1

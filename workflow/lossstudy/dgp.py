@@ -15,6 +15,10 @@ Model of one replicate (rows are observations, read as time for the AR(1) knobs)
     y_i  = X_i β + δ · g(x_ij) + e_i,  g = x² − 1 or x³              (misspecified mean)
     or, with response.family bernoulli, y_i ~ Bernoulli(σ(X_i β))     (lossstudy.response)
 
+A uniform design (``design: {distribution: uniform, inputs: d}``) draws x ~ U(0, 1)^d instead,
+and ``response.function`` replaces X_i β by a nonlinear f(x_i1) (:mod:`lossstudy.responses`);
+β is then f's best linear approximation, the target of a linear fit.
+
 The true value of each coefficient is β (the structural parameter), whatever the knobs.
 Random numbers come from ``lossstudy.seeding`` only: the draws of replicate r are a function of
 (seed, scenario id, r) and nothing else.
@@ -33,6 +37,7 @@ import numpy as np
 from lossstudy import response
 from lossstudy.errorlaws import draw_errors, error_moments  # noqa: F401  (draw_errors: re-exported)
 from lossstudy.io import atomic_path
+from lossstudy.responses import is_linear, is_uniform, mean_of, pseudo_true
 from lossstudy.seeding import design_rng, replicate_rng
 
 
@@ -59,17 +64,26 @@ def draw_design(rng: np.random.Generator, knobs: dict[str, Any]) -> tuple[np.nda
     """Observed design [1, x] and the clean one (before leverage shifts), both n×p."""
     n, p = int(knobs["n"]), len(knobs["coefficients"])
     d = knobs["design"]
+    if is_uniform(knobs):
+        x = rng.random((n, p - 1))
+        clean = np.column_stack([np.ones(n), x])
+        return _shift_leverage(clean, knobs), clean
     z = rng.standard_normal((n, p - 1))
     psi = float(d["autocorrelation"])
     if psi != 0.0:
         z = _ar1_rows(z, psi, math.sqrt(1.0 - psi * psi))
     x = z @ equicorrelation_root(p - 1, float(d["correlation"]))
     clean = np.column_stack([np.ones(n), x])
+    return _shift_leverage(clean, knobs), clean
+
+
+def _shift_leverage(clean: np.ndarray, knobs: dict[str, Any]) -> np.ndarray:
+    """The observed design: the last leverage rows shifted by +distance in every predictor."""
     observed = clean.copy()
-    m = leverage_rows(knobs)
+    n, m = len(clean), leverage_rows(knobs)
     if m:
-        observed[n - m :, 1:] += float(d["leverage"]["distance"])
-    return observed, clean
+        observed[n - m :, 1:] += float(knobs["design"]["leverage"]["distance"])
+    return observed
 
 
 def leverage_rows(knobs: dict[str, Any]) -> int:
@@ -190,7 +204,10 @@ def respond(
 
     follows = bool(knobs["design"]["leverage"]["follows_model"])
     x_mean = np.broadcast_to(x_obs if follows else x_clean, (R, n, p))
-    y = np.einsum("rnp,rp->rn", x_mean, beta) + e
+    if is_linear(knobs):
+        y = np.einsum("rnp,rp->rn", x_mean, beta) + e
+    else:
+        y = mean_of(knobs, x_mean, beta) + e
     mis = knobs["misspecification"]
     if mis["strength"] != 0:
         xj = xc[:, :, mis["predictor"]]
@@ -217,7 +234,7 @@ def simulate(
     fixed = bool(knobs["design"]["fixed"])
     prior = dict(knobs["prior"])
     drawn = prior_scale(prior) > 0
-    base_beta = np.asarray(knobs["coefficients"], dtype=float)
+    base_beta = pseudo_true(knobs)
 
     if fixed:
         x_obs, x_clean = draw_design(design_rng(seed, scenario_id), knobs)

@@ -359,6 +359,19 @@ MEASURES: tuple[Measure, ...] = (
         response="bernoulli",
     ),
     Measure(
+        "ise",
+        "Integrated squared error",
+        "ISE",
+        "mean over replicates of ∫(f̂ − f)² over [0, 1]^d (mean over a fixed grid of ≥ 1024 "
+        "points; f̂ = x'β̂ for a linear fit, the forward pass for a network), where the "
+        "estimates carry it (a network, or a mean that is not x'β)",
+        "SD / √R",
+        "_model_measures",
+        (2, 4),
+        scope="model",
+        log_scale=True,
+    ),
+    Measure(
         "divergence",
         "Divergence",
         "Diverged",
@@ -403,7 +416,7 @@ COMPUTED: tuple[str, ...] = tuple(
     m.name for m in MEASURES if m.orders is not None and m.scope == "term"
 )
 #: the per-estimator measures on the term ``model``, computed where the estimates carry their
-#: columns (``test_mse``, ``test_mae``; ``opt_diff``, ``objective_gap`` and the status
+#: columns (``test_mse``, ``test_mae``, ``ise``; ``opt_diff``, ``objective_gap`` and the status
 #: ``diverged`` of trained fits)
 MODEL: tuple[str, ...] = tuple(m.name for m in MEASURES if m.scope == "model")
 

@@ -48,9 +48,11 @@ Moments that do not exist, MCSEs that are not valid
 Per estimator, on the term ``model`` (:data:`MODEL_MEASURES`), from per-replicate columns
     ``risk`` (every estimator: the mean over usable replicates of ‖β̂ − β‖² = Σ_j (β̂_j − β_j)²,
     the sum of the terms' MSE, MCSE SD/√R; usable: status ok, every term finite), ``test_mse``,
-    ``test_mae`` (every estimator, where the estimates carry them): the mean over usable
-    replicates (status ok, finite value), MCSE SD/√R (the replicates' values are iid:
-    :mod:`lossstudy.prediction`). Trained fits (an estimator with a finite ``opt_diff`` or
+    ``test_mae`` and ``ise`` (every estimator, where the estimates carry them): the mean over
+    usable replicates (status ok, finite value), MCSE SD/√R (the replicates' values are iid:
+    :mod:`lossstudy.prediction`). A network has no coefficients: its rows are on the term
+    ``model`` in the estimates (one per replicate), it gets no per-term measures and no risk,
+    and it counts as trained. Trained fits (an estimator with a finite ``opt_diff`` or
     ``objective_gap``, or a replicate with status ``diverged``) add ``divergence`` (share of all
     its replicates with status diverged, binomial MCSE), ``opt_error`` (√ of the mean over usable
     replicates of Σ_j opt_diff_j², MCSE by the delta method SD(Σ opt_diff²)/(2 opt_error √R))
@@ -473,7 +475,8 @@ def _model_measures(estimates: pd.DataFrame) -> dict[str, tuple[list[str], _Bloc
         cube[e_codes, r_codes, t_codes] = pd.to_numeric(values, errors="coerce").to_numpy(
             dtype=float, na_value=np.nan
         )
-        return (cube * cube).sum(axis=-1)
+        coef = cube[..., [str(t) != MODEL_TERM for t in t_names]]  # a network's rows: none
+        return (coef * coef).sum(axis=-1)
 
     out: dict[str, tuple[list[str], _Block]] = {}
     any_ok = bool(ok.any())
@@ -483,9 +486,15 @@ def _model_measures(estimates: pd.DataFrame) -> dict[str, tuple[list[str], _Bloc
     )
     use = ok & np.isfinite(x)
     n = _count(use)
+    # a network (rows on the term ``model`` only) has no coefficients: no risk, and it is
+    # trained (its divergence is a measure)
+    network = np.ones(len(e_names), dtype=bool)
+    network[e_codes[estimates["term"].astype(str).to_numpy() != MODEL_TERM]] = False
+    coef = np.flatnonzero(~network)
     with np.errstate(invalid="ignore", divide="ignore"):
-        out["risk"] = (names_e, {"risk": (_mean(x, use), np.sqrt(_var(x, use) / n), n)})
-    for col in ("test_mse", "test_mae", *_CLASSIFY):
+        risk = (_mean(x, use), np.sqrt(_var(x, use) / n), n)
+    out["risk"] = ([names_e[i] for i in coef.tolist()], {"risk": tuple(a[coef] for a in risk)})
+    for col in ("test_mse", "test_mae", "ise", *_CLASSIFY):
         if col not in estimates.columns:
             continue
         x = per_replicate(col)
@@ -496,7 +505,7 @@ def _model_measures(estimates: pd.DataFrame) -> dict[str, tuple[list[str], _Bloc
         with np.errstate(invalid="ignore", divide="ignore"):
             out[col] = (names_e, {col: (_mean(x, use), np.sqrt(_var(x, use) / n), n)})
 
-    trained = diverged.any(axis=1)
+    trained = diverged.any(axis=1) | network
     opt_sq = gap = None
     if "opt_diff" in estimates.columns:
         opt_sq = per_term(estimates["opt_diff"])
@@ -515,7 +524,10 @@ def _model_measures(estimates: pd.DataFrame) -> dict[str, tuple[list[str], _Bloc
             names_t,
             {"divergence": (share, np.sqrt(share * (1 - share) / total), total)},
         )
-    if opt_sq is not None:
+    # β_K − β̂ and f(β_K) − f(β̂) are a linear trained fit's: a network has neither
+    rows = np.flatnonzero(trained & ~network)
+    names_t = [names_e[i] for i in rows.tolist()]
+    if opt_sq is not None and len(rows):
         x = opt_sq[rows]
         use = ok[rows] & np.isfinite(x)
         n = _count(use)
@@ -526,7 +538,7 @@ def _model_measures(estimates: pd.DataFrame) -> dict[str, tuple[list[str], _Bloc
             # all replicates exactly at the minimiser: no Monte Carlo error, not 0/0
             mcse = np.where(sd_sq == 0.0, 0.0, sd_sq / (2.0 * value * np.sqrt(n)))
         out["opt_error"] = (names_t, {"opt_error": (value, mcse, n)})
-    if gap is not None:
+    if gap is not None and len(rows):
         x = gap[rows]
         use = ok[rows] & np.isfinite(x)
         n = _count(use)
@@ -667,7 +679,12 @@ def performance_table(
         return _empty_table()
     rules = dict(rules or {})
     scenario = str(estimates["scenario"].iloc[0])
-    estimators, terms, cube = _cube(estimates)
+    model = _model_rows(estimates, scenario, rules, selecting)
+    # a network's rows (term ``model``: no coefficients) enter the per-estimator measures only
+    coefficients = estimates[estimates["term"].astype(str) != MODEL_TERM]
+    if coefficients.empty:
+        return model if not model.empty else _empty_table()
+    estimators, terms, cube = _cube(coefficients)
     n_est, n_term = len(estimators), len(terms)
 
     d = cube["estimate"] - cube["true_value"]
@@ -758,7 +775,6 @@ def performance_table(
             "mcse_valid": valid.ravel(),
         }
     )
-    model = _model_rows(estimates, scenario, rules, selecting)
     if model.empty:
         return table
     return pd.concat([table, model.astype(table.dtypes.to_dict())], ignore_index=True)

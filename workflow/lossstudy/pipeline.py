@@ -47,6 +47,13 @@ ESTIMATE_COLUMNS = (
 TRAINED_COLUMNS = ("opt_diff", "objective_gap")
 #: written only where a member tunes its penalty (``solver: gcv | cv``): the strength it chose
 TUNED_COLUMNS = ("chosen_strength",)
+#: The column a chunk adds where a function estimate is judged (a network member, or a mean
+#: that is not x'β): ``ise`` = ∫(f̂ − f)² per replicate (lossstudy.training.functions). A
+#: network's rows carry it on the term ``model`` (one row per replicate, no coefficients).
+FUNCTION_COLUMNS = ("ise",)
+#: The term of a network's rows (it has no coefficients): the per-estimator term of
+#: performance.csv.
+NETWORK_TERM = "model"
 
 
 def setup_logging(path: str | Path | None) -> None:
@@ -275,8 +282,13 @@ def fit_chunk(
     )
     trained = {e: s for e, s in estimators.items() if methods.fit_for(s).trained}
     tuned = {e for e, s in estimators.items() if methods.fit_for(s).choose is not None}
+    networks = {e for e, s in trained.items() if methods.fit_for(s).model != "linear"}
+    functions = bool(networks) or (test is not None and not _linear_mean(test.knobs))
     columns_out = (
-        ESTIMATE_COLUMNS + (TRAINED_COLUMNS if trained else ()) + (TUNED_COLUMNS if tuned else ())
+        ESTIMATE_COLUMNS
+        + (TRAINED_COLUMNS if trained else ())
+        + (FUNCTION_COLUMNS if functions else ())
+        + (TUNED_COLUMNS if tuned else ())
     )
     parts: dict[str, list[Any]] = {name: [] for name in columns_out}
     fits: dict[str, Any] = {}
@@ -285,9 +297,13 @@ def fit_chunk(
 
         if seed is None:
             raise ValueError("fit_chunk: trained members need the study's seed (minibatches)")
-        fits = fit_trained(data, trained, seed, scenario_id)
+        knobs = None if test is None else (test.knobs, test.rows)
+        fits = fit_trained(data, trained, seed, scenario_id, test=knobs)
     scored: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     for estimator, spec in estimators.items():
+        if estimator in networks:
+            _network_rows(parts, fits[estimator], scenario_id, estimator, spec, data)
+            continue
         t1 = time.perf_counter()
         if estimator in fits:
             res = _trained_result(fits[estimator])
@@ -328,11 +344,18 @@ def fit_chunk(
             columns["objective_gap"] = nan if mine is None else np.repeat(mine.objective_gap, p)
         if tuned:
             columns["chosen_strength"] = np.repeat(_chosen(data, spec, res), p)
+        if functions:
+            columns["ise"] = np.repeat(_linear_ise(test, res.estimate, usable), p)
         for name, values in columns.items():
             parts[name].append(values)
     classify = test is not None and response.family(test.knobs) == response.BERNOULLI
     scores = _test_errors(data, scenario_id, scored, None if classify else test)
-    for name in scored:
+    for name in estimators:  # in row order: a network's test errors are its own
+        if name in networks:
+            mine = fits[name].scores
+            parts["test_mse"].append(mine.test_mse)
+            parts["test_mae"].append(mine.test_mae)
+            continue
         for col, values in zip(("test_mse", "test_mae"), scores[name], strict=True):
             parts[col].append(np.repeat(values, p))
     if classify:  # a 0/1 response: the classifier's scores (lossstudy.classification)
@@ -370,6 +393,64 @@ def _chosen(data: Dataset, spec: Mapping[str, Any], res: Any) -> np.ndarray:
         return np.asarray(res.tuned, dtype=float)
     params = methods.resolve(spec).params
     return np.array([fit.choose(data.design(i), data.y[i], params) for i in range(R)])
+
+
+def _linear_mean(knobs: Mapping[str, Any]) -> bool:
+    from lossstudy import responses
+
+    return responses.is_linear(knobs)
+
+
+def _linear_ise(test: TestSpec | None, estimate: np.ndarray, usable: np.ndarray) -> np.ndarray:
+    """A linear fit's ise per replicate (f̂ = x'β̂ on the grid); NaN where it failed."""
+    if test is None or estimate.shape[1] == 0:
+        return np.full(len(estimate), np.nan)
+    from lossstudy.training.functions import score_linear
+
+    ise = score_linear(test.knobs, np.where(usable[:, None], estimate, np.nan)).ise[:, 0]
+    return np.where(usable, ise, np.nan)
+
+
+def _network_rows(
+    parts: dict[str, list[Any]],
+    fit: Any,
+    scenario_id: str,
+    estimator: str,
+    spec: Mapping[str, Any],
+    data: Dataset,
+) -> None:
+    """A network member's rows: one per replicate on the term ``model``, estimate and true
+    value NaN, its ``ise`` (test errors follow in ``fit_chunk``'s row-order loop)."""
+    R = len(data.replicates)
+    nan = np.full(R, np.nan)
+    columns = {
+        "scenario": Strings.constant(scenario_id, R),
+        "replicate": np.asarray(data.replicates),
+        "estimator": Strings.constant(estimator, R),
+        "method": Strings.constant(spec["method"], R),
+        "term": Strings.constant(NETWORK_TERM, R),
+        "true_value": nan,
+        "estimate": nan,
+        "std_error": nan,
+        "ci_low": nan,
+        "ci_high": nan,
+        "status": Strings.per_row(fit.status, 1),
+        "message": Strings.per_row(fit.message, 1),
+        "opt_diff": nan,
+        "objective_gap": nan,
+        "ise": fit.scores.ise,
+    }
+    if "chosen_strength" in parts:  # a tuned member in the same job: a network tunes nothing
+        columns["chosen_strength"] = nan
+    for name, values in columns.items():
+        parts[name].append(values)
+    statuses, counts = np.unique(fit.status.astype(str), return_counts=True)
+    log.info(
+        "network %s in %s; statuses: %s",
+        estimator,
+        scenario_id,
+        dict(zip(statuses.tolist(), counts.tolist(), strict=True)),
+    )
 
 
 def _trained_result(fit: Any) -> Any:

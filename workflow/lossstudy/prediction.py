@@ -38,6 +38,7 @@ import numpy as np
 
 from lossstudy.dgp import _ar1_rows, equicorrelation_root, respond
 from lossstudy.response import draw_noise
+from lossstudy.responses import is_uniform
 from lossstudy.seeding import test_rng
 
 __all__ = [
@@ -86,7 +87,7 @@ def draw_test(
     """The test samples of ``replicates`` (β: their R×p coefficients), ``rows`` rows each.
 
     Each replicate draws from its test stream, in this order: the standard normals of its x
-    (m×(p−1)), then its m iid errors.
+    (m×(p−1); uniforms for a uniform design), then its m iid errors.
     """
     knobs = dict(knobs)
     R, p = beta.shape
@@ -94,21 +95,25 @@ def draw_test(
     d = knobs["design"]
     z = np.empty((R, m, p - 1))
     u = np.empty((R, m))
+    uniform = is_uniform(knobs)
     for i, r in enumerate(np.asarray(replicates).tolist()):
         rng = test_rng(seed, scenario_id, int(r))
-        z[i] = rng.standard_normal((m, p - 1))
+        z[i] = rng.random((m, p - 1)) if uniform else rng.standard_normal((m, p - 1))
         u[i] = draw_noise(rng, knobs, m)
-    psi = float(d["autocorrelation"])
-    if psi != 0.0:
-        z = _ar1_rows(z, psi, math.sqrt(1.0 - psi * psi))
-    root = equicorrelation_root(p - 1, float(d["correlation"]))
     x_clean = np.empty((R, m, p))
     x_clean[:, :, 0] = 1.0
-    # x = z @ root as an explicit sum in a fixed order: elementwise, so the same bits per
-    # replicate whatever else is in the batch (a batched matmul promises no such thing)
-    x_clean[:, :, 1:] = z[:, :, :1] * root[0]
-    for j in range(1, p - 1):
-        x_clean[:, :, 1:] += z[:, :, j : j + 1] * root[j]
+    if uniform:  # U(0, 1) inputs: no correlation, no AR(1) rows (the config allows none)
+        x_clean[:, :, 1:] = z
+    else:
+        psi = float(d["autocorrelation"])
+        if psi != 0.0:
+            z = _ar1_rows(z, psi, math.sqrt(1.0 - psi * psi))
+        root = equicorrelation_root(p - 1, float(d["correlation"]))
+        # x = z @ root as an explicit sum in a fixed order: elementwise, so the same bits per
+        # replicate whatever else is in the batch (a batched matmul promises no such thing)
+        x_clean[:, :, 1:] = z[:, :, :1] * root[0]
+        for j in range(1, p - 1):
+            x_clean[:, :, 1:] += z[:, :, j : j + 1] * root[j]
     x_obs = x_clean
     lev = int(round(float(d["leverage"]["fraction"]) * m))
     if lev:

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 #: Keys of a spec that name the estimator rather than parametrise its fit.
-AXES = ("method", "loss", "penalty", "solver")
+AXES = ("method", "loss", "penalty", "solver", "model")
 
 
 @dataclass(frozen=True)
@@ -100,6 +100,9 @@ class Fit:
     #: gaussian (continuous) y, a classification loss a bernoulli (0/1) y; a fit is fitted
     #: only in scenarios of its families
     responses: tuple[str, ...] = ("gaussian",)
+    #: the model fitted: "linear" (coefficients β) or a registered model (:data:`MODELS`)
+    #: whose solvers are named ``<model>_<solver>`` (a network has no coefficients)
+    model: str = "linear"
 
     def axis_params(self) -> dict[str, Param]:
         """What a loss/penalty/solver spec of this combination may set: the loss's (or this
@@ -134,6 +137,10 @@ PENALTIES: dict[str, Axis] = {}
 SOLVERS: dict[str, Axis] = {}
 FITS: dict[tuple[str, str, str], Fit] = {}
 SHORTHANDS: dict[str, Shorthand] = {}
+#: Models other than the linear one, name -> description. A spec's ``model: mlp`` with
+#: ``solver: adam`` is the fit of solver ``mlp_adam``: the stored spec names that solver, so
+#: code that reads ``solver`` never takes a network for a linear trained fit.
+MODELS: dict[str, str] = {}
 
 
 def _add(table: dict[Any, Any], key: Any, value: Any, what: str) -> None:
@@ -155,6 +162,17 @@ def register_penalty(axis: Axis) -> Axis:
 def register_solver(axis: Axis) -> Axis:
     _add(SOLVERS, axis.name, axis, "solver")
     return axis
+
+
+def register_model(name: str, text: str) -> str:
+    """A model other than the linear one; its fits use solvers named ``<name>_<solver>``."""
+    _add(MODELS, name, text, "model")
+    return name
+
+
+def model_solver(model: str, solver: str) -> str:
+    """The registered solver of ``solver`` for ``model`` (the solver itself for linear)."""
+    return solver if model == "linear" else f"{model}_{solver}"
 
 
 def register_fit(fit: Fit, shorthand: str | None = None) -> Fit:
@@ -325,6 +343,18 @@ def _explicit_key(spec: Mapping[str, Any]) -> tuple[str, str, str]:
     loss = spec.get("loss")
     penalty = spec.get("penalty", "none")
     solver = spec.get("solver", "exact")
+    model = spec.get("model", "linear")
+    if model != "linear":
+        if model not in MODELS:
+            allowed = ", ".join(["linear", *MODELS])
+            raise SpecError("model", f"unknown model {model!r}; allowed values: {allowed}.")
+        given, solver = solver, model_solver(str(model), str(solver))
+        if solver not in SOLVERS:
+            own = sorted(s[len(model) + 1 :] for s in SOLVERS if s.startswith(f"{model}_"))
+            raise SpecError(
+                "solver",
+                f"model '{model}' has no solver {given!r}; allowed values: {', '.join(own)}.",
+            )
     for axis, value, table in (
         ("loss", loss, LOSSES),
         ("penalty", penalty, PENALTIES),
@@ -410,6 +440,9 @@ def resolve(spec: Mapping[str, Any]) -> Resolved:
 
 
 def _words(fit: Fit) -> str:
+    if fit.model != "linear":
+        solver = fit.solver.removeprefix(f"{fit.model}_")
+        return f"the '{fit.loss}' loss with model '{fit.model}' and solver '{solver}'"
     return f"the '{fit.loss}' loss with penalty '{fit.penalty}' and solver '{fit.solver}'"
 
 

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from lossstudy import methods
+from lossstudy import methods, responses
 from lossstudy.config import term_names
 from lossstudy.dgp import leverage_rows, prior_is_normal, prior_sd
 from lossstudy.errorlaws import ErrorMoments, error_moments, is_normal
@@ -170,6 +170,8 @@ def point_key(spec: Mapping[str, Any]) -> tuple[Any, ...]:
 
 def _unbiased_setting(knobs: Mapping[str, Any]) -> tuple[bool, str]:
     """Are linear unbiased estimators unbiased here (linear mean, exogenous errors)?"""
+    if not responses.is_linear(knobs):
+        return False, f"the mean is not linear in x ({responses.function_name(knobs)})"
     if float(knobs["misspecification"]["strength"]) != 0:
         return False, "the mean is not linear in x (omitted term)"
     if float(knobs["endogeneity"]["correlation"]) != 0:

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from lossstudy import responses
 from lossstudy.dgp import (
     draw_design,
     equicorrelation_root,
@@ -153,7 +154,9 @@ def linear_dgp(
         offset = offset + float(mis["strength"]) * g
     follows = bool(knobs["design"]["leverage"]["follows_model"])
     K = x_obs if follows else x_clean
-    beta_mean = np.asarray(knobs["coefficients"], dtype=float).copy()
+    beta_mean = responses.pseudo_true(knobs)
+    if not responses.is_linear(knobs):  # y = Kβ* + (f − Kβ*) + e: the misfit is an offset
+        offset = offset + responses.mean_of(knobs, K, beta_mean) - K @ beta_mean
     beta_cov = np.zeros((p, p))
     tau = prior_sd(dict(knobs["prior"]))  # second moments: all a linear fit's risk needs
     if tau > 0:
@@ -202,6 +205,8 @@ def _random_design_ols(knobs: Mapping[str, Any]) -> tuple[np.ndarray | None, str
     """Var of OLS per coefficient under iid N(0, Σ) rows and homoskedastic iid errors."""
     n, p = int(knobs["n"]), len(knobs["coefficients"])
     d = knobs["design"]
+    if responses.is_uniform(knobs):
+        return None, "uniform design: the closed form is for normal rows"
     if float(d["autocorrelation"]) != 0 or leverage_rows(dict(knobs)) > 0:
         return None, "random design with autocorrelated or shifted rows: no closed form"
     rho = float(d["correlation"])

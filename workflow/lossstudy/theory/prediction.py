@@ -40,6 +40,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
+from lossstudy import responses
 from lossstudy.dgp import draw_design, equicorrelation_root, leverage_rows
 from lossstudy.seeding import design_rng
 
@@ -67,8 +68,15 @@ TERM = "model"
 
 
 def second_moment(knobs: Mapping[str, object]) -> np.ndarray:
-    """S = E[x x'] of a fresh row without leverage: diag(1, Σ), Σ the equicorrelation."""
+    """S = E[x x'] of a fresh row without leverage: diag(1, Σ), Σ the equicorrelation; for a
+    uniform design, 1 on the diagonal's first entry, E x_j = ½, E x_j² = ⅓, E x_j x_k = ¼."""
     p = len(knobs["coefficients"])  # type: ignore[arg-type]
+    if responses.is_uniform(knobs):  # type: ignore[arg-type]
+        S = np.full((p, p), 0.25)
+        S[0, :] = S[:, 0] = 0.5
+        S[0, 0] = 1.0
+        S[np.arange(1, p), np.arange(1, p)] = 1.0 / 3.0
+        return S
     root = equicorrelation_root(p - 1, float(knobs["design"]["correlation"]))  # type: ignore[index]
     S = np.zeros((p, p))
     S[0, 0] = 1.0
@@ -83,6 +91,8 @@ def _iid_clean(s: Setting) -> str:
         return "errors correlated with a predictor"
     if float(k["misspecification"]["strength"]) != 0:
         return "the mean is not linear in x (omitted term)"
+    if not responses.is_linear(k):
+        return f"the mean is not linear in x ({responses.function_name(k)})"
     if float(k["heteroskedasticity"]["strength"]) != 0:
         return "heteroskedastic errors"
     if float(k["autocorrelation"]["phi"]) != 0:
@@ -186,6 +196,8 @@ def _trace_s_inverse_gram(s: Setting) -> float | None:
             return None
         return float(np.trace(S @ np.linalg.inv(X.T @ X)))
     if float(s.knobs["design"]["correlation"]) >= 1.0 or n - p - 1 <= 0:
+        return None
+    if responses.is_uniform(s.knobs):  # the inverse-Wishart mean is for normal rows
         return None
     # random design, iid rows: the inverse-Wishart mean (AR(1) rows: approximately)
     return (n - 2) / (n * (n - p - 1)) + (p - 1) / (n - p - 1)

@@ -146,6 +146,8 @@ def applies(s: Setting, spec: Mapping[str, Any], steps: int) -> str:
     d = s.knobs["design"]
     if s.fixed:
         return "fixed design: the rows are not fresh draws"
+    if d.get("distribution", "normal") != "normal":
+        return "uniform design: the moments are for normal rows"
     if float(d["autocorrelation"]) != 0 or float(d["leverage"]["fraction"]) != 0:
         return "rows not iid (autocorrelated design or leverage rows)"
     if not s.homoskedastic:

@@ -637,6 +637,9 @@ def _bounded_divergence_random(s: Setting, name: str, spec: Mapping[str, Any], t
     if str(spec.get("init", "zeros")) != "zeros" or float(d["leverage"]["fraction"]) != 0:
         s.skip("bounded-gradient divergence", "init ols or leverage rows: no bound here", name)
         return
+    if d.get("distribution", "normal") != "normal":  # uniform rows: ‖x‖² ≤ p, bound not written
+        s.skip("bounded-gradient divergence", "uniform design: the bound is for normal rows", name)
+        return
     k = _steps(spec, s.n)
     eta = float(spec["lr"])
     lr = np.full(k, eta)

@@ -12,6 +12,10 @@ Per member this gives what an exact fit gives (estimate; std_error and intervals
 ``ok`` or ``diverged``, message) plus ``opt_diff`` = β_K − β̂ and ``objective_gap`` =
 f(β_K) − f(β̂) against the exact minimiser β̂ of the same objective
 (:mod:`lossstudy.training.exact`). A diverged fit is a result: estimate NaN, status ``diverged``.
+
+A network member (``model: mlp``, solver ``mlp_*``) has no coefficients: its group is trained by
+:func:`lossstudy.training.functions.fit_network` and its result carries the function scores
+(``ise``, ``test_mse``, ``test_mae`` per replicate) instead, estimate R×0.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -30,6 +34,9 @@ from lossstudy.seeding import training_rng
 from lossstudy.training import exact, gd_squared
 from lossstudy.training.engine import DIVERGED_NORM, Solver, train
 from lossstudy.training.losses import make_loss
+
+if TYPE_CHECKING:
+    from lossstudy.training.functions import FunctionScores
 
 log = logging.getLogger("lossstudy")
 
@@ -45,6 +52,8 @@ class MemberFit:
     message: np.ndarray
     opt_diff: np.ndarray
     objective_gap: np.ndarray
+    #: a network's scores at this member's checkpoint (None: a linear fit)
+    scores: FunctionScores | None = None
 
 
 def trajectory_key(spec: Mapping[str, Any]) -> str:
@@ -52,10 +61,10 @@ def trajectory_key(spec: Mapping[str, Any]) -> str:
     return json.dumps({k: v for k, v in spec.items() if k != "steps"}, sort_keys=True)
 
 
-def _solver(spec: Mapping[str, Any], checkpoints: tuple[int, ...]) -> Solver:
+def _solver(spec: Mapping[str, Any], checkpoints: tuple[int, ...], name: str = "") -> Solver:
     budget = "steps" if spec.get("steps") is not None else "epochs"
     return Solver(
-        name=str(spec["solver"]),
+        name=name or str(spec["solver"]),
         lr=spec.get("lr"),
         lr_relative=spec.get("lr_relative"),
         **{budget: checkpoints},
@@ -72,10 +81,84 @@ def _loss_param(spec: Mapping[str, Any]) -> dict[str, float]:
     return {k: float(spec[k]) for k in ("delta", "scale") if k in spec}
 
 
-def fit_trained(
-    data: Dataset, members: Mapping[str, Mapping[str, Any]], seed: int, scenario_id: str
+def _message(dead: np.ndarray, steps: int, what: str) -> np.ndarray:
+    return np.where(
+        dead,
+        f"diverged within {steps} steps: the iterate became non-finite or left "
+        f"‖{what}‖ ≤ {DIVERGED_NORM:g}",
+        "",
+    ).astype(object)
+
+
+def _fit_network_group(
+    data: Dataset,
+    members: Mapping[str, Mapping[str, Any]],
+    names: list[str],
+    seed: int,
+    scenario_id: str,
+    test: tuple[Mapping[str, Any], int] | None,
 ) -> dict[str, MemberFit]:
-    """Every trained member (name -> stored spec) on every replicate of a chunk."""
+    """One network trajectory (members differing in ``steps`` only), scored at each checkpoint."""
+    from lossstudy import methods
+    from lossstudy.training.functions import FunctionScores, fit_network
+    from lossstudy.training.mlp import Network
+
+    if test is None:
+        raise ValueError("a network member needs the scenario's knobs (its true mean f)")
+    knobs, rows = test
+    t0 = time.perf_counter()
+    spec = members[names[0]]
+    fit = methods.fit_for(spec)
+    budget = "steps" if spec.get("steps") is not None else "epochs"
+    checkpoints = tuple(sorted({int(members[m][budget]) for m in names}))
+    solver = _solver(spec, checkpoints, fit.solver.removeprefix(f"{fit.model}_"))
+    net = Network(
+        inputs=data.X.shape[-1] - 1,
+        hidden=tuple(spec.get("hidden", (32,))),
+        activation=str(spec.get("activation", "tanh")),
+    )
+    model = make_loss(str(spec["loss"]), **_loss_param(spec))
+    with np.errstate(all="ignore"):
+        scores, _ = fit_network(knobs, data, model, solver, net, seed, scenario_id, test_rows=rows)
+    R = len(data.replicates)
+    out: dict[str, MemberFit] = {}
+    steps = solver.checkpoints(data.y.shape[1])
+    for name in names:
+        k = checkpoints.index(int(members[name][budget]))
+        dead = scores.diverged[:, k]
+        mine = FunctionScores(
+            scores.ise[:, k], scores.test_mse[:, k], scores.test_mae[:, k], dead.copy()
+        )
+        status = np.where(dead, DIVERGED, "ok").astype(object)
+        empty = np.empty((R, 0))
+        out[name] = MemberFit(
+            empty, status, _message(dead, int(steps[k]), "θ"), empty, np.full(R, np.nan), mine
+        )
+    log.info(
+        "trained networks %s (%s, %d checkpoints up to %d) in %.2fs; diverged at the last: %d/%d",
+        ", ".join(names),
+        spec["method"],
+        len(checkpoints),
+        checkpoints[-1],
+        time.perf_counter() - t0,
+        int(scores.diverged[:, -1].sum()),
+        R,
+    )
+    return out
+
+
+def fit_trained(
+    data: Dataset,
+    members: Mapping[str, Mapping[str, Any]],
+    seed: int,
+    scenario_id: str,
+    *,
+    test: tuple[Mapping[str, Any], int] | None = None,
+) -> dict[str, MemberFit]:
+    """Every trained member (name -> stored spec) on every replicate of a chunk. ``test`` =
+    (the scenario's knobs, test rows per replicate): what a network member is scored with."""
+    from lossstudy import methods
+
     R, p = data.beta.shape
     groups: dict[str, list[str]] = {}
     for name, spec in members.items():
@@ -85,6 +168,9 @@ def fit_trained(
     for names in groups.values():
         t0 = time.perf_counter()
         spec = members[names[0]]
+        if methods.fit_for(spec).model != "linear":
+            out.update(_fit_network_group(data, members, names, seed, scenario_id, test))
+            continue
         budget = "steps" if spec.get("steps") is not None else "epochs"
         checkpoints = tuple(sorted({int(members[m][budget]) for m in names}))
         solver = _solver(spec, checkpoints)
@@ -107,12 +193,7 @@ def fit_trained(
             k = checkpoints.index(int(members[name][budget]))
             coef, dead = run.coef[:, k, :], run.diverged[:, k]
             status = np.where(dead, DIVERGED, "ok").astype(object)
-            message = np.where(
-                dead,
-                f"diverged within {int(run.steps[k])} steps: the iterate became non-finite or "
-                f"left ‖β‖ ≤ {DIVERGED_NORM:g}",
-                "",
-            ).astype(object)
+            message = _message(dead, int(run.steps[k]), "β")
             with np.errstate(all="ignore"):
                 gap = exact.objective(loss, param, data.X, data.y, coef) - f_hat
             out[name] = MemberFit(coef, status, message, coef - beta_hat, gap)
