@@ -80,7 +80,8 @@ def test_every_scenario_knob_is_documented_with_a_valid_example():
         assert len(row) == 4 and row[1] and row[3], knob
         config = copy.deepcopy(BASE)
         config["scenarios"]["s"] = example(row[3])
-        if "response" in config["scenarios"]["s"]:  # a classification scenario: a classifier
+        family = config["scenarios"]["s"].get("response", {}).get("family")
+        if family == "bernoulli":  # a classification scenario: a classifier
             config["estimators"] = {"mle": {"method": "logit"}}
         load_study(config)
 
