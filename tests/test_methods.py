@@ -114,6 +114,9 @@ def test_shorthand_parameters_are_the_config_lists_of_the_first_studies():
         # the L1 penalty's (tests/test_lasso.py)
         "elastic_net": {"penalty": 1.0, "mix": 0.5},
         "lasso": {"penalty": 1.0},
+        # the L2 penalty on the robust losses (tests/test_robust_ridge.py)
+        "huber_ridge": {"k": 1.345, "penalty": 1.0},
+        "lad_ridge": {"penalty": 1.0},
     }
 
 
@@ -142,7 +145,7 @@ def _error(estimators: dict) -> str:
     [
         ({"loss": "squared", "penalty": "l2", "se": "hc3"}, "se", "allowed values: none"),
         ({"loss": "absolute", "se": "classical"}, "se", "kernel"),
-        ({"loss": "absolute", "penalty": "l2"}, "penalty", "no fit with penalty 'l2'"),
+        ({"loss": "log_cosh", "penalty": "l2"}, "penalty", "no fit with penalty 'l2'"),
         ({"loss": "squared", "solver": "newton"}, "solver", "allowed values: exact"),
         ({"loss": "l3"}, "loss", "allowed values"),
         ({"loss": "huber", "predictor": 1}, "predictor", "not a parameter"),
