@@ -115,6 +115,9 @@ def test_shorthand_parameters_are_the_config_lists_of_the_first_studies():
         "elastic_net": {"penalty": 1.0, "mix": 0.5},
         "lasso": {"penalty": 1.0},
         "logit": {},  # classification (a bernoulli response)
+        # the L2 penalty on the robust losses (tests/test_robust_ridge.py)
+        "huber_ridge": {"k": 1.345, "penalty": 1.0},
+        "lad_ridge": {"penalty": 1.0},
     }
 
 
@@ -143,7 +146,7 @@ def _error(estimators: dict) -> str:
     [
         ({"loss": "squared", "penalty": "l2", "se": "hc3"}, "se", "allowed values: none"),
         ({"loss": "absolute", "se": "classical"}, "se", "kernel"),
-        ({"loss": "absolute", "penalty": "l2"}, "penalty", "no fit with penalty 'l2'"),
+        ({"loss": "log_cosh", "penalty": "l2"}, "penalty", "no fit with penalty 'l2'"),
         ({"loss": "squared", "solver": "newton"}, "solver", "allowed values: exact"),
         ({"loss": "l3"}, "loss", "allowed values"),
         ({"loss": "huber", "predictor": 1}, "predictor", "not a parameter"),

@@ -34,7 +34,7 @@ __all__ = [
     "trained_members",
 ]
 
-TRAINED_SOLVERS = ("gd", "sgd", "adam")
+TRAINED_SOLVERS = ("gd", "sgd", "adam", "ista", "fista")
 #: the order in which losses are listed and drawn: from unbounded to bounded gradient
 LOSS_ORDER = ("squared", "log_cosh", "pseudo_huber", "huber", "absolute")
 LOSS_NAMES = {

@@ -20,7 +20,7 @@ from lossstudy.errorlaws import ErrorMoments, error_moments, is_normal
 
 #: Solvers of members trained by gradient steps (``lossstudy.training``); their theory is in
 #: :mod:`.training`, and the checks of the exact fits leave them out.
-TRAINED_SOLVERS = ("gd", "sgd", "adam")
+TRAINED_SOLVERS = ("gd", "sgd", "adam", "ista", "fista")
 
 HEAVY_TAILS_NOTE = (
     "errors have no finite fourth moment: the MCSE of a variance (or of a ratio or difference "

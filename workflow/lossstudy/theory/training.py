@@ -171,6 +171,9 @@ def _curvature(errors: Mapping[str, Any], spec: Mapping[str, Any]) -> float | No
 def training_checks(s: Setting) -> None:
     """Theory rows for every trained member of the study (see the module docstring)."""
     trained = {n: spec for n, spec in s.estimators.items() if is_trained(spec)}
+    for name in [n for n, spec in trained.items() if spec.get("penalty", "none") != "none"]:
+        del trained[name]  # the theory here is that of unpenalised training
+        s.skip("training theory", "a penalised trained fit (L1): no theory row here", name)
     if not trained:
         return
     groups: dict[tuple[Any, ...], list[str]] = {}

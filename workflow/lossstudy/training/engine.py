@@ -67,7 +67,10 @@ BLOCK = 64
 #: A fit has diverged once ‖β‖ exceeds this (or β is not finite).
 DIVERGED_NORM = 1e6
 
-SOLVERS = ("gd", "sgd", "adam")
+SOLVERS = ("gd", "sgd", "adam", "ista", "fista")
+#: Proximal gradient solvers: a gradient step on the smooth loss, then the L1 penalty's prox
+#: (soft-thresholding of the slopes); full batch.
+PROXIMAL = ("ista", "fista")
 SCHEDULES = ("constant", "inv_sqrt")
 INITS = ("zeros", "ols", "saturated")
 #: β₀ = (0, s, …, s) of ``init: saturated`` (lossstudy.losses.logistic.SATURATED_SLOPE)
@@ -107,6 +110,10 @@ class Solver:
     init: str = "zeros"
     betas: tuple[float, float] = (0.9, 0.999)
     eps: float = 1e-8
+    #: α, the L1 penalty on the mean-loss scale: f(β) = mean ρ(y − Xβ) + α Σ_{j≥1} |β_j|
+    #: (column 0, the intercept, is free). ``gd``/``sgd``/``adam`` step along the subgradient
+    #: (α sign β_j); ``ista``/``fista`` soft-threshold the slopes by η·α after each step.
+    l1: float = 0.0
     _budget: tuple[int, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -128,6 +135,10 @@ class Solver:
             raise ValueError(f"batch_size: must be a positive integer, got {b!r}")
         if self.name == "gd" and b is not None:
             raise ValueError("batch_size: gd is full batch; use sgd for minibatches")
+        if self.name in PROXIMAL and b is not None:
+            raise ValueError(f"batch_size: {self.name} is full batch")
+        if not (np.isfinite(self.l1) and self.l1 >= 0):
+            raise ValueError(f"l1: must be non-negative and finite, got {self.l1!r}")
         if self.name == "sgd" and b is None:
             raise ValueError("batch_size: sgd needs one")
         if self.epochs is not None and b is None:
@@ -208,6 +219,34 @@ def _optimizer(
     return optax.sgd(rate)
 
 
+def _soft(z: jax.Array, t: jax.Array) -> jax.Array:
+    """The prox of t·|·|: soft-thresholding, exactly 0 where |z| ≤ t."""
+    return jnp.sign(z) * jnp.maximum(jnp.abs(z) - t, 0.0)
+
+
+def _proximal(schedule: str, fista: bool, lr: jax.Array, alpha: jax.Array, grad, mask):
+    """ISTA/FISTA as an (init, update) pair over (β_{k−1}, t_k): step t (from 1) takes
+    β ← soft(z − η_t ∇f(z), η_t α) on the slopes, z = β (ISTA) or Nesterov's extrapolation
+    β + ((t_{k−1} − 1)/t_k)(β − β_{k−1}) (FISTA, Beck & Teboulle 2009); η_t = η or η/√t."""
+
+    def init(beta0):
+        return beta0, jnp.ones((), beta0.dtype)
+
+    def update(beta, state, t, Xb, yb):
+        prev, tk = state
+        rate = lr if schedule == "constant" else lr / jnp.sqrt(t)
+        if fista:
+            t_next = 0.5 * (1.0 + jnp.sqrt(1.0 + 4.0 * tk * tk))
+            z = beta + ((tk - 1.0) / t_next) * (beta - prev)
+        else:
+            t_next, z = tk, beta
+        step = z - rate * grad(z, Xb, yb)
+        new = jnp.where(mask, _soft(step, rate * alpha), step)
+        return new, (beta, t_next)
+
+    return init, update
+
+
 def _fit_one(
     X: jax.Array,
     y: jax.Array,
@@ -220,27 +259,48 @@ def _fit_one(
     b1: jax.Array,
     b2: jax.Array,
     eps: jax.Array,
+    alpha: jax.Array | None = None,
     *,
     loss: str,
     solver: str,
     schedule: str,
     average: bool,
     minibatch: bool,
+    penalised: bool = False,
 ) -> tuple[jax.Array, jax.Array, jax.Array]:
     """One replicate's trajectory; ``rows`` (steps×b) is its minibatch order or None,
-    ``slots[t]`` the checkpoint that step t + 1 records (K: none), ``ckpt`` only gives K."""
+    ``slots[t]`` the checkpoint that step t + 1 records (K: none), ``ckpt`` only gives K.
+    ``penalised``: ``alpha`` is the L1 weight α (unpenalised programs are traced without it,
+    so they stay the programs they were)."""
     f = mean_loss(loss)
-    opt = _optimizer(solver, lr, schedule, b1, b2, eps)
     grad = jax.grad(lambda beta, Xb, yb: f(beta, Xb, yb, param))
     K, p = ckpt.shape[0], beta0.shape[0]
     limit = DIVERGED_NORM**2
+    # the slopes; column 0, the intercept, is not penalised (unpenalised programs: no mask)
+    mask = jnp.arange(p) > 0 if penalised or solver in PROXIMAL else None
+    if solver in PROXIMAL:
+        opt_init, prox_update = _proximal(schedule, solver == "fista", lr, alpha, grad, mask)
+        state0 = opt_init(beta0)
+    else:
+        opt = _optimizer(solver, lr, schedule, b1, b2, eps)
+        state0 = opt.init(beta0)
+
+    def objective(beta):
+        value = f(beta, X, y, param)
+        return value + alpha * jnp.sum(jnp.where(mask, jnp.abs(beta), 0.0)) if penalised else value
 
     def step(carry, xs):
         beta, state, mean, dead, rec, rec_dead = carry
         slot, t, batch = xs
         Xb, yb = (X[batch], y[batch]) if minibatch else (X, y)
-        updates, new_state = opt.update(grad(beta, Xb, yb), state, beta)
-        new = optax.apply_updates(beta, updates)
+        if solver in PROXIMAL:
+            new, new_state = prox_update(beta, state, t, Xb, yb)
+        else:
+            g = grad(beta, Xb, yb)
+            if penalised:  # the subgradient α sign(β_j) of the slopes (0 at β_j = 0)
+                g = g + alpha * jnp.where(mask, jnp.sign(beta), 0.0)
+            updates, new_state = opt.update(g, state, beta)
+            new = optax.apply_updates(beta, updates)
         dead = dead | ~(jnp.sum(new * new) <= limit)  # NaN compares False: caught too
         beta = jnp.where(dead, beta, new)  # frozen at the last good iterate
         state = jax.tree.map(lambda old, nxt: jnp.where(dead, old, nxt), state, new_state)
@@ -254,7 +314,7 @@ def _fit_one(
     t = jnp.arange(1, T + 1, dtype=beta0.dtype)
     carry = (
         beta0,
-        opt.init(beta0),
+        state0,
         jnp.zeros(p),
         jnp.bool_(False),
         jnp.zeros((K + 1, p)),
@@ -263,17 +323,31 @@ def _fit_one(
     (_, _, _, _, rec, rec_dead), _ = jax.lax.scan(step, carry, (slots, t, rows))
     coef, dead = rec[:K], rec_dead[:K]
     # one checkpoint at a time: the same program whatever K (a K×n product would not be)
-    obj = jax.lax.map(lambda b: f(b, X, y, param), coef)
+    obj = jax.lax.map(objective, coef)
     return jnp.where(dead[:, None], jnp.nan, coef), dead, jnp.where(dead, jnp.nan, obj)
 
 
 @functools.lru_cache(maxsize=64)
-def _program(loss: str, solver: str, schedule: str, average: bool, shared: bool, minibatch: bool):
+def _program(
+    loss: str,
+    solver: str,
+    schedule: str,
+    average: bool,
+    shared: bool,
+    minibatch: bool,
+    penalised: bool = False,
+):
     """The compiled block program of one configuration (data-valued settings are arguments)."""
     fit = functools.partial(
-        _fit_one, loss=loss, solver=solver, schedule=schedule, average=average, minibatch=minibatch
+        _fit_one,
+        loss=loss,
+        solver=solver,
+        schedule=schedule,
+        average=average,
+        minibatch=minibatch,
+        penalised=penalised,
     )
-    axes = (None if shared else 0, 0, 0 if minibatch else None, 0, 0) + (None,) * 6
+    axes = (None if shared else 0, 0, 0 if minibatch else None, 0, 0) + (None,) * (6 + penalised)
     return jax.jit(jax.vmap(fit, in_axes=axes))
 
 
@@ -309,8 +383,12 @@ def train(
     slots[steps - 1] = np.arange(K)
     lr = _step_sizes(X, R, solver)
     beta0 = _initial(X, y, solver.init)
-    run = _program(loss.name, solver.name, solver.schedule, solver.average, shared, minibatch)
+    penalised = solver.l1 > 0 or solver.name in PROXIMAL
+    run = _program(
+        loss.name, solver.name, solver.schedule, solver.average, shared, minibatch, penalised
+    )
     hyper = (np.float64(loss.param), *map(np.float64, solver.betas), np.float64(solver.eps))
+    hyper += (np.float64(solver.l1),) if penalised else ()
     coef, dead, obj = np.empty((R, K, p)), np.empty((R, K), bool), np.empty((R, K))
     for s in range(0, R, BLOCK):
         e = min(s + BLOCK, R)

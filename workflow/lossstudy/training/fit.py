@@ -31,7 +31,7 @@ import numpy as np
 
 from lossstudy.dgp import Dataset
 from lossstudy.seeding import training_rng
-from lossstudy.training import exact, gd_squared
+from lossstudy.training import exact, gd_squared, l1
 from lossstudy.training.engine import DIVERGED_NORM, Solver, train
 from lossstudy.training.losses import make_loss
 
@@ -61,8 +61,11 @@ def trajectory_key(spec: Mapping[str, Any]) -> str:
     return json.dumps({k: v for k, v in spec.items() if k != "steps"}, sort_keys=True)
 
 
-def _solver(spec: Mapping[str, Any], checkpoints: tuple[int, ...], name: str = "") -> Solver:
+def _solver(
+    spec: Mapping[str, Any], checkpoints: tuple[int, ...], n: int = 0, name: str = ""
+) -> Solver:
     budget = "steps" if spec.get("steps") is not None else "epochs"
+    penalty = _l1_strength(spec)
     return Solver(
         name=name or str(spec["solver"]),
         lr=spec.get("lr"),
@@ -74,7 +77,13 @@ def _solver(spec: Mapping[str, Any], checkpoints: tuple[int, ...], name: str = "
         init=str(spec.get("init", "zeros")),
         betas=tuple(spec.get("betas", (0.9, 0.999))),
         eps=float(spec.get("eps", 1e-8)),
+        l1=l1.engine_weight(str(spec["loss"]), penalty, n) if penalty else 0.0,
     )
+
+
+def _l1_strength(spec: Mapping[str, Any]) -> float:
+    """The study's λ (RSS scale) of a member with the L1 penalty; 0 without one."""
+    return float(spec.get("lambda", 0.0)) if spec.get("penalty", "none") == "l1" else 0.0
 
 
 def _loss_param(spec: Mapping[str, Any]) -> dict[str, float]:
@@ -111,7 +120,7 @@ def _fit_network_group(
     fit = methods.fit_for(spec)
     budget = "steps" if spec.get("steps") is not None else "epochs"
     checkpoints = tuple(sorted({int(members[m][budget]) for m in names}))
-    solver = _solver(spec, checkpoints, fit.solver.removeprefix(f"{fit.model}_"))
+    solver = _solver(spec, checkpoints, name=fit.solver.removeprefix(f"{fit.model}_"))
     net = Network(
         inputs=data.X.shape[-1] - 1,
         hidden=tuple(spec.get("hidden", (32,))),
@@ -173,7 +182,7 @@ def fit_trained(
             continue
         budget = "steps" if spec.get("steps") is not None else "epochs"
         checkpoints = tuple(sorted({int(members[m][budget]) for m in names}))
-        solver = _solver(spec, checkpoints)
+        solver = _solver(spec, checkpoints, data.y.shape[1])
         loss, param = str(spec["loss"]), _loss_param(spec)
         rngs = None
         if solver.batch_size is not None:
@@ -184,10 +193,15 @@ def fit_trained(
                 run = gd_squared.train_gd_squared(data.X, data.y, solver)
             else:
                 run = train(data.X, data.y, model, solver, rngs)
-        key = json.dumps([loss, param], sort_keys=True)
+        lam = _l1_strength(spec)
+        key = json.dumps([loss, param, lam], sort_keys=True)
         if key not in exacts:
-            beta_hat = exact.minimiser(loss, param, data.X, data.y)
-            exacts[key] = beta_hat, exact.objective(loss, param, data.X, data.y, beta_hat)
+            if lam:  # the exact lasso of the same objective
+                beta_hat = l1.minimiser(data.X, data.y, lam)
+                exacts[key] = beta_hat, l1.objective(data.X, data.y, beta_hat, lam)
+            else:
+                beta_hat = exact.minimiser(loss, param, data.X, data.y)
+                exacts[key] = beta_hat, exact.objective(loss, param, data.X, data.y, beta_hat)
         beta_hat, f_hat = exacts[key]
         for name in names:
             k = checkpoints.index(int(members[name][budget]))
@@ -195,7 +209,10 @@ def fit_trained(
             status = np.where(dead, DIVERGED, "ok").astype(object)
             message = _message(dead, int(run.steps[k]), "β")
             with np.errstate(all="ignore"):
-                gap = exact.objective(loss, param, data.X, data.y, coef) - f_hat
+                if lam:
+                    gap = l1.objective(data.X, data.y, coef, lam) - f_hat
+                else:
+                    gap = exact.objective(loss, param, data.X, data.y, coef) - f_hat
             out[name] = MemberFit(coef, status, message, coef - beta_hat, gap)
         log.info(
             "trained %s (%s, %d checkpoints up to %d) in %.2fs; diverged at the last: %d/%d",

@@ -25,7 +25,8 @@ CHUNK = 500
 def applies(X: np.ndarray, loss: Loss, solver: Solver) -> bool:
     """GD with a constant step, no averaging, from β₀ = 0, on the squared loss over one shared
     design. (From the OLS fit the exact iterate never moves, while steps in floating point do
-    move, and past c = 1 diverge from rounding noise: that start stays with the engine.)"""
+    move, and past c = 1 diverge from rounding noise: that start stays with the engine.)
+    An L1 penalty (``solver.l1``) makes the steps non-linear: the engine's too."""
     return (
         X.ndim == 2
         and loss.name == "squared"
@@ -33,6 +34,7 @@ def applies(X: np.ndarray, loss: Loss, solver: Solver) -> bool:
         and solver.schedule == "constant"
         and not solver.average
         and solver.init == "zeros"
+        and solver.l1 == 0
     )
 
 
