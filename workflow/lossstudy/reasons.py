@@ -351,14 +351,36 @@ def _prior_row(
     )
 
 
-def _networks_row() -> dict[str, Any]:
-    """(d) "it is what neural networks use": no network is trained yet."""
+def _networks_row(network: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """(d) "it is what neural networks use": the network part's verdict rows
+    (:func:`lossstudy.report.network_section.network_verdicts`, at the largest n). Held when
+    the L2-trained network is never beaten; with a caveat when it ties under light tails but
+    loses under heavy ones; does not hold when it loses under light tails too."""
+    reason = "It is what neural networks are trained with"
+    if not network or not (network.get("light") or network.get("heavy")):
+        return _row(
+            key="networks",
+            reason=reason,
+            verdict=NOT_YET,
+            text="Not yet tested: no network is trained in this run.",
+            link="training",
+        )
+    light, heavy = list(network.get("light", [])), list(network.get("heavy", []))
+    loses_light = any(v["verdict"] == "L2 loses" for v in light)
+    loses_heavy = any(v["verdict"] == "L2 loses" for v in heavy)
+    verdict = "does not hold" if loses_light else ("held with a caveat" if loses_heavy else "held")
+    lead = max(heavy or light, key=lambda v: v["ratio"] if math.isfinite(v["ratio"]) else 0)
+    number = f"ISE ratio L2 / {lead['best']} {lead['ratio']:.3g}"
+    uncertainty = f"z = {lead['z']:.1f}, {lead['errors']} errors, n = {lead['n']}"
     return _row(
         key="networks",
-        reason="It is what neural networks are trained with",
-        verdict=NOT_YET,
-        text="Not yet tested: the neural-network part of the study will bring the evidence.",
-        link="training",
+        reason=reason,
+        verdict=verdict,
+        number=number,
+        uncertainty=uncertainty,
+        text="; ".join(network.get("sentences", [])) + ".",
+        link="networks",
+        source="performance.csv, ise of the network members (term model)",
     )
 
 
@@ -369,15 +391,17 @@ def reason_rows(
     roles: Mapping[str, Mapping[str, Any]],
     posterior: Mapping[str, Any] | None = None,
     crossovers: pd.DataFrame | None = None,
+    network: Mapping[str, Any] | None = None,
 ) -> pd.DataFrame:
     """The four reasons, one row each (:data:`REASON_COLUMNS`), in the order a reader asks;
     ``posterior``: the coverage summary of ridge's posterior intervals (may be empty);
-    ``crossovers``: crossovers.csv, whose prior-sweep rows say where the L1 penalty wins."""
+    ``crossovers``: crossovers.csv, whose prior-sweep rows say where the L1 penalty wins;
+    ``network``: the network section's summary (None: no network trained)."""
     rows = [
         _training_row(training_verdict),
         _blue_row(claims, roles),
         _prior_row(optima, posterior, crossovers),
-        _networks_row(),
+        _networks_row(network),
     ]
     for r in rows:  # a reason nothing tests yet has no number
         if r["verdict"] == NOT_YET:

@@ -36,6 +36,7 @@ from . import design
 from .classification_section import classification_section
 from .figures_section import embedded_figures, figure_alts, per_sweep_names
 from .long_tables import TOP_ROWS
+from .network_section import network_section
 from .prior_section import prior_section
 from .provenance import REPO_ROOT, benchmarks, git_commit, versions
 from .results import failures, scenario_results
@@ -113,6 +114,7 @@ def report_context(
         theory_csv, study["estimators"], level, term, perf=perf_all, optima_csv=optima_csv,
         estimates_dir=estimates_dir, cells=list(scen["scenario"].astype(str)),
     )  # fmt: skip
+    network = network_section(perf_all, scen_all, study["estimators"])
     front = front_page(
         board,
         scen_all,
@@ -124,6 +126,7 @@ def report_context(
         training=training,
         bias=bias_lookup(perf, term),
         posterior=prior["summary"],
+        network=network["summary"],
     )
     classification = classification_section(perf_all, scen_all, members, term)
     if classification.get("sentence"):  # L2 is the wrong choice for a classifier's training
@@ -176,6 +179,7 @@ def report_context(
         "training": training,
         "prior": prior,
         "classification": classification,
+        "network": network,
         "failures": failures(perf_all),
         "sweeps": sweeps_section(crossovers_csv, optima_csv, scen_all, level),
         "front": front,

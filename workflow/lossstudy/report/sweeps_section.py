@@ -175,6 +175,7 @@ def front_page(
     training: Mapping[str, Any] | None = None,
     bias: Mapping[tuple[str, str], tuple[float, float]] | None = None,
     posterior: Mapping[str, Any] | None = None,
+    network: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The answer in one screen (:mod:`lossstudy.frontpage`): one row per reason given for L2
     (:func:`lossstudy.reasons.reason_rows`: ``claims.csv``, ``optima.csv`` and the training
@@ -186,7 +187,7 @@ def front_page(
         optima = optima[optima["cell"].isin(set(optimum_cells(scen_all)))]
     verdict = (training or {}).get("divergence") or {}
     crossovers = _read(crossovers_csv)
-    reasons = reason_rows(claims, optima, verdict, roles, posterior, crossovers)
+    reasons = reason_rows(claims, optima, verdict, roles, posterior, crossovers, network)
     wrong = wrong_choice_rows(crossovers, roles, reference or "")
     winners = (
         winner_rows(board, scen_all, roles, reference or "", bias)

@@ -1,0 +1,64 @@
+"""The network section and the front page's network row, on synthetic performance rows: each
+verdict follows the numbers (tie under normal errors, L2 loses under heavy tails)."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from lossstudy.reasons import NOT_YET, _networks_row
+from lossstudy.report.network_section import network_rows, network_section, network_verdicts
+
+NET = {"lr": 0.01, "steps": 1000, "model": "mlp", "solver": "adam", "hidden": [32]}
+ESTIMATORS = {
+    "ols": {"method": "ols"},
+    "net_squared": {"loss": "squared", **NET},
+    "net_huber": {"loss": "huber", "delta": 1.345, **NET},
+}
+
+
+def _study(heavy_l2: float, light_l2: float = 0.060) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    from lossstudy.methods import canonical
+
+    specs = {name: canonical(spec) for name, spec in ESTIMATORS.items()}
+    rows, scen = [], []
+    for base, law, df in (("sine", "normal", None), ("sine_t2", "t", 2.0)):
+        for n in (100, 400):
+            sid = f"{base}-n{n}"
+            scen.append({"scenario": sid, "base": base, "n": n, "errors.distribution": law,
+                         "errors.df": df})  # fmt: skip
+            ises = {"ols": 0.21, "net_squared": light_l2 if law == "normal" else heavy_l2}
+            ises["net_huber"] = 0.062 if law == "normal" else 0.032
+            for est, ise in ises.items():
+                for measure, value in (("ise", ise), ("test_mse", 1 + ise), ("test_mae", 0.8)):
+                    rows.append({"scenario": sid, "estimator": est, "term": "model",
+                                 "measure": measure, "value": value, "mcse": 0.004})  # fmt: skip
+    return pd.DataFrame(rows), pd.DataFrame(scen), specs
+
+
+def test_verdicts_follow_the_numbers() -> None:
+    perf, scen, specs = _study(heavy_l2=0.21)
+    v = network_verdicts(network_rows(perf, scen, specs)).set_index("errors")
+    assert list(v.index) == ["normal", "t(2)"]
+    assert v.at["normal", "verdict"] == "L2 ties" and v.at["t(2)", "verdict"] == "L2 loses"
+    assert v.at["t(2)", "ratio"] == pytest.approx(0.21 / 0.032)
+    assert v.at["t(2)", "best"] == "net_huber" and (v["n"] == 400).all()
+
+
+@pytest.mark.parametrize(
+    ("heavy", "light", "verdict"),
+    [(0.21, 0.060, "held with a caveat"), (0.033, 0.060, "held"), (0.21, 0.09, "does not hold")],
+)
+def test_front_page_row(heavy: float, light: float, verdict: str) -> None:
+    perf, scen, specs = _study(heavy_l2=heavy, light_l2=light)
+    section = network_section(perf, scen, specs)
+    assert section["available"] and len(section["tables"]) == 2
+    row = _networks_row(section["summary"])
+    assert row["verdict"] == verdict and row["link"] == "networks"
+
+
+def test_no_network_says_not_yet() -> None:
+    perf, scen, _ = _study(heavy_l2=0.21)
+    section = network_section(perf, scen, {"ols": {"method": "ols"}})
+    assert not section["available"]
+    assert _networks_row(section["summary"])["verdict"] == NOT_YET

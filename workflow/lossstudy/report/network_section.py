@@ -1,0 +1,183 @@
+"""The section "Neural networks: does L2 still win?", and the front page's network row.
+
+Why: the question is about networks. The study trains a small network with each loss on a
+nonlinear mean (``response.function``) and judges the fitted curve by its integrated squared
+error (``ise``, ∫(f̂ − f)² on [0, 1]) with its MCSE, beside the linear fits' best line. Each
+statement is a row first (:func:`network_rows`, :func:`network_verdicts`): per error law at the
+largest n, the L2 network against the best robust one, z from the two MCSEs combined as
+independent (the fits share datasets, so a paired MCSE would be smaller: conservative).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import pandas as pd
+
+from lossstudy import methods
+from lossstudy.mcse import Z_TIE, format_pm
+from lossstudy.trained import loss_name
+
+__all__ = ["network_rows", "network_section", "network_verdicts"]
+
+MEASURES = ("ise", "test_mse", "test_mae", "divergence")
+#: error laws under which least squares is expected to keep up (light tails)
+LIGHT_TAILS = frozenset({"normal"})
+
+
+def _networks(estimators: Mapping[str, Mapping[str, Any]]) -> dict[str, Mapping[str, Any]]:
+    return {
+        name: spec for name, spec in estimators.items() if methods.fit_for(spec).model != "linear"
+    }
+
+
+def _law(info: pd.DataFrame, sid: str) -> str:
+    """The cell's error law in words: "normal", "t(2)", "cauchy"."""
+    if sid not in info.index or "errors.distribution" not in info.columns:
+        return ""
+    law = str(info.at[sid, "errors.distribution"])
+    df = info.at[sid, "errors.df"] if "errors.df" in info.columns else math.nan
+    return f"t({float(df):g})" if law == "t" and pd.notna(df) else law
+
+
+def network_rows(
+    perf: pd.DataFrame, scen: pd.DataFrame, estimators: Mapping[str, Mapping[str, Any]]
+) -> pd.DataFrame:
+    """One row per (cell, estimator) of the cells with a network member: each measure of
+    :data:`MEASURES` and its MCSE (NaN where not computed), whether it is a network, its loss,
+    the cell's error law and n."""
+    nets = _networks(estimators)
+    cols = ["scenario", "base", "n", "errors", "estimator", "network", "loss"]
+    cols += [c for m in MEASURES for c in (m, f"{m}_mcse")]
+    if not nets or perf.empty:
+        return pd.DataFrame(columns=cols)
+    model = perf[(perf["term"].astype(str) == "model") & perf["measure"].isin(MEASURES)]
+    cells = set(model.loc[model["estimator"].isin(list(nets)), "scenario"].astype(str))
+    info = scen.set_index(scen["scenario"].astype(str))
+    rows = []
+    for sid in sorted(cells):
+        sub = model[model["scenario"].astype(str) == sid]
+        for est, grp in sub.groupby("estimator", sort=False):
+            name = str(est)
+            spec = estimators.get(name)
+            if spec is None:
+                continue
+            values = {m: (math.nan, math.nan) for m in MEASURES}
+            for r in grp.itertuples(index=False):
+                values[str(r.measure)] = (float(r.value), float(r.mcse))
+            row = {
+                "scenario": sid,
+                "base": str(info.at[sid, "base"]) if sid in info.index else sid,
+                "n": int(info.at[sid, "n"]) if sid in info.index else 0,
+                "errors": _law(info, sid),
+                "estimator": name,
+                "network": name in nets,
+                "loss": str(methods.fit_for(spec).loss),
+            }
+            for m, (v, s) in values.items():
+                row[m], row[f"{m}_mcse"] = v, s
+            rows.append(row)
+    out = pd.DataFrame(rows, columns=cols)
+    return out.sort_values(["base", "n", "network"], ascending=[True, True, False], kind="stable")
+
+
+def network_verdicts(rows: pd.DataFrame) -> pd.DataFrame:
+    """Per cell at the largest n: the L2 network's ise against the best network trained with
+    another loss, the ratio, z (unpaired MCSEs) and a verdict: "L2 ties" (|z| ≤ Z_TIE),
+    "L2 wins" or "L2 loses"."""
+    cols = ["scenario", "base", "errors", "n", "l2", "l2_ise", "l2_mcse", "best", "best_ise"]
+    cols += ["best_mcse", "ratio", "z", "verdict"]
+    if rows.empty:
+        return pd.DataFrame(columns=cols)
+    top = rows[rows["n"] == rows["n"].max()]
+    out = []
+    for sid, grp in top[top["network"]].groupby("scenario", sort=True):
+        ok = grp[pd.notna(grp["ise"]) & pd.notna(grp["ise_mcse"])]
+        l2 = ok[ok["loss"] == "squared"]
+        other = ok[ok["loss"] != "squared"]
+        if l2.empty or other.empty:
+            continue
+        a = l2.sort_values("ise").iloc[0]
+        b = other.sort_values("ise").iloc[0]
+        se = math.hypot(float(a["ise_mcse"]), float(b["ise_mcse"]))
+        z = (float(a["ise"]) - float(b["ise"])) / se if se > 0 else math.nan
+        verdict = "L2 ties" if not abs(z) > Z_TIE else ("L2 loses" if z > 0 else "L2 wins")
+        out.append(
+            {
+                "scenario": sid,
+                "base": a["base"],
+                "errors": a["errors"],
+                "n": int(a["n"]),
+                "l2": a["estimator"],
+                "l2_ise": float(a["ise"]),
+                "l2_mcse": float(a["ise_mcse"]),
+                "best": b["estimator"],
+                "best_ise": float(b["ise"]),
+                "best_mcse": float(b["ise_mcse"]),
+                "ratio": float(a["ise"]) / float(b["ise"]) if float(b["ise"]) > 0 else math.nan,
+                "z": z,
+                "verdict": verdict,
+            }
+        )
+    return pd.DataFrame(out, columns=cols)
+
+
+def _sentence(v: pd.Series) -> str:
+    law = v["errors"]
+    l2 = format_pm(v["l2_ise"], v["l2_mcse"])
+    best = format_pm(v["best_ise"], v["best_mcse"])
+    head = f"With {law} errors (n = {v['n']}), the network trained with L2 has ISE {l2}"
+    other = f"the best other loss ({v['best']}) {best}"
+    if v["verdict"] == "L2 ties":
+        return f"{head}, {other}: a tie within Monte Carlo error (z = {v['z']:.1f})"
+    if v["verdict"] == "L2 wins":
+        return f"{head}, lower than {other} (z = {v['z']:.1f})"
+    return f"{head}, {v['ratio']:.3g} times {other} (z = {v['z']:.1f})"
+
+
+def network_section(
+    perf: pd.DataFrame, scen: pd.DataFrame, estimators: Mapping[str, Mapping[str, Any]]
+) -> dict[str, Any]:
+    """The section's context: tables per cell at the largest n, the verdict rows and their
+    sentences, and the front page's summary (``summary``: None when no network was trained)."""
+    rows = network_rows(perf, scen, estimators)
+    if rows.empty:
+        return {"available": False, "summary": None}
+    verdicts = network_verdicts(rows)
+    top = rows[rows["n"] == rows["n"].max()]
+    tables = []
+    for sid, grp in top.groupby("scenario", sort=True):
+        shown = []
+        for r in grp.itertuples(index=False):
+            cells = {
+                m: format_pm(getattr(r, m), getattr(r, f"{m}_mcse"))
+                if pd.notna(getattr(r, m))
+                else "–"
+                for m in MEASURES
+            }
+            shown.append(
+                {
+                    "estimator": r.estimator,
+                    "fit": "network" if r.network else "linear, exact",
+                    "loss": loss_name(r.loss),
+                    **cells,
+                }
+            )
+        first = grp.iloc[0]
+        tables.append({"scenario": sid, "errors": first["errors"], "rows": shown})
+    light = verdicts[verdicts["errors"].isin(LIGHT_TAILS)]
+    heavy = verdicts[~verdicts["errors"].isin(LIGHT_TAILS)]
+    summary = {
+        "light": light.to_dict("records"),
+        "heavy": heavy.to_dict("records"),
+        "sentences": [_sentence(v) for _, v in verdicts.iterrows()],
+    }
+    return {
+        "available": True,
+        "n": int(rows["n"].max()),
+        "tables": tables,
+        "sentences": summary["sentences"],
+        "summary": summary,
+    }
