@@ -45,7 +45,7 @@ def test_cheap_aggregations_are_local_rules():
 def test_profiles_set_the_run_defaults(profile: str):
     settings = yaml.safe_load((ROOT / "profiles" / profile / "config.yaml").read_text())
     assert settings["rerun-incomplete"] is True
-    assert settings["printshellcmds"] is True
+    assert settings["printshellcmds"] is False  # cell commands carry kB of JSON
     assert settings["latency-wait"] >= 5
     if profile == "slurm":
         assert settings["executor"] == "slurm" and settings["latency-wait"] >= 30
