@@ -149,6 +149,10 @@ def network_section(
     top = rows[rows["n"] == rows["n"].max()]
     tables = []
     for sid, grp in top.groupby("scenario", sort=True):
+        # every network, and one linear fit per loss (the first in the config's order: OLS
+        # stands for its other-SE twins and the ridge sweep; all are in performance.csv)
+        lines = grp[~grp["network"]].drop_duplicates("loss")
+        grp = pd.concat([grp[grp["network"]], lines])
         shown = []
         for r in grp.itertuples(index=False):
             cells = {
