@@ -26,6 +26,19 @@ PALETTE = (
     "#88CCEE",  # cyan
     "#882255",  # wine
 )
+#: Paul Tol's "light" scheme, for the families past the nine of :data:`PALETTE` (the default
+#: study has 18 exact families, 11 in one scenario): lighter, still apart from the muted nine
+EXTRA = (
+    "#77AADD",  # light blue
+    "#EE8866",  # orange
+    "#EEDD88",  # light yellow
+    "#FFAABB",  # pink
+    "#99DDFF",  # light cyan
+    "#44BB99",  # mint
+    "#BBCC33",  # pear
+    "#AAAA00",  # olive yellow
+    "#DDDDDD",  # pale grey
+)
 #: the losses' colours: the first five of :data:`PALETTE`, so an exact estimator that is the
 #: first of its loss (OLS for squared, LAD for absolute, Huber) and the trained estimators of
 #: that loss share one colour across the report
@@ -76,8 +89,8 @@ def estimator_colors(names: Sequence[str]) -> dict[str, str]:
     """One colour per estimator family, deterministic from the order of ``names`` (the study's
     estimator order): the first unpenalised family of each loss takes the loss's colour, the
     others take the colours of no loss (:data:`OTHER_COLORS`), then those of the losses no
-    family took, in order; past nine families the palette repeats. Sweep members share their
-    family's colour. Every figure colours estimators through this."""
+    family took, then Tol's light nine (:data:`EXTRA`); past 18 families the colours repeat.
+    Sweep members share their family's colour. Every figure colours estimators through this."""
     families = list(dict.fromkeys(estimator_family(str(n)) for n in names))
     colors: dict[str, str] = {}
     seen: set[str] = set()
@@ -88,7 +101,7 @@ def estimator_colors(names: Sequence[str]) -> dict[str, str]:
             seen.add(loss)
     used = set(colors.values())
     free = [c for c in (*OTHER_COLORS, *LOSS_COLORS.values()) if c not in used]
-    pool = [*free, *PALETTE]
+    pool = [*free, *EXTRA, *PALETTE]
     for i, fam in enumerate(f for f in families if f not in colors):
         colors[fam] = pool[i % len(pool)]
     return {str(n): colors[estimator_family(str(n))] for n in names}
