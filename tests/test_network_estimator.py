@@ -16,6 +16,7 @@ from lossstudy.config import load_study
 from lossstudy.dgp import simulate
 from lossstudy.performance import performance_table
 from lossstudy.pipeline import (
+    CURVE_COLUMNS,
     ESTIMATE_COLUMNS,
     FUNCTION_COLUMNS,
     TRAINED_COLUMNS,
@@ -103,7 +104,7 @@ def test_a_networks_bits_do_not_depend_on_the_job_split():
         for a, b in ((0, 3), (3, 7))
     ]
     for name in MEMBERS:
-        for field in ("ise", "test_mse", "test_mae", "diverged"):
+        for field in ("ise", "test_mse", "test_mae", "diverged", "curve"):
             joined = np.concatenate([getattr(p[name].scores, field) for p in parts])
             got = getattr(whole[name].scores, field)
             assert np.array_equal(joined, got, equal_nan=True), (name, field)
@@ -120,7 +121,9 @@ def test_the_fit_job_writes_one_model_row_per_replicate_and_ise_for_all(tmp_path
         tmp_path / "d.npz", SCENARIO.id, STUDY.estimators, 0.9, "vectorized", None,
         seed=STUDY.seed, test=test,
     ).to_pandas()  # fmt: skip
-    assert list(table.columns) == [*ESTIMATE_COLUMNS, *TRAINED_COLUMNS, *FUNCTION_COLUMNS]
+    assert list(table.columns) == [
+        *ESTIMATE_COLUMNS, *TRAINED_COLUMNS, *FUNCTION_COLUMNS, *CURVE_COLUMNS
+    ]  # fmt: skip
     nets = table[table.estimator.isin(MEMBERS)]
     assert set(nets.term) == {"model"} and len(nets) == 6 * len(MEMBERS)
     assert nets[["estimate", "true_value", "opt_diff"]].isna().all().all()

@@ -77,3 +77,48 @@ def test_performance_summarises_ise_beside_the_linear_fit(study: Path):
     assert set(nets["measure"]) == {"test_mse", "test_mae", "ise", "divergence", "failure_rate"}
     # the sine is no line: a trained network beats OLS's best line in ise
     assert ise.loc["net_l2-steps200", "value"] < ise.loc["ols", "value"]
+
+
+def test_network_rows_keep_their_fitted_curve_on_the_curve_grid(study: Path):
+    from lossstudy.responses import GRID_POINTS, curve_grid
+
+    est = pd.read_parquet(study / "results" / "estimates" / "sine.parquet")
+    x, f = curve_grid({"coefficients": [0.0, 1.0], "response": {"function": "sine"}})
+    assert len(x) == len(f) == GRID_POINTS // 8
+    nets = est[est["estimator"].isin(NETS)]
+    curves = np.stack(nets["curve"].to_numpy())
+    assert curves.shape == (len(nets), len(x)) and np.isfinite(curves).all()
+    # the stored curve is the fit the ise scores: its mean squared error against f on these
+    # 128 points (a coarser midpoint rule) is the ise to a few percent
+    coarse = np.mean((curves - f) ** 2, axis=1)
+    assert np.allclose(coarse, nets["ise"].to_numpy(), rtol=0.03)
+    # a line stores no curve (x'β̂ is its curve)
+    assert all(len(c) == 0 for c in est.loc[est["estimator"] == "ols", "curve"])
+
+
+def test_the_fitted_curves_figure_draws_the_stored_curves_per_loss(study: Path):
+    from lossstudy.figures.networks import chosen_replicates, network_curve_figures
+
+    ise = pd.Series([5.0, 1.0, np.nan, 3.0, 2.0, 4.0], index=[10, 11, 12, 13, 14, 15])
+    # finite values in order: 11, 14, 13, 15, 10; ranks round(q * 4) for q = .1, .3, .5, .7, .9
+    assert chosen_replicates(ise) == [11, 14, 13, 15, 10]
+    assert chosen_replicates(pd.Series([1.0, 2.0]), (0.1, 0.2)) == [0]
+
+    scen = pd.DataFrame(  # the columns of results/scenarios.csv the figure reads
+        {
+            "scenario": ["sine"], "base": ["sine"], "n": [50], "coefficients": ["[0.0, 1.0]"],
+            "response.function": ["sine"], "design.distribution": ["uniform"],
+            "errors.distribution": ["normal"],
+        }
+    )  # fmt: skip
+    from lossstudy.config import load_study
+
+    specs = load_study(NETWORKS).estimators  # the members, as the workflow stores them
+    figs = network_curve_figures(scen, study / "results" / "estimates", specs)
+    assert list(figs) == ["network_curves_sine"]
+    axes = [ax for ax in figs["network_curves_sine"].axes if ax.get_title()]
+    # one panel per loss (net_l2 at its last checkpoint; net_huber), five replicates and f
+    assert [ax.get_title().split(",")[0] for ax in axes] == ["squared (L2)", "Huber"]
+    assert all(len(ax.get_lines()) == 6 for ax in axes)
+    only_ols = {"ols": specs["ols"]}
+    assert network_curve_figures(scen, study / "results" / "estimates", only_ols) == {}

@@ -51,6 +51,9 @@ TUNED_COLUMNS = ("chosen_strength",)
 #: that is not x'β): ``ise`` = ∫(f̂ − f)² per replicate (lossstudy.training.functions). A
 #: network's rows carry it on the term ``model`` (one row per replicate, no coefficients).
 FUNCTION_COLUMNS = ("ise",)
+#: A network's fitted curve f̂ on the points of ``training.functions.curve_grid`` (one input
+#: only), a list per row: what the fitted-curves figure draws. Empty on every other row.
+CURVE_COLUMNS = ("curve",)
 #: The term of a network's rows (it has no coefficients): the per-estimator term of
 #: performance.csv.
 NETWORK_TERM = "model"
@@ -284,11 +287,13 @@ def fit_chunk(
     tuned = {e for e, s in estimators.items() if methods.fit_for(s).choose is not None}
     networks = {e for e, s in trained.items() if methods.fit_for(s).model != "linear"}
     functions = bool(networks) or (test is not None and not _linear_mean(test.knobs))
+    curves = bool(networks) and test is not None and _one_input(test.knobs)
     columns_out = (
         ESTIMATE_COLUMNS
         + (TRAINED_COLUMNS if trained else ())
         + (FUNCTION_COLUMNS if functions else ())
         + (TUNED_COLUMNS if tuned else ())
+        + (CURVE_COLUMNS if curves else ())
     )
     parts: dict[str, list[Any]] = {name: [] for name in columns_out}
     fits: dict[str, Any] = {}
@@ -346,6 +351,8 @@ def fit_chunk(
             columns["chosen_strength"] = np.repeat(_chosen(data, spec, res), p)
         if functions:
             columns["ise"] = np.repeat(_linear_ise(test, res.estimate, usable), p)
+        if curves:  # a line's curve is x'β̂: nothing to store
+            columns["curve"] = Lists.empty(R * p)
         for name, values in columns.items():
             parts[name].append(values)
     classify = test is not None and response.family(test.knobs) == response.BERNOULLI
@@ -401,6 +408,12 @@ def _linear_mean(knobs: Mapping[str, Any]) -> bool:
     return responses.is_linear(knobs)
 
 
+def _one_input(knobs: Mapping[str, Any]) -> bool:
+    from lossstudy import responses
+
+    return responses.inputs(knobs) == 1
+
+
 def _linear_ise(test: TestSpec | None, estimate: np.ndarray, usable: np.ndarray) -> np.ndarray:
     """A linear fit's ise per replicate (f̂ = x'β̂ on the grid); NaN where it failed."""
     if test is None or estimate.shape[1] == 0:
@@ -442,6 +455,9 @@ def _network_rows(
     }
     if "chosen_strength" in parts:  # a tuned member in the same job: a network tunes nothing
         columns["chosen_strength"] = nan
+    if "curve" in parts:
+        curve = fit.scores.curve
+        columns["curve"] = Lists.empty(R) if curve is None else Lists.of_rows(curve)
     for name, values in columns.items():
         parts[name].append(values)
     statuses, counts = np.unique(fit.status.astype(str), return_counts=True)
@@ -490,10 +506,45 @@ def _test_errors(
 
 
 def _concat(parts: list[Any]) -> Any:
-    """Join per-estimator column pieces: numpy arrays stay arrays, ``Strings`` stay ``Strings``."""
+    """Join per-estimator column pieces: numpy arrays stay arrays, ``Strings`` stay ``Strings``,
+    ``Lists`` stay ``Lists``."""
     if parts and isinstance(parts[0], np.ndarray):
         return np.concatenate(parts)
+    if parts and isinstance(parts[0], Lists):
+        return Lists.concat(parts)
     return Strings.concat(parts)
+
+
+@dataclass(frozen=True)
+class Lists:
+    """A column of float lists (Arrow ``list<double>``): row i holds
+    ``values[offsets[i]:offsets[i + 1]]``. Built from buffers like :class:`Strings`."""
+
+    offsets: np.ndarray
+    values: np.ndarray
+
+    @classmethod
+    def empty(cls, rows: int) -> Lists:
+        return cls(np.zeros(rows + 1, dtype=np.int32), np.empty(0))
+
+    @classmethod
+    def of_rows(cls, matrix: np.ndarray) -> Lists:
+        """One list per row of a 2-D array."""
+        rows, width = matrix.shape
+        offsets = (np.arange(rows + 1) * width).astype(np.int32)
+        return cls(offsets, np.ascontiguousarray(matrix, dtype=float).ravel())
+
+    @staticmethod
+    def concat(parts: Sequence[Lists]) -> Lists:
+        offsets, values, start = [np.zeros(1, dtype=np.int32)], [], 0
+        for part in parts:
+            offsets.append((part.offsets[1:] + start).astype(np.int32))
+            values.append(part.values)
+            start += len(part.values)
+        return Lists(np.concatenate(offsets), np.concatenate(values))
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
 
 
 @dataclass(frozen=True)
@@ -545,6 +596,15 @@ def arrow_table(columns: Mapping[str, np.ndarray | Strings | Sequence[str]]) -> 
 
     arrays = []
     for values in columns.values():
+        if isinstance(values, Lists):
+            offsets = pa.Array.from_buffers(
+                pa.int32(), len(values.offsets), [None, pa.py_buffer(values.offsets)]
+            )
+            flat = pa.Array.from_buffers(
+                pa.float64(), len(values.values), [None, pa.py_buffer(values.values)]
+            )
+            arrays.append(pa.ListArray.from_arrays(offsets, flat))
+            continue
         if isinstance(values, np.ndarray) and values.dtype.kind in "fiu":
             arr = np.ascontiguousarray(values)
             typ = pa.from_numpy_dtype(arr.dtype)

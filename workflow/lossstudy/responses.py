@@ -38,12 +38,15 @@ __all__ = [
     "GRID_POINTS",
     "MeanFunction",
     "function_name",
+    "CURVE_POINTS",
+    "curve_grid",
     "grid",
     "inputs",
     "is_linear",
     "is_uniform",
     "mean_of",
     "pseudo_true",
+    "true_on_grid",
 ]
 
 #: points of the fixed grid on [0, 1]^d of the integrated squared error (at least)
@@ -135,3 +138,24 @@ def grid(d: int) -> np.ndarray:
     mesh = np.meshgrid(*([axis] * d), indexing="ij")
     x = np.column_stack([a.ravel() for a in mesh])
     return np.column_stack([np.ones(len(x)), x])
+
+
+def true_on_grid(knobs: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    """The ise grid (G×p rows [1, x]) and the true mean f on it."""
+    g = grid(inputs(knobs))
+    return g, mean_of(knobs, g, pseudo_true(knobs))
+
+
+#: a stored fitted curve keeps every 8th point of the ise grid, from the 5th: 128 of 1024
+#: midpoints for d = 1, near the midpoints of 128 bins; enough to draw (an outlier-chasing
+#: spike spans a few hundredths of [0, 1])
+CURVE_POINTS = slice(4, None, 8)
+
+
+def curve_grid(knobs: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray] | None:
+    """The points x where a network's fitted curve is stored (``training.functions``) and the
+    true mean f there; None with more than one input (a curve is drawn over one axis)."""
+    if inputs(knobs) != 1:
+        return None
+    g, f = true_on_grid(knobs)
+    return g[CURVE_POINTS, 1], f[CURVE_POINTS]

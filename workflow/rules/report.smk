@@ -77,6 +77,10 @@ rule figure_training:
         scenarios="results/scenarios.csv",
         estimators="results/estimators.csv",
         theory="results/theory.csv",
+        # the networks' fitted curves are kept in their cells' estimates
+        estimates=expand(
+            "results/estimates/{scenario}.parquet", scenario=STUDY.scenarios
+        ),
     output:
         temp(directory("results/figure_parts/training")),
     log:

@@ -4,17 +4,12 @@ from pathlib import Path
 
 import _lossstudy_path  # finds lossstudy without the package installed, and this checkout's files
 
-from lossstudy.figures import CAPTIONS, OPTIMUM_PREFIX, SWEEP_PREFIX, TRAINING_CAPTIONS
+from lossstudy.figures import figure_files
 from lossstudy.pipeline import setup_logging
 from lossstudy.report import render_report, report_context
 
 setup_logging(snakemake.log[0])
-figdir = Path(snakemake.input.figures)
-named = [*CAPTIONS, *TRAINING_CAPTIONS]
-figures = [figdir / f"{name}.png" for name in named if (figdir / f"{name}.png").exists()]
-figures += sorted(figdir.glob(f"{SWEEP_PREFIX}*.png")) + sorted(
-    figdir.glob(f"{OPTIMUM_PREFIX}*.png")
-)
+figures = figure_files(snakemake.input.figures)
 context = report_context(
     snakemake.input.study,
     snakemake.input.estimators,

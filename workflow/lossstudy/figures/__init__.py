@@ -45,6 +45,7 @@ from ._data import _Data, _guess_reference  # noqa: E402
 from ._style import DPI, _rc  # noqa: E402
 from .forest import fig_bias, fig_coverage  # noqa: E402
 from .nested import fig_nested_loop, nested_order  # noqa: E402
+from .networks import CURVES_CAPTION, CURVES_PREFIX, network_curve_figures  # noqa: E402
 from .replicates import (  # noqa: E402
     CLIP_MADS,
     fig_sampling_distributions,
@@ -60,6 +61,8 @@ from .training import TRAINING_CAPTIONS, training_figures  # noqa: E402
 
 __all__ = [
     "CAPTIONS",
+    "CURVES_CAPTION",
+    "CURVES_PREFIX",
     "TRAINING_CAPTIONS",
     "fig_bias",
     "fig_coverage",
@@ -72,6 +75,7 @@ __all__ = [
     "fig_sweep",
     "fig_sampling_distributions",
     "fig_zip",
+    "figure_files",
     "make_figures",
     "nested_order",
     "read_estimates",
@@ -194,6 +198,17 @@ OPTIMUM_CAPTION = (
 )
 
 
+def figure_files(figdir: str | Path) -> list[Path]:
+    """The report's PNGs in ``figdir``: the named figures in caption order, then those drawn
+    per sweep, per estimator optimum and per network scenario."""
+    figdir = Path(figdir)
+    named = [figdir / f"{name}.png" for name in [*CAPTIONS, *TRAINING_CAPTIONS]]
+    drawn = [p for p in named if p.exists()]
+    for prefix in (SWEEP_PREFIX, OPTIMUM_PREFIX, CURVES_PREFIX):
+        drawn += sorted(figdir.glob(f"{prefix}*.png"))
+    return drawn
+
+
 def make_figures(
     performance_csv: str | Path,
     scenarios_csv: str | Path,
@@ -257,6 +272,8 @@ def make_figures(
         )
     if "training" in parts and estimators_csv is not None:
         figs = training_figures(perf_all, scen_all, estimators_csv, term, theory_csv)
+        if specs:  # the networks' fitted curves, from the curves their fit jobs kept
+            figs.update(network_curve_figures(scen_all, estimates_dir, specs))
         for name, fig in figs.items():
             written += _save(fig, outdir, name)
     return written

@@ -114,7 +114,7 @@ def report_context(
         theory_csv, study["estimators"], level, term, perf=perf_all, optima_csv=optima_csv,
         estimates_dir=estimates_dir, cells=list(scen["scenario"].astype(str)),
     )  # fmt: skip
-    network = network_section(perf_all, scen_all, study["estimators"])
+    network = network_section(perf_all, scen_all, study["estimators"], figs)
     front = front_page(
         board,
         scen_all,
@@ -137,7 +137,7 @@ def report_context(
         for c in front.get(key, []):
             if str(c.get("link", "")).startswith("fig-") and c["link"] not in drawn:
                 c["link"] = "answer"
-    shown = {f["name"] for f in training.get("figures", [])}  # in its own section
+    shown = {f["name"] for f in [*training.get("figures", []), *network["figures"]]}  # in theirs
     bench, bench_total = benchmarks(benchmarks_dir)
     exact = exact_fits(est_names, estimators)
     trained = len(est_names) - len(exact)

@@ -12,6 +12,8 @@ import pandas as pd
 
 from lossstudy.figures import (
     CAPTIONS,
+    CURVES_CAPTION,
+    CURVES_PREFIX,
     OPTIMUM_CAPTION,
     OPTIMUM_PREFIX,
     SWEEP_CAPTION,
@@ -20,6 +22,7 @@ from lossstudy.figures import (
     optimum_cells,
 )
 from lossstudy.figures.alt import figure_alts as _figure_alts
+from lossstudy.figures.networks import cell_errors
 from lossstudy.sweeps.series import sweep_series
 from lossstudy.trained import exact_fits
 
@@ -116,6 +119,21 @@ def _sweep_captions(
     return out
 
 
+def _curve_captions(scen: pd.DataFrame, names: Sequence[str]) -> dict[str, str]:
+    """Captions of the networks' fitted-curve figures (one per network scenario, drawn at its
+    largest n) among ``names``."""
+    out: dict[str, str] = {}
+    for name in names:
+        if not name.startswith(CURVES_PREFIX) or scen.empty:
+            continue
+        cells = scen[scen["base"].astype(str) == name.removeprefix(CURVES_PREFIX)]
+        if cells.empty:
+            continue
+        row = cells.loc[cells["n"].astype(int).idxmax()]
+        out[name] = CURVES_CAPTION.format(scenario=row["scenario"], errors=cell_errors(row))
+    return out
+
+
 def embedded_figures(
     figures: Sequence[str | Path],
     scen: pd.DataFrame,
@@ -127,8 +145,12 @@ def embedded_figures(
     """The figures that exist, as data URIs with their captions and alt texts (``alts``, from
     :func:`lossstudy.figures.alt.figure_alts`; the title where there is none), in the order of
     :data:`lossstudy.figures.CAPTIONS` then the sweeps' (an SVG is skipped beside its PNG)."""
-    captions = {**TRAINING_CAPTIONS, **_sweep_captions(scen, families, reference, level)}
     paths = [Path(f) for f in figures]
+    captions = {
+        **TRAINING_CAPTIONS,
+        **_curve_captions(scen, [p.stem for p in paths]),
+        **_sweep_captions(scen, families, reference, level),
+    }
     pngs = {p.stem for p in paths if p.suffix.lower() == ".png"}
     figs = []
     for p in paths:

@@ -11,12 +11,13 @@ independent (the fits share datasets, so a paired MCSE would be smaller: conserv
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pandas as pd
 
 from lossstudy import methods
+from lossstudy.figures.networks import CURVES_PREFIX, cell_errors
 from lossstudy.mcse import Z_TIE, format_pm
 from lossstudy.trained import loss_name
 
@@ -35,11 +36,7 @@ def _networks(estimators: Mapping[str, Mapping[str, Any]]) -> dict[str, Mapping[
 
 def _law(info: pd.DataFrame, sid: str) -> str:
     """The cell's error law in words: "normal", "t(2)", "cauchy"."""
-    if sid not in info.index or "errors.distribution" not in info.columns:
-        return ""
-    law = str(info.at[sid, "errors.distribution"])
-    df = info.at[sid, "errors.df"] if "errors.df" in info.columns else math.nan
-    return f"t({float(df):g})" if law == "t" and pd.notna(df) else law
+    return cell_errors(info.loc[sid]) if sid in info.index else ""
 
 
 def network_rows(
@@ -137,14 +134,46 @@ def _sentence(v: pd.Series) -> str:
     return f"{head}, {v['ratio']:.3g} times {other} (z = {v['z']:.1f})"
 
 
+def _curve_figures(
+    rows: pd.DataFrame, figures: Sequence[Mapping[str, Any]]
+) -> list[dict[str, Any]]:
+    """The fitted-curve figures, each with an alt text that gives its cell's mean ISE per loss
+    (the networks at their last checkpoint, as drawn)."""
+    out = []
+    for f in figures:
+        name = str(f["name"])
+        if not name.startswith(CURVES_PREFIX):
+            continue
+        mine = rows[(rows["base"] == name.removeprefix(CURVES_PREFIX)) & rows["network"]]
+        if mine.empty:
+            out.append(dict(f))
+            continue
+        mine = mine[mine["n"] == mine["n"].max()].drop_duplicates("loss", keep="last")
+        first = mine.iloc[0]
+        ise = "; ".join(
+            f"{loss_name(r.loss)} {format_pm(r.ise, r.ise_mcse)}" for r in mine.itertuples()
+        )
+        alt = (
+            f"Fitted curves of five replicates per loss beside the true mean, "
+            f"{first['scenario']} ({first['errors']} errors, n = {first['n']}); "
+            f"mean ISE {ise}"
+        )
+        out.append({**f, "alt": alt})
+    return out
+
+
 def network_section(
-    perf: pd.DataFrame, scen: pd.DataFrame, estimators: Mapping[str, Mapping[str, Any]]
+    perf: pd.DataFrame,
+    scen: pd.DataFrame,
+    estimators: Mapping[str, Mapping[str, Any]],
+    figures: Sequence[Mapping[str, Any]] = (),
 ) -> dict[str, Any]:
     """The section's context: tables per cell at the largest n, the verdict rows and their
-    sentences, and the front page's summary (``summary``: None when no network was trained)."""
+    sentences, the fitted-curve figures among ``figures`` (the embedded figures), and the front
+    page's summary (``summary``: None when no network was trained)."""
     rows = network_rows(perf, scen, estimators)
     if rows.empty:
-        return {"available": False, "summary": None}
+        return {"available": False, "summary": None, "figures": []}
     verdicts = network_verdicts(rows)
     top = rows[rows["n"] == rows["n"].max()]
     tables = []
@@ -182,6 +211,7 @@ def network_section(
         "available": True,
         "n": int(rows["n"].max()),
         "tables": tables,
+        "figures": _curve_figures(rows, figures),
         "sentences": summary["sentences"],
         "summary": summary,
     }

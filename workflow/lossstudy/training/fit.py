@@ -135,8 +135,9 @@ def _fit_network_group(
     for name in names:
         k = checkpoints.index(int(members[name][budget]))
         dead = scores.diverged[:, k]
+        curve = None if scores.curve is None else scores.curve[:, k]
         mine = FunctionScores(
-            scores.ise[:, k], scores.test_mse[:, k], scores.test_mae[:, k], dead.copy()
+            scores.ise[:, k], scores.test_mse[:, k], scores.test_mae[:, k], dead.copy(), curve
         )
         status = np.where(dead, DIVERGED, "ok").astype(object)
         empty = np.empty((R, 0))

@@ -11,6 +11,9 @@ replicate:
 * ``test_mse``/``test_mae`` on the replicate's fresh test sample
   (:func:`lossstudy.prediction.draw_test`, the study's own test streams).
 * ``diverged``: the network's θ became non-finite or left ‖θ‖ ≤ 10⁶ (ise and test errors NaN).
+* ``curve`` (one input only): f̂ on every 8th point of that grid (``responses.CURVE_POINTS``
+  and :func:`lossstudy.responses.curve_grid`), kept so a figure can show what a fit looks like,
+  not only its ise.
 
 The mean over replicates of each is the measure; its MCSE is sd/√R (replicates are iid: each
 value depends only on its own streams), as for every measure of the study.
@@ -28,6 +31,7 @@ import numpy as np
 from lossstudy import responses
 from lossstudy.dgp import Dataset
 from lossstudy.prediction import draw_test
+from lossstudy.responses import true_on_grid
 from lossstudy.seeding import training_rng
 
 from .engine import Solver
@@ -52,13 +56,8 @@ class FunctionScores:
     test_mse: np.ndarray
     test_mae: np.ndarray
     diverged: np.ndarray
-
-
-def true_on_grid(knobs: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray]:
-    """The grid (G×p rows [1, x]) and the true mean f on it."""
-    g = responses.grid(responses.inputs(knobs))
-    beta = responses.pseudo_true(knobs)
-    return g, responses.mean_of(knobs, g, beta)
+    #: R×K×G fitted curve on ``responses.curve_grid`` (a network with one input; else None)
+    curve: np.ndarray | None = None
 
 
 def score_linear(
@@ -106,6 +105,7 @@ def fit_network(
     R, K = run.diverged.shape
     ise = np.full((R, K), np.nan)
     mse, mae = np.full((R, K), np.nan), np.full((R, K), np.nan)
+    curve = np.full((R, K, len(g[responses.CURVE_POINTS])), np.nan) if g.shape[1] == 2 else None
     sample = None
     if test_rows is not None:
         sample = draw_test(knobs, seed, scenario_id, data.replicates, data.beta, test_rows)
@@ -113,12 +113,15 @@ def fit_network(
         theta = run.theta[:, k]
         ok = ~run.diverged[:, k]
         safe = np.where(ok[:, None], theta, 0.0)
-        ise[:, k] = np.where(ok, np.mean((predict(net, safe, g[:, 1:]) - f) ** 2, axis=1), np.nan)
+        fhat = predict(net, safe, g[:, 1:])
+        ise[:, k] = np.where(ok, np.mean((fhat - f) ** 2, axis=1), np.nan)
+        if curve is not None:
+            curve[:, k] = np.where(ok[:, None], fhat[:, responses.CURVE_POINTS], np.nan)
         if sample is not None:
             resid = sample.y - predict_rows(net, safe, sample.X[..., 1:])
             mse[:, k] = np.where(ok, np.mean(resid**2, axis=1), np.nan)
             mae[:, k] = np.where(ok, np.mean(np.abs(resid), axis=1), np.nan)
-    return FunctionScores(ise, mse, mae, run.diverged.copy()), run.theta
+    return FunctionScores(ise, mse, mae, run.diverged.copy(), curve), run.theta
 
 
 def mean_mcse(values: np.ndarray) -> tuple[float, float]:
