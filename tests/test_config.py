@@ -79,9 +79,9 @@ def test_default_config_is_valid_and_meets_the_required_design():
     streaming = {sid for sid, sc in study.scenarios.items() if sc.base == "streaming"}
     classify = {sid for sid, sc in study.scenarios.items() if sc.base == "classify"}
     assert len(training) == 12 and len(streaming) == 3 and len(classify) == 3
-    # the network part's 6 cells (net_*) have 64, one block of the engine
+    # the network part's 9 cells (net_*) have 64, one block of the engine
     networks = {sid for sid, sc in study.scenarios.items() if sc.base.startswith("net_")}
-    assert len(networks) == 6
+    assert len(networks) == 9
     assert all(study.scenarios[s].replicates == 64 for s in networks)
     exact = set(study.scenarios) - training - streaming - classify - networks
     assert all(study.scenarios[s].replicates >= 2000 for s in exact)

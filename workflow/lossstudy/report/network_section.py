@@ -135,10 +135,12 @@ def _sentence(v: pd.Series) -> str:
 
 
 def _curve_figures(
-    rows: pd.DataFrame, figures: Sequence[Mapping[str, Any]]
+    rows: pd.DataFrame, figures: Sequence[Mapping[str, Any]], verdicts: pd.DataFrame
 ) -> list[dict[str, Any]]:
     """The fitted-curve figures, each with an alt text that gives its cell's mean ISE per loss
-    (the networks at their last checkpoint, as drawn)."""
+    (the networks at their last checkpoint, as drawn), the one where L2 does worst against
+    the best other loss (largest ratio of mean ISE) first: the report shows it open."""
+    ratio = dict(zip(verdicts["base"].astype(str), verdicts["ratio"], strict=True))
     out = []
     for f in figures:
         name = str(f["name"])
@@ -159,7 +161,8 @@ def _curve_figures(
             f"mean ISE {ise}"
         )
         out.append({**f, "alt": alt})
-    return out
+    worst = {str(f["name"]): -ratio.get(str(f["name"]).removeprefix(CURVES_PREFIX), 0) for f in out}
+    return sorted(out, key=lambda f: worst[str(f["name"])])
 
 
 def network_section(
@@ -211,7 +214,7 @@ def network_section(
         "available": True,
         "n": int(rows["n"].max()),
         "tables": tables,
-        "figures": _curve_figures(rows, figures),
+        "figures": _curve_figures(rows, figures, verdicts),
         "sentences": summary["sentences"],
         "summary": summary,
     }
