@@ -193,3 +193,13 @@ def test_every_loss_penalty_and_solver_is_documented():
     rows = {line.split("|")[1].strip().strip("`") for line in doc.splitlines() if line[:3] == "| `"}
     registered = {*methods.losses(), *methods.penalties(), *methods.solvers()}
     assert registered <= rows, sorted(registered - rows)
+
+
+def test_an_explicit_penalised_spec_is_stored_with_its_penalty_and_resolves_back():
+    """LAD + L1 has no shorthand: its stored form keeps ``penalty: l1`` and λ as ``lambda``
+    (the fit's keyword for λ is ``penalty``; stored under it, λ overwrote the axis)."""
+    stored = methods.canonical({"loss": "absolute", "penalty": "l1", "lambda": 5.0})
+    assert stored["penalty"] == "l1" and stored["lambda"] == 5.0
+    assert methods.canonical(stored) == stored
+    assert methods.resolve(stored).params == {"penalty": 5.0}
+    assert (methods.fit_for(stored).loss, methods.fit_for(stored).penalty) == ("absolute", "l1")

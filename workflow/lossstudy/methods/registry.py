@@ -456,11 +456,14 @@ def canonical(spec: Mapping[str, Any]) -> dict[str, Any]:
         se = {"se": r.se} if "se" not in r.params and r.se != r.fit.se[0] else {}
         return {"method": r.method, **{k: v for k, v in r.params.items() if v is not None}, **se}
     f = r.fit
+    # the strength is stored under the penalty's own name (``lambda``), as the spec gives it:
+    # under the fit's keyword (``penalty``) it would overwrite the penalty axis
+    named = {fit_name: name for name, fit_name in _aliases(f).items()}
     return {
         "method": r.label,
         "loss": f.loss,
         "penalty": f.penalty,
         "solver": f.solver,
         "se": r.se,
-        **{k: v for k, v in r.params.items() if k != "se" and v is not None},
+        **{named.get(k, k): v for k, v in r.params.items() if k != "se" and v is not None},
     }
