@@ -369,9 +369,20 @@ def _networks_row(network: Mapping[str, Any] | None = None) -> dict[str, Any]:
     loses_light = any(v["verdict"] == "L2 loses" for v in light)
     loses_heavy = any(v["verdict"] == "L2 loses" for v in heavy)
     verdict = "does not hold" if loses_light else ("held with a caveat" if loses_heavy else "held")
-    lead = max(heavy or light, key=lambda v: v["ratio"] if math.isfinite(v["ratio"]) else 0)
+    # the number: the largest ratio among the rows that carry the verdict (a tie that is not
+    # the verdict's evidence is not shown as its number)
+    pool = [v for v in heavy if v["verdict"] == "L2 loses"] if loses_heavy else heavy or light
+    if loses_light:
+        pool = [v for v in light if v["verdict"] == "L2 loses"]
+    lead = max(pool, key=lambda v: v["ratio"] if math.isfinite(v["ratio"]) else 0)
     number = f"ISE ratio L2 / {lead['best']} {lead['ratio']:.3g}"
-    uncertainty = f"z = {lead['z']:.1f}, {lead['errors']} errors, n = {lead['n']}"
+    test = (
+        f"worse in {lead['worse']} of {lead['pairs']} replicates, sign test p = "
+        f"{lead['sign_p']:.1g}"
+        if lead.get("test") == "sign"
+        else f"z = {lead['z']:.1f}"
+    )
+    uncertainty = f"{test}, {lead['errors']} errors, n = {lead['n']}"
     return _row(
         key="networks",
         reason=reason,

@@ -114,7 +114,7 @@ def report_context(
         theory_csv, study["estimators"], level, term, perf=perf_all, optima_csv=optima_csv,
         estimates_dir=estimates_dir, cells=list(scen["scenario"].astype(str)),
     )  # fmt: skip
-    network = network_section(perf_all, scen_all, study["estimators"], figs)
+    network = network_section(perf_all, scen_all, study["estimators"], figs, estimates_dir)
     front = front_page(
         board,
         scen_all,

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from lossstudy import methods
@@ -80,12 +82,55 @@ def network_rows(
     return out.sort_values(["base", "n", "network"], ascending=[True, True, False], kind="stable")
 
 
-def network_verdicts(rows: pd.DataFrame) -> pd.DataFrame:
+#: the paired sign test's two-sided level: the normal tail of the study's tie rule (2 MCSE)
+P_TIE = math.erfc(Z_TIE / math.sqrt(2.0))
+
+
+def paired_ise(
+    estimates_dir: str | Path | None, cells: Sequence[str], names: Sequence[str]
+) -> dict[str, pd.DataFrame]:
+    """Per cell: its per-replicate ise, replicates × the estimators ``names`` (from the cell's
+    estimates; cells without a file are left out)."""
+    out: dict[str, pd.DataFrame] = {}
+    if estimates_dir is None:
+        return out
+    for sid in cells:
+        path = Path(estimates_dir) / f"{sid}.parquet"
+        if not path.exists():
+            continue
+        est = pd.read_parquet(path, columns=["estimator", "replicate", "term", "ise"])
+        est = est[(est["term"] == "model") & est["estimator"].isin(list(names))]
+        out[sid] = est.pivot(index="replicate", columns="estimator", values="ise")
+    return out
+
+
+def _sign_test(l2: pd.Series, other: pd.Series) -> tuple[int, int, float]:
+    """Replicates where the L2 fit's ise is the larger, replicates with a difference, and the
+    exact two-sided binomial p of that count under "either is as likely larger"."""
+    from scipy.stats import binomtest
+
+    both = pd.concat([l2, other], axis=1).dropna().to_numpy(dtype=float)
+    d = both[:, 0] - both[:, 1]
+    worse, pairs = int(np.sum(d > 0)), int(np.sum(d != 0))
+    return worse, pairs, float(binomtest(worse, pairs).pvalue) if pairs else math.nan
+
+
+def network_verdicts(
+    rows: pd.DataFrame, paired: Mapping[str, pd.DataFrame] | None = None
+) -> pd.DataFrame:
     """Per cell at the largest n: the L2 network's ise against the best network trained with
     another loss, the ratio, z (unpaired MCSEs) and a verdict: "L2 ties" (|z| ≤ Z_TIE),
-    "L2 wins" or "L2 loses"."""
+    "L2 wins" or "L2 loses".
+
+    With ``paired`` (:func:`paired_ise`), also the paired sign test over replicates (``worse``
+    of ``pairs`` replicates where L2's ise is larger, ``sign_p``); where the means tie under
+    heavy-tailed errors (not :data:`LIGHT_TAILS`), it decides at the same level
+    (:data:`P_TIE`) and ``test`` says "sign". Why: under such errors the L2 fit's mean ise and
+    its MCSE are both carried by a few wild replicates (the MCSE of a mean without a finite
+    variance is no guide), so the means can "tie" while the L2 curve is the worse one in every
+    replicate. Under light tails the means decide alone."""
     cols = ["scenario", "base", "errors", "n", "l2", "l2_ise", "l2_mcse", "best", "best_ise"]
-    cols += ["best_mcse", "ratio", "z", "verdict"]
+    cols += ["best_mcse", "ratio", "z", "worse", "pairs", "sign_p", "test", "verdict"]
     if rows.empty:
         return pd.DataFrame(columns=cols)
     top = rows[rows["n"] == rows["n"].max()]
@@ -101,6 +146,13 @@ def network_verdicts(rows: pd.DataFrame) -> pd.DataFrame:
         se = math.hypot(float(a["ise_mcse"]), float(b["ise_mcse"]))
         z = (float(a["ise"]) - float(b["ise"])) / se if se > 0 else math.nan
         verdict = "L2 ties" if not abs(z) > Z_TIE else ("L2 loses" if z > 0 else "L2 wins")
+        worse, pairs, p, test = 0, 0, math.nan, "mean"
+        ise = (paired or {}).get(str(sid))
+        if ise is not None and {a["estimator"], b["estimator"]} <= set(ise.columns):
+            worse, pairs, p = _sign_test(ise[a["estimator"]], ise[b["estimator"]])
+            if verdict == "L2 ties" and a["errors"] not in LIGHT_TAILS and p < P_TIE:
+                verdict = "L2 loses" if 2 * worse > pairs else "L2 wins"
+                test = "sign"
         out.append(
             {
                 "scenario": sid,
@@ -115,6 +167,10 @@ def network_verdicts(rows: pd.DataFrame) -> pd.DataFrame:
                 "best_mcse": float(b["ise_mcse"]),
                 "ratio": float(a["ise"]) / float(b["ise"]) if float(b["ise"]) > 0 else math.nan,
                 "z": z,
+                "worse": worse,
+                "pairs": pairs,
+                "sign_p": p,
+                "test": test,
                 "verdict": verdict,
             }
         )
@@ -127,6 +183,15 @@ def _sentence(v: pd.Series) -> str:
     best = format_pm(v["best_ise"], v["best_mcse"])
     head = f"With {law} errors (n = {v['n']}), the network trained with L2 has ISE {l2}"
     other = f"the best other loss ({v['best']}) {best}"
+    if v["test"] == "sign":
+        where = "further from" if v["verdict"] == "L2 loses" else "closer to"
+        count = v["worse"] if v["verdict"] == "L2 loses" else v["pairs"] - v["worse"]
+        return (
+            f"{head}, {v['ratio']:.3g} times {other}; the means are only {abs(v['z']):.1f} MCSE "
+            f"apart because a few replicates carry both the L2 mean and its MCSE, but the L2 "
+            f"curve is {where} f in {count} of {v['pairs']} replicates (paired sign test, "
+            f"p = {v['sign_p']:.1g})"
+        )
     if v["verdict"] == "L2 ties":
         return f"{head}, {other}: a tie within Monte Carlo error (z = {v['z']:.1f})"
     if v["verdict"] == "L2 wins":
@@ -170,14 +235,18 @@ def network_section(
     scen: pd.DataFrame,
     estimators: Mapping[str, Mapping[str, Any]],
     figures: Sequence[Mapping[str, Any]] = (),
+    estimates_dir: str | Path | None = None,
 ) -> dict[str, Any]:
     """The section's context: tables per cell at the largest n, the verdict rows and their
     sentences, the fitted-curve figures among ``figures`` (the embedded figures), and the front
-    page's summary (``summary``: None when no network was trained)."""
+    page's summary (``summary``: None when no network was trained). ``estimates_dir`` gives
+    the verdicts their paired sign tests (:func:`network_verdicts`)."""
     rows = network_rows(perf, scen, estimators)
     if rows.empty:
         return {"available": False, "summary": None, "figures": []}
-    verdicts = network_verdicts(rows)
+    top_cells = rows.loc[rows["n"] == rows["n"].max(), "scenario"].unique()
+    paired = paired_ise(estimates_dir, list(top_cells), list(_networks(estimators)))
+    verdicts = network_verdicts(rows, paired)
     top = rows[rows["n"] == rows["n"].max()]
     tables = []
     for sid, grp in top.groupby("scenario", sort=True):
