@@ -62,3 +62,45 @@ def test_no_network_says_not_yet() -> None:
     section = network_section(perf, scen, {"ols": {"method": "ols"}})
     assert not section["available"]
     assert _networks_row(section["summary"])["verdict"] == NOT_YET
+
+
+def _paired(l2: list[float], huber: list[float]) -> dict[str, pd.DataFrame]:
+    """Per-replicate ise of the two networks in both cells at n = 400 (the same numbers)."""
+    ise = pd.DataFrame({"net_squared": l2, "net_huber": huber})
+    return {"sine-n400": ise, "sine_t2-n400": ise}
+
+
+def test_a_mean_tie_under_heavy_tails_goes_to_the_paired_sign_test() -> None:
+    # the L2 network's mean ise is carried by one wild replicate (its MCSE too): the means tie
+    perf, scen, specs = _study(heavy_l2=0.21)
+    heavy = perf["scenario"].str.startswith("sine_t2") & (perf["estimator"] == "net_squared")
+    perf.loc[heavy & (perf["measure"] == "ise"), "mcse"] = 0.5
+    rows = network_rows(perf, scen, specs)
+    assert network_verdicts(rows).set_index("errors").at["t(2)", "verdict"] == "L2 ties"
+    # ... but the L2 curve is the worse one in 19 of 20 replicates: p = 4e-5 < 0.0455
+    v = network_verdicts(rows, _paired([0.1] * 19 + [0.01], [0.03] * 20)).set_index("errors")
+    assert (v.at["t(2)", "worse"], v.at["t(2)", "pairs"]) == (19, 20)
+    assert v.at["t(2)", "sign_p"] == pytest.approx(2 * 21 / 2**20)
+    assert v.at["t(2)", "verdict"] == "L2 loses" and v.at["t(2)", "test"] == "sign"
+    # under normal errors the means decide alone (they tie here), whatever the signs say
+    assert v.at["normal", "verdict"] == "L2 ties" and v.at["normal", "test"] == "mean"
+    # 12 of 20 is no evidence: the tie stands
+    v = network_verdicts(rows, _paired([0.1] * 12 + [0.01] * 8, [0.03] * 20))
+    assert v.set_index("errors").at["t(2)", "verdict"] == "L2 ties"
+
+
+def test_the_section_reads_the_paired_ise_from_the_estimates(tmp_path) -> None:
+    perf, scen, specs = _study(heavy_l2=0.21)
+    heavy = perf["scenario"].str.startswith("sine_t2") & (perf["estimator"] == "net_squared")
+    perf.loc[heavy & (perf["measure"] == "ise"), "mcse"] = 0.5
+    for sid in ("sine-n400", "sine_t2-n400"):
+        est = pd.DataFrame(
+            [{"estimator": e, "replicate": r, "term": "model", "ise": v}
+             for r in range(20) for e, v in (("net_squared", 0.1), ("net_huber", 0.03))]
+        )  # fmt: skip
+        est.to_parquet(tmp_path / f"{sid}.parquet")
+    section = network_section(perf, scen, specs, estimates_dir=tmp_path)
+    row = _networks_row(section["summary"])
+    assert row["verdict"] == "held with a caveat"
+    assert "worse in 20 of 20 replicates, sign test" in row["uncertainty"]
+    assert any("paired sign test" in s for s in section["sentences"])

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from lossstudy import methods
+from lossstudy import errorlaws, methods
 from lossstudy.responses import curve_grid
 
 from .fitted_curves import fitted_curves
@@ -68,12 +68,17 @@ def _knobs(row: pd.Series) -> dict[str, Any]:
 
 
 def cell_errors(row: Mapping[str, Any]) -> str:
-    """A scenarios.csv row's error law in words: "normal", "t(2)", "cauchy"."""
+    """A scenarios.csv row's error law in words: "normal", "t(2)", "Cauchy"."""
     law = row.get("errors.distribution")
     if law is None or (isinstance(law, float) and math.isnan(law)):
         return ""
     df = row.get("errors.df")
-    return f"t({float(df):g})" if law == "t" and pd.notna(df) else str(law)
+    if law == "t" and pd.notna(df):
+        return f"t({float(df):g})"
+    try:
+        return errorlaws.law(str(law)).title
+    except (KeyError, ValueError):
+        return str(law)
 
 
 def chosen_replicates(ise: pd.Series, quantiles: tuple[float, ...] = QUANTILES) -> list[int]:

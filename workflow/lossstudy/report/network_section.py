@@ -37,7 +37,7 @@ def _networks(estimators: Mapping[str, Mapping[str, Any]]) -> dict[str, Mapping[
 
 
 def _law(info: pd.DataFrame, sid: str) -> str:
-    """The cell's error law in words: "normal", "t(2)", "cauchy"."""
+    """The cell's error law in words: "normal", "t(2)", "Cauchy"."""
     return cell_errors(info.loc[sid]) if sid in info.index else ""
 
 
