@@ -39,6 +39,7 @@ def test_the_performance_table_has_every_measure_in_table_order() -> None:
         "test_log_loss",
         "test_brier",
         "ise",
+        "sharpness",
         "divergence",
         "opt_error",
         "objective_gap",

@@ -19,8 +19,11 @@ from lossstudy.pipeline import failure_rows
 TERMS = ("intercept", "x1")
 #: the model measures of a regression scenario with a linear mean: no classifier's scores (they
 #: need a 0/1 response) and no ise (the frame carries no ise column)
+# a linear fit's: no ise (a linear mean) and no sharpness (a network's, by GD on squared loss)
 REGRESSION_MODEL_MEASURES = tuple(
-    m for m in MODEL_MEASURES if m not in names(response="bernoulli") and m != "ise"
+    m
+    for m in MODEL_MEASURES
+    if m not in names(response="bernoulli") and m not in ("ise", "sharpness")
 )
 
 

@@ -104,3 +104,32 @@ def test_the_section_reads_the_paired_ise_from_the_estimates(tmp_path) -> None:
     assert row["verdict"] == "held with a caveat"
     assert "worse in 20 of 20 replicates, sign test" in row["uncertainty"]
     assert any("paired sign test" in s for s in section["sentences"])
+
+
+def test_edge_rows_set_the_sharpness_beside_two_over_eta() -> None:
+    from lossstudy.figures.networks import panel_members
+    from lossstudy.methods import canonical
+    from lossstudy.report.network_section import edge_rows, edge_sentence
+
+    perf, scen, specs = _study(heavy_l2=0.21)
+    for lr in (0.05, 0.4):
+        name = f"net_gd-lr{lr}"
+        specs[name] = canonical({"loss": "squared", **NET, "solver": "gd", "lr": lr})
+        for sid in ("sine-n100", "sine-n400"):
+            for measure, value, mcse in (
+                ("ise", 0.2, 0.01), ("sharpness", 9.9 if lr == 0.05 else 4.5, 0.1),
+                ("divergence", 0.0 if lr == 0.05 else 0.86, 0.04),
+            ):  # fmt: skip
+                row = {"scenario": sid, "estimator": name, "term": "model",
+                       "measure": measure, "value": value, "mcse": mcse}  # fmt: skip
+                perf = pd.concat([perf, pd.DataFrame([row])], ignore_index=True)
+    edge = edge_rows(network_rows(perf, scen, specs), specs)
+    assert list(edge["estimator"]) == ["net_gd-lr0.05", "net_gd-lr0.4"]
+    assert (edge["n"] == 400).all() and list(edge["limit"]) == [40.0, 5.0]
+    assert edge["ratio"].tolist() == pytest.approx([9.9 / 40, 4.5 / 5])
+    text = edge_sentence(edge)
+    assert "η = 0.05: sharpness 9.90 ± 0.10 against 2/η = 40" in text
+    assert "86% of runs diverged" in text and edge_sentence(edge.iloc[:0]) == ""
+    # the fitted-curve panels keep the first family of each loss (Adam), not the GD sweep
+    nets = {"net_squared": "squared", "net_huber": "huber", "net_gd-lr0.05": "squared"}
+    assert panel_members(list(nets), nets) == {"squared": "net_squared", "huber": "net_huber"}

@@ -38,9 +38,14 @@ NETWORKS = {
             "lr": 0.05,
             "steps": 200,
         },
+        # full-batch GD on the squared loss: records its sharpness
+        "net_gd": {
+            "loss": "squared", "solver": "gd", "model": "mlp", "hidden": [8], "lr": 0.2,
+            "steps": 100,
+        },
     },
-}
-NETS = ("net_l2-steps50", "net_l2-steps200", "net_huber")
+}  # fmt: skip
+NETS = ("net_l2-steps50", "net_l2-steps200", "net_huber", "net_gd")
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +79,13 @@ def test_performance_summarises_ise_beside_the_linear_fit(study: Path):
     # a network has no coefficients: no per-term measures and no risk, but its divergence
     nets = perf[perf["estimator"].isin(NETS)]
     assert set(nets["term"]) == {"model"}
-    assert set(nets["measure"]) == {"test_mse", "test_mae", "ise", "divergence", "failure_rate"}
+    measures = {"test_mse", "test_mae", "ise", "divergence", "failure_rate"}
+    assert set(nets.loc[nets["estimator"] != "net_gd", "measure"]) == measures
+    # GD on the squared loss adds its sharpness (< 2/η = 10: it did not diverge)
+    assert set(nets.loc[nets["estimator"] == "net_gd", "measure"]) == {*measures, "sharpness"}
+    sharp = perf[perf["measure"] == "sharpness"]
+    assert list(sharp["estimator"]) == ["net_gd"] and (sharp["n_used"] == 8).all()
+    assert 0 < sharp["value"].iloc[0] < 2 / 0.2 and sharp["mcse"].iloc[0] > 0
     # the sine is no line: a trained network beats OLS's best line in ise
     assert ise.loc["net_l2-steps200", "value"] < ise.loc["ols", "value"]
 

@@ -372,6 +372,19 @@ MEASURES: tuple[Measure, ...] = (
         log_scale=True,
     ),
     Measure(
+        "sharpness",
+        "Sharpness",
+        "Sharpness",
+        "mean over non-diverged replicates of λ_max(∇²f(θ_K)), the top eigenvalue of the "
+        "training loss's Hessian in the network's parameters at the checkpoint (full-batch GD "
+        "on the squared loss; Cohen et al. 2021: it rises to about 2/η and hovers there)",
+        "SD / √R",
+        "_model_measures",
+        (0, 0),
+        scope="model",
+        trained_only=True,
+    ),
+    Measure(
         "divergence",
         "Divergence",
         "Diverged",

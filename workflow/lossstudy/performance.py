@@ -504,6 +504,14 @@ def _model_measures(estimates: pd.DataFrame) -> dict[str, tuple[list[str], _Bloc
         n = _count(use)
         with np.errstate(invalid="ignore", divide="ignore"):
             out[col] = (names_e, {col: (_mean(x, use), np.sqrt(_var(x, use) / n), n)})
+    if "sharpness" in estimates.columns:  # only the members that record it
+        x = per_replicate("sharpness")
+        rows = np.flatnonzero(np.isfinite(x).any(axis=1))
+        use = (ok & np.isfinite(x))[rows]
+        n = _count(use)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            block = (_mean(x[rows], use), np.sqrt(_var(x[rows], use) / n), n)
+        out["sharpness"] = ([names_e[i] for i in rows.tolist()], {"sharpness": block})
 
     trained = diverged.any(axis=1) | network
     opt_sq = gap = None

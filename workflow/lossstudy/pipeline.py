@@ -54,6 +54,9 @@ FUNCTION_COLUMNS = ("ise",)
 #: A network's fitted curve f̂ on the points of ``training.functions.curve_grid`` (one input
 #: only), a list per row: what the fitted-curves figure draws. Empty on every other row.
 CURVE_COLUMNS = ("curve",)
+#: A network's sharpness per replicate (full-batch GD on the squared loss:
+#: ``losses.network.tracks_sharpness``); NaN on every other row of such a job.
+SHARPNESS_COLUMNS = ("sharpness",)
 #: The term of a network's rows (it has no coefficients): the per-estimator term of
 #: performance.csv.
 NETWORK_TERM = "model"
@@ -288,12 +291,14 @@ def fit_chunk(
     networks = {e for e, s in trained.items() if methods.fit_for(s).model != "linear"}
     functions = bool(networks) or (test is not None and not _linear_mean(test.knobs))
     curves = bool(networks) and test is not None and _one_input(test.knobs)
+    sharp = bool(networks) and _tracks_sharpness([estimators[e] for e in networks])
     columns_out = (
         ESTIMATE_COLUMNS
         + (TRAINED_COLUMNS if trained else ())
         + (FUNCTION_COLUMNS if functions else ())
         + (TUNED_COLUMNS if tuned else ())
         + (CURVE_COLUMNS if curves else ())
+        + (SHARPNESS_COLUMNS if sharp else ())
     )
     parts: dict[str, list[Any]] = {name: [] for name in columns_out}
     fits: dict[str, Any] = {}
@@ -353,6 +358,8 @@ def fit_chunk(
             columns["ise"] = np.repeat(_linear_ise(test, res.estimate, usable), p)
         if curves:  # a line's curve is x'β̂: nothing to store
             columns["curve"] = Lists.empty(R * p)
+        if sharp:
+            columns["sharpness"] = np.full(R * p, np.nan)
         for name, values in columns.items():
             parts[name].append(values)
     classify = test is not None and response.family(test.knobs) == response.BERNOULLI
@@ -408,6 +415,12 @@ def _linear_mean(knobs: Mapping[str, Any]) -> bool:
     return responses.is_linear(knobs)
 
 
+def _tracks_sharpness(specs: Sequence[Mapping[str, Any]]) -> bool:
+    from lossstudy.losses.network import tracks_sharpness
+
+    return any(tracks_sharpness(spec) for spec in specs)
+
+
 def _one_input(knobs: Mapping[str, Any]) -> bool:
     from lossstudy import responses
 
@@ -458,6 +471,9 @@ def _network_rows(
     if "curve" in parts:
         curve = fit.scores.curve
         columns["curve"] = Lists.empty(R) if curve is None else Lists.of_rows(curve)
+    if "sharpness" in parts:
+        sharp = fit.scores.sharpness
+        columns["sharpness"] = nan if sharp is None else np.asarray(sharp, dtype=float)
     for name, values in columns.items():
         parts[name].append(values)
     statuses, counts = np.unique(fit.status.astype(str), return_counts=True)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ from matplotlib.figure import Figure
 from lossstudy import errorlaws, methods
 from lossstudy.responses import curve_grid
 
+from ._colors import estimator_family
 from .fitted_curves import fitted_curves
 
 __all__ = [
@@ -32,6 +33,7 @@ __all__ = [
     "cell_errors",
     "chosen_replicates",
     "network_curve_figures",
+    "panel_members",
 ]
 
 #: a figure per network scenario: ``network_curves_{base scenario}``
@@ -81,6 +83,19 @@ def cell_errors(row: Mapping[str, Any]) -> str:
         return str(law)
 
 
+def panel_members(names: Sequence[str], nets: Mapping[str, str]) -> dict[str, str]:
+    """Loss → the network a panel draws: the first family (config order) of each loss, at
+    its last member (its last checkpoint), so that one solver's fits are set side by side
+    (a GD sweep of the squared loss does not replace the Adam-trained network)."""
+    family: dict[str, str] = {}
+    out: dict[str, str] = {}
+    for name in names:
+        loss, fam = nets[name], estimator_family(name)
+        if family.setdefault(loss, fam) == fam:
+            out[loss] = name
+    return out
+
+
 def chosen_replicates(ise: pd.Series, quantiles: tuple[float, ...] = QUANTILES) -> list[int]:
     """The replicates (index of ``ise``) at ``quantiles`` of its finite values: the value of
     rank round(q·(R − 1)) in the order by ise (ties: replicate index), distinct, in that order."""
@@ -120,9 +135,7 @@ def network_curve_figures(
         est = est[est["estimator"].astype(str).isin(list(nets))]
         if est.empty:
             continue
-        by_loss: dict[str, str] = {}  # a loss's network at its last checkpoint: the last member
-        for name in dict.fromkeys(est["estimator"].astype(str)):
-            by_loss[nets[name]] = name
+        by_loss = panel_members(list(dict.fromkeys(est["estimator"].astype(str))), nets)
         lead = by_loss.get("squared", next(iter(by_loss.values())))
         ise = est[est["estimator"] == lead].set_index("replicate")["ise"]
         picks = chosen_replicates(ise)

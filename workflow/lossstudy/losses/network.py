@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from lossstudy import methods
 from lossstudy.losses import trained
 from lossstudy.methods import (
     LOSSES,
@@ -114,6 +115,14 @@ def check(params: Mapping[str, Any]) -> None:
             f"unknown activation {params.get('activation')!r}; allowed values: "
             f"{', '.join(ACTIVATIONS)}.",
         )
+
+
+def tracks_sharpness(spec: Mapping[str, Any]) -> bool:
+    """Whether a stored spec's fit records its sharpness at each checkpoint: a network by
+    full-batch GD on the squared loss, the setting of Cohen et al.'s edge of stability (where
+    2/η is the classical step-size limit the sharpness rises to)."""
+    fit = methods.fit_for(spec)
+    return fit.model == MODEL and fit.solver == SOLVERS["gd"].name and fit.loss == "squared"
 
 
 def _texts(loss: str, solver: str):

@@ -19,13 +19,13 @@ import numpy as np
 import pandas as pd
 
 from lossstudy import methods
-from lossstudy.figures.networks import CURVES_PREFIX, cell_errors
+from lossstudy.figures.networks import CURVES_PREFIX, cell_errors, panel_members
 from lossstudy.mcse import Z_TIE, format_pm
 from lossstudy.trained import loss_name
 
-__all__ = ["network_rows", "network_section", "network_verdicts"]
+__all__ = ["edge_rows", "edge_sentence", "network_rows", "network_section", "network_verdicts"]
 
-MEASURES = ("ise", "test_mse", "test_mae", "divergence")
+MEASURES = ("ise", "test_mse", "test_mae", "divergence", "sharpness")
 #: error laws under which least squares is expected to keep up (light tails)
 LIGHT_TAILS = frozenset({"normal"})
 
@@ -199,6 +199,62 @@ def _sentence(v: pd.Series) -> str:
     return f"{head}, {v['ratio']:.3g} times {other} (z = {v['z']:.1f})"
 
 
+def edge_rows(rows: pd.DataFrame, estimators: Mapping[str, Mapping[str, Any]]) -> pd.DataFrame:
+    """The networks that record their sharpness (full-batch GD on the squared loss), at the
+    largest n: step size η, steps, sharpness ± MCSE at the last step, 2/η, their ratio and the
+    share of diverged runs (sharpness is over the runs that did not diverge)."""
+    cols = ["scenario", "estimator", "n", "lr", "steps", "sharpness", "sharpness_mcse"]
+    cols += ["limit", "ratio", "divergence"]
+    if rows.empty or "sharpness" not in rows.columns:
+        return pd.DataFrame(columns=cols)
+    mine = rows[rows["network"] & pd.notna(rows["sharpness"])]
+    if mine.empty:
+        return pd.DataFrame(columns=cols)
+    mine = mine[mine["n"] == mine["n"].max()]
+    out = []
+    for r in mine.itertuples(index=False):
+        spec = estimators.get(str(r.estimator), {})
+        lr = float(spec.get("lr", math.nan))
+        limit = 2.0 / lr if lr > 0 else math.nan
+        out.append(
+            {
+                "scenario": r.scenario,
+                "estimator": r.estimator,
+                "n": int(r.n),
+                "lr": lr,
+                "steps": spec.get("steps"),
+                "sharpness": float(r.sharpness),
+                "sharpness_mcse": float(r.sharpness_mcse),
+                "limit": limit,
+                "ratio": float(r.sharpness) / limit,
+                "divergence": float(r.divergence) if pd.notna(r.divergence) else 0.0,
+            }
+        )
+    return pd.DataFrame(out, columns=cols).sort_values(["scenario", "lr"], kind="stable")
+
+
+def edge_sentence(edge: pd.DataFrame) -> str:
+    """One sentence over the rows of :func:`edge_rows` (empty: "")."""
+    if edge.empty:
+        return ""
+    first = edge.iloc[0]
+    parts = []
+    for r in edge.itertuples(index=False):
+        text = (
+            f"η = {r.lr:g}: sharpness {format_pm(r.sharpness, r.sharpness_mcse)} against "
+            f"2/η = {r.limit:.3g} ({r.ratio:.2f} of it)"
+        )
+        if r.divergence > 0:
+            text += f", {r.divergence:.0%} of runs diverged (sharpness over the others)"
+        parts.append(text)
+    return (
+        f"Full-batch gradient descent on the squared loss ({first['scenario']}, after "
+        f"{first['steps']} steps): {'; '.join(parts)}. Cohen et al. (2021): GD drives the "
+        f"sharpness up to about 2/η and keeps it there (the edge of stability); a run that "
+        f"survives ends at or below 2/η"
+    )
+
+
 def _curve_figures(
     rows: pd.DataFrame, figures: Sequence[Mapping[str, Any]], verdicts: pd.DataFrame
 ) -> list[dict[str, Any]]:
@@ -215,7 +271,10 @@ def _curve_figures(
         if mine.empty:
             out.append(dict(f))
             continue
-        mine = mine[mine["n"] == mine["n"].max()].drop_duplicates("loss", keep="last")
+        mine = mine[mine["n"] == mine["n"].max()]
+        losses = dict(zip(mine["estimator"], mine["loss"], strict=True))
+        drawn = panel_members(list(mine["estimator"]), losses)
+        mine = mine[mine["estimator"].isin(list(drawn.values()))]
         first = mine.iloc[0]
         ise = "; ".join(
             f"{loss_name(r.loss)} {format_pm(r.ise, r.ise_mcse)}" for r in mine.itertuples()
@@ -247,6 +306,7 @@ def network_section(
     top_cells = rows.loc[rows["n"] == rows["n"].max(), "scenario"].unique()
     paired = paired_ise(estimates_dir, list(top_cells), list(_networks(estimators)))
     verdicts = network_verdicts(rows, paired)
+    edge = edge_rows(rows, estimators)
     top = rows[rows["n"] == rows["n"].max()]
     tables = []
     for sid, grp in top.groupby("scenario", sort=True):
@@ -284,6 +344,8 @@ def network_section(
         "n": int(rows["n"].max()),
         "tables": tables,
         "figures": _curve_figures(rows, figures, verdicts),
+        "edge": edge.to_dict("records"),
+        "edge_sentence": edge_sentence(edge),
         "sentences": summary["sentences"],
         "summary": summary,
     }

@@ -127,8 +127,13 @@ def _fit_network_group(
         activation=str(spec.get("activation", "tanh")),
     )
     model = make_loss(str(spec["loss"]), **_loss_param(spec))
+    from lossstudy.losses.network import tracks_sharpness
+
     with np.errstate(all="ignore"):
-        scores, _ = fit_network(knobs, data, model, solver, net, seed, scenario_id, test_rows=rows)
+        scores, _ = fit_network(
+            knobs, data, model, solver, net, seed, scenario_id, test_rows=rows,
+            sharpness=tracks_sharpness(spec),
+        )  # fmt: skip
     R = len(data.replicates)
     out: dict[str, MemberFit] = {}
     steps = solver.checkpoints(data.y.shape[1])
@@ -136,9 +141,11 @@ def _fit_network_group(
         k = checkpoints.index(int(members[name][budget]))
         dead = scores.diverged[:, k]
         curve = None if scores.curve is None else scores.curve[:, k]
+        sharp = None if scores.sharpness is None else scores.sharpness[:, k]
         mine = FunctionScores(
-            scores.ise[:, k], scores.test_mse[:, k], scores.test_mae[:, k], dead.copy(), curve
-        )
+            scores.ise[:, k], scores.test_mse[:, k], scores.test_mae[:, k], dead.copy(), curve,
+            sharp,
+        )  # fmt: skip
         status = np.where(dead, DIVERGED, "ok").astype(object)
         empty = np.empty((R, 0))
         out[name] = MemberFit(

@@ -11,6 +11,7 @@ replicate:
 * ``test_mse``/``test_mae`` on the replicate's fresh test sample
   (:func:`lossstudy.prediction.draw_test`, the study's own test streams).
 * ``diverged``: the network's θ became non-finite or left ‖θ‖ ≤ 10⁶ (ise and test errors NaN).
+* ``sharpness`` (full-batch GD on the squared loss): λ_max of the training loss's Hessian in θ.
 * ``curve`` (one input only): f̂ on every 8th point of that grid (``responses.CURVE_POINTS``
   and :func:`lossstudy.responses.curve_grid`), kept so a figure can show what a fit looks like,
   not only its ise.
@@ -58,6 +59,8 @@ class FunctionScores:
     diverged: np.ndarray
     #: R×K×G fitted curve on ``responses.curve_grid`` (a network with one input; else None)
     curve: np.ndarray | None = None
+    #: R×K top Hessian eigenvalue of the training loss in θ (``sharpness=True``; else None)
+    sharpness: np.ndarray | None = None
 
 
 def score_linear(
@@ -92,9 +95,12 @@ def fit_network(
     scenario_id: str,
     *,
     test_rows: int | None = None,
+    sharpness: bool = False,
 ) -> tuple[FunctionScores, np.ndarray]:
     """Train one network per replicate of ``data`` (its inputs: the design without the
     intercept column) and score it at each checkpoint; returns the scores and θ (R×K×P).
+    ``sharpness``: also the top eigenvalue of the training loss's Hessian in θ at each
+    checkpoint (:mod:`lossstudy.training.sharpness`; Cohen et al.'s edge of stability).
 
     Each replicate's θ₀ and minibatch order come from ``seeding.training_rng(seed, scenario,
     replicate)``, so its numbers depend on (seed, scenario, replicate) only."""
@@ -106,6 +112,7 @@ def fit_network(
     ise = np.full((R, K), np.nan)
     mse, mae = np.full((R, K), np.nan), np.full((R, K), np.nan)
     curve = np.full((R, K, len(g[responses.CURVE_POINTS])), np.nan) if g.shape[1] == 2 else None
+    sharp = np.full((R, K), np.nan) if sharpness else None
     sample = None
     if test_rows is not None:
         sample = draw_test(knobs, seed, scenario_id, data.replicates, data.beta, test_rows)
@@ -117,11 +124,16 @@ def fit_network(
         ise[:, k] = np.where(ok, np.mean((fhat - f) ** 2, axis=1), np.nan)
         if curve is not None:
             curve[:, k] = np.where(ok[:, None], fhat[:, responses.CURVE_POINTS], np.nan)
+        if sharp is not None:
+            from .sharpness import sharpness as top_eigenvalue
+
+            theta_ok = np.where(ok[:, None], theta, np.nan)
+            sharp[:, k] = top_eigenvalue(net, loss, theta_ok, x, data.y)
         if sample is not None:
             resid = sample.y - predict_rows(net, safe, sample.X[..., 1:])
             mse[:, k] = np.where(ok, np.mean(resid**2, axis=1), np.nan)
             mae[:, k] = np.where(ok, np.mean(np.abs(resid), axis=1), np.nan)
-    return FunctionScores(ise, mse, mae, run.diverged.copy(), curve), run.theta
+    return FunctionScores(ise, mse, mae, run.diverged.copy(), curve, sharp), run.theta
 
 
 def mean_mcse(values: np.ndarray) -> tuple[float, float]:

@@ -24,26 +24,29 @@ __all__ = ["sharpness"]
 
 
 @functools.lru_cache(maxsize=16)
-def _program(net: Network, loss: str):
+def _program(net: Network, loss: str, shared: bool = True):
     rho = _RHO[loss]
 
     def top(theta, x, y, param):
         f = lambda th: jnp.mean(rho(y - forward(net, th, x), param))  # noqa: E731
         return jnp.linalg.eigvalsh(jax.hessian(f)(theta))[-1]
 
-    return jax.jit(jax.vmap(top, in_axes=(0, None, 0, None)))
+    return jax.jit(jax.vmap(top, in_axes=(0, None if shared else 0, 0, None)))
 
 
 def sharpness(
     net: Network, loss: Loss, theta: np.ndarray, x: np.ndarray, y: np.ndarray
 ) -> np.ndarray:
-    """λ_max of ∇²f(θ_r) for each replicate r: θ R×P, x shared n×d, y R×n (NaN θ: NaN)."""
-    run = _program(net, loss.name)
+    """λ_max of ∇²f(θ_r) for each replicate r: θ R×P, x shared n×d or R×n×d, y R×n (NaN θ:
+    NaN)."""
+    shared = x.ndim == 2
+    run = _program(net, loss.name, shared)
     out = np.empty(theta.shape[0])
     ok = np.isfinite(theta).all(axis=1)
     safe = np.where(ok[:, None], theta, 0.0)
     for s in range(0, theta.shape[0], BLOCK):
         e = min(s + BLOCK, theta.shape[0])
-        vals = run(_padded(safe[s:e]), x, _padded(y[s:e]), np.float64(loss.param))
+        xs = x if shared else _padded(x[s:e])
+        vals = run(_padded(safe[s:e]), xs, _padded(y[s:e]), np.float64(loss.param))
         out[s:e] = np.asarray(vals)[: e - s]
     return np.where(ok, out, np.nan)
