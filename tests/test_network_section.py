@@ -130,6 +130,9 @@ def test_edge_rows_set_the_sharpness_beside_two_over_eta() -> None:
     text = edge_sentence(edge)
     assert "η = 0.05: sharpness 9.90 ± 0.10 against 2/η = 40" in text
     assert "86% of runs diverged" in text and edge_sentence(edge.iloc[:0]) == ""
+    assert "at or below 2/η within Monte Carlo error in every setting" in text
+    edge.loc[edge["lr"] == 0.4, "sharpness"] = 6.0  # 2/η = 5, 10 MCSE above it
+    assert "above 2/η beyond Monte Carlo error at η = 0.4" in edge_sentence(edge)
     # the fitted-curve panels keep the first family of each loss (Adam), not the GD sweep
     nets = {"net_squared": "squared", "net_huber": "huber", "net_gd-lr0.05": "squared"}
     assert panel_members(list(nets), nets) == {"squared": "net_squared", "huber": "net_huber"}
