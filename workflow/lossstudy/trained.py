@@ -74,8 +74,23 @@ def exact_fits(names: Iterable[str], specs: Mapping[str, Mapping[str, Any]] | No
     per-scenario figures, the scoreboard and its claims compare these; trained members are
     judged in the training section against their exact fits."""
     specs = specs or {}
-    # not trained: the exact solver, and those that tune a penalty first (gcv, cv)
-    return [e for e in names if str(specs.get(e, {}).get("solver", "exact")) not in TRAINED_SOLVERS]
+    # not trained: the exact solver, and those that tune a penalty first (gcv, cv); nor a
+    # network (its solvers are the model's: ``mlp_gd``, ``mlp_adam``, ...)
+    return [e for e in names if not _trained(specs.get(e, {}))]
+
+
+def _trained(spec: Mapping[str, Any]) -> bool:
+    """Fitted by gradient steps: a linear model's training solver, or any network."""
+    if str(spec.get("solver", "exact")) in TRAINED_SOLVERS:
+        return True
+    if not spec:
+        return False
+    from lossstudy import methods
+
+    try:
+        return methods.fit_for(spec).model != "linear"
+    except methods.SpecError:  # not a spec of the registry (a bare label): not trained
+        return False
 
 
 def classification_losses() -> set[str]:
