@@ -559,9 +559,6 @@ class Lists:
             start += len(part.values)
         return Lists(np.concatenate(offsets), np.concatenate(values))
 
-    def __len__(self) -> int:
-        return len(self.offsets) - 1
-
 
 @dataclass(frozen=True)
 class Strings:

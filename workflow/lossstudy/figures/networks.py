@@ -32,7 +32,9 @@ __all__ = [
     "QUANTILES",
     "cell_errors",
     "chosen_replicates",
+    "largest_cell",
     "network_curve_figures",
+    "network_losses",
     "panel_members",
 ]
 
@@ -49,8 +51,9 @@ CURVES_CAPTION = (
 )
 
 
-def _networks(specs: Mapping[str, Mapping[str, Any]]) -> dict[str, str]:
-    """Network member → its loss, in the study's order."""
+def network_losses(specs: Mapping[str, Mapping[str, Any]]) -> dict[str, str]:
+    """Network member → its loss, in the study's order (the study's networks: any model but
+    the linear one)."""
     out = {}
     for name, spec in specs.items():
         fit = methods.fit_for(spec)
@@ -96,6 +99,12 @@ def panel_members(names: Sequence[str], nets: Mapping[str, str]) -> dict[str, st
     return out
 
 
+def largest_cell(cells: pd.DataFrame) -> pd.Series:
+    """The scenarios.csv row of a scenario's cells with the largest n: the cell its
+    fitted-curve figure draws."""
+    return cells.loc[cells["n"].astype(int).idxmax()]
+
+
 def chosen_replicates(ise: pd.Series, quantiles: tuple[float, ...] = QUANTILES) -> list[int]:
     """The replicates (index of ``ise``) at ``quantiles`` of its finite values: the value of
     rank round(q·(R − 1)) in the order by ise (ties: replicate index), distinct, in that order."""
@@ -114,12 +123,12 @@ def network_curve_figures(
 ) -> dict[str, Figure]:
     """``network_curves_{base}`` for each scenario with network members whose largest-n cell's
     estimates carry curves; empty when the study trains no network."""
-    nets = _networks(specs)
+    nets = network_losses(specs)
     if not nets or scen.empty:
         return {}
     out: dict[str, Figure] = {}
     for base, cells in scen.groupby(scen["base"].astype(str), sort=False):
-        row = cells.loc[cells["n"].astype(int).idxmax()]
+        row = largest_cell(cells)
         sid = str(row["scenario"])
         path = Path(estimates_dir) / f"{sid}.parquet"
         if not path.exists():

@@ -22,7 +22,7 @@ from lossstudy.figures import (
     optimum_cells,
 )
 from lossstudy.figures.alt import figure_alts as _figure_alts
-from lossstudy.figures.networks import cell_errors
+from lossstudy.figures.networks import cell_errors, largest_cell
 from lossstudy.sweeps.series import sweep_series
 from lossstudy.trained import exact_fits
 
@@ -129,7 +129,7 @@ def _curve_captions(scen: pd.DataFrame, names: Sequence[str]) -> dict[str, str]:
         cells = scen[scen["base"].astype(str) == name.removeprefix(CURVES_PREFIX)]
         if cells.empty:
             continue
-        row = cells.loc[cells["n"].astype(int).idxmax()]
+        row = largest_cell(cells)
         out[name] = CURVES_CAPTION.format(scenario=row["scenario"], errors=cell_errors(row))
     return out
 

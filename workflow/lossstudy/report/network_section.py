@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from lossstudy import methods
-from lossstudy.figures.networks import CURVES_PREFIX, cell_errors, panel_members
+from lossstudy.figures.networks import CURVES_PREFIX, cell_errors, network_losses, panel_members
 from lossstudy.mcse import Z_TIE, format_pm
 from lossstudy.trained import loss_name
 
@@ -28,12 +28,6 @@ __all__ = ["edge_rows", "edge_sentence", "network_rows", "network_section", "net
 MEASURES = ("ise", "test_mse", "test_mae", "divergence", "sharpness")
 #: error laws under which least squares is expected to keep up (light tails)
 LIGHT_TAILS = frozenset({"normal"})
-
-
-def _networks(estimators: Mapping[str, Mapping[str, Any]]) -> dict[str, Mapping[str, Any]]:
-    return {
-        name: spec for name, spec in estimators.items() if methods.fit_for(spec).model != "linear"
-    }
 
 
 def _law(info: pd.DataFrame, sid: str) -> str:
@@ -47,7 +41,7 @@ def network_rows(
     """One row per (cell, estimator) of the cells with a network member: each measure of
     :data:`MEASURES` and its MCSE (NaN where not computed), whether it is a network, its loss,
     the cell's error law and n."""
-    nets = _networks(estimators)
+    nets = network_losses(estimators)
     cols = ["scenario", "base", "n", "errors", "estimator", "network", "loss"]
     cols += [c for m in MEASURES for c in (m, f"{m}_mcse")]
     if not nets or perf.empty:
@@ -313,7 +307,7 @@ def network_section(
     if rows.empty:
         return {"available": False, "summary": None, "figures": []}
     top_cells = rows.loc[rows["n"] == rows["n"].max(), "scenario"].unique()
-    paired = paired_ise(estimates_dir, list(top_cells), list(_networks(estimators)))
+    paired = paired_ise(estimates_dir, list(top_cells), list(network_losses(estimators)))
     verdicts = network_verdicts(rows, paired)
     edge = edge_rows(rows, estimators)
     top = rows[rows["n"] == rows["n"].max()]

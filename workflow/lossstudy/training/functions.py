@@ -113,6 +113,8 @@ def fit_network(
     mse, mae = np.full((R, K), np.nan), np.full((R, K), np.nan)
     curve = np.full((R, K, len(g[responses.CURVE_POINTS])), np.nan) if g.shape[1] == 2 else None
     sharp = np.full((R, K), np.nan) if sharpness else None
+    if sharpness:
+        from .sharpness import sharpness as top_eigenvalue
     sample = None
     if test_rows is not None:
         sample = draw_test(knobs, seed, scenario_id, data.replicates, data.beta, test_rows)
@@ -125,8 +127,6 @@ def fit_network(
         if curve is not None:
             curve[:, k] = np.where(ok[:, None], fhat[:, responses.CURVE_POINTS], np.nan)
         if sharp is not None:
-            from .sharpness import sharpness as top_eigenvalue
-
             theta_ok = np.where(ok[:, None], theta, np.nan)
             sharp[:, k] = top_eigenvalue(net, loss, theta_ok, x, data.y)
         if sample is not None:
