@@ -17,9 +17,13 @@ def rule_wall_times(root: str | Path | None) -> list[dict[str, Any]]:
     The rule is the first path component under ``root`` (the file stem at top level), as the
     rules of this workflow name their benchmark files. ``cpu`` sums the benchmarks'
     ``cpu_time``: on a machine shared with other work a job's wall time grows with the load,
-    its CPU time much less.
+    its CPU time much less. A job forked from the warm worker (``lossstudy.warm``) has its
+    CPU time in its log (``results/logs/`` mirrors ``results/benchmarks/``), not in its
+    benchmark, which sees only the thin process that asked the worker.
     """
     import pandas as pd
+
+    from lossstudy.warm import child_cpu
 
     if root is None or not Path(root).exists():
         return []
@@ -36,7 +40,9 @@ def rule_wall_times(root: str | Path | None) -> list[dict[str, Any]]:
         except (OSError, ValueError, KeyError, pd.errors.ParserError):
             continue
         acc.setdefault(rule, []).extend(secs)
-        cpu[rule] = cpu.get(rule, 0.0) + (float(used.fillna(0).sum()) if used is not None else 0.0)
+        used_s = float(used.fillna(0).sum()) if used is not None else 0.0
+        forked = child_cpu(root.parent / "logs" / rel.with_suffix(".log"))
+        cpu[rule] = cpu.get(rule, 0.0) + used_s + (forked or 0.0)
     rows = [
         {
             "rule": rule,

@@ -1,4 +1,5 @@
 import json
+import os
 import re
 import sys
 from importlib.util import find_spec
@@ -122,3 +123,22 @@ def job_python():
     if isolated & set(workflow.deployment_settings.deployment_method):
         return "python"
     return sys.executable
+
+
+# A local run forks its cell jobs from a warm worker that has their imports done
+# (lossstudy.warm; docs/job-granularity.md): each job stays a Snakemake job with its own files,
+# its process asks the worker to run it and runs itself when there is none. Not under
+# --sdm conda/apptainer (the job's interpreter is another), nor on a cluster.
+onstart:
+    if (
+        workflow.local_exec
+        and workflow.is_main_process
+        and job_python() == sys.executable
+    ):
+        from lossstudy.warm import SOCKET_ENV, start
+
+        socket_path = start(
+            sys.executable, Path(workflow.basedir) / "workflow", os.getpid()
+        )
+        if socket_path:
+            os.environ[SOCKET_ENV] = socket_path

@@ -6,13 +6,21 @@ of each of the study's ~200 cell jobs (a tenth of a job). The rule passes every 
 would have put in ``snakemake.params`` as an option instead; the outputs are the same bytes.
 """
 
-import argparse
-import json
+import sys
 
 import _lossstudy_path  # noqa: F401  (finds lossstudy without the package installed)
 
-from lossstudy.pipeline import fit_and_summarise, setup_logging
-from lossstudy.quantiles import preset
+from lossstudy.warm import run_in_worker
+
+# forked from the run's warm worker, which has the imports below done (lossstudy.warm)
+if (status := run_in_worker(__file__, sys.argv[1:])) is not None:
+    sys.exit(status)
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+
+from lossstudy.pipeline import fit_and_summarise, setup_logging  # noqa: E402
+from lossstudy.quantiles import preset  # noqa: E402
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 for name in (

@@ -1,0 +1,337 @@
+"""A warm worker for the study's cell jobs: each job still is its own Snakemake job and its own
+process, but that process is forked from one that has already imported numpy, pyarrow, pandas
+and the package.
+
+Why: a cell job of the exact-fit study spends ≈ 0.55 s of its ≈ 2 s importing them
+(docs/job-granularity.md), ≈ 0.55 s × 230 jobs of the default study. The job's command is
+unchanged (``python workflow/scripts/cell.py …``): that script first asks the worker named by
+``$LOSSSTUDY_WARM_SOCKET`` to run it, and runs itself, as before, when there is no worker, the
+worker refuses (another interpreter or checkout) or the variable is unset. The forked child
+runs the very same script on the same arguments, with the job's working directory,
+environment and standard streams, so its files are byte for byte those of a fresh process
+(tests/test_warm.py). Every job keeps its own files, log and Snakemake bookkeeping, so
+incremental reruns are untouched.
+
+Lifetime: the workflow starts the worker when a local, non-dry run begins (``onstart`` in
+workflow/rules/common.smk) and it exits when the Snakemake process that started it is gone
+or after ``IDLE_S`` without a job. If the job's process dies (Snakemake cancels it), the
+child notices its closed connection and exits too. Set ``LOSSSTUDY_WARM=0`` to run every job
+in a fresh process.
+
+The price: Snakemake's ``benchmark:`` samples the job's process tree, which holds the thin
+client, not the forked child; a job's wall time (``s``) stays right, its CPU time and peak
+memory do not. The child writes both to the job's log instead.
+
+Only the standard library is imported here: the client's start-up is the point.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+#: The environment variable naming the worker's socket (set by the workflow for its jobs).
+SOCKET_ENV = "LOSSSTUDY_WARM_SOCKET"
+#: ``LOSSSTUDY_WARM=0`` switches the worker off (every job a fresh process).
+SWITCH_ENV = "LOSSSTUDY_WARM"
+#: A worker without jobs for this long exits.
+IDLE_S = 900.0
+#: What the worker imports before it serves: what an exact-fit cell job imports.
+PRELOAD = (
+    "numpy",
+    "pyarrow",
+    "pyarrow.parquet",
+    "pandas",
+    "lossstudy.pipeline",
+    "lossstudy.performance",
+    "lossstudy.prediction",
+    "lossstudy.tables",
+    "lossstudy.vectorized",
+    "lossstudy.dgp",
+    "lossstudy.quantiles",
+)
+_MAX_MESSAGE = 1 << 24
+#: The line a forked job ends its log with: its own CPU time and peak memory, which the
+#: job's benchmark file cannot see (``lossstudy.runtimes`` reads it).
+CHILD_LINE = "ran in a warm worker's child: %.2f s wall, %.2f s CPU, peak RSS %.0f MB"
+_CHILD_CPU = r"ran in a warm worker's child: [0-9.]+ s wall, ([0-9.]+) s CPU"
+
+
+def _send(sock: socket.socket, message: dict, fds: Sequence[int] = ()) -> None:
+    data = json.dumps(message).encode()
+    header = len(data).to_bytes(8, "big")
+    if fds:
+        socket.send_fds(sock, [header], list(fds))
+    else:
+        sock.sendall(header)
+    sock.sendall(data)
+
+
+def _receive(sock: socket.socket, with_fds: int = 0) -> tuple[dict | None, list[int]]:
+    """One message (and up to ``with_fds`` descriptors); ``None`` at a closed connection."""
+    fds: list[int] = []
+    if with_fds:
+        header, fds, _, _ = socket.recv_fds(sock, 8, with_fds)
+    else:
+        header = sock.recv(8)
+    while header and len(header) < 8:
+        more = sock.recv(8 - len(header))
+        if not more:
+            return None, fds
+        header += more
+    if not header:
+        return None, fds
+    size = int.from_bytes(header, "big")
+    if size > _MAX_MESSAGE:
+        raise ValueError(f"warm worker: a message of {size} bytes")
+    chunks, left = [], size
+    while left:
+        chunk = sock.recv(min(left, 1 << 20))
+        if not chunk:
+            return None, fds
+        chunks.append(chunk)
+        left -= len(chunk)
+    return json.loads(b"".join(chunks)), fds
+
+
+def child_cpu(log: str | Path) -> float | None:
+    """The CPU seconds a job's log says its forked child used (``None``: not forked)."""
+    import re
+
+    try:
+        text = Path(log).read_text(errors="replace")
+    except OSError:
+        return None
+    found = re.findall(_CHILD_CPU, text)
+    return float(found[-1]) if found else None
+
+
+def _identity(script: str | Path) -> dict[str, str]:
+    """What client and worker must share for the child to be the job it replaces: the
+    interpreter and the directory of the job's script (its checkout)."""
+    return {
+        "executable": os.path.realpath(sys.executable),
+        "scripts": str(Path(script).resolve().parent),
+    }
+
+
+# --------------------------------------------------------------------------- client
+
+
+def run_in_worker(script: str, argv: Sequence[str]) -> int | None:
+    """Run ``script`` with ``argv`` in the warm worker; its exit status, or ``None`` when there
+    is no worker to run it (the caller then runs the script itself)."""
+    path = os.environ.get(SOCKET_ENV)
+    if not path or os.environ.get(SWITCH_ENV) == "0":
+        return None
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.connect(path)
+    except OSError:
+        sock.close()
+        return None
+    env = {k: v for k, v in os.environ.items() if k != SOCKET_ENV}
+    request = {
+        "script": str(Path(script).resolve()),
+        "argv": list(argv),
+        "cwd": os.getcwd(),
+        "env": env,
+        **_identity(script),
+    }
+    try:
+        _send(sock, request, fds=(0, 1, 2))
+        reply, _ = _receive(sock)
+    except OSError:
+        reply = None
+    finally:
+        sock.close()
+    if reply is None:
+        print("warm worker: the job's process ended without a status", file=sys.stderr)
+        return 1
+    if "refused" in reply:
+        return None
+    return int(reply["status"])
+
+
+# --------------------------------------------------------------------------- worker
+
+
+def serve(
+    socket_path: str | Path,
+    watch_pid: int,
+    scripts: str | Path,
+    *,
+    idle: float = IDLE_S,
+) -> None:
+    """Import ``PRELOAD``, then fork one child per request for a script in ``scripts`` until
+    ``watch_pid`` is gone or no request came for ``idle`` seconds. One thread, so that forking
+    is safe; BLAS pinned to one thread before numpy loads (the jobs' own setting)."""
+    import importlib
+    import select
+
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[var] = "1"
+    for name in PRELOAD:
+        importlib.import_module(name)
+    identity = _identity(Path(scripts) / "any.py")
+
+    path = Path(socket_path)
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    ready = path.with_name(path.name + ".binding")
+    ready.unlink(missing_ok=True)
+    listener.bind(str(ready))
+    listener.listen(64)
+    os.replace(ready, path)  # visible only once the imports are done
+    last = time.monotonic()
+    children: set[int] = set()
+    try:
+        while True:
+            readable, _, _ = select.select([listener], [], [], 0.5)
+            while children:
+                pid, _ = os.waitpid(-1, os.WNOHANG)
+                if not pid:
+                    break
+                children.discard(pid)
+            if readable:
+                conn, _ = listener.accept()
+                last = time.monotonic()
+                pid = _accept(conn, listener, identity)
+                if pid:
+                    children.add(pid)
+                continue
+            if children:
+                last = time.monotonic()
+            if not _alive(watch_pid) or time.monotonic() - last > idle:
+                return
+    finally:
+        listener.close()
+        path.unlink(missing_ok=True)
+        if path.parent.name.startswith("lossstudy-warm-"):  # made by ``start``
+            path.parent.rmdir()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _accept(conn: socket.socket, listener: socket.socket, identity: dict[str, str]) -> int:
+    """Read one request; fork its child (returns the pid) or refuse it (returns 0)."""
+    try:
+        request, fds = _receive(conn, with_fds=3)
+    except (OSError, ValueError):
+        conn.close()
+        return 0
+    theirs = {key: request.get(key) for key in identity} if request else None
+    if request is None or len(fds) != 3 or theirs != identity:
+        with contextlib.suppress(OSError):
+            _send(conn, {"refused": "another interpreter or checkout"})
+        conn.close()
+        for fd in fds:
+            os.close(fd)
+        return 0
+    pid = os.fork()
+    if pid:
+        conn.close()
+        for fd in fds:
+            os.close(fd)
+        return pid
+    listener.close()
+    _child(conn, fds, request)  # never returns
+
+
+def _child(conn: socket.socket, fds: list[int], request: dict) -> None:
+    """Become the job: its streams, directory, environment and arguments; run its script;
+    report the exit status; exit. Exits at once if the job's process goes away."""
+    import resource
+    import runpy
+    import signal
+    import threading
+    import traceback
+
+    status = 1
+    try:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        for target, fd in enumerate(fds):
+            os.dup2(fd, target)
+            os.close(fd)
+        sys.stdout = os.fdopen(1, "w", buffering=1, closefd=False)
+        sys.stderr = os.fdopen(2, "w", buffering=1, closefd=False)
+        os.chdir(request["cwd"])
+        os.environ.clear()
+        os.environ.update(request["env"])
+
+        def watch() -> None:  # the job's process closed the connection: stop
+            try:
+                while conn.recv(1):
+                    pass
+            except OSError:
+                pass
+            os._exit(143)
+
+        threading.Thread(target=watch, daemon=True).start()
+        sys.argv = [request["script"], *request["argv"]]
+        t0 = time.perf_counter()
+        try:
+            runpy.run_path(request["script"], run_name="__main__")
+            status = 0
+        except SystemExit as stop:
+            code = stop.code
+            status = code if isinstance(code, int) else (0 if code is None else 1)
+            if code is not None and not isinstance(code, int):
+                print(code, file=sys.stderr)
+        use = resource.getrusage(resource.RUSAGE_SELF)
+        import logging
+
+        logging.getLogger("lossstudy").info(
+            CHILD_LINE,
+            time.perf_counter() - t0,
+            use.ru_utime + use.ru_stime,
+            use.ru_maxrss / 1024,
+        )
+        logging.shutdown()
+    except BaseException:  # the job's failure is reported as its status, its traceback shown
+        traceback.print_exc()
+        status = 1
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        _send(conn, {"status": status})
+    finally:
+        os._exit(status)
+
+
+# --------------------------------------------------------------------------- start
+
+
+def start(python: str, workflow_dir: str | Path, watch_pid: int) -> str | None:
+    """Start a worker in the background for this run's jobs and return its socket path (the
+    caller exports it as ``$LOSSSTUDY_WARM_SOCKET``), or ``None`` when switched off. Jobs that
+    start before the worker is ready run in their own process."""
+    if os.environ.get(SWITCH_ENV) == "0":
+        return None
+    import subprocess
+    import tempfile
+
+    path = str(Path(tempfile.mkdtemp(prefix="lossstudy-warm-")) / "sock")
+    script = Path(workflow_dir) / "scripts" / "warm_worker.py"
+    subprocess.Popen(
+        [python, str(script), "--socket", path, "--watch-pid", str(watch_pid)],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    return path
