@@ -39,6 +39,7 @@ STUDY_RULES = {  # study-wide
     "sweeps",
     "claims",
     "figure_cells",
+    "figure_board",
     "figure_sweeps",
     "figure_training",
     "figures",

@@ -262,6 +262,7 @@ AGGREGATION = {
     "sweeps": 1,
     "claims": 1,
     "figure_cells": 1,
+    "figure_board": 1,
     "figure_sweeps": 1,
     "figure_training": 1,
     "figures": 1,

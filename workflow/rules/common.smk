@@ -99,6 +99,7 @@ def benchmark_files(wildcards):
     files += ["results/benchmarks/figures.tsv", "results/benchmarks/theory.tsv"]
     files += [
         "results/benchmarks/figure_cells.tsv",
+        "results/benchmarks/figure_board.tsv",
         "results/benchmarks/figure_sweeps.tsv",
         "results/benchmarks/figure_training.tsv",
     ]

@@ -1,4 +1,4 @@
-"""Rule `figures`: both parts of the figures in one directory, for the report and readers."""
+"""Rule `figures`: every part of the figures in one directory, for the report and readers."""
 
 import _lossstudy_path  # noqa: F401  (finds lossstudy without the package installed)
 

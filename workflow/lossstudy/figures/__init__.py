@@ -177,7 +177,7 @@ def _save(fig: Figure, outdir: Path, name: str) -> list[Path]:
 
 
 #: the figures' parts, drawn by separate workflow jobs (see :func:`make_figures`)
-PARTS = ("cells", "sweeps", "training")
+PARTS = ("cells", "board", "sweeps", "training")
 
 #: file-name prefixes of the figures drawn once per sweep (their captions are generated)
 SWEEP_PREFIX = "sweep_"
@@ -237,10 +237,13 @@ def make_figures(
     no estimate files. The per-scenario figures show the sweeps' anchors and ``estimators``
     (default: all); the sweep figures show every member.
 
-    ``parts`` picks the ``cells`` figures (those of :data:`CAPTIONS`: they need the performance
-    table and the estimates only) and/or the ``sweeps`` figures (they also need the crossover,
-    optimum and theory-curve tables). The workflow draws the two in separate jobs, so the first
-    runs while the sweeps are being computed instead of after them. The ``training`` figures
+    ``parts`` picks the ``cells`` figures (those of :data:`CAPTIONS` but the two below: they
+    need the performance table and the estimates only), the ``board`` figures (the scoreboard
+    and relative efficiency, which draw the claims step's verdicts and threshold) and/or the
+    ``sweeps`` figures (they also need the crossover,
+    optimum and theory-curve tables). The workflow draws each part in a job of its own, so the
+    cells' figures run while the sweeps, theory and claims are being computed instead of
+    after them. The ``training`` figures
     (:data:`TRAINING_CAPTIONS`, drawn when the study trains an estimator by gradient steps) need
     the performance table, ``estimators_csv`` (``results/estimators.csv``) and, for SGD's risk
     against theory, ``theory_csv``; the workflow draws them in a job of their own.
@@ -262,9 +265,10 @@ def make_figures(
     written: list[Path] = []
     if "cells" in parts:
         written += _cell_figures(
-            perf, scen, perf_all, scen_all, data, estimates_dir, outdir, term, level, reference,
-            specs, scoreboard_csv,
+            perf, scen, perf_all, scen_all, data, estimates_dir, outdir, term, level, reference
         )  # fmt: skip
+    if "board" in parts:
+        written += _board_figures(perf, scen, outdir, term, reference, specs, scoreboard_csv)
     if "sweeps" in parts:
         tables = (crossovers_csv, optima_csv, sweep_theory_csv)
         written += _sweep_figures(
@@ -299,24 +303,11 @@ def _cell_figures(
     term: str,
     level: float,
     reference: str | None,
-    specs: dict[str, dict[str, object]] | None,
-    scoreboard_csv: str | Path | None = None,
 ) -> list[Path]:
-    """The figures of :data:`CAPTIONS`: per-scenario figures (anchors) and the nested loop."""
+    """The figures of :data:`CAPTIONS` but the board's: per-scenario figures (anchors) and the
+    nested loop."""
     written: list[Path] = []
-    shown = list(dict.fromkeys(perf["estimator"].astype(str)))
-    if scoreboard_csv is not None:
-        board = pd.read_csv(scoreboard_csv, keep_default_na=False, na_values=[""])
-    else:
-        board = mse_board(perf, scen, shown, specs, term)
-    if len(board):
-        written += _save(fig_scoreboard(board, term), outdir, "scoreboard")
     written += _save(fig_mse_decomposition(perf, scen, term), outdir, "mse_decomposition")
-    written += _save(
-        fig_relative_efficiency(perf, scen, term, reference, _threshold(board)),
-        outdir,
-        "relative_efficiency",
-    )
     reps = representative_scenarios(data)
     est = read_estimates(estimates_dir, reps, term)
     if len(est):
@@ -341,6 +332,33 @@ def _cell_figures(
     fig = fig_mse_vs_n(perf, scen, term)
     if fig is not None:
         written += _save(fig, outdir, "mse_vs_n")
+    return written
+
+
+def _board_figures(
+    perf: pd.DataFrame,
+    scen: pd.DataFrame,
+    outdir: Path,
+    term: str,
+    reference: str | None,
+    specs: dict[str, dict[str, object]] | None,
+    scoreboard_csv: str | Path | None = None,
+) -> list[Path]:
+    """The scoreboard and the relative efficiencies: they draw the claims step's verdicts and
+    its threshold (``scoreboard_csv``; without it the board is computed here)."""
+    written: list[Path] = []
+    if scoreboard_csv is not None:
+        board = pd.read_csv(scoreboard_csv, keep_default_na=False, na_values=[""])
+    else:
+        shown = list(dict.fromkeys(perf["estimator"].astype(str)))
+        board = mse_board(perf, scen, shown, specs, term)
+    if len(board):
+        written += _save(fig_scoreboard(board, term), outdir, "scoreboard")
+    written += _save(
+        fig_relative_efficiency(perf, scen, term, reference, _threshold(board)),
+        outdir,
+        "relative_efficiency",
+    )
     return written
 
 
