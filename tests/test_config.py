@@ -79,9 +79,10 @@ def test_default_config_is_valid_and_meets_the_required_design():
     streaming = {sid for sid, sc in study.scenarios.items() if sc.base == "streaming"}
     classify = {sid for sid, sc in study.scenarios.items() if sc.base == "classify"}
     assert len(training) == 12 and len(streaming) == 3 and len(classify) == 3
-    # the network part's 9 cells (net_*) have 64, one block of the engine
+    # the network part's 12 cells (net_*: six scenarios at n = 100 and 400) have 64, one
+    # block of the engine
     networks = {sid for sid, sc in study.scenarios.items() if sc.base.startswith("net_")}
-    assert len(networks) == 9
+    assert len(networks) == 12 and {study.scenarios[s].knobs["n"] for s in networks} == {100, 400}
     assert all(study.scenarios[s].replicates == 64 for s in networks)
     exact = set(study.scenarios) - training - streaming - classify - networks
     assert all(study.scenarios[s].replicates >= 2000 for s in exact)
@@ -122,6 +123,24 @@ def test_grid_expands_with_readable_ids_and_deep_merge():
     assert heavy["errors"] == {"distribution": "t", "df": 3, "scale": 0.5}
     assert heavy["n"] == 100
     assert heavy["design"]["correlation"] == 0.0  # untouched defaults survive the merge
+
+
+def test_a_scenario_replaces_the_grids_values_for_itself():
+    cfg = with_(
+        scenarios={"heavy": {"grid": {"n": [100]}}, "gm": None},
+        grid={"n": [25, 100], "errors.scale": [0.5, 2]},
+    )
+    study = load_study(cfg)
+    assert list(study.scenarios) == [
+        "heavy-n100-scale0.5",
+        "heavy-n100-scale2",
+        "gm-n25-scale0.5",
+        "gm-n25-scale2",
+        "gm-n100-scale0.5",
+        "gm-n100-scale2",
+    ]
+    assert study.scenarios["heavy-n100-scale2"].grid_values == {"n": 100, "errors.scale": 2}
+    assert "grid" not in study.scenarios["heavy-n100-scale2"].knobs
 
 
 def test_scenario_overrides_replicates_and_chunks_cover_them():
@@ -494,6 +513,14 @@ def _sweep(path: str, value):
             "outside",
         ),
         (_sweep("defaults", {"sweep": {"n": [30]}}), "defaults.sweep", "belongs to one scenario"),
+        (_sweep("defaults", {"grid": {"n": [30]}}), "defaults.grid", "belongs to one scenario"),
+        (
+            _sweep("scenarios/t/grid", {"errors.df": [4]}),
+            "scenarios.t.grid.errors.df",
+            "grid has: n",
+        ),
+        (_sweep("scenarios/t/grid", {"n": [1]}), "scenarios.t.grid.n", ">= 2"),
+        (_sweep("scenarios/t/grid", {"n": []}), "scenarios.t.grid.n", "non-empty"),
         (_sweep("estimators/ridge/sweep", {"k": [1]}), "estimators.ridge.sweep.k", "penalty"),
         (
             _sweep("estimators/ridge/sweep", {"penalty": [-1]}),

@@ -608,11 +608,11 @@ def expand_scenarios(config: Mapping[str, Any], schema: Mapping[str, Any]) -> di
                 "knobs such as 'n', 'errors.scale', 'design.correlation' (dotted paths)."
             )
         _check_values(schema, knobs_node, knob, grid[knob], f"grid.{knob}")
-    combos = list(itertools.product(*grid.values())) if grid else [()]
     out: dict[str, Scenario] = {}
     for base, own in config["scenarios"].items():
         own = dict(own or {})
         raw_sweep = own.pop("sweep", None)
+        combos = _grid_combos(schema, grid, own.pop("grid", None), f"scenarios.{base}.grid")
         for knob in grid:
             if _has_path(own, knob):
                 raise ConfigError(
@@ -662,6 +662,31 @@ def expand_scenarios(config: Mapping[str, Any], schema: Mapping[str, Any]) -> di
                 _complete_design(knobs)
                 out[sid] = Scenario(sid, base, knobs, replicates, values, sweep_values, anchor)
     return out
+
+
+def _grid_combos(
+    schema: Mapping[str, Any],
+    grid: Mapping[str, list[Any]],
+    own: Any,
+    where: str,
+) -> list[tuple[Any, ...]]:
+    """The grid's value combinations for one scenario, in the grid's knob order: a scenario's
+    own ``grid:`` replaces the values of some of the study grid's knobs for it alone (the
+    network scenarios take n = 100 and 400 of the study's 25, 100, 400)."""
+    values = dict(grid)
+    if own is not None:
+        values.update(
+            _check_sweep(
+                schema,
+                own,
+                where,
+                lambda knob: knob in grid,
+                schema["$defs"]["knobs"],
+                hint="a knob of the study's grid (top-level 'grid:'), with this scenario's own "
+                f"values; the grid has: {', '.join(grid) or 'no knobs'}",
+            )
+        )
+    return list(itertools.product(*values.values())) if values else [()]
 
 
 def _complete_errors(knobs: dict[str, Any], where: str) -> None:
@@ -1107,11 +1132,12 @@ def load_study(raw: Mapping[str, Any], schema_path: str | Path | None = None) ->
         raise ConfigError(problem)
     _schema_check(config, schema)
     config = deep_merge(STUDY_DEFAULTS, config)
-    if "sweep" in config["defaults"]:
-        raise ConfigError(
-            "config error at 'defaults.sweep': a sweep belongs to one scenario; move it into "
-            "the scenario it varies (scenarios.<name>.sweep)."
-        )
+    for key in ("sweep", "grid"):
+        if key in config["defaults"]:
+            raise ConfigError(
+                f"config error at 'defaults.{key}': a {key} of a scenario's own belongs to one "
+                f"scenario; move it into the scenario it varies (scenarios.<name>.{key})."
+            )
     estimators, estimator_sweeps, estimator_methods, patterns = _check_estimators(
         config["estimators"], schema
     )
