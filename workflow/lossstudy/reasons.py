@@ -382,7 +382,8 @@ def _networks_row(network: Mapping[str, Any] | None = None) -> dict[str, Any]:
         if lead.get("test") == "sign"
         else f"z = {lead['z']:.1f}"
     )
-    uncertainty = f"{test}, {lead['errors']} errors, n = {lead['n']}"
+    mean = f"{lead['function']} mean, " if lead.get("function") else ""
+    uncertainty = f"{test}, {mean}{lead['errors']} errors, n = {lead['n']}"
     return _row(
         key="networks",
         reason=reason,

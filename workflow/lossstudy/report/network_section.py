@@ -35,14 +35,22 @@ def _law(info: pd.DataFrame, sid: str) -> str:
     return cell_errors(info.loc[sid]) if sid in info.index else ""
 
 
+def _function(info: pd.DataFrame, sid: str) -> str:
+    """The cell's mean function by name ("sine", "heavisine"; "" when not recorded)."""
+    if sid not in info.index or "response.function" not in info.columns:
+        return ""
+    name = info.at[sid, "response.function"]
+    return str(name) if pd.notna(name) else ""
+
+
 def network_rows(
     perf: pd.DataFrame, scen: pd.DataFrame, estimators: Mapping[str, Mapping[str, Any]]
 ) -> pd.DataFrame:
     """One row per (cell, estimator) of the cells with a network member: each measure of
     :data:`MEASURES` and its MCSE (NaN where not computed), whether it is a network, its loss,
-    the cell's error law and n."""
+    the cell's mean function, error law and n."""
     nets = network_losses(estimators)
-    cols = ["scenario", "base", "n", "errors", "estimator", "network", "loss"]
+    cols = ["scenario", "base", "n", "function", "errors", "estimator", "network", "loss"]
     cols += [c for m in MEASURES for c in (m, f"{m}_mcse")]
     if not nets or perf.empty:
         return pd.DataFrame(columns=cols)
@@ -64,6 +72,7 @@ def network_rows(
                 "scenario": sid,
                 "base": str(info.at[sid, "base"]) if sid in info.index else sid,
                 "n": int(info.at[sid, "n"]) if sid in info.index else 0,
+                "function": _function(info, sid),
                 "errors": _law(info, sid),
                 "estimator": name,
                 "network": name in nets,
@@ -123,7 +132,8 @@ def network_verdicts(
     its MCSE are both carried by a few wild replicates (the MCSE of a mean without a finite
     variance is no guide), so the means can "tie" while the L2 curve is the worse one in every
     replicate. Under light tails the means decide alone."""
-    cols = ["scenario", "base", "errors", "n", "l2", "l2_ise", "l2_mcse", "best", "best_ise"]
+    cols = ["scenario", "base", "function", "errors", "n", "l2", "l2_ise", "l2_mcse", "best"]
+    cols += ["best_ise"]
     cols += ["best_mcse", "ratio", "z", "worse", "pairs", "sign_p", "test", "verdict"]
     if rows.empty:
         return pd.DataFrame(columns=cols)
@@ -151,6 +161,7 @@ def network_verdicts(
             {
                 "scenario": sid,
                 "base": a["base"],
+                "function": a["function"],
                 "errors": a["errors"],
                 "n": int(a["n"]),
                 "l2": a["estimator"],
@@ -175,7 +186,8 @@ def _sentence(v: pd.Series) -> str:
     law = v["errors"]
     l2 = format_pm(v["l2_ise"], v["l2_mcse"])
     best = format_pm(v["best_ise"], v["best_mcse"])
-    head = f"With {law} errors (n = {v['n']}), the network trained with L2 has ISE {l2}"
+    mean = f" on the {v['function']} mean" if v.get("function") else ""
+    head = f"With {law} errors{mean} (n = {v['n']}), the network trained with L2 has ISE {l2}"
     other = f"the best other loss ({v['best']}) {best}"
     if v["test"] == "sign":
         where = "further from" if v["verdict"] == "L2 loses" else "closer to"
