@@ -57,6 +57,23 @@ def test_front_page_row(heavy: float, light: float, verdict: str) -> None:
     assert row["verdict"] == verdict and row["link"] == "networks"
 
 
+def test_the_front_page_groups_the_cells_by_verdict_and_names_each_mean() -> None:
+    perf, scen, specs = _study(heavy_l2=0.21)
+    scen["response.function"] = "sine"
+    section = network_section(perf, scen, specs)
+    text = _networks_row(section["summary"])["text"]
+    assert text == (
+        "At n = 400, the network trained with L2 ties the best other loss under normal errors, "
+        "sine mean (ISE 0.0600 ± 0.0040 against 0.0620 ± 0.0040, z = -0.4), and loses to the "
+        "best other loss under t(2) errors, sine mean (ISE 0.2100 ± 0.0040 against 0.0320 ± "
+        "0.0040, z = 31.5)."
+    )
+    assert section["means"] == ["sin(2πx₁)"]
+    # a difference that rounds to zero has no sign
+    perf.loc[perf["estimator"] == "net_huber", "value"] = 0.0600001
+    assert "(z = 0.0)" in network_section(perf, scen, specs)["sentences"][0]
+
+
 def test_no_network_says_not_yet() -> None:
     perf, scen, _ = _study(heavy_l2=0.21)
     section = network_section(perf, scen, {"ols": {"method": "ols"}})

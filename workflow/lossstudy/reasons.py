@@ -390,7 +390,7 @@ def _networks_row(network: Mapping[str, Any] | None = None) -> dict[str, Any]:
         verdict=verdict,
         number=number,
         uncertainty=uncertainty,
-        text=". ".join(network.get("sentences", [])) + ".",
+        text=(network.get("front") or ". ".join(network.get("sentences", []))) + ".",
         link="networks",
         source="performance.csv, ise of the network members (term model)",
     )

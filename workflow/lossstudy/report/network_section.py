@@ -21,9 +21,17 @@ import pandas as pd
 from lossstudy import methods
 from lossstudy.figures.networks import CURVES_PREFIX, cell_errors, network_losses, panel_members
 from lossstudy.mcse import Z_TIE, format_pm
+from lossstudy.responses import FUNCTIONS
 from lossstudy.trained import loss_name
 
-__all__ = ["edge_rows", "edge_sentence", "network_rows", "network_section", "network_verdicts"]
+__all__ = [
+    "edge_rows",
+    "edge_sentence",
+    "front_sentence",
+    "network_rows",
+    "network_section",
+    "network_verdicts",
+]
 
 MEASURES = ("ise", "test_mse", "test_mae", "divergence", "sharpness")
 #: error laws under which least squares is expected to keep up (light tails)
@@ -182,6 +190,12 @@ def network_verdicts(
     return pd.DataFrame(out, columns=cols)
 
 
+def _z(z: float) -> str:
+    """z to one decimal, without a minus sign on a value that rounds to zero."""
+    text = f"{z:.1f}"
+    return "0.0" if text == "-0.0" else text
+
+
 def _sentence(v: pd.Series) -> str:
     law = v["errors"]
     l2 = format_pm(v["l2_ise"], v["l2_mcse"])
@@ -199,10 +213,41 @@ def _sentence(v: pd.Series) -> str:
             f"p = {v['sign_p']:.1g})"
         )
     if v["verdict"] == "L2 ties":
-        return f"{head}, {other}: a tie within Monte Carlo error (z = {v['z']:.1f})"
+        return f"{head}, {other}: a tie within Monte Carlo error (z = {_z(v['z'])})"
     if v["verdict"] == "L2 wins":
-        return f"{head}, lower than {other} (z = {v['z']:.1f})"
-    return f"{head}, {v['ratio']:.3g} times {other} (z = {v['z']:.1f})"
+        return f"{head}, lower than {other} (z = {_z(v['z'])})"
+    return f"{head}, {v['ratio']:.3g} times {other} (z = {_z(v['z'])})"
+
+
+#: how the front page words each verdict, in the order it lists them
+_VERBS = {"L2 ties": "ties", "L2 loses": "loses to", "L2 wins": "beats"}
+
+
+def front_sentence(verdicts: pd.DataFrame) -> str:
+    """The verdict rows in one sentence for the front page, grouped by verdict: each cell's
+    law and mean, the two ISEs and the evidence (z, or the sign test's count)."""
+    if verdicts.empty:
+        return ""
+    groups = []
+    for verdict, verb in _VERBS.items():
+        mine = verdicts[verdicts["verdict"] == verdict]
+        if mine.empty:
+            continue
+        items = []
+        for v in mine.itertuples(index=False):
+            evidence = (
+                f"worse in {v.worse} of {v.pairs} replicates"
+                if v.test == "sign"
+                else f"z = {_z(v.z)}"
+            )
+            mean = f", {v.function} mean" if v.function else ""
+            items.append(
+                f"{v.errors} errors{mean} (ISE {format_pm(v.l2_ise, v.l2_mcse)} against "
+                f"{format_pm(v.best_ise, v.best_mcse)}, {evidence})"
+            )
+        groups.append(f"{verb} the best other loss under " + "; ".join(items))
+    n = int(verdicts["n"].max())
+    return f"At n = {n}, the network trained with L2 " + ", and ".join(groups)
 
 
 def edge_rows(rows: pd.DataFrame, estimators: Mapping[str, Mapping[str, Any]]) -> pd.DataFrame:
@@ -353,10 +398,14 @@ def network_section(
         "light": light.to_dict("records"),
         "heavy": heavy.to_dict("records"),
         "sentences": [_sentence(v) for _, v in verdicts.iterrows()],
+        "front": front_sentence(verdicts),
     }
+    functions = dict.fromkeys(f for f in rows["function"] if f in FUNCTIONS)
     return {
         "available": True,
         "n": int(rows["n"].max()),
+        # the mean functions of the cells, as formulas, for the section's first sentence
+        "means": [FUNCTIONS[f].formula for f in functions],
         "tables": tables,
         "figures": _curve_figures(rows, figures, verdicts),
         "edge": edge.to_dict("records"),
