@@ -318,9 +318,10 @@ def _child(conn: socket.socket, fds: list[int], request: dict) -> None:
 
 def start(python: str, workflow_dir: str | Path, watch_pid: int) -> str | None:
     """Start a worker in the background for this run's jobs and return its socket path (the
-    caller exports it as ``$LOSSSTUDY_WARM_SOCKET``), or ``None`` when switched off. Jobs that
+    caller exports it as ``$LOSSSTUDY_WARM_SOCKET``), or ``None`` when switched off or not on
+    Linux (forking a process that has loaded macOS's system libraries is not safe). Jobs that
     start before the worker is ready run in their own process."""
-    if os.environ.get(SWITCH_ENV) == "0":
+    if os.environ.get(SWITCH_ENV) == "0" or not sys.platform.startswith("linux"):
         return None
     import subprocess
     import tempfile
