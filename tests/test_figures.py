@@ -342,16 +342,22 @@ def test_nested_loop_many_cells_and_byte_identical(tmp_path: Path) -> None:
 
 
 def test_parts_drawn_apart_and_gathered_equal_the_whole(tmp_path: Path) -> None:
-    """The workflow draws the cells and the sweeps parts in two jobs and copies both into one
-    directory: the same files, byte for byte, as drawing everything at once."""
+    """The workflow draws the cells, board and sweeps parts in separate jobs and copies them
+    into one directory: the same files, byte for byte, as drawing everything at once."""
     from lossstudy.io import gather_files
 
     perf, scen, est, _, _ = synthetic_study(tmp_path, 2, [25, 100], 2, reps=12)
     whole = make_figures(perf, scen, est, tmp_path / "whole")
-    cells = make_figures(perf, scen, est, tmp_path / "cells", parts=["cells"])
-    sweeps = make_figures(perf, scen, est, tmp_path / "sweeps", parts=["sweeps"])
-    assert cells and not sweeps  # no sweep tables given: the sweeps part draws nothing
-    gathered = gather_files([tmp_path / "cells", tmp_path / "sweeps"], tmp_path / "all")
+    parts = {
+        part: make_figures(perf, scen, est, tmp_path / part, parts=[part])
+        for part in ("cells", "board", "sweeps")
+    }
+    # the board part draws the scoreboard and relative efficiencies; without sweep tables the
+    # sweeps part draws nothing
+    assert {p.stem for p in parts["board"]} == {"scoreboard", "relative_efficiency"}
+    assert parts["cells"] and not parts["sweeps"]
+    assert not {p.stem for p in parts["cells"]} & {"scoreboard", "relative_efficiency"}
+    gathered = gather_files([tmp_path / part for part in parts], tmp_path / "all")
     assert {p.name: p.read_bytes() for p in gathered} == {p.name: p.read_bytes() for p in whole}
     with pytest.raises(ValueError, match="more than one"):
         gather_files([tmp_path / "cells", tmp_path / "whole"], tmp_path / "clash")
