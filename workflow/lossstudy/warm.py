@@ -114,9 +114,11 @@ def child_cpu(log: str | Path) -> float | None:
 
 def _identity(script: str | Path) -> dict[str, str]:
     """What client and worker must share for the child to be the job it replaces: the
-    interpreter and the directory of the job's script (its checkout)."""
+    interpreter and its environment (two venvs may share one interpreter binary) and the
+    directory of the job's script (its checkout)."""
     return {
-        "executable": os.path.realpath(sys.executable),
+        "executable": sys.executable,
+        "prefix": sys.prefix,
         "scripts": str(Path(script).resolve().parent),
     }
 
