@@ -80,17 +80,14 @@ def exact_fits(names: Iterable[str], specs: Mapping[str, Mapping[str, Any]] | No
 
 
 def _trained(spec: Mapping[str, Any]) -> bool:
-    """Fitted by gradient steps: a linear model's training solver, or any network."""
-    if str(spec.get("solver", "exact")) in TRAINED_SOLVERS:
-        return True
-    if not spec:
-        return False
+    """Fitted by gradient steps (a linear model's training solver, or any network): the
+    registry's own flag; a spec it cannot resolve is judged by its solver's name."""
     from lossstudy import methods
 
     try:
-        return methods.fit_for(spec).model != "linear"
-    except methods.SpecError:  # not a spec of the registry (a bare label): not trained
-        return False
+        return bool(spec) and methods.fit_for(spec).trained
+    except methods.SpecError:  # not a spec of the registry (a bare label)
+        return str(spec.get("solver", "exact")) in TRAINED_SOLVERS
 
 
 def classification_losses() -> set[str]:
