@@ -478,40 +478,36 @@ def _model_measures(estimates: pd.DataFrame) -> dict[str, tuple[list[str], _Bloc
         coef = cube[..., [str(t) != MODEL_TERM for t in t_names]]  # a network's rows: none
         return (coef * coef).sum(axis=-1)
 
+    def mean_block(col: str, x: np.ndarray, rows: np.ndarray) -> tuple[list[str], _Block]:
+        """The mean over usable replicates and its MCSE (SD/√n) for the estimators ``rows``."""
+        use = (ok & np.isfinite(x))[rows]
+        n = _count(use)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            block = (_mean(x[rows], use), np.sqrt(_var(x[rows], use) / n), n)
+        return [names_e[i] for i in rows.tolist()], {col: block}
+
     out: dict[str, tuple[list[str], _Block]] = {}
     any_ok = bool(ok.any())
-    x = per_term(
-        pd.to_numeric(estimates["estimate"], errors="coerce")
-        - pd.to_numeric(estimates["true_value"], errors="coerce")
-    )
-    use = ok & np.isfinite(x)
-    n = _count(use)
     # a network (rows on the term ``model`` only) has no coefficients: no risk, and it is
     # trained (its divergence is a measure)
     network = np.ones(len(e_names), dtype=bool)
     network[e_codes[estimates["term"].astype(str).to_numpy() != MODEL_TERM]] = False
-    coef = np.flatnonzero(~network)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        risk = (_mean(x, use), np.sqrt(_var(x, use) / n), n)
-    out["risk"] = ([names_e[i] for i in coef.tolist()], {"risk": tuple(a[coef] for a in risk)})
+    x = per_term(
+        pd.to_numeric(estimates["estimate"], errors="coerce")
+        - pd.to_numeric(estimates["true_value"], errors="coerce")
+    )
+    out["risk"] = mean_block("risk", x, np.flatnonzero(~network))
+    every = np.arange(len(e_names))
     for col in ("test_mse", "test_mae", "ise", *_CLASSIFY):
         if col not in estimates.columns:
             continue
         x = per_replicate(col)
         if any_ok and not np.isfinite(x[ok]).any():
             continue  # fits but no test errors: no test samples drawn (fit_chunk without test)
-        use = ok & np.isfinite(x)
-        n = _count(use)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            out[col] = (names_e, {col: (_mean(x, use), np.sqrt(_var(x, use) / n), n)})
+        out[col] = mean_block(col, x, every)
     if "sharpness" in estimates.columns:  # only the members that record it
         x = per_replicate("sharpness")
-        rows = np.flatnonzero(np.isfinite(x).any(axis=1))
-        use = (ok & np.isfinite(x))[rows]
-        n = _count(use)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            block = (_mean(x[rows], use), np.sqrt(_var(x[rows], use) / n), n)
-        out["sharpness"] = ([names_e[i] for i in rows.tolist()], {"sharpness": block})
+        out["sharpness"] = mean_block("sharpness", x, np.flatnonzero(np.isfinite(x).any(axis=1)))
 
     trained = diverged.any(axis=1) | network
     opt_sq = gap = None
@@ -547,12 +543,7 @@ def _model_measures(estimates: pd.DataFrame) -> dict[str, tuple[list[str], _Bloc
             mcse = np.where(sd_sq == 0.0, 0.0, sd_sq / (2.0 * value * np.sqrt(n)))
         out["opt_error"] = (names_t, {"opt_error": (value, mcse, n)})
     if gap is not None and len(rows):
-        x = gap[rows]
-        use = ok[rows] & np.isfinite(x)
-        n = _count(use)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            block = {"objective_gap": (_mean(x, use), np.sqrt(_var(x, use) / n), n)}
-        out["objective_gap"] = (names_t, block)
+        out["objective_gap"] = mean_block("objective_gap", gap, rows)
     return out
 
 
