@@ -371,9 +371,8 @@ def _networks_row(network: Mapping[str, Any] | None = None) -> dict[str, Any]:
     verdict = "does not hold" if loses_light else ("held with a caveat" if loses_heavy else "held")
     # the number: the largest ratio among the rows that carry the verdict (a tie that is not
     # the verdict's evidence is not shown as its number)
-    pool = [v for v in heavy if v["verdict"] == "L2 loses"] if loses_heavy else heavy or light
-    if loses_light:
-        pool = [v for v in light if v["verdict"] == "L2 loses"]
+    losing = [v for v in (light if loses_light else heavy) if v["verdict"] == "L2 loses"]
+    pool = losing or heavy or light
     lead = max(pool, key=lambda v: v["ratio"] if math.isfinite(v["ratio"]) else 0)
     number = f"ISE ratio L2 / {lead['best']} {lead['ratio']:.3g}"
     test = (
