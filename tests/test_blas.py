@@ -55,3 +55,37 @@ def test_draws_and_fits_are_the_same_bits_with_any_blas_thread_count(tmp_path: P
     _job(unset, None)
     for name in ("d.npz", "f.parquet"):
         assert (one / name).read_bytes() == (two / name).read_bytes() == (unset / name).read_bytes()
+
+
+def test_a_pin_rescans_the_libraries_only_after_an_import():
+    """The loaded libraries are scanned once and kept (a scan costs ≈ 6 ms, a cell job pins
+    about 17 times) until a module is imported, which is how a new BLAS gets loaded."""
+    from lossstudy import blas
+
+    with blas.single_thread_blas():
+        first = blas._libraries()
+    with blas.single_thread_blas():
+        assert blas._libraries() is first  # nothing imported since: no new scan
+    sys.modules["_lossstudy_test_fresh_import"] = type(sys)("_lossstudy_test_fresh_import")
+    try:
+        with blas.single_thread_blas():
+            assert blas._libraries() is not first  # a module came in: the next pin scans
+    finally:
+        del sys.modules["_lossstudy_test_fresh_import"]
+
+
+def test_a_blas_loaded_after_the_first_pin_is_pinned_by_the_next(tmp_path: Path):
+    code = """
+from threadpoolctl import threadpool_info
+from lossstudy.blas import single_thread_blas
+with single_thread_blas():
+    pass
+import scipy.linalg  # may load a BLAS of its own
+with single_thread_blas():
+    print(max(lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"))
+"""
+    env = {**os.environ, "OMP_NUM_THREADS": "2", "OPENBLAS_NUM_THREADS": "2"}
+    run = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
+    )
+    assert int(run.stdout.split()[-1]) == 1

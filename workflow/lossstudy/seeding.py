@@ -14,6 +14,7 @@ of every replicate keep their bits.
 from __future__ import annotations
 
 import hashlib
+from functools import cache
 
 import numpy as np
 
@@ -23,8 +24,9 @@ _TEST = 2
 _TRAINING = 3
 
 
+@cache
 def scenario_key(scenario_id: str) -> int:
-    """A stable 64-bit integer derived from the scenario id."""
+    """A stable 64-bit integer derived from the scenario id (cached: asked for per replicate)."""
     return int.from_bytes(hashlib.sha256(scenario_id.encode("utf-8")).digest()[:8], "little")
 
 
