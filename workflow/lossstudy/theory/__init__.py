@@ -467,12 +467,20 @@ def write_theory(
     out_flagged: str | Path | None = None,
 ) -> None:
     """Read every scenario's estimates and the performance table; write theory.csv, the
-    checks that do not apply and (``out_flagged``) the flagged rows, largest |z| first."""
+    checks that do not apply and (``out_flagged``) the flagged rows, largest |z| first.
+
+    BLAS runs on one thread, as in the draws and fits (:mod:`lossstudy.blas`): an exact
+    variance on a fixed AR(1) design differed in its last bits with two threads."""
+    import scipy.linalg  # noqa: F401  (its own BLAS loaded before the pin, so pinned too)
+
+    from lossstudy.blas import single_thread_blas
+
     estimates = _LazyEstimates(estimate_files)
     perf = None
     if performance_csv is not None:
         perf = pd.read_csv(performance_csv, keep_default_na=False, na_values=[""])
-    table, skipped = theory_table(scenarios, seed, estimators, level, estimates, perf)
+    with single_thread_blas():
+        table, skipped = theory_table(scenarios, seed, estimators, level, estimates, perf)
     with atomic_path(out_csv) as tmp:
         table.to_csv(tmp, index=False)
     with atomic_path(out_skipped) as tmp:

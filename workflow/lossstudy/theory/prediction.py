@@ -212,7 +212,7 @@ class TestErrors:
         self._est = est
         self._codes, names = pd.factorize(est["estimator"], sort=False)
         self._index = {str(n): i for i, n in enumerate(names)}
-        self._ok = est["status"].to_numpy(dtype=object) == "ok"
+        self._ok = (est["status"] == "ok").to_numpy(dtype=bool, na_value=False)
         self._reps = est["replicate"].to_numpy()
         self._done: dict[tuple[str, str], pd.Series] = {}
 

@@ -23,13 +23,18 @@ from .prediction import TestErrors, simulate_prediction
 def _errors(est: pd.DataFrame, terms: Sequence[str]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Per estimator: d (R×p, replicates aligned across estimators) and its usable mask."""
     e_codes, e_names = pd.factorize(est["estimator"], sort=False)
-    reps = np.sort(pd.unique(est["replicate"]))
-    ri = pd.Index(reps).get_indexer(est["replicate"])
-    ti = pd.Index(list(terms)).get_indexer(est["term"])
+    # replicates and terms by their codes: looking 150,000 names up in an Index one by one (and
+    # turning the text columns into Python strings) was most of the theory job's time
+    r_codes, r_names = pd.factorize(est["replicate"], sort=True)
+    ri = r_codes
+    reps = np.asarray(r_names)
+    t_codes, t_names = pd.factorize(est["term"], sort=False)
+    position = {term: i for i, term in enumerate(terms)}
+    ti = np.array([position.get(str(t), -1) for t in t_names] + [-1])[t_codes]
     diff = pd.to_numeric(est["estimate"], errors="coerce").to_numpy(float) - pd.to_numeric(
         est["true_value"], errors="coerce"
     ).to_numpy(float)
-    status_ok = est["status"].to_numpy() == "ok"
+    status_ok = (est["status"] == "ok").to_numpy(dtype=bool, na_value=False)
     keep = (ri >= 0) & (ti >= 0)
     d = np.full((len(e_names), len(reps), len(terms)), np.nan)
     ok = np.zeros(d.shape, dtype=bool)

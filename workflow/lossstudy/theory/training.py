@@ -83,8 +83,8 @@ def _steps(spec: Mapping[str, Any], n: int) -> int:
 
 
 def _schedule(spec: Mapping[str, Any], X: np.ndarray) -> Schedule:
-    """η_t of the member on design X, as the engine sets it (``engine.stability_limit``)."""
-    from lossstudy.training.engine import stability_limit
+    """η_t of the member on design X, as the engine sets it (``stability.stability_limit``)."""
+    from lossstudy.stability import stability_limit
 
     k = _steps(spec, X.shape[0])
     if spec.get("lr") is not None:
@@ -248,7 +248,7 @@ def _gd_squared(
     twins: str,
 ) -> None:
     """Exact moments, opt_error and objective_gap of GD on L2; its divergence."""
-    from lossstudy.training.engine import DIVERGED_NORM
+    from lossstudy.stability import DIVERGED_NORM
 
     n, p = X.shape
     lam, V = np.linalg.eigh(X.T @ X / n)
@@ -352,7 +352,7 @@ def _certain_divergence(
 ) -> None:
     """Past c = 1 without a variance: divergence → 1, given once 10⁶/(ρ^k − 1) < ``TINY``
     (then only |v'β̂| < TINY, an event of probability ≈ 2·TINY·density(0), escapes)."""
-    from lossstudy.training.engine import DIVERGED_NORM
+    from lossstudy.stability import DIVERGED_NORM
 
     if not sched.constant:
         s.skip("GD divergence", "η_t λ_max > 2 only for the first steps of inv_sqrt", name)
@@ -395,7 +395,7 @@ def _bounded_divergence(
     twins: str,
 ) -> None:
     """A bounded ψ bounds each step: ‖β_k − β_0‖ ≤ Σ_t η_t ψ_max G."""
-    from lossstudy.training.engine import DIVERGED_NORM
+    from lossstudy.stability import DIVERGED_NORM
 
     norms = np.linalg.norm(X, axis=1)
     full = str(spec["solver"]) == "gd"
@@ -557,7 +557,7 @@ def _subgradient(
 
 def _streaming_sgd(s: Setting, name: str, spec: Mapping[str, Any], twins: str) -> None:
     """Exact moments of streaming SGD on the ½-squared loss (:mod:`.streaming`)."""
-    from lossstudy.training.engine import DIVERGED_NORM
+    from lossstudy.stability import DIVERGED_NORM
 
     if not s.mom.var_finite:
         s.skip("streaming SGD theory", f"{s.dist} errors have no finite variance", name)
@@ -634,7 +634,7 @@ def _bounded_divergence_random(s: Setting, name: str, spec: Mapping[str, Any], t
     ‖x‖² ≤ 1 + λ_max(C) χ²_{p−1}, a union bound over the n rows."""
     from scipy.stats import chi2
 
-    from lossstudy.training.engine import DIVERGED_NORM
+    from lossstudy.stability import DIVERGED_NORM
 
     d = s.knobs["design"]
     if str(spec.get("init", "zeros")) != "zeros" or float(d["leverage"]["fraction"]) != 0:

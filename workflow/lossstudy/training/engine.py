@@ -58,15 +58,14 @@ import jax.numpy as jnp  # noqa: E402  (after float64 is enabled)
 import numpy as np  # noqa: E402
 import optax  # noqa: E402
 
+from lossstudy.stability import DIVERGED_NORM, stability_limit  # noqa: E402
+
 from .losses import Loss, mean_loss  # noqa: E402
 
 #: Replicates per compiled call; every call has this many (the last block is padded). Larger
 #: blocks amortise the per-step loop overhead (SGD's small steps feel it most), smaller ones
 #: waste less padding on small jobs; 64 measured best of 32, 64, 128 on 2 cores.
 BLOCK = 64
-#: A fit has diverged once ‖β‖ exceeds this (or β is not finite).
-DIVERGED_NORM = 1e6
-
 SOLVERS = ("gd", "sgd", "adam", "ista", "fista")
 #: Proximal gradient solvers: a gradient step on the smooth loss, then the L1 penalty's prox
 #: (soft-thresholding of the slopes); full batch.
@@ -183,12 +182,6 @@ def minibatches(rng: np.random.Generator, n: int, batch_size: int, steps: int) -
     epochs = -(-steps // per_epoch)
     perms = rng.permuted(np.broadcast_to(np.arange(n, dtype=np.int32), (epochs, n)), axis=1)
     return perms[:, : per_epoch * batch_size].reshape(-1, batch_size)[:steps]
-
-
-def stability_limit(X: np.ndarray) -> float:
-    """2/λ_max(X'X/n): the largest stable step of full-batch GD on the mean ½-squared loss."""
-    n = X.shape[0]
-    return 2.0 / float(np.linalg.eigvalsh(X.T @ X / n)[-1])
 
 
 def _step_sizes(X: np.ndarray, R: int, solver: Solver) -> np.ndarray:
