@@ -169,6 +169,20 @@ def test_a_cell_job_in_the_worker_writes_a_fresh_processes_bytes(tmp_path):
         "lad": {"method": "lad"},
         "huber": {"method": "huber", "k": 1.345},
         "ridge": {"method": "ridge", "penalty": 1.0},
+        # trained by the JAX engine, which the worker has imported and the child runs
+        "gd": {
+            "method": "huber-gd",
+            "loss": "huber",
+            "penalty": "none",
+            "solver": "gd",
+            "se": "none",
+            "delta": 1.345,
+            "lr_relative": 0.5,
+            "steps": 50,
+            "schedule": "constant",
+            "average": False,
+            "init": "zeros",
+        },
     }
     n, p = knobs["n"], len(knobs["coefficients"])
 
@@ -219,3 +233,42 @@ def test_a_forked_jobs_cpu_time_comes_from_its_log(tmp_path):
     [row] = rule_wall_times(tmp_path / "benchmarks")
     assert row["jobs"] == 2 and row["total"] == pytest.approx(5.0)
     assert row["cpu"] == pytest.approx(0.05 + 1.75 + 2.50)
+
+
+def test_a_forked_job_gets_xlas_one_thread_from_its_own_environment(worker, tmp_path):
+    """The worker imported the training engine under its own environment; a job whose
+    environment has no XLA_FLAGS still gets the engine's one-thread flags before XLA starts."""
+    scripts, sock, _ = worker
+    probe = scripts / "xla.py"
+    probe.write_text(
+        PROBE.format(scripts=str(SCRIPTS)).split("print(")[0] + "import lossstudy.training.engine\n"
+        "print(os.environ.get('XLA_FLAGS'))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
+    run = subprocess.run(
+        [sys.executable, str(probe)],
+        env={**env, SOCKET_ENV: str(sock)},
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "intra_op_parallelism_threads=1" in run.stdout
+
+
+def test_the_worker_starts_no_thread_beyond_a_plain_jobs_imports(worker):
+    """Forking is safe only from a process without threads of its own making: importing JAX
+    (and the rest of the preload) may not start any (its backend does, in the job)."""
+    from lossstudy.warm import PRELOAD
+
+    _, _, proc = worker
+    plain = [m for m in PRELOAD if not m.startswith(("scipy", "lossstudy.training"))]
+    plain = [m for m in plain if m != "lossstudy.classification"]
+    code = "import os, importlib\n"
+    code += f"for m in {plain!r}: importlib.import_module(m)\n"
+    code += "print(len(os.listdir('/proc/self/task')))"
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+    baseline = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
+    assert len(os.listdir(f"/proc/{proc.pid}/task")) == int(baseline.stdout)

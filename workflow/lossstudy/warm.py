@@ -1,6 +1,6 @@
 """A warm worker for the study's cell jobs: each job still is its own Snakemake job and its own
-process, but that process is forked from one that has already imported numpy, pyarrow, pandas
-and the package.
+process, but that process is forked from one that has already imported numpy, pyarrow, pandas,
+JAX and the package.
 
 Why: a cell job of the exact-fit study spends ≈ 0.55 s of its ≈ 2 s importing them
 (docs/job-granularity.md), ≈ 0.55 s × 230 jobs of the default study. The job's command is
@@ -20,7 +20,8 @@ in a fresh process.
 
 The price: Snakemake's ``benchmark:`` samples the job's process tree, which holds the thin
 client, not the forked child; a job's wall time (``s``) stays right, its CPU time and peak
-memory do not. The child writes both to the job's log instead.
+memory do not. The child writes both to the job's log instead (its peak RSS counts the
+worker's imported modules, shared by every child).
 
 Only the standard library is imported here: the client's start-up is the point.
 """
@@ -42,7 +43,10 @@ SOCKET_ENV = "LOSSSTUDY_WARM_SOCKET"
 SWITCH_ENV = "LOSSSTUDY_WARM"
 #: A worker without jobs for this long exits.
 IDLE_S = 900.0
-#: What the worker imports before it serves: what an exact-fit cell job imports.
+#: What the worker imports before it serves: what an exact-fit cell job imports, then what a
+#: training, network or classification cell job adds (JAX, optax, scipy: ≈ 1.9 s a job).
+#: Importing JAX starts no thread (its backend, which does, starts in the job), so forking
+#: stays safe; tests/test_warm.py checks both.
 PRELOAD = (
     "numpy",
     "pyarrow",
@@ -55,7 +59,16 @@ PRELOAD = (
     "lossstudy.vectorized",
     "lossstudy.dgp",
     "lossstudy.quantiles",
+    "scipy",
+    "lossstudy.classification",
+    "lossstudy.training.fit",
+    "lossstudy.training.functions",
+    "lossstudy.training.mlp",
+    "lossstudy.training.sharpness",
 )
+#: A preloaded module whose import read the environment defines this function; the child
+#: calls it once it has the job's environment (``lossstudy.training.engine``: XLA_FLAGS).
+ADOPT = "adopt_environment"
 _MAX_MESSAGE = 1 << 24
 #: The line a forked job ends its log with: its own CPU time and peak memory, which the
 #: job's benchmark file cannot see (``lossstudy.runtimes`` reads it).
@@ -274,6 +287,10 @@ def _child(conn: socket.socket, fds: list[int], request: dict) -> None:
         os.chdir(request["cwd"])
         os.environ.clear()
         os.environ.update(request["env"])
+        for module in list(sys.modules.values()):
+            adopt = getattr(module, ADOPT, None) if module is not None else None
+            if callable(adopt) and getattr(module, "__name__", "").startswith("lossstudy."):
+                adopt()
 
         def watch() -> None:  # the job's process closed the connection: stop
             try:

@@ -23,9 +23,8 @@ from pathlib import Path
 # One thread per job, as the workflow's rules declare: XLA's own thread pool would compete
 # with the job beside it for the same cores (measured: 13% longer under load). The bits do not
 # depend on it (tested across thread counts). A user's own XLA_FLAGS are left alone.
-os.environ.setdefault(
-    "XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
-)
+_ONE_THREAD = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+os.environ.setdefault("XLA_FLAGS", _ONE_THREAD)
 
 import jax  # noqa: E402  (after XLA_FLAGS)
 
@@ -53,6 +52,19 @@ def _compilation_cache() -> str | None:
 
 
 CACHE_DIR = _compilation_cache()
+
+
+def adopt_environment() -> None:
+    """Take again from the environment what importing this module took: XLA's one thread
+    (unless the user's XLA_FLAGS say otherwise) and the compilation cache.
+
+    Why: a job forked from the warm worker (:mod:`lossstudy.warm`) inherits this module
+    imported under the worker's environment, then replaces it with its own; XLA reads
+    XLA_FLAGS when its backend starts, which happens in the job, so this runs before then."""
+    global CACHE_DIR
+    os.environ.setdefault("XLA_FLAGS", _ONE_THREAD)
+    CACHE_DIR = _compilation_cache()
+
 
 import jax.numpy as jnp  # noqa: E402  (after float64 is enabled)
 import numpy as np  # noqa: E402
