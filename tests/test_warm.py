@@ -158,6 +158,7 @@ def test_the_worker_stops_with_the_run_that_started_it(tmp_path):
 def test_a_cell_job_in_the_worker_writes_a_fresh_processes_bytes(tmp_path):
     """The study's own cell script, run as the rule runs it, once in its own process and once
     forked from a worker started as the workflow starts it."""
+    from lossstudy import methods
     from lossstudy.config import BUILTIN_DEFAULTS
     from lossstudy.prediction import test_rows
     from lossstudy.quantiles import job_quantiles
@@ -170,19 +171,9 @@ def test_a_cell_job_in_the_worker_writes_a_fresh_processes_bytes(tmp_path):
         "huber": {"method": "huber", "k": 1.345},
         "ridge": {"method": "ridge", "penalty": 1.0},
         # trained by the JAX engine, which the worker has imported and the child runs
-        "gd": {
-            "method": "huber-gd",
-            "loss": "huber",
-            "penalty": "none",
-            "solver": "gd",
-            "se": "none",
-            "delta": 1.345,
-            "lr_relative": 0.5,
-            "steps": 50,
-            "schedule": "constant",
-            "average": False,
-            "init": "zeros",
-        },
+        "gd": methods.canonical(
+            {"loss": "huber", "delta": 1.345, "solver": "gd", "lr_relative": 0.5, "steps": 50}
+        ),
     }
     n, p = knobs["n"], len(knobs["coefficients"])
 
