@@ -263,3 +263,36 @@ def test_the_worker_starts_no_thread_beyond_a_plain_jobs_imports(worker):
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
     )
     assert len(os.listdir(f"/proc/{proc.pid}/task")) == int(baseline.stdout)
+
+
+def test_a_jobs_own_cpu_line_replaces_its_benchmarks_undercount(tmp_path):
+    """Snakemake samples a job's CPU every 0.5 s for 15 s, then every 30 s: a 40-s job's
+    benchmark says ≈ 15 s. A job's process logs its own CPU time as it exits, and the per-rule
+    CPU takes that instead (the benchmark's is not added to it)."""
+    from lossstudy.runtimes import OWN_LINE, rule_wall_times
+
+    bench, logs = tmp_path / "benchmarks", tmp_path / "logs"
+    bench.mkdir()
+    logs.mkdir()
+    header = "s\th:m:s\tmax_rss\tcpu_time\n"
+    (bench / "theory.tsv").write_text(header + "41.00\t0:00:41\t300\t15.20\n")
+    (logs / "theory.log").write_text("INFO theory: 10 rows\nINFO " + OWN_LINE % (39.5, 310) + "\n")
+    [row] = rule_wall_times(bench)
+    assert row["cpu"] == pytest.approx(39.5)
+
+
+def test_a_job_process_logs_its_own_cpu_time_as_it_exits(tmp_path):
+    log = tmp_path / "job.log"
+    code = (
+        "import time\n"
+        "from lossstudy.pipeline import setup_logging\n"
+        f"setup_logging({str(log)!r})\n"
+        "end = time.process_time() + 0.4\n"
+        "while time.process_time() < end:\n"
+        "    pass\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+    from lossstudy.runtimes import own_cpu
+
+    cpu = own_cpu(log)
+    assert cpu is not None and 0.4 <= cpu < 30

@@ -67,7 +67,13 @@ NETWORK_TERM = "model"
 
 
 def setup_logging(path: str | Path | None) -> None:
-    """Send the package's progress messages to a rule's log file."""
+    """Send the package's progress messages to a rule's log file, and end it with the job's own
+    CPU time when the process exits (``runtimes.OWN_LINE``: Snakemake's benchmark undercounts
+    jobs longer than 15 s). A job forked from the warm worker leaves by ``os._exit`` and logs
+    its child's line instead (``lossstudy.warm``)."""
+    import atexit
+
+    global _own_cpu_logged
     handler: logging.Handler = (
         logging.FileHandler(path, mode="w") if path else logging.StreamHandler()
     )
@@ -75,6 +81,25 @@ def setup_logging(path: str | Path | None) -> None:
     root = logging.getLogger("lossstudy")
     root.handlers[:] = [handler]
     root.setLevel(logging.INFO)
+    if not _own_cpu_logged:
+        atexit.register(_log_own_cpu)
+        _own_cpu_logged = True
+
+
+_own_cpu_logged = False
+
+
+def _log_own_cpu() -> None:
+    try:
+        import resource
+    except ImportError:  # not on this system: the benchmark's CPU time stands
+        return
+    from lossstudy.runtimes import OWN_LINE
+
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+    log.info(OWN_LINE, cpu, own.ru_maxrss / 1024)
 
 
 class Progress:

@@ -7,8 +7,25 @@ against the fitting proper and the floor; both only read files the workflow wrot
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 from typing import Any
+
+#: The line a job's process ends its log with (:func:`lossstudy.pipeline.setup_logging`): its
+#: own CPU time. Snakemake's benchmark samples a job's processes every 0.5 s for 15 s, then every
+#: 30 s, and keeps the last sample: a 40-s job's ``cpu_time`` misses what it used after 15 s.
+OWN_LINE = "the job's own process: %.2f s CPU, peak RSS %.0f MB"
+_OWN_CPU = r"the job's own process: ([0-9.]+) s CPU"
+
+
+def own_cpu(log: str | Path) -> float | None:
+    """The CPU seconds a job's log says its own process used (``None``: no such line)."""
+    try:
+        text = Path(log).read_text(errors="replace")
+    except OSError:
+        return None
+    found = re.findall(_OWN_CPU, text)
+    return float(found[-1]) if found else None
 
 
 def rule_wall_times(root: str | Path | None) -> list[dict[str, Any]]:
@@ -17,9 +34,11 @@ def rule_wall_times(root: str | Path | None) -> list[dict[str, Any]]:
     The rule is the first path component under ``root`` (the file stem at top level), as the
     rules of this workflow name their benchmark files. ``cpu`` sums the benchmarks'
     ``cpu_time``: on a machine shared with other work a job's wall time grows with the load,
-    its CPU time much less. A job forked from the warm worker (``lossstudy.warm``) has its
-    CPU time in its log (``results/logs/`` mirrors ``results/benchmarks/``), not in its
-    benchmark, which sees only the thin process that asked the worker.
+    its CPU time much less. Where a job's log (``results/logs/`` mirrors
+    ``results/benchmarks/``) ends with its own CPU time (:data:`OWN_LINE`), that replaces the
+    benchmark's, which undercounts jobs longer than 15 s. A job forked from the warm worker
+    (``lossstudy.warm``) has its child's CPU time in its log, added to the benchmark's, which
+    sees only the thin process that asked the worker.
     """
     import pandas as pd
 
@@ -41,8 +60,10 @@ def rule_wall_times(root: str | Path | None) -> list[dict[str, Any]]:
             continue
         acc.setdefault(rule, []).extend(secs)
         used_s = float(used.fillna(0).sum()) if used is not None else 0.0
-        forked = child_cpu(root.parent / "logs" / rel.with_suffix(".log"))
-        cpu[rule] = cpu.get(rule, 0.0) + used_s + (forked or 0.0)
+        log = root.parent / "logs" / rel.with_suffix(".log")
+        own, forked = own_cpu(log), child_cpu(log)
+        job_cpu = own if own is not None else used_s + (forked or 0.0)
+        cpu[rule] = cpu.get(rule, 0.0) + job_cpu
     rows = [
         {
             "rule": rule,
