@@ -131,3 +131,36 @@ def test_bad_tuning_specs_stop_naming_the_field(spec, field, says):
         load_study(cfg)
     message = str(info.value)
     assert f"'{field}'" in message and says in message and "\n" not in message
+
+
+@pytest.mark.parametrize("solver", ["gcv", "cv"])
+def test_every_replicate_at_once_chooses_what_each_chooses_alone(solver):
+    """chosen_penalties scores a fixed design's replicates together (one SVD per fold); its λ
+    must be chosen_penalty's, replicate by replicate, ties and degenerate replicates included."""
+    rng = np.random.default_rng(11)
+    n, p, R = 60, 4, 300
+    X = np.column_stack([np.ones(n), rng.normal(size=(n, p - 1))])
+    Y = X @ np.array([1.0, 0.5, 0.0, -0.3]) + rng.standard_t(3, size=(R, n))
+    Y[0] = 2.0  # constant y: every λ scores the same, the first (0) must win
+    Y[1] = X @ np.array([1.0, 0.2, 0.1, 0.0])  # exact fit: RSS 0 at λ = 0
+    Y[2, 5] = np.nan  # a non-finite replicate: chosen on its own
+    got = tuning.chosen_penalties(X, Y, solver)
+    expect = [tuning.chosen_penalty(X, Y[i], solver) for i in range(R)]
+    np.testing.assert_array_equal(got, np.array(expect))
+    assert len(set(expect)) > 3  # the replicates really choose different λ
+
+
+def test_a_near_tie_in_the_batched_scores_is_chosen_again_alone(monkeypatch):
+    """Summing in another order moves a score by ulps; where the batched scores put two λ
+    within TIE of each other, the replicate's λ comes from chosen_penalty itself."""
+    rng = np.random.default_rng(3)
+    n = 40
+    X = np.column_stack([np.ones(n), rng.normal(size=(n, 2))])
+    Y = X @ np.array([0.0, 1.0, 0.5]) + rng.normal(size=(5, n))
+    exact = np.array([tuning.gcv_scores(X, y) for y in Y])
+    skewed = exact.copy()
+    best, other = np.argsort(exact[2])[:2]
+    skewed[2, other] = exact[2, best] * (1 - 1e-12)  # now "best" by a hair, as rounding could
+    monkeypatch.setattr(tuning, "_gcv_all", lambda X, Y: skewed)
+    got = tuning.chosen_penalties(X, Y, "gcv")
+    assert got[2] == tuning.GRID[best] == tuning.chosen_penalty(X, Y[2], "gcv")

@@ -211,10 +211,18 @@ def _tuned_batched(solver: str) -> Callable[..., estimators.FitResult]:
         message = np.empty(R, dtype=object)
         chosen = np.full(R, np.nan)
         folds = int(spec.get("folds", 5))
+        shared = None
+        if data.fixed:  # every replicate's λ from one SVD per fold (the same λ: tuning.py)
+            try:
+                shared = tuning.chosen_penalties(data.X, data.y, solver, folds)
+            except (np.linalg.LinAlgError, ValueError):
+                shared = None  # each replicate meets the failure on its own, below
         for i in range(R):
             X, y = data.design(i), data.y[i]
             try:
-                chosen[i] = tuning.chosen_penalty(X, y, solver, folds)
+                chosen[i] = (
+                    shared[i] if shared is not None else tuning.chosen_penalty(X, y, solver, folds)
+                )
             except (np.linalg.LinAlgError, ValueError) as exc:
                 status[i], message[i] = estimators.FAILED, f"{type(exc).__name__}: {exc}"
                 continue
