@@ -622,6 +622,11 @@ def test_invalid_input_is_rejected():
         performance_table(pd.concat([one, tidy("b", [0.1, 0.2], scenario="s2")]), "a", 0.95)
     with pytest.raises(ValueError, match="duplicate"):
         performance_table(pd.concat([one, one]), "a", 0.95)
+    # estimators on disjoint replicates: a sparse (estimator, term, replicate) cube
+    sparse = [tidy(f"e{i}", [0.1, 0.2]).assign(replicate=[10 * i, 10 * i + 1]) for i in range(6)]
+    assert len(performance_table(pd.concat(sparse), "e0", 0.95))
+    with pytest.raises(ValueError, match="duplicate"):
+        performance_table(pd.concat([*sparse, sparse[3].iloc[:1]]), "e0", 0.95)
     with pytest.raises(ValueError, match="level"):
         performance_table(one, "a", 95)
     with pytest.raises(ValueError, match="lack columns"):
