@@ -800,7 +800,9 @@ def failure_rows(est: Any) -> Any:
     key = e_codes.astype(np.int64) * len(t_names) + t_codes
     keys, first, totals = np.unique(key, return_index=True, return_counts=True)
     bad_counts = np.bincount(
-        np.searchsorted(keys, key), weights=(est["status"] != "ok").to_numpy(), minlength=len(keys)
+        np.searchsorted(keys, key),
+        weights=(est["status"] != "ok").to_numpy(dtype=float, na_value=1.0),
+        minlength=len(keys),
     )
     by_key = np.argsort(key, kind="stable")  # each group's rows together, in their order
     ends = np.cumsum(totals)
