@@ -306,6 +306,43 @@ def _curve_rows(
     ]
 
 
+class _SquaredErrors:
+    """One scenario's squared errors on one term, by estimator code: what each estimator
+    family's optimum is found from. Read and coded once per scenario; a family's table is then
+    a few array operations (filtering the text columns once per family cost the sweeps job
+    most of its time)."""
+
+    def __init__(self, est: pd.DataFrame) -> None:
+        self.codes, names = pd.factorize(est["estimator"], sort=False)
+        self.index = {str(name): i for i, name in enumerate(names)}
+        ok = (est["status"] == "ok").to_numpy(dtype=bool, na_value=False)
+        err = est["estimate"].to_numpy(dtype=float) - est["true_value"].to_numpy(dtype=float)
+        self.loss = np.where(ok, err, np.nan) ** 2
+        self.replicate = est["replicate"].to_numpy()
+
+    def wide(self, names: Sequence[str]) -> np.ndarray | None:
+        """Replicates (ascending) × ``names`` (NaN where absent or not ok); None if none."""
+        column = np.full(len(self.index) + 1, -1)
+        for j, name in enumerate(names):
+            if name in self.index:
+                column[self.index[name]] = j
+        col = column[self.codes]  # a code of −1 (no estimator) reads the last entry, −1
+        rows = np.flatnonzero(col >= 0)
+        if not len(rows):
+            return None
+        r_codes, reps = pd.factorize(self.replicate[rows], sort=True)
+        out = np.full((len(reps), len(names)), np.nan)
+        out[r_codes, col[rows]] = self.loss[rows]
+        return out
+
+
+def _squared_errors(path: Path, term: str) -> _SquaredErrors:
+    est = pd.read_parquet(
+        path, columns=["replicate", "estimator", "term", "estimate", "true_value", "status"]
+    )
+    return _SquaredErrors(est[(est["term"] == term).to_numpy(dtype=bool, na_value=False)])
+
+
 def optima(
     scen: pd.DataFrame,
     knobs: Mapping[str, Mapping[str, Any]],
@@ -335,27 +372,17 @@ def optima(
         path = Path(estimates_dir) / f"{sid}.parquet"
         if not path.exists():
             continue
-        est = pd.read_parquet(
-            path, columns=["replicate", "estimator", "term", "estimate", "true_value", "status"]
-        )
-        est = est[est["term"].astype(str) == term]
+        losses = _squared_errors(path, term)
         fixed = factors_text({c: rec[c] for c in factors[str(rec["base"])]})
         for (family, param), members in by_family.items():
             members = sorted(members)
             values = np.array([v for v, _ in members])
             names = [m for _, m in members]
-            sub = est[est["estimator"].astype(str).isin(names)]
-            if sub.empty:
+            wide = losses.wide(names)
+            if wide is None:
                 continue
-            err = (sub["estimate"] - sub["true_value"]).where(sub["status"].astype(str) == "ok")
-            wide = (
-                sub.assign(loss=err**2, estimator=sub["estimator"].astype(str))
-                .set_index(["replicate", "estimator"])["loss"]
-                .unstack("estimator")
-                .reindex(columns=names)
-            )
             rng = np.random.default_rng([seed, zlib.crc32(f"{sid}/{family}".encode())])
-            opt = find_optimum(values, wide.to_numpy(dtype=float), rng)
+            opt = find_optimum(values, wide, rng)
             theory, tnote = math.nan, ""
             k = knobs.get(sid)
             j = term_names(len(k["coefficients"])).index(term) if k is not None else None

@@ -108,9 +108,14 @@ def _linear_x1(
     knobs: Mapping[str, Any], seed: int, scenario_id: str, spec: Mapping[str, Any], j: int
 ) -> tuple[float, float] | None:
     """(mean, variance) of the estimation error of coefficient j, exactly; None if no form."""
+    dgp, _ = dgp_of(knobs, seed, scenario_id)
+    return _error_moments(dgp, spec, j)
+
+
+def _error_moments(dgp: Any, spec: Mapping[str, Any], j: int) -> tuple[float, float] | None:
+    """:func:`_linear_x1` on a cell's model already built (a curve asks at hundreds of λ)."""
     from lossstudy.theory.exact import linear_map
 
-    dgp, _ = dgp_of(knobs, seed, scenario_id)
     if dgp is None:
         return None
     M, _ = linear_map(spec, dgp.X)
@@ -220,7 +225,7 @@ def ridge_mse(
 
     @functools.lru_cache(maxsize=1024)
     def curve(lam: float) -> float:
-        got = _linear_x1(knobs, seed, scenario_id, {**spec, "penalty": float(lam)}, j)
+        got = _error_moments(dgp, {**spec, "penalty": float(lam)}, j)
         return math.nan if got is None else got[0] ** 2 + got[1]
 
     return curve, "exact ridge MSE(λ) on the fixed design"

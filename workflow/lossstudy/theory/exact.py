@@ -170,7 +170,9 @@ def linear_map(spec: Mapping[str, Any], X: np.ndarray) -> tuple[np.ndarray | Non
     """M with b = M y for a linear estimator on design X, or (None, reason)."""
     method = spec["method"]
     n, p = X.shape
-    rank = int(np.linalg.matrix_rank(X))
+    lam = float(spec.get("penalty", 1.0)) if method == "ridge" else 0.0
+    # the rank only where it decides (an SVD: the sweeps ask for ridge at thousands of λ > 0)
+    rank = int(np.linalg.matrix_rank(X)) if method in ("ols", "wls") or lam == 0 else p
     if method == "ols":
         if rank < p:
             return None, f"design rank {rank} < p = {p}: the fit fails"
@@ -184,7 +186,6 @@ def linear_map(spec: Mapping[str, Any], X: np.ndarray) -> tuple[np.ndarray | Non
         xtw = X.T * w
         return np.linalg.solve(xtw @ X, xtw), ""
     if method == "ridge":
-        lam = float(spec.get("penalty", 1.0))
         if lam == 0 and rank < p:
             return None, f"design rank {rank} < p = {p} and λ = 0: the fit fails"
         D = np.eye(p)
