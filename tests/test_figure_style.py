@@ -183,3 +183,22 @@ def test_alt_texts_carry_the_data() -> None:
 @pytest.mark.parametrize("loss", sorted(LOSS_COLORS))
 def test_loss_colours_from_the_palette(loss: str) -> None:
     assert loss_color(loss) in PALETTE
+
+
+def test_a_laid_out_figure_is_drawn_once_per_file(tmp_path: Path, monkeypatch):
+    """tight_layout leaves a placeholder layout engine, and savefig draws a figure that has an
+    engine twice; _save drops it, so each of the PNG and the SVG costs one draw."""
+    from matplotlib.figure import Figure
+
+    from lossstudy.figures import _save
+    from lossstudy.figures._style import _finish, _panels
+
+    fig, axes = _panels(4, 2.5, 2.0)
+    for ax in axes:
+        ax.plot([0, 1], [1, 0])
+    _finish(fig)
+    draws = []
+    real = Figure.draw
+    monkeypatch.setattr(Figure, "draw", lambda self, r: draws.append(1) or real(self, r))
+    paths = _save(fig, tmp_path, "f")
+    assert [p.suffix for p in paths] == [".png", ".svg"] and len(draws) == 2

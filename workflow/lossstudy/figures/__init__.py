@@ -32,6 +32,7 @@ matplotlib.use("Agg")  # before anything imports pyplot: the submodules below, s
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.layout_engine import PlaceHolderLayoutEngine  # noqa: E402
 
 from lossstudy.answer.scoreboard import scoreboard as mse_board  # noqa: E402
 from lossstudy.answer.step import representative  # noqa: E402
@@ -166,6 +167,10 @@ CAPTIONS: dict[str, str] = {
 
 def _save(fig: Figure, outdir: Path, name: str) -> list[Path]:
     paths = []
+    # tight_layout leaves a placeholder layout engine behind, and savefig draws a figure with
+    # any engine twice (once to lay it out); the layout is done, so drop it: one draw a file
+    if isinstance(fig.get_layout_engine(), PlaceHolderLayoutEngine):
+        fig.set_layout_engine(None)
     with plt.rc_context(_rc()):
         for ext, meta in (("png", {"Software": None}), ("svg", {"Date": None, "Creator": None})):
             path = outdir / f"{name}.{ext}"
