@@ -79,10 +79,10 @@ def test_default_config_is_valid_and_meets_the_required_design():
     streaming = {sid for sid, sc in study.scenarios.items() if sc.base == "streaming"}
     classify = {sid for sid, sc in study.scenarios.items() if sc.base == "classify"}
     assert len(training) == 12 and len(streaming) == 3 and len(classify) == 3
-    # the network part's 12 cells (net_*: six scenarios at n = 100 and 400) have 64, one
+    # the network part's 14 cells (net_*: seven scenarios at n = 100 and 400) have 64, one
     # block of the engine
     networks = {sid for sid, sc in study.scenarios.items() if sc.base.startswith("net_")}
-    assert len(networks) == 12 and {study.scenarios[s].knobs["n"] for s in networks} == {100, 400}
+    assert len(networks) == 14 and {study.scenarios[s].knobs["n"] for s in networks} == {100, 400}
     assert all(study.scenarios[s].replicates == 64 for s in networks)
     exact = set(study.scenarios) - training - streaming - classify - networks
     assert all(study.scenarios[s].replicates >= 2000 for s in exact)
