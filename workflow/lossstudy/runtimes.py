@@ -20,11 +20,23 @@ _OWN_CPU = r"the job's own process: ([0-9.]+) s CPU"
 
 def own_cpu(log: str | Path) -> float | None:
     """The CPU seconds a job's log says its own process used (``None``: no such line)."""
+    return _logged(log, _OWN_CPU)
+
+
+def child_cpu(log: str | Path) -> float | None:
+    """The CPU seconds a job's log says its warm worker's child used (``None``: not forked)."""
+    from lossstudy.warm import CHILD_CPU
+
+    return _logged(log, CHILD_CPU)
+
+
+def _logged(log: str | Path, pattern: str) -> float | None:
+    """The number the last line of ``log`` matching ``pattern`` captures."""
     try:
         text = Path(log).read_text(errors="replace")
     except OSError:
         return None
-    found = re.findall(_OWN_CPU, text)
+    found = re.findall(pattern, text)
     return float(found[-1]) if found else None
 
 
@@ -41,8 +53,6 @@ def rule_wall_times(root: str | Path | None) -> list[dict[str, Any]]:
     sees only the thin process that asked the worker.
     """
     import pandas as pd
-
-    from lossstudy.warm import child_cpu
 
     if root is None or not Path(root).exists():
         return []

@@ -73,7 +73,7 @@ _MAX_MESSAGE = 1 << 24
 #: The line a forked job ends its log with: its own CPU time and peak memory, which the
 #: job's benchmark file cannot see (``lossstudy.runtimes`` reads it).
 CHILD_LINE = "ran in a warm worker's child: %.2f s wall, %.2f s CPU, peak RSS %.0f MB"
-_CHILD_CPU = r"ran in a warm worker's child: [0-9.]+ s wall, ([0-9.]+) s CPU"
+CHILD_CPU = r"ran in a warm worker's child: [0-9.]+ s wall, ([0-9.]+) s CPU"
 
 
 def _send(sock: socket.socket, message: dict, fds: Sequence[int] = ()) -> None:
@@ -111,18 +111,6 @@ def _receive(sock: socket.socket, with_fds: int = 0) -> tuple[dict | None, list[
         chunks.append(chunk)
         left -= len(chunk)
     return json.loads(b"".join(chunks)), fds
-
-
-def child_cpu(log: str | Path) -> float | None:
-    """The CPU seconds a job's log says its forked child used (``None``: not forked)."""
-    import re
-
-    try:
-        text = Path(log).read_text(errors="replace")
-    except OSError:
-        return None
-    found = re.findall(_CHILD_CPU, text)
-    return float(found[-1]) if found else None
 
 
 def _identity(script: str | Path) -> dict[str, str]:
