@@ -278,11 +278,11 @@ def _kth_of_two_runs(vals: np.ndarray, idx: np.ndarray, med: np.ndarray, k: int)
 
 
 @dataclass(frozen=True)
-class _Codes:
+class Codes:
     """The estimates' estimator, term and replicate columns as codes (first appearance order;
     −1 where missing), factorised once per table: each factorisation of a 150,000-row text
-    column costs milliseconds, and the measures, the check for duplicates and the model rows
-    all group by them."""
+    column costs milliseconds, and the measures, the check for duplicates, the model rows and
+    the summary's failure rates (``pipeline.failure_rows``) all group by them."""
 
     estimator: np.ndarray
     estimators: list[str]
@@ -292,7 +292,7 @@ class _Codes:
     replicates: int
 
     @classmethod
-    def of(cls, estimates: pd.DataFrame) -> _Codes:
+    def of(cls, estimates: pd.DataFrame) -> Codes:
         e_codes, e_names = pd.factorize(estimates["estimator"], sort=False)
         t_codes, t_names = pd.factorize(estimates["term"], sort=False)
         r_codes, r_names = pd.factorize(estimates["replicate"], sort=False)
@@ -312,7 +312,7 @@ class _Codes:
         return self.term == self.terms.index(term)
 
 
-def _validate(estimates: pd.DataFrame, level: float, codes: _Codes | None = None) -> None:
+def _validate(estimates: pd.DataFrame, level: float, codes: Codes | None = None) -> None:
     """Fail early on inputs the measures would silently get wrong."""
     missing = [c for c in _INPUT_COLUMNS if c not in estimates.columns]
     if missing:
@@ -322,7 +322,7 @@ def _validate(estimates: pd.DataFrame, level: float, codes: _Codes | None = None
     scenarios = pd.unique(estimates["scenario"])
     if len(scenarios) > 1:
         raise ValueError(f"estimates must hold one scenario, got {len(scenarios)}")
-    c = codes if codes is not None else _Codes.of(estimates)
+    c = codes if codes is not None else Codes.of(estimates)
     if (c.estimator < 0).any() or (c.term < 0).any() or (c.replicate < 0).any():
         raise ValueError("estimator, term and replicate must not be missing")
     key = (c.estimator.astype(np.int64) * len(c.terms) + c.term) * c.replicates + c.replicate
@@ -337,11 +337,11 @@ def _validate(estimates: pd.DataFrame, level: float, codes: _Codes | None = None
 
 
 def _cube(
-    estimates: pd.DataFrame, codes: _Codes | None = None
+    estimates: pd.DataFrame, codes: Codes | None = None
 ) -> tuple[list[str], list[str], dict[str, np.ndarray]]:
     """Spread the tidy rows into (estimator, term, replicate) arrays, NaN where absent
     (``codes``: the rows' codes, when already computed)."""
-    c = codes if codes is not None else _Codes.of(estimates)
+    c = codes if codes is not None else Codes.of(estimates)
     shape = (len(c.estimators), len(c.terms), c.replicates)
     where = (c.estimator, c.term, c.replicate)
     cube: dict[str, np.ndarray] = {}
@@ -486,12 +486,12 @@ def _no_reference(shape: tuple[int, int]) -> _Block:
 
 
 def _model_measures(
-    estimates: pd.DataFrame, codes: _Codes | None = None
+    estimates: pd.DataFrame, codes: Codes | None = None
 ) -> dict[str, tuple[list[str], _Block]]:
     """Per estimator (rows of the arrays): the measures on the term ``model``, from the
     per-replicate columns the estimates carry; {measure: (estimators, block)} only for those
     that can be computed. Replicates are the columns of (E, R) arrays, NaN where absent."""
-    c = codes if codes is not None else _Codes.of(estimates)
+    c = codes if codes is not None else Codes.of(estimates)
     e_codes, t_codes, r_codes = c.estimator, c.term, c.replicate
     e_names, t_names = c.estimators, c.terms
     shape = (len(e_names), c.replicates)
@@ -642,7 +642,7 @@ def _model_rows(
     scenario: str,
     rules: Mapping[str, Mapping[str, MeasureRule]],
     selecting: Collection[str] = (),
-    codes: _Codes | None = None,
+    codes: Codes | None = None,
 ) -> pd.DataFrame:
     """The rows on the term ``model``: estimator order of the estimates, then measure order."""
     computed = _model_measures(estimates, codes)
@@ -706,6 +706,7 @@ def performance_table(
     rules: Mapping[str, Mapping[str, MeasureRule]] | None = None,
     *,
     selecting: Collection[str] = (),
+    codes: Codes | None = None,
 ) -> pd.DataFrame:
     """Summarise one scenario's replicate fits into measures with MCSEs and a reason when undefined.
 
@@ -716,9 +717,10 @@ def performance_table(
     See the module docstring for the missing-data rule and ``rules``. Rows come out ordered by
     estimator and term (first appearance in ``estimates``) and by :data:`MEASURES`, followed
     by the rows on the term ``model`` (:data:`MODEL_MEASURES`, where their columns are present)
-    by estimator and measure.
+    by estimator and measure. ``codes``: the estimates' :class:`Codes`, when the caller has
+    them already.
     """
-    codes = _Codes.of(estimates)
+    codes = codes if codes is not None else Codes.of(estimates)
     _validate(estimates, level, codes)
     if estimates.empty:
         return _empty_table()

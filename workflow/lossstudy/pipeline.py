@@ -724,16 +724,17 @@ def summarise_estimates(
     rows, in job order): sorted into the config's order of estimators, written, measured."""
     import pandas as pd
 
-    from lossstudy.performance import performance_table
+    from lossstudy.performance import Codes, performance_table
 
     est = _in_config_order(est, estimators)
+    codes = Codes.of(est)  # the table and the failure rates group by the same codes
     rules, intercept = estimator_notes(knobs, estimators, reference)
     selecting = [name for name, spec in estimators.items() if methods.fit_for(spec).selects]
-    perf = performance_table(est, reference, level, rules=rules, selecting=selecting)
+    perf = performance_table(est, reference, level, rules=rules, selecting=selecting, codes=codes)
     for name, note in intercept.items():
         rows = (perf["estimator"] == name) & (perf["term"] == "intercept")
         perf.loc[rows, "note"] = _join_notes(perf.loc[rows, "note"], note)
-    perf = pd.concat([perf, failure_rows(est)], ignore_index=True)
+    perf = pd.concat([perf, failure_rows(est, codes)], ignore_index=True)
     perf = _sorted(perf, list(estimators), [*est["term"].unique().tolist(), "model"])
     write_parquet(est, out_estimates, FEW_VALUES)
     with atomic_path(out_performance) as tmp:
@@ -784,20 +785,21 @@ def fit_and_summarise(
     summarise_estimates(est, knobs, estimators, reference, level, out_estimates, out_performance)
 
 
-def failure_rows(est: Any) -> Any:
+def failure_rows(est: Any, codes: Any = None) -> Any:
     """``failure_rate`` per estimator × term: share of replicates not used (status != ok).
 
     Its note gives the counts by status and the most common message, so a reader sees how
     failures were handled (excluded from every measure of that estimator only). Groups come in
     order of first appearance; the counting is one pass over codes (a pandas group-by per
     estimator × term cost a summary job ≈ 0.07 s), and only groups with failures are read
-    row by row for their note.
+    row by row for their note. ``codes``: the rows' ``performance.Codes``, when already made.
     """
     import pandas as pd
 
-    e_codes, _ = pd.factorize(est["estimator"], sort=False)
-    t_codes, t_names = pd.factorize(est["term"], sort=False)
-    key = e_codes.astype(np.int64) * len(t_names) + t_codes
+    from lossstudy.performance import Codes
+
+    c = codes if codes is not None else Codes.of(est)
+    key = c.estimator.astype(np.int64) * len(c.terms) + c.term
     keys, first, totals = np.unique(key, return_index=True, return_counts=True)
     bad_counts = np.bincount(
         np.searchsorted(keys, key),

@@ -120,12 +120,13 @@ def chosen_penalties(X: np.ndarray, Y: np.ndarray, solver: str, folds: int = 5) 
     best scores lie within :data:`TIE` of each other, or that has a non-finite score, is chosen
     again by :func:`chosen_penalty` itself."""
     scores = _gcv_all(X, Y) if solver == "gcv" else _cv_all(X, Y, folds)
-    finite = np.isfinite(scores).all(axis=1)
-    two = np.sort(np.where(np.isfinite(scores), scores, np.inf), axis=1)[:, :2]
+    finite = np.isfinite(scores)
+    ranked = np.where(finite, scores, np.inf)  # as choose() ranks them: NaN never wins
+    two = np.sort(ranked, axis=1)[:, :2]
     with np.errstate(invalid="ignore"):  # inf − inf where no score is finite: NaN, so close
         close = ~(two[:, 1] - two[:, 0] > TIE * np.abs(two[:, 0]))
-    chosen = GRID[np.argmin(np.where(np.isfinite(scores), scores, np.inf), axis=1)].astype(float)
-    for i in np.flatnonzero(close | ~finite).tolist():
+    chosen = GRID[np.argmin(ranked, axis=1)].astype(float)
+    for i in np.flatnonzero(close | ~finite.all(axis=1)).tolist():
         chosen[i] = chosen_penalty(X, Y[i], solver, folds)
     return chosen
 

@@ -25,9 +25,7 @@ def _errors(est: pd.DataFrame, terms: Sequence[str]) -> dict[str, tuple[np.ndarr
     e_codes, e_names = pd.factorize(est["estimator"], sort=False)
     # replicates and terms by their codes: looking 150,000 names up in an Index one by one (and
     # turning the text columns into Python strings) was most of the theory job's time
-    r_codes, r_names = pd.factorize(est["replicate"], sort=True)
-    ri = r_codes
-    reps = np.asarray(r_names)
+    ri, reps = pd.factorize(est["replicate"], sort=True)
     t_codes, t_names = pd.factorize(est["term"], sort=False)
     position = {term: i for i, term in enumerate(terms)}
     ti = np.array([position.get(str(t), -1) for t in t_names] + [-1])[t_codes]
