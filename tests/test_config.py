@@ -73,16 +73,16 @@ def test_default_config_is_valid_and_meets_the_required_design():
     assert len(bases) >= 12
     assert {sc.knobs["n"] for sc in study.scenarios.values()} >= {25, 100, 400}
     # 2000 replicates per exact cell; the training part's 12 cells (train_*) and the
-    # classification part's 3 have 256, four unpadded blocks of the engine, and the 3
-    # streaming-SGD cells 1024
+    # classification part's 5 (a linear logit at three n, heavisine's at two) have 256, four
+    # unpadded blocks of the engine, and the 3 streaming-SGD cells 1024
     training = {sid for sid, sc in study.scenarios.items() if sc.base.startswith("train_")}
     streaming = {sid for sid, sc in study.scenarios.items() if sc.base == "streaming"}
-    classify = {sid for sid, sc in study.scenarios.items() if sc.base == "classify"}
-    assert len(training) == 12 and len(streaming) == 3 and len(classify) == 3
-    # the network part's 14 cells (net_*: seven scenarios at n = 100 and 400) have 64, one
-    # block of the engine
+    classify = {sid for sid, sc in study.scenarios.items() if sc.base.startswith("classify")}
+    assert len(training) == 12 and len(streaming) == 3 and len(classify) == 5
+    # the network part's 16 cells (net_*: sine and heavisine under normal, t(3), t(2) and
+    # Cauchy errors at n = 100 and 400) have 64, one block of the engine
     networks = {sid for sid, sc in study.scenarios.items() if sc.base.startswith("net_")}
-    assert len(networks) == 14 and {study.scenarios[s].knobs["n"] for s in networks} == {100, 400}
+    assert len(networks) == 16 and {study.scenarios[s].knobs["n"] for s in networks} == {100, 400}
     assert all(study.scenarios[s].replicates == 64 for s in networks)
     exact = set(study.scenarios) - training - streaming - classify - networks
     assert all(study.scenarios[s].replicates >= 2000 for s in exact)

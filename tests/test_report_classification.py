@@ -10,6 +10,7 @@ import pandas as pd
 from lossstudy.report.classification_section import (
     classification_section,
     convergence_rows,
+    misspecified_rows,
     verdict_row,
 )
 
@@ -111,3 +112,63 @@ def test_verdict_and_sentence():
 def test_no_classification_scenario_no_section():
     gm = SCEN[SCEN.scenario == "gm-n100"]
     assert classification_section(perf(), gm, MEMBERS, "x1") == {"available": False}
+
+
+def test_a_nonlinear_logit_is_compared_on_each_score_and_kept_out_of_the_verdict():
+    """A heavisine-logit cell: the exact fits compared per score (z from the two MCSEs), the
+    Bayes error beside them; its saturated trajectories do not enter the front-page verdict,
+    whose claim (both losses target the true β) needs a linear logit."""
+    scen = pd.concat(
+        [
+            SCEN,
+            pd.DataFrame(
+                [
+                    {
+                        "scenario": "h-n400",
+                        "n": 400,
+                        "response.family": "bernoulli",
+                        "response.function": "heavisine",
+                    }
+                ]
+            ),
+        ],
+        ignore_index=True,
+    )
+    p = perf()
+    wrong = p[p.scenario == "c-n100"].assign(scenario="h-n400")
+    scores = {
+        "test_error": (0.35, 0.33),
+        "test_log_loss": (0.616, 0.6165),
+        "test_brier": (0.2142, 0.2140),
+    }
+    extra = [
+        {
+            "scenario": "h-n400",
+            "estimator": est,
+            "term": "model",
+            "measure": m,
+            "value": v,
+            "mcse": 0.004 if m == "test_error" else 0.001,
+            "n_used": R,
+        }
+        for m, pair in scores.items()
+        for est, v in zip(("mle", "br"), pair, strict=True)
+    ]
+    p = pd.concat([p, wrong, pd.DataFrame(extra)], ignore_index=True)
+    rows = misspecified_rows(p, scen, MEMBERS, "mle").set_index("score")
+    assert set(rows["scenario"]) == {"h-n400"}
+    err = rows.loc["misclassification"]
+    assert math.isclose(err["z"], -0.02 / math.hypot(0.004, 0.004)) and err["better"] == "Brier"
+    assert rows.loc["log loss", "better"] == "tie"
+    assert 0.14 < err["bayes_error"] < 0.142
+    conv = convergence_rows(p, scen, MEMBERS, "mle")
+    assert set(conv.loc[conv.logit == "heavisine", "scenario"]) == {"h-n400"}
+    v = verdict_row(p, conv, MEMBERS, "mle", "x1")
+    assert v["scenario"] == "c-n100" and v["n"] == 100  # not the larger nonlinear cell
+    sec = classification_section(p, scen, MEMBERS, "x1")
+    assert "every linear classifier is wrong" in sec["misspecified"]
+    assert (
+        "0.3300 ± 0.0040 (Brier) against 0.3500 ± 0.0040 (MLE), the Brier fit lower"
+        in sec["misspecified"]
+    )
+    assert [t["scenario"] for t in sec["tables"]][-1] == "c-n100"  # shown first

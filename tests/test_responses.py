@@ -64,6 +64,38 @@ def test_pseudo_true_is_the_best_linear_approximation():
         np.testing.assert_allclose(responses.pseudo_true(k), ls, atol=1e-6)
 
 
+def _sigmoid(t: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-t))
+
+
+@pytest.mark.parametrize("name", list(responses.FUNCTIONS))
+def test_each_loss_has_its_own_projection_under_a_nonlinear_logit(name: str):
+    """Under y ~ Bernoulli(σ(f(x))) the logistic projection zeroes the expected log-loss
+    score E[(σ(f) − σ(a + bx))(1, x)] and the Brier projection the expected Brier gradient
+    E[(σ(f) − p) p(1 − p)(1, x)], both on an independent fine midpoint grid; they differ, and
+    a bernoulli scenario's true coefficients are the logistic one (the MLE's target)."""
+    x = (np.arange(2_000_000) + 0.5) / 2_000_000
+    s = _sigmoid(responses.FUNCTIONS[name].f(x))
+    a, b = responses.logistic_projection(name)
+    p = _sigmoid(a + b * x)
+    assert abs(np.mean(s - p)) < 1e-9 and abs(np.mean((s - p) * x)) < 1e-9
+    c, d = responses.brier_projection(name)
+    q = _sigmoid(c + d * x)
+    g = (s - q) * q * (1 - q)
+    assert abs(np.mean(g)) < 1e-9 and abs(np.mean(g * x)) < 1e-9
+    assert abs(a - c) + abs(b - d) > 0.04
+    cfg = {**copy.deepcopy(BASE), "estimators": {"mle": {"method": "logit"}}}
+    cfg["scenarios"] = {"s": {**UNIFORM, "response": {"family": "bernoulli", "function": name}}}
+    k = load_study(cfg).scenarios["s"].knobs
+    np.testing.assert_array_equal(responses.pseudo_true(k), [a, b])
+    bayes = np.mean(np.minimum(s, 1 - s))
+    assert responses.bayes_error(name) == pytest.approx(bayes, abs=2e-6)
+    # the projection's own rule: sin(2πx) changes sign once, at ½, where the line does, so
+    # the linear rule is the Bayes rule; heavisine changes sign five times, and it is not
+    rule = np.mean(np.where(a + b * x > 0, 1 - s, s))
+    assert rule == pytest.approx(bayes, abs=1e-12) if name == "sine" else rule > bayes + 0.1
+
+
 def test_uniform_design_draws_f_plus_errors_and_splits_change_no_bit():
     k = knobs_of("heavisine", errors={"distribution": "t", "df": 2})
     k["design"]["fixed"] = False

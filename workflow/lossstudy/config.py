@@ -829,7 +829,7 @@ def _check_scenario(sc: Scenario, where: str) -> None:
     for knob in response.refused_knobs(k):
         raise ConfigError(
             f"config error at '{where}.{knob}': a bernoulli response (response.family) has no "
-            f"additive error and a linear logit, so '{knob}' has no meaning there; remove it "
+            f"additive error, so '{knob}' has no meaning there; remove it "
             f"from this scenario (and from defaults, grid or sweep) (scenario '{sc.id}')."
         )
     if k["endogeneity"]["correlation"] != 0 and not math.isfinite(

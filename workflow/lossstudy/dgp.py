@@ -185,11 +185,13 @@ def respond(
     Why a function of its own: the fresh test samples of :mod:`lossstudy.prediction` must
     follow the very law the training data follow, so both are built by this one function.
     """
-    if response.family(knobs) == response.BERNOULLI:  # y ~ Bernoulli(σ(Xβ)): lossstudy.response
-        follows = bool(knobs["design"]["leverage"]["follows_model"])
-        return response.bernoulli_response(x_obs if follows else x_clean, beta, u)
     R, n = u.shape
     p = beta.shape[1]
+    if response.family(knobs) == response.BERNOULLI:  # y ~ Bernoulli(σ(η)): lossstudy.response
+        follows = bool(knobs["design"]["leverage"]["follows_model"])
+        x = np.broadcast_to(x_obs if follows else x_clean, (R, n, p))
+        eta = np.einsum("rnp,rp->rn", x, beta) if is_linear(knobs) else mean_of(knobs, x, beta)
+        return response.bernoulli_response(eta, u)
     xc = np.broadcast_to(x_clean, (R, n, p))
     het = knobs["heteroskedasticity"]
     if het["strength"] > 0:

@@ -3,10 +3,12 @@
 ``gaussian`` (the default, and every scenario without a ``response`` knob): y = η + e with e
 from the scenario's error law and its departures (:func:`lossstudy.dgp.respond`).
 ``bernoulli``: y ~ Bernoulli(σ(η)), σ(t) = 1/(1 + e^(−t)), the logistic model of
-classification. It has no error law: each replicate draws n uniforms U(0, 1) where a gaussian
-scenario draws its errors, and y = 1[u < σ(η)]. So the draws of replicate r remain a function
-of (seed, scenario, r) alone, and a scenario without ``response`` draws exactly what it drew
-before (the gaussian branch is the old code path).
+classification, with the linear logit η = Xβ or a nonlinear one η = f(x₁)
+(``response.function`` of :mod:`lossstudy.responses`, on a uniform design, where any linear
+classifier is misspecified). It has no error law: each replicate draws n uniforms U(0, 1) where
+a gaussian scenario draws its errors, and y = 1[u < σ(η)]. So the draws of replicate r remain a
+function of (seed, scenario, r) alone, and a scenario without ``response`` draws exactly what it
+drew before (the gaussian branch is the old code path).
 
 Why a module of its own: the training data (:mod:`lossstudy.dgp`) and the fresh test samples
 (:mod:`lossstudy.prediction`) must follow one law, so both ask this module for the noise and
@@ -49,11 +51,8 @@ def sigmoid(eta: np.ndarray) -> np.ndarray:
     return np.exp(-np.logaddexp(0.0, -eta))
 
 
-def bernoulli_response(x: np.ndarray, beta: np.ndarray, u: np.ndarray) -> np.ndarray:
-    """y = 1[u < σ(xβ)] (R×n floats 0/1): ``x`` n×p or R×n×p, ``beta`` R×p, ``u`` R×n."""
-    R, n = u.shape
-    x = np.broadcast_to(x, (R, n, beta.shape[1]))
-    eta = np.einsum("rnp,rp->rn", x, beta)
+def bernoulli_response(eta: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """y = 1[u < σ(η)] (R×n floats 0/1) from the logit η (R×n) and uniforms ``u`` (R×n)."""
     return (u < sigmoid(eta)).astype(np.float64)
 
 
@@ -72,7 +71,7 @@ def refused_knobs(knobs: Mapping[str, Any]) -> list[str]:
 
     The error law, heteroskedasticity, AR(1) errors and endogeneity act on an additive error,
     which a Bernoulli response does not have; the misspecified mean is a regression knob (a
-    nonlinear logit belongs to the response, not to this knob)."""
+    nonlinear logit is ``response.function``)."""
     if family(knobs) != BERNOULLI:
         return []
     out = []
