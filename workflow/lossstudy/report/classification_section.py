@@ -305,7 +305,8 @@ def misspecified_sentence(rows: pd.DataFrame) -> str | None:
         f"chooses which wrong model is fitted: cross-entropy estimates the Kullback–Leibler "
         f"projection, the Brier score another line. On fresh data: "
         + "; ".join(pair(label) for _, label in SCORES)
-        + ". Each loss is best, if at all, at its own score; neither is right."
+        + ". Neither fit is right; z treats the two as independent (they share datasets), so a "
+        "tie here is conservative."
     )
 
 
