@@ -39,6 +39,7 @@ from lossstudy.answer.step import representative  # noqa: E402
 from lossstudy.io import atomic_path  # noqa: E402
 from lossstudy.mcse import Z_TIE  # noqa: E402
 from lossstudy.sweeps.series import sweep_series  # noqa: E402
+from lossstudy.sweeps.study import measure_lookup  # noqa: E402
 from lossstudy.trained import exact_fits  # noqa: E402
 
 from ._data import Z as Z  # noqa: E402
@@ -382,6 +383,7 @@ def _sweep_figures(
 ) -> list[Path]:
     """One figure per swept family (``sweep_*``) and per estimator sweep (``optimum_*``)."""
     written: list[Path] = []
+    table = measure_lookup(perf_all, term)  # once for every figure
     if crossovers_csv is not None and sweep_theory_csv is not None and reference:
         cross = pd.read_csv(crossovers_csv, keep_default_na=False, na_values=[""])
         curves = pd.read_csv(sweep_theory_csv, keep_default_na=False, na_values=[""])
@@ -392,7 +394,7 @@ def _sweep_figures(
                 continue
             done.add((s.base, s.knob))
             fig = fig_sweep(perf_all, scen_all, cross, curves, s.base, s.knob, shown, reference,
-                            level, term)  # fmt: skip
+                            level, term, table)  # fmt: skip
             if fig is not None:
                 written += _save(fig, outdir, f"{SWEEP_PREFIX}{s.base}")
     if optima_csv is not None and sweep_theory_csv is not None and families:
@@ -405,7 +407,7 @@ def _sweep_figures(
                 for name, m in families.items()
                 if m["family"] == family
             }
-            fig = fig_optimum(perf_all, opt, curves, family, members, cells, term)
+            fig = fig_optimum(perf_all, opt, curves, family, members, cells, term, table)
             if fig is not None:
                 written += _save(fig, outdir, f"{OPTIMUM_PREFIX}{family}")
     return written
