@@ -180,11 +180,15 @@ def per_replicate(fit: Callable, axes: tuple[int | None, ...]) -> Callable:
     with axis 0 hold one row per replicate, the others are shared), but the replicates run one
     after another in the compiled program (``jax.lax.map``), each on its own arrays.
 
-    Why not ``vmap``: the arithmetic is the same, but a replicate's activations (n × width)
-    stay in cache where a block's (64 × n × width) do not; measured on one core at n = 400,
-    width 32, tanh: 22 against 42–51 ms per replicate for 1000 steps (``python -m
-    lossstudy.training.bench_mlp`` prints both layouts). The linear engine keeps ``vmap``:
-    with p = 5 a block's arrays are small, and there the batched layout was 2–6× faster."""
+    Why not ``vmap``: the arithmetic is the same, but a replicate's activations (n × width,
+    100 KB at n = 400, width 32) stay in the core's own cache, where a block's (64 × n ×
+    width, 6.5 MB per array) go to the cache and memory the cores share. Alone on a quiet
+    machine the two layouts are within 10% (1000 steps at n = 400, tanh: 20.5 against 18.6 ms
+    per replicate); with a second such job on the other core, as in the study's 2-core runs,
+    55 against 20.5 ms (two ``python -m lossstudy.training.bench_mlp`` side by side print
+    both floors), and the default study's network cells at n = 400 took 2.1–3.2× less time.
+    The linear engine keeps ``vmap``: with p = 5 a block's arrays are small, and there the
+    batched layout was 2–6× faster."""
 
     def run(*args):
         rows = tuple(a if ax == 0 else None for a, ax in zip(args, axes, strict=True))
