@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from lossstudy.response import BERNOULLI, family
+from lossstudy.response import BERNOULLI, family, sigmoid
 
 __all__ = [
     "FUNCTIONS",
@@ -151,10 +151,6 @@ def _quadrature(name: str, points: int = 64) -> tuple[np.ndarray, np.ndarray]:
     return x, np.concatenate([w * (b - a) / 2.0 for a, b in pieces])
 
 
-def _sigmoid(t: np.ndarray) -> np.ndarray:
-    return np.exp(-np.logaddexp(0.0, -t))
-
-
 @functools.cache
 def logistic_projection(name: str) -> tuple[float, float]:
     """(intercept, slope) minimising the expected log loss of σ(a + b x₁) when y ~
@@ -162,11 +158,11 @@ def logistic_projection(name: str) -> tuple[float, float]:
     logit is f. The slopes of further inputs are 0 (independent of y). Newton's method on the
     exact quadrature; the squared loss on σ (Brier) has another target under such a logit."""
     x, w = _quadrature(name)
-    target = _sigmoid(FUNCTIONS[name].f(x))
+    target = sigmoid(FUNCTIONS[name].f(x))
     Z = np.column_stack([np.ones_like(x), x])
     beta = np.zeros(2)
     for _ in range(100):
-        p = _sigmoid(Z @ beta)
+        p = sigmoid(Z @ beta)
         step = np.linalg.solve(Z.T @ (Z * (w * p * (1.0 - p))[:, None]), Z.T @ (w * (target - p)))
         beta = beta + step
         if np.max(np.abs(step)) < 1e-14:
@@ -182,15 +178,15 @@ def brier_projection(name: str) -> tuple[float, float]:
     own best wrong model. Gauss–Newton from the logistic projection, step halved until the
     objective falls."""
     x, w = _quadrature(name)
-    target = _sigmoid(FUNCTIONS[name].f(x))
+    target = sigmoid(FUNCTIONS[name].f(x))
     Z = np.column_stack([np.ones_like(x), x])
 
     def gap(b: np.ndarray) -> np.ndarray:
-        return target - _sigmoid(Z @ b)
+        return target - sigmoid(Z @ b)
 
     beta = np.array(logistic_projection(name))
     for _ in range(200):
-        p = _sigmoid(Z @ beta)
+        p = sigmoid(Z @ beta)
         J = Z * (p * (1.0 - p))[:, None]
         r = target - p
         step = np.linalg.solve(J.T @ (J * w[:, None]), J.T @ (w * r))
@@ -209,7 +205,7 @@ def bayes_error(name: str, points: int = 2**22) -> float:
     E min(σ(f), 1 − σ(f)), by a midpoint rule (min(·) has kinks where f crosses 0, which
     the Gauss–Legendre pieces do not know): within ≈ 1e-6 at 2²² points."""
     x = (np.arange(points) + 0.5) / points
-    p = _sigmoid(FUNCTIONS[name].f(x))
+    p = sigmoid(FUNCTIONS[name].f(x))
     return float(np.mean(np.minimum(p, 1.0 - p)))
 
 
