@@ -213,7 +213,9 @@ def respond(
     mis = knobs["misspecification"]
     if mis["strength"] != 0:
         xj = xc[:, :, mis["predictor"]]
-        g = xj**2 - 1.0 if mis["form"] == "quadratic" else xj**3
+        # x·x·x, not x**3: numpy's power takes a SIMD path on AVX-512 machines whose last bit
+        # differs from libm's, and a replicate's draws must not depend on the hardware
+        g = xj * xj - 1.0 if mis["form"] == "quadratic" else xj * xj * xj
         y = y + float(mis["strength"]) * g
     return y
 
