@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from lossstudy.prediction import BLOCK_FLOATS, draw_test
+from lossstudy.response import sigmoid
 
 #: the per-replicate columns a classification scenario's estimates carry (and their measures)
 COLUMNS = ("test_error", "test_log_loss", "test_brier")
@@ -30,7 +31,7 @@ COLUMNS = ("test_error", "test_log_loss", "test_brier")
 
 def scores(y: np.ndarray, eta: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per replicate (rows of R×m ``y`` 0/1 and ``eta`` = x'β̂): error, log loss, Brier."""
-    p_hat = np.exp(-np.logaddexp(0.0, -eta))
+    p_hat = sigmoid(eta)
     error = np.mean((eta > 0.0) != (y > 0.5), axis=1)
     log_loss = np.mean(np.logaddexp(0.0, eta) - y * eta, axis=1)
     d = y - p_hat

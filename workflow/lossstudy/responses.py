@@ -151,15 +151,20 @@ def _quadrature(name: str, points: int = 64) -> tuple[np.ndarray, np.ndarray]:
     return x, np.concatenate([w * (b - a) / 2.0 for a, b in pieces])
 
 
+def _law(name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rows [1, x₁], weights and σ(f(x₁)) of :func:`_quadrature`: the expectations over
+    x₁ ~ U(0, 1) both projections minimise."""
+    x, w = _quadrature(name)
+    return np.column_stack([np.ones_like(x), x]), w, sigmoid(FUNCTIONS[name].f(x))
+
+
 @functools.cache
 def logistic_projection(name: str) -> tuple[float, float]:
     """(intercept, slope) minimising the expected log loss of σ(a + b x₁) when y ~
     Bernoulli(σ(f(x₁))), x₁ ~ U(0, 1): what a linear logistic fit (the MLE) estimates when the
     logit is f. The slopes of further inputs are 0 (independent of y). Newton's method on the
     exact quadrature; the squared loss on σ (Brier) has another target under such a logit."""
-    x, w = _quadrature(name)
-    target = sigmoid(FUNCTIONS[name].f(x))
-    Z = np.column_stack([np.ones_like(x), x])
+    Z, w, target = _law(name)
     beta = np.zeros(2)
     for _ in range(100):
         p = sigmoid(Z @ beta)
@@ -177,9 +182,7 @@ def brier_projection(name: str) -> tuple[float, float]:
     depends on (a, b). Not the logistic projection when f is not linear: each loss picks its
     own best wrong model. Gauss–Newton from the logistic projection, step halved until the
     objective falls."""
-    x, w = _quadrature(name)
-    target = sigmoid(FUNCTIONS[name].f(x))
-    Z = np.column_stack([np.ones_like(x), x])
+    Z, w, target = _law(name)
 
     def gap(b: np.ndarray) -> np.ndarray:
         return target - sigmoid(Z @ b)

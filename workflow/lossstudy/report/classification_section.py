@@ -56,18 +56,14 @@ CONVERGENCE_COLUMNS = (
 
 
 def _bernoulli_cells(scen: pd.DataFrame) -> pd.DataFrame:
+    """The scenarios.csv rows with a bernoulli response, with their ``logit``: ``linear``
+    (x'β) or the name of the nonlinear f (``response.function``)."""
     col = "response.family"
     if col not in scen.columns:
-        return scen.iloc[0:0]
-    return scen[scen[col].astype(str) == "bernoulli"]
-
-
-def _logit(cells: pd.DataFrame) -> pd.Series:
-    """Each bernoulli cell's logit: ``linear`` (x'β) or the name of its nonlinear f."""
-    col = "response.function"
-    if col not in cells.columns:
-        return pd.Series("linear", index=cells.index)
-    return cells[col].where(cells[col].notna(), "linear").astype(str)
+        return scen.iloc[0:0].assign(logit=pd.Series(dtype=str))
+    cells = scen[scen[col].astype(str) == "bernoulli"]
+    fn = cells.get("response.function", pd.Series(index=cells.index, dtype=object))
+    return cells.assign(logit=fn.where(fn.notna(), "linear").astype(str))
 
 
 def _value(perf: pd.DataFrame, sid: str, est: str, term: str, measure: str) -> tuple[float, float]:
@@ -97,8 +93,7 @@ def convergence_rows(
     tolerance, and the distance left at the last checkpoint."""
     rows = []
     trained = members[~members["solver"].isin(["exact", ""])]
-    cells = _bernoulli_cells(scen)
-    for (_, cell), logit in zip(cells.iterrows(), _logit(cells), strict=True):
+    for _, cell in _bernoulli_cells(scen).iterrows():
         sid = str(cell["scenario"])
         ref = perf[(perf["scenario"] == sid) & (perf["estimator"] == reference)]
         empse = ref[(ref["measure"] == "empse") & (ref["term"] != "model")]["value"]
@@ -125,7 +120,7 @@ def convergence_rows(
                 {
                     "scenario": sid,
                     "n": int(cell["n"]),
-                    "logit": logit,
+                    "logit": cell["logit"],
                     "family": str(family),
                     "loss": str(first["loss"]),
                     "solver": str(first["solver"]),
@@ -250,9 +245,9 @@ def misspecified_rows(
     from lossstudy import responses
 
     brier = _brier_exact(members)
-    cells = _bernoulli_cells(scen)
     rows = []
-    for (_, cell), logit in zip(cells.iterrows(), _logit(cells), strict=True):
+    for _, cell in _bernoulli_cells(scen).iterrows():
+        logit = cell["logit"]
         if logit == "linear" or not brier or not reference:
             continue
         sid = str(cell["scenario"])
@@ -353,7 +348,7 @@ def classification_section(
     wrong = misspecified_rows(perf, scen, cls, reference)
     tables = []
     # shown largest n first, the linear logit's cells before the nonlinear ones
-    order = cells.assign(_linear=_logit(cells) == "linear").sort_values(["_linear", "n"])
+    order = cells.assign(_linear=cells["logit"] == "linear").sort_values(["_linear", "n"])
     for _, cell in order.iterrows():
         sid = str(cell["scenario"])
         c = conv[conv["scenario"] == sid]
