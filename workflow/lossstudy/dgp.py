@@ -38,7 +38,7 @@ from lossstudy import response
 from lossstudy.errorlaws import draw_errors, error_moments  # noqa: F401  (draw_errors: re-exported)
 from lossstudy.io import atomic_path
 from lossstudy.responses import is_linear, is_uniform, mean_of, pseudo_true
-from lossstudy.seeding import design_rng, replicate_rng
+from lossstudy.seeding import design_rng, replicate_streams
 
 
 def _ar1_rows(z: np.ndarray, phi: float, innovation_sd: float) -> np.ndarray:
@@ -247,13 +247,14 @@ def simulate(
         x_clean = np.empty((len(reps), n, p))
     beta = np.tile(base_beta, (len(reps), 1))
     u = np.empty((len(reps), n))
-    for i, r in enumerate(reps):
-        rng = replicate_rng(seed, scenario_id, int(r))
+    noise = response.noise_sampler(knobs)
+    # replicate_rng(seed, scenario_id, r) for each r, seeded in bulk (the same streams)
+    for i, rng in enumerate(replicate_streams(seed, scenario_id, reps)):
         if not fixed:
             x_obs[i], x_clean[i] = draw_design(rng, knobs)
         if drawn:
             beta[i, 1:] = draw_slopes(rng, prior, p - 1)
-        u[i] = response.draw_noise(rng, knobs, n)
+        u[i] = noise(rng, n)
         if progress is not None:
             progress(i + 1, len(reps))
 

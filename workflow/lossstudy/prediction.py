@@ -37,9 +37,9 @@ from typing import Any
 import numpy as np
 
 from lossstudy.dgp import _ar1_rows, equicorrelation_root, respond
-from lossstudy.response import draw_noise
+from lossstudy.response import noise_sampler
 from lossstudy.responses import is_uniform
-from lossstudy.seeding import test_rng
+from lossstudy.seeding import test_streams
 
 __all__ = [
     "BLOCK_FLOATS",
@@ -96,10 +96,15 @@ def draw_test(
     z = np.empty((R, m, p - 1))
     u = np.empty((R, m))
     uniform = is_uniform(knobs)
-    for i, r in enumerate(np.asarray(replicates).tolist()):
-        rng = test_rng(seed, scenario_id, int(r))
-        z[i] = rng.random((m, p - 1)) if uniform else rng.standard_normal((m, p - 1))
-        u[i] = draw_noise(rng, knobs, m)
+    noise = noise_sampler(knobs)
+    # test_rng(seed, scenario_id, r) for each r, seeded in bulk (the same streams); the x
+    # draws go straight into z (the same numbers as a fresh array)
+    for i, rng in enumerate(test_streams(seed, scenario_id, np.asarray(replicates))):
+        if uniform:
+            rng.random(out=z[i])
+        else:
+            rng.standard_normal(out=z[i])
+        u[i] = noise(rng, m)
     x_clean = np.empty((R, m, p))
     x_clean[:, :, 0] = 1.0
     if uniform:  # U(0, 1) inputs: no correlation, no AR(1) rows (the config allows none)

@@ -19,12 +19,12 @@ endogeneity) or on the mean (misspecification) are refused for a bernoulli respo
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
 
-from lossstudy.errorlaws import draw_errors
+from lossstudy import errorlaws
 
 #: The response families; the first is the default.
 FAMILIES = ("gaussian", "bernoulli")
@@ -41,9 +41,18 @@ def family(knobs: Mapping[str, Any]) -> str:
 
 def draw_noise(rng: np.random.Generator, knobs: Mapping[str, Any], n: int) -> np.ndarray:
     """n iid draws of what makes y random given η: errors of the law, or uniforms."""
+    return noise_sampler(knobs)(rng, n)
+
+
+def noise_sampler(knobs: Mapping[str, Any]) -> Callable[[np.random.Generator, int], np.ndarray]:
+    """``draw_noise`` for one scenario, its law looked up once (it is asked per replicate)."""
     if family(knobs) == BERNOULLI:
-        return rng.random(n)
-    return draw_errors(rng, knobs["errors"], n)
+        return _uniforms
+    return errorlaws.sampler(knobs["errors"])
+
+
+def _uniforms(rng: np.random.Generator, n: int) -> np.ndarray:
+    return rng.random(n)
 
 
 def sigmoid(eta: np.ndarray) -> np.ndarray:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import functools
 import importlib
 import pkgutil
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -40,6 +40,7 @@ __all__ = [
     "note",
     "parameters",
     "register",
+    "sampler",
     "schema",
 ]
 
@@ -97,7 +98,19 @@ def _scale(errors: Mapping[str, Any]) -> float:
 
 def draw_errors(rng: np.random.Generator, errors: Mapping[str, Any], n: int) -> np.ndarray:
     """n iid errors with mean zero (where the mean exists) times ``scale``."""
-    return _scale(errors) * law(errors["distribution"]).standard(rng, parameters(errors), n)
+    return sampler(errors)(rng, n)
+
+
+def sampler(errors: Mapping[str, Any]) -> Callable[[np.random.Generator, int], np.ndarray]:
+    """``draw_errors`` with the law, its parameters and the scale looked up once: a job draws
+    for every replicate (twice, with its test sample), and the look-ups cost as much as a
+    replicate's draws."""
+    own, params, scale = law(errors["distribution"]), parameters(errors), _scale(errors)
+
+    def draw(rng: np.random.Generator, n: int) -> np.ndarray:
+        return scale * own.standard(rng, params, n)
+
+    return draw
 
 
 def error_moments(errors: Mapping[str, Any]) -> ErrorMoments:
