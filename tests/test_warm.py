@@ -100,6 +100,44 @@ def test_status_streams_directory_and_environment_are_the_jobs(worker, tmp_path)
     assert err == "to stderr\n"
 
 
+def test_jobs_reuse_an_executor_each_with_its_own_directory_streams_and_warnings(worker, tmp_path):
+    """An executor runs one job after another in one process (no page faults to pay again),
+    and each job sees what a fresh process would: its directory, environment and streams, and
+    a warning shown even if the job before it showed it."""
+    scripts, sock, _ = worker
+    probe = scripts / "warns.py"
+    probe.write_text(
+        PROBE.format(scripts=str(SCRIPTS)).split("print(")[0]
+        + "import warnings\n"
+        + "print(os.getpid(), os.getcwd(), os.environ.get('PROBE_VAR'), sep='|', flush=True)\n"
+        + "warnings.warn('once per place')\n"
+    )
+    seen = []
+    for i in range(3):
+        job_dir = tmp_path / f"job{i}"
+        job_dir.mkdir()
+        proc = run_probe(probe, sock, cwd=job_dir)
+        out, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0, err
+        pid, cwd, var = out.strip().split("|")
+        assert (cwd, var) == (str(job_dir), "from the job")
+        assert "once per place" in err
+        seen.append(int(pid))
+    assert len(set(seen)) == 1 and seen[0] != os.getpid()
+
+
+def test_a_failed_job_takes_its_executor_with_it(worker, tmp_path):
+    scripts, sock, _ = worker
+    first = run_probe(scripts / "probe.py", sock, "raise", str(tmp_path / "a"), cwd=tmp_path)
+    first.communicate(timeout=60)
+    failed = int((tmp_path / "a").read_text())
+    assert first.returncode == 1 and wait_for(lambda: not alive(failed), 10)
+    second = run_probe(scripts / "probe.py", sock, "0", str(tmp_path / "b"), cwd=tmp_path)
+    second.communicate(timeout=60)
+    assert second.returncode == 0
+    assert int((tmp_path / "b").read_text()) not in (failed, second.pid)
+
+
 def test_a_failure_is_the_jobs_failure(worker, tmp_path):
     scripts, sock, _ = worker
     proc = run_probe(scripts / "probe.py", sock, "raise", str(tmp_path / "pid"), cwd=tmp_path)
@@ -196,15 +234,21 @@ def test_a_cell_job_in_the_worker_writes_a_fresh_processes_bytes(tmp_path):
 
     sock = start(sys.executable, SCRIPTS.parent, os.getpid())
     assert sock is not None and wait_for(Path(sock).exists)
-    warm = subprocess.run(
-        [*cell, *argv(tmp_path / "warm")], env={**env, SOCKET_ENV: sock}, capture_output=True
-    )
-    assert warm.returncode == 0, warm.stderr[-2000:]
-    assert "warm worker's child" in (tmp_path / "warm" / "cell.log").read_text()
-    assert "warm worker" not in (tmp_path / "fresh" / "cell.log").read_text()
+    # twice: the second job runs in the executor the first one left behind
+    for out in ("warm", "again"):
+        warm = subprocess.run(
+            [*cell, *argv(tmp_path / out)], env={**env, SOCKET_ENV: sock}, capture_output=True
+        )
+        assert warm.returncode == 0, warm.stderr[-2000:]
     subprocess.run(["pkill", "-f", sock], check=False)  # else it idles until this run ends
-    for name in ["d.npz", "e.parquet", "p.csv", "t.csv", "t.tex"]:
-        assert (tmp_path / "warm" / name).read_bytes() == (tmp_path / "fresh" / name).read_bytes()
+    assert "warm worker" not in (tmp_path / "fresh" / "cell.log").read_text()
+    for out in ("warm", "again"):
+        log = (tmp_path / out / "cell.log").read_text()
+        assert log.count("warm worker's child") == 1  # its own log, not the other job's
+        for name in ["d.npz", "e.parquet", "p.csv", "t.csv", "t.tex"]:
+            assert (tmp_path / out / name).read_bytes() == (
+                tmp_path / "fresh" / name
+            ).read_bytes(), (out, name)
 
 
 def test_a_forked_jobs_cpu_time_comes_from_its_log(tmp_path):

@@ -177,9 +177,10 @@ def serve(
     *,
     idle: float = IDLE_S,
 ) -> None:
-    """Import ``PRELOAD``, then fork one child per request for a script in ``scripts`` until
-    ``watch_pid`` is gone or no request came for ``idle`` seconds. One thread, so that forking
-    is safe; BLAS pinned to one thread before numpy loads (the jobs' own setting)."""
+    """Import ``PRELOAD``, then hand each request for a script in ``scripts`` to an idle
+    executor (forked from this process the first time none is idle) until ``watch_pid`` is
+    gone or no request came for ``idle`` seconds. One thread, so that forking is safe; BLAS
+    pinned to one thread before numpy loads (the jobs' own setting)."""
     import importlib
     import select
 
@@ -197,27 +198,27 @@ def serve(
     listener.listen(64)
     os.replace(ready, path)  # visible only once the imports are done
     last = time.monotonic()
-    children: set[int] = set()
+    pool = _Pool(listener)
     try:
         while True:
-            readable, _, _ = select.select([listener], [], [], 0.5)
-            while children:
-                pid, _ = os.waitpid(-1, os.WNOHANG)
-                if not pid:
-                    break
-                children.discard(pid)
-            if readable:
+            readable, _, _ = select.select([listener, *pool.controls()], [], [], 0.5)
+            for ctrl in readable:
+                if ctrl is not listener:
+                    pool.heard(ctrl)
+            pool.reap()
+            if listener in readable:
+                # the executor first: forked while the worker holds no job's descriptors
+                ctrl = pool.take()
                 conn, _ = listener.accept()
                 last = time.monotonic()
-                pid = _accept(conn, listener, identity)
-                if pid:
-                    children.add(pid)
+                _accept(conn, ctrl, pool, identity)
                 continue
-            if children:
+            if pool.busy():
                 last = time.monotonic()
             if not _alive(watch_pid) or time.monotonic() - last > idle:
                 return
     finally:
+        pool.close()
         listener.close()
         path.unlink(missing_ok=True)
         if path.parent.name.startswith("lossstudy-warm-"):  # made by ``start``
@@ -234,44 +235,146 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _accept(conn: socket.socket, listener: socket.socket, identity: dict[str, str]) -> int:
-    """Read one request; fork its child (returns the pid) or refuse it (returns 0)."""
+class _Pool:
+    """The worker's executors: forked children that run one job at a time, in their own
+    process, and then wait for the next (``_execute``). One is forked only when every other is
+    busy, so a run has as many as it runs cell jobs at once (its ``--cores``).
+
+    Why not a fresh child per job: a fresh process faults in every page its arrays touch, and
+    a cell's arrays are ≈ 100 MB: measured, 60 exact-fit cells took 37 s forked one by one and
+    23 s run one after another in one process (docs/job-granularity.md)."""
+
+    def __init__(self, listener: socket.socket) -> None:
+        self._listener = listener
+        self._ctrl: dict[socket.socket, int] = {}  # control socket -> executor pid
+        self._idle: list[socket.socket] = []
+        self._gone: list[int] = []
+
+    def controls(self) -> list[socket.socket]:
+        return list(self._ctrl)
+
+    def busy(self) -> bool:
+        return len(self._idle) < len(self._ctrl)
+
+    def take(self) -> socket.socket:
+        """An idle executor's control socket, forking a new executor if none is idle."""
+        if self._idle:
+            return self._idle.pop()
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        pid = os.fork()
+        if pid == 0:
+            ours.close()
+            self._listener.close()
+            for ctrl in self._ctrl:
+                ctrl.close()
+            _execute(theirs)  # never returns
+        theirs.close()
+        self._ctrl[ours] = pid
+        return ours
+
+    def release(self, ctrl: socket.socket) -> None:
+        """Give back an executor that got no job."""
+        self._idle.append(ctrl)
+
+    def heard(self, ctrl: socket.socket) -> None:
+        """An executor finished its job (idle again) or exited (its socket closed)."""
+        try:
+            message, _ = _receive(ctrl)
+        except (OSError, ValueError):
+            message = None
+        if message is not None:
+            self._idle.append(ctrl)
+            return
+        self._gone.append(self._ctrl.pop(ctrl))
+        if ctrl in self._idle:
+            self._idle.remove(ctrl)
+        ctrl.close()
+
+    def reap(self) -> None:
+        for pid in list(self._gone):
+            done, _ = os.waitpid(pid, os.WNOHANG)
+            if done:
+                self._gone.remove(pid)
+
+    def close(self) -> None:
+        """Closing its control socket ends an executor waiting for a job (one that is running
+        a job ends when it is done and finds the socket closed)."""
+        for ctrl in self._ctrl:
+            ctrl.close()
+        self._ctrl.clear()
+        self._idle.clear()
+
+
+def _accept(
+    conn: socket.socket, ctrl: socket.socket, pool: _Pool, identity: dict[str, str]
+) -> None:
+    """Read one request; hand it to the executor ``ctrl``, with the job's connection and
+    streams, or refuse it (the executor stays idle)."""
     try:
         request, fds = _receive(conn, with_fds=3)
     except (OSError, ValueError):
-        conn.close()
-        return 0
+        request, fds = None, []
     theirs = {key: request.get(key) for key in identity} if request else None
-    if request is None or len(fds) != 3 or theirs != identity:
+    sent = False
+    if request is not None and len(fds) == 3 and theirs == identity:
+        try:
+            _send(ctrl, request, fds=(conn.fileno(), *fds))
+            sent = True
+        except OSError:  # the executor is gone: the job runs itself
+            pass
+    if not sent:
+        pool.release(ctrl)
         with contextlib.suppress(OSError):
             _send(conn, {"refused": "another interpreter or checkout"})
-        conn.close()
-        for fd in fds:
-            os.close(fd)
-        return 0
-    pid = os.fork()
-    if pid:
-        conn.close()
-        for fd in fds:
-            os.close(fd)
-        return pid
-    listener.close()
-    _child(conn, fds, request)  # never returns
+    conn.close()
+    for fd in fds:
+        os.close(fd)
 
 
-def _child(conn: socket.socket, fds: list[int], request: dict) -> None:
-    """Become the job: its streams, directory, environment and arguments; run its script;
-    report the exit status; exit. Exits at once if the job's process goes away."""
-    import resource
-    import runpy
+#: An executor retires after this many jobs (a bound on anything a job leaves behind).
+EXECUTOR_JOBS = 200
+
+
+def _execute(ctrl: socket.socket) -> None:
+    """An executor: run the jobs the worker sends, one at a time, each as ``_run_job``; after
+    each, tell the worker it is idle. It exits when the worker closes its socket, after a job
+    that failed or was cancelled (whatever that job left behind goes with it), or after
+    ``EXECUTOR_JOBS`` jobs."""
     import signal
+
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    for job in range(EXECUTOR_JOBS):
+        try:
+            request, fds = _receive(ctrl, with_fds=4)
+        except (OSError, ValueError):
+            request = None
+        if request is None or len(fds) != 4:
+            os._exit(0)
+        conn = socket.socket(fileno=fds[0])
+        status = _run_job(conn, fds[1:], request)
+        if status != 0 or job == EXECUTOR_JOBS - 1:
+            os._exit(status)
+        try:
+            _send(ctrl, {"idle": True})
+        except OSError:
+            os._exit(0)
+    os._exit(0)
+
+
+def _run_job(conn: socket.socket, fds: list[int], request: dict) -> int:
+    """Become the job: its streams, directory, environment and arguments; run its script;
+    report the exit status to the job's process; return it. Exits at once if the job's
+    process goes away. What a job changes of the process (streams, directory, environment,
+    arguments, log handlers, warnings already shown) is set afresh for the next."""
+    import logging
+    import runpy
     import threading
     import traceback
 
     status = 1
+    done = threading.Event()
     try:
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        signal.signal(signal.SIGINT, signal.default_int_handler)
         for target, fd in enumerate(fds):
             os.dup2(fd, target)
             os.close(fd)
@@ -280,22 +383,26 @@ def _child(conn: socket.socket, fds: list[int], request: dict) -> None:
         os.chdir(request["cwd"])
         os.environ.clear()
         os.environ.update(request["env"])
+        _forget_warnings()
         for module in list(sys.modules.values()):
             adopt = getattr(module, ADOPT, None) if module is not None else None
             if callable(adopt) and getattr(module, "__name__", "").startswith("lossstudy."):
                 adopt()
 
-        def watch() -> None:  # the job's process closed the connection: stop
+        def watch() -> None:  # the job's process closed the connection before its end: stop
             try:
                 while conn.recv(1):
                     pass
             except OSError:
                 pass
-            os._exit(143)
+            if not done.is_set():
+                os._exit(143)
 
-        threading.Thread(target=watch, daemon=True).start()
+        watcher = threading.Thread(target=watch, daemon=True)
+        watcher.start()
         sys.argv = [request["script"], *request["argv"]]
-        t0 = time.perf_counter()
+        t0, cpu0 = time.perf_counter(), time.process_time()
+        _reset_peak_rss()
         try:
             runpy.run_path(request["script"], run_name="__main__")
             status = 0
@@ -304,25 +411,71 @@ def _child(conn: socket.socket, fds: list[int], request: dict) -> None:
             status = code if isinstance(code, int) else (0 if code is None else 1)
             if code is not None and not isinstance(code, int):
                 print(code, file=sys.stderr)
-        use = resource.getrusage(resource.RUSAGE_SELF)
-        import logging
-
         logging.getLogger("lossstudy").info(
-            CHILD_LINE,
-            time.perf_counter() - t0,
-            use.ru_utime + use.ru_stime,
-            use.ru_maxrss / 1024,
+            CHILD_LINE, time.perf_counter() - t0, time.process_time() - cpu0, _peak_rss_mb()
         )
-        logging.shutdown()
     except BaseException:  # the job's failure is reported as its status, its traceback shown
         traceback.print_exc()
         status = 1
+    finally:
+        _close_log_handlers()
+    done.set()
     try:
         sys.stdout.flush()
         sys.stderr.flush()
         _send(conn, {"status": status})
+    except OSError:
+        status = status or 1
     finally:
-        os._exit(status)
+        with contextlib.suppress(OSError):
+            conn.shutdown(socket.SHUT_RDWR)
+        conn.close()
+        null = os.open(os.devnull, os.O_RDWR)
+        for target in (0, 1, 2):
+            os.dup2(null, target)
+        os.close(null)
+    return status
+
+
+def _forget_warnings() -> None:
+    """Show a job each warning as a fresh process would: Python shows one once per place and
+    remembers that in the warning's module."""
+    import warnings
+
+    for module in list(sys.modules.values()):
+        registry = getattr(module, "__warningregistry__", None)
+        if isinstance(registry, dict):
+            registry.clear()
+    warnings._filters_mutated()  # type: ignore[attr-defined]
+
+
+def _close_log_handlers() -> None:
+    """Close the job's log files (a fresh process would at exit) and detach them."""
+    import logging
+
+    for logger in (logging.getLogger(), logging.getLogger("lossstudy")):
+        for handler in list(logger.handlers):
+            with contextlib.suppress(Exception):
+                handler.flush()
+                handler.close()
+            logger.removeHandler(handler)
+
+
+def _reset_peak_rss() -> None:
+    """Start the kernel's peak-RSS count (VmHWM) afresh for this job (Linux; else a no-op)."""
+    with contextlib.suppress(OSError), open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
+
+
+def _peak_rss_mb() -> float:
+    """This job's peak RSS, MB: VmHWM since ``_reset_peak_rss``, else the process's peak."""
+    with contextlib.suppress(OSError, ValueError), open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 # --------------------------------------------------------------------------- start
