@@ -1,27 +1,29 @@
-"""A warm worker for the study's cell jobs: each job still is its own Snakemake job and its own
-process, but that process is forked from one that has already imported numpy, pyarrow, pandas,
-JAX and the package.
+"""A warm worker for the study's cell jobs: each job still is its own Snakemake job, but it runs
+in an executor forked from a process that has already imported numpy, pyarrow, pandas, JAX and
+the package, and an executor runs one job after another (``_Pool``: a fresh fork per job paid
+for its memory again, page by page).
 
 Why: a cell job of the exact-fit study spends ≈ 0.55 s of its ≈ 2 s importing them
 (docs/job-granularity.md), ≈ 0.55 s × 230 jobs of the default study. The job's command is
 unchanged (``python workflow/scripts/cell.py …``): that script first asks the worker named by
 ``$LOSSSTUDY_WARM_SOCKET`` to run it, and runs itself, as before, when there is no worker, the
-worker refuses (another interpreter or checkout) or the variable is unset. The forked child
-runs the very same script on the same arguments, with the job's working directory,
-environment and standard streams, so its files are byte for byte those of a fresh process
+worker refuses (another interpreter or checkout) or the variable is unset. The executor runs
+the very same script on the same arguments, with the job's working directory, environment,
+standard streams, log and warnings, so its files are byte for byte those of a fresh process
 (tests/test_warm.py). Every job keeps its own files, log and Snakemake bookkeeping, so
 incremental reruns are untouched.
 
 Lifetime: the workflow starts the worker when a local, non-dry run begins (``onstart`` in
 workflow/rules/common.smk) and it exits when the Snakemake process that started it is gone
-or after ``IDLE_S`` without a job. If the job's process dies (Snakemake cancels it), the
-child notices its closed connection and exits too. Set ``LOSSSTUDY_WARM=0`` to run every job
-in a fresh process.
+or after ``IDLE_S`` without a job, and its executors with it. If the job's process dies
+(Snakemake cancels it), the executor notices the closed connection and exits too. Set
+``LOSSSTUDY_WARM=0`` to run every job in a fresh process.
 
 The price: Snakemake's ``benchmark:`` samples the job's process tree, which holds the thin
-client, not the forked child; a job's wall time (``s``) stays right, its CPU time and peak
-memory do not. The child writes both to the job's log instead (its peak RSS counts the
-worker's imported modules, shared by every child).
+client, not the executor; a job's wall time (``s``) stays right, its CPU time and peak
+memory do not. The executor writes both to the job's log instead (its peak RSS counts the
+worker's imported modules, shared by every executor, and from the second job on what the
+executor's allocator kept from the jobs before).
 
 Only the standard library is imported here: the client's start-up is the point.
 """
@@ -53,7 +55,7 @@ PRELOAD = (
     "pyarrow.parquet",
     "pandas",
     # imported on first use by every cell's summary (the Arrow table to a frame, the CSV
-    # writer, the failure notes' heads): ≈ 0.1 s of each child's first and only run
+    # writer, the failure notes' heads): ≈ 0.1 s of each executor's first job
     "pyarrow.pandas_compat",
     "pandas.io.formats.csvs",
     "pandas.core.methods.to_dict",
@@ -71,7 +73,7 @@ PRELOAD = (
     "lossstudy.training.mlp",
     "lossstudy.training.sharpness",
 )
-#: A preloaded module whose import read the environment defines this function; the child
+#: A preloaded module whose import read the environment defines this function; the executor
 #: calls it once it has the job's environment (``lossstudy.training.engine``: XLA_FLAGS).
 ADOPT = "adopt_environment"
 _MAX_MESSAGE = 1 << 24
