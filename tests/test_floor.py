@@ -91,3 +91,57 @@ def test_wall_time_comes_from_the_newest_finished_run(tmp_path):
     run = snakemake_span(tmp_path)
     assert run is not None and run["seconds"] == 307.5 and run["command"] == "snakemake --cores 2"
     assert snakemake_span(tmp_path / "elsewhere") is None
+
+
+def test_cell_stages_split_a_cell_jobs_log_into_its_stages(study, tmp_path):
+    """A cell job (draw, fit, summarise, tables in one process) logs the end of each stage;
+    the stages read from a real cell's log cover it from its first to its last line."""
+    import logging
+    from datetime import datetime
+
+    from lossstudy.pipeline import fit_and_summarise, setup_logging
+    from lossstudy.runtimes import cell_stages
+    from lossstudy.tables import write_scenario_tables
+
+    logs, out = tmp_path / "logs", tmp_path / "out"
+    (logs / "cell").mkdir(parents=True)
+    sid = "gm-n12"
+    sc = study.scenarios[sid]
+    setup_logging(logs / "cell" / f"{sid}.log")
+    try:
+        fit_and_summarise(
+            sc.knobs, study.seed, sid, sc.replicates, study.estimators_in(sid), study.level,
+            study.engine, study.reference_in(sid), out / "d.npz", out / "e.parquet",
+            out / "p.csv", test_rows=50,
+        )  # fmt: skip
+        write_scenario_tables(out / "p.csv", sid, out / "t.csv", out / "t.tex")
+    finally:
+        for handler in logging.getLogger("lossstudy").handlers:
+            handler.close()
+        logging.getLogger("lossstudy").handlers.clear()
+    # a split scenario's fit log has no summary: not counted
+    (logs / "cell" / "other.log").write_text("2026-01-01 10:00:00,000 INFO fitting x\n")
+    stages = cell_stages(logs)
+    assert stages["cells"] == 1
+    stamps = [ln[:23] for ln in (logs / "cell" / f"{sid}.log").read_text().splitlines()]
+    span = [datetime.strptime(s, "%Y-%m-%d %H:%M:%S,%f").timestamp() for s in stamps]
+    parts = ("drawing", "fit stage", "summaries", "tables")
+    assert sum(stages[k] for k in parts) == pytest.approx(span[-1] - span[0], abs=1e-6)
+    assert all(stages[k] >= 0 for k in parts) and stages["summaries"] > 0
+    assert 0 <= stages["test scoring"] <= stages["fit stage"] + 0.01
+    # stamps a second apart: each stage is the time between its marks, scoring as logged
+    (logs / "cell" / f"{sid}.log").write_text(
+        "2026-01-01 10:00:00,000 INFO simulating s replicates 0..9\n"
+        "2026-01-01 10:00:01,500 INFO simulated s replicates 0..9 (n=5) in 1.50s\n"
+        "2026-01-01 10:00:02,000 INFO scored s on fresh test samples: 10 replicates in 1.25s\n"
+        "2026-01-01 10:00:04,000 INFO fitted s: 2 estimators × 10 replicates in 2.50s\n"
+        "2026-01-01 10:00:04,750 INFO summarised 60 estimate rows into 12 performance rows\n"
+        "2026-01-01 10:00:05,000 INFO ran in a warm worker's child: 5.00 s wall\n"
+    )
+    stages = cell_stages(logs)
+    assert stages == pytest.approx(
+        {"drawing": 1.5, "fit stage": 2.5, "test scoring": 1.25, "summaries": 0.75,
+         "tables": 0.25, "cells": 1.0}
+    )  # fmt: skip
+    assert cell_stages(tmp_path / "none") == {**dict.fromkeys(parts, 0.0), "test scoring": 0.0,
+                                              "cells": 0.0}  # fmt: skip

@@ -87,3 +87,52 @@ def rule_wall_times(root: str | Path | None) -> list[dict[str, Any]]:
     ]
     rows.sort(key=lambda r: -r["total"])
     return rows
+
+
+#: The lines a cell job's log marks the end of its stages with (``lossstudy.pipeline``), in
+#: order: the draws, the fit stage (fits, fresh test samples, the estimates' table), the
+#: summary (performance rows and the estimates file). The tables end with the log.
+_STAGE_ENDS = (
+    ("drawing", re.compile(r" INFO simulated \S+ replicates ")),
+    ("fit stage", re.compile(r" INFO fitted \S+: \d+ estimators")),
+    ("summaries", re.compile(r" INFO summarised \d+ estimate rows")),
+)
+_SCORED = re.compile(r" INFO scored .* in ([0-9.]+)s$")
+_STAMP = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) ")
+
+
+def cell_stages(logs: str | Path) -> dict[str, float]:
+    """Seconds per stage summed over the ``cell`` jobs' logs (``logs/cell/*.log``), read from
+    the logs' time stamps: drawing (from the log's first line), the fit stage, its scoring of
+    the fresh test samples (as logged), the summaries and the tables (to the log's last line),
+    and ``cells``, how many logs had every mark (the others are not counted).
+
+    Why: issue 24's budgets are per stage ("summaries ≤ 30 s of job time in all"), and a cell
+    job does every stage in one process, so its benchmark cannot tell them apart."""
+    from datetime import datetime
+
+    out = dict.fromkeys(["drawing", "fit stage", "test scoring", "summaries", "tables"], 0.0)
+    cells = 0
+    for path in sorted(Path(logs, "cell").glob("*.log")):
+        lines = [ln for ln in path.read_text(errors="replace").splitlines() if _STAMP.match(ln)]
+        if not lines:
+            continue
+
+        def stamp(line: str) -> float:
+            return datetime.strptime(line[:23], "%Y-%m-%d %H:%M:%S,%f").timestamp()
+
+        ends = []
+        for _, mark in _STAGE_ENDS:
+            hit = next((ln for ln in lines if mark.search(ln)), None)
+            if hit is None:
+                break
+            ends.append(stamp(hit))
+        if len(ends) < len(_STAGE_ENDS):
+            continue
+        bounds = [stamp(lines[0]), *ends, stamp(lines[-1])]
+        for (name, _), start, end in zip(_STAGE_ENDS, bounds, bounds[1:], strict=False):
+            out[name] += end - start
+        out["tables"] += bounds[-1] - bounds[-2]
+        out["test scoring"] += sum(float(m.group(1)) for ln in lines if (m := _SCORED.search(ln)))
+        cells += 1
+    return {**out, "cells": float(cells)}

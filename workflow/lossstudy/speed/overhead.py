@@ -16,7 +16,9 @@ batched OLS pass over them, one factorisation per fixed design. It is timed in t
 the study's wall time ÷ floor is read on one machine under one load (docs/job-granularity.md,
 "The floor"). The *bulk floor* is the same OLS pass plus the same count of draws taken in one
 call per cell from one stream: not the study's numbers (those need a stream per replicate), but
-what drawing them would cost without that guarantee; wall ÷ each floor is printed.
+what drawing them would cost without that guarantee; wall ÷ each floor is printed. The cell
+jobs' time is also split into its stages (drawing, fit stage, summaries, tables) as their logs
+time them (``runtimes.cell_stages``).
 
 Usage (after ``snakemake``, from the study directory)::
 
@@ -39,7 +41,7 @@ import numpy as np
 from lossstudy.config import ConfigError, Study
 from lossstudy.dgp import Dataset, simulate
 from lossstudy.io import write_text
-from lossstudy.runtimes import rule_wall_times
+from lossstudy.runtimes import cell_stages, rule_wall_times
 
 #: The rules whose jobs fit: ``fit`` (a scenario split into several jobs) and ``cell`` (a
 #: scenario in one job, which also summarises it).
@@ -243,6 +245,7 @@ def measure(
     out: dict[str, Any] = {
         "engine": study.engine,
         "rules": rules,
+        "cell_stages": cell_stages(Path(results) / "logs"),
         "jobs_total_seconds": jobs_total,
         "fit_jobs": fit_jobs["jobs"],
         "fit_jobs_seconds": fit_jobs["total"],
@@ -285,6 +288,17 @@ def _format(m: Mapping[str, Any]) -> str:
     lines.append(
         f"{'all jobs':<14}{'':>6}{m['jobs_total_seconds']:>10.1f}{'':>17}{cpu_total:>9.1f}"
     )
+    if (st := m.get("cell_stages")) and st["cells"]:
+        cell_jobs = sum(r["total"] for r in m["rules"] if r["rule"] == "cell")
+        staged = sum(v for k, v in st.items() if k not in ("cells", "test scoring"))
+        lines += [
+            "",
+            f"cell jobs by their logs ({st['cells']:.0f} cells): drawing {st['drawing']:.1f} s, "
+            f"fit stage {st['fit stage']:.1f} s (scoring test samples {st['test scoring']:.1f} s "
+            f"of it), summaries {st['summaries']:.1f} s, tables {st['tables']:.1f} s; the "
+            f"rest of all cell jobs' {cell_jobs:.1f} s (job handling, the job's client, any "
+            f"cell without every mark) {cell_jobs - staged:.1f} s",
+        ]
     fl = m["floor"]
     lines += [
         "",
