@@ -265,11 +265,14 @@ class _Pool:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         pid = os.fork()
         if pid == 0:
-            ours.close()
-            self._listener.close()
-            for ctrl in self._ctrl:
-                ctrl.close()
-            _execute(theirs)  # never returns
+            try:  # whatever happens, the executor never returns into the worker's loop
+                ours.close()
+                self._listener.close()
+                for ctrl in self._ctrl:
+                    ctrl.close()
+                _execute(theirs)
+            finally:
+                os._exit(1)
         theirs.close()
         self._ctrl[ours] = pid
         return ours
