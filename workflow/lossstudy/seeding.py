@@ -14,7 +14,7 @@ of every replicate keep their bits.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from functools import cache
 
 import numpy as np
@@ -31,23 +31,27 @@ def scenario_key(scenario_id: str) -> int:
     return int.from_bytes(hashlib.sha256(scenario_id.encode("utf-8")).digest()[:8], "little")
 
 
+def _rng(seed: int, scenario_id: str, *branch: int) -> np.random.Generator:
+    """The generator of ``SeedSequence(seed, spawn_key=(key(scenario), *branch))``: the one
+    definition of a stream, every ``*_rng`` below a branch of it."""
+    ss = np.random.SeedSequence(seed, spawn_key=(scenario_key(scenario_id), *branch))
+    return np.random.Generator(np.random.PCG64(ss))
+
+
 def replicate_rng(seed: int, scenario_id: str, replicate: int) -> np.random.Generator:
     """The generator of one replicate's data (errors, random design, prior coefficients)."""
-    ss = np.random.SeedSequence(seed, spawn_key=(scenario_key(scenario_id), _REPLICATE, replicate))
-    return np.random.Generator(np.random.PCG64(ss))
+    return _rng(seed, scenario_id, _REPLICATE, replicate)
 
 
 def design_rng(seed: int, scenario_id: str) -> np.random.Generator:
     """The generator of a scenario's fixed design, shared by all of its replicates."""
-    ss = np.random.SeedSequence(seed, spawn_key=(scenario_key(scenario_id), _DESIGN))
-    return np.random.Generator(np.random.PCG64(ss))
+    return _rng(seed, scenario_id, _DESIGN)
 
 
 def test_rng(seed: int, scenario_id: str, replicate: int) -> np.random.Generator:
     """The generator of one replicate's fresh test sample (``lossstudy.prediction``): independent
     of its training data and of every other replicate's test sample."""
-    ss = np.random.SeedSequence(seed, spawn_key=(scenario_key(scenario_id), _TEST, replicate))
-    return np.random.Generator(np.random.PCG64(ss))
+    return _rng(seed, scenario_id, _TEST, replicate)
 
 
 test_rng.__test__ = False  # type: ignore[attr-defined]  # not a test, should pytest import it
@@ -56,8 +60,7 @@ test_rng.__test__ = False  # type: ignore[attr-defined]  # not a test, should py
 def training_rng(seed: int, scenario_id: str, replicate: int) -> np.random.Generator:
     """The generator of one replicate's minibatch order in gradient training (one per trajectory
     group, so that members differing only in steps see the same minibatches)."""
-    ss = np.random.SeedSequence(seed, spawn_key=(scenario_key(scenario_id), _TRAINING, replicate))
-    return np.random.Generator(np.random.PCG64(ss))
+    return _rng(seed, scenario_id, _TRAINING, replicate)
 
 
 # --- the same streams, seeded in bulk ---------------------------------------------------------
@@ -84,18 +87,26 @@ def _words(x: int) -> list[int]:
     return out
 
 
-def _pool(entropy: np.ndarray) -> list[np.ndarray]:
-    """SeedSequence's ``mix_entropy`` on every row of ``entropy`` (R × words, uint32) at once:
-    its four pool words, each an R-vector. The hash constant's sequence does not depend on the
-    data, so each step is one vector operation (uint32 arithmetic wraps, as in C)."""
-    const = _INIT_A
+def _hasher(const: int, mult: int) -> Callable[[np.ndarray], np.ndarray]:
+    """SeedSequence's hash step (``hashmix``; ``generate_state`` runs the same step with its own
+    constants): xor with the running constant, advance it, multiply, fold the high half in.
+    The constant's sequence does not depend on the data, so each step is one vector operation
+    on R replicates' words (uint32 arithmetic wraps, as in C)."""
 
-    def hashmix(v: np.ndarray) -> np.ndarray:
+    def step(v: np.ndarray) -> np.ndarray:
         nonlocal const
         v = v ^ np.uint32(const)
-        const = (const * _MULT_A) & _M32
+        const = (const * mult) & _M32
         v = v * np.uint32(const)
         return v ^ (v >> _XSHIFT)
+
+    return step
+
+
+def _pool(entropy: np.ndarray) -> list[np.ndarray]:
+    """SeedSequence's ``mix_entropy`` on every row of ``entropy`` (R × words, uint32) at once:
+    its four pool words, each an R-vector."""
+    hashmix = _hasher(_INIT_A, _MULT_A)
 
     def mix(x: np.ndarray, y: np.ndarray) -> np.ndarray:
         r = np.uint32(_MIX_L) * x - np.uint32(_MIX_R) * y
@@ -124,13 +135,8 @@ def _seed_words(seed: int, scenario_id: str, branch: int, replicates: np.ndarray
     entropy[:, :-1] = fixed
     entropy[:, -1] = replicates
     mixer = _pool(entropy)
-    const = _INIT_B
-    words = []
-    for i in range(2 * 4):
-        v = mixer[i % _POOL] ^ np.uint32(const)
-        const = (const * _MULT_B) & _M32
-        v = v * np.uint32(const)
-        words.append((v ^ (v >> _XSHIFT)).astype(np.uint64))
+    generate = _hasher(_INIT_B, _MULT_B)  # generate_state: 8 words from the pool, cycled
+    words = [generate(mixer[i % _POOL]).astype(np.uint64) for i in range(2 * 4)]
     return np.stack([words[2 * j] | (words[2 * j + 1] << np.uint64(32)) for j in range(4)], 1)
 
 
@@ -146,8 +152,7 @@ def _streams(
         # outside one entropy word SeedSequence's layout changes (and it refuses a negative
         # seed): numpy's own path
         for r in reps.tolist():
-            ss = np.random.SeedSequence(seed, spawn_key=(scenario_key(scenario_id), branch, r))
-            yield np.random.Generator(np.random.PCG64(ss))
+            yield _rng(seed, scenario_id, branch, r)
         return
     bits = np.random.PCG64(0)
     gen = np.random.Generator(bits)
