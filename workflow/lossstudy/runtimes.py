@@ -99,6 +99,16 @@ _STAGE_ENDS = (
 )
 _SCORED = re.compile(r" INFO scored .* in ([0-9.]+)s$")
 _STAMP = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) ")
+#: the stages ``cell_stages`` reports: those the marks end, then the tables
+_STAGES = (*(name for name, _ in _STAGE_ENDS), "tables")
+
+
+def _stamp(line: str) -> float | None:
+    """The time stamp the logging format puts first on a line, in seconds (None: no stamp)."""
+    from datetime import datetime
+
+    m = _STAMP.match(line)
+    return datetime.strptime(m.group(1), "%Y-%m-%d %H:%M:%S,%f").timestamp() if m else None
 
 
 def cell_stages(logs: str | Path) -> dict[str, float]:
@@ -109,30 +119,16 @@ def cell_stages(logs: str | Path) -> dict[str, float]:
 
     Why: issue 24's budgets are per stage ("summaries ≤ 30 s of job time in all"), and a cell
     job does every stage in one process, so its benchmark cannot tell them apart."""
-    from datetime import datetime
-
-    out = dict.fromkeys(["drawing", "fit stage", "test scoring", "summaries", "tables"], 0.0)
+    out = dict.fromkeys([*_STAGES, "test scoring"], 0.0)
     cells = 0
     for path in sorted(Path(logs, "cell").glob("*.log")):
         lines = [ln for ln in path.read_text(errors="replace").splitlines() if _STAMP.match(ln)]
-        if not lines:
+        hits = [next((ln for ln in lines if mark.search(ln)), None) for _, mark in _STAGE_ENDS]
+        if not lines or None in hits:
             continue
-
-        def stamp(line: str) -> float:
-            return datetime.strptime(line[:23], "%Y-%m-%d %H:%M:%S,%f").timestamp()
-
-        ends = []
-        for _, mark in _STAGE_ENDS:
-            hit = next((ln for ln in lines if mark.search(ln)), None)
-            if hit is None:
-                break
-            ends.append(stamp(hit))
-        if len(ends) < len(_STAGE_ENDS):
-            continue
-        bounds = [stamp(lines[0]), *ends, stamp(lines[-1])]
-        for (name, _), start, end in zip(_STAGE_ENDS, bounds, bounds[1:], strict=False):
-            out[name] += end - start
-        out["tables"] += bounds[-1] - bounds[-2]
+        bounds = [_stamp(ln) for ln in (lines[0], *hits, lines[-1])]
+        for name, start, end in zip(_STAGES, bounds[:-1], bounds[1:], strict=True):
+            out[name] += end - start  # type: ignore[operator]  # every line has a stamp
         out["test scoring"] += sum(float(m.group(1)) for ln in lines if (m := _SCORED.search(ln)))
         cells += 1
     return {**out, "cells": float(cells)}
