@@ -383,10 +383,14 @@ def _sweep_figures(
 ) -> list[Path]:
     """One figure per swept family (``sweep_*``) and per estimator sweep (``optimum_*``)."""
     written: list[Path] = []
+    sweeps = crossovers_csv is not None and bool(reference)
+    optima = optima_csv is not None and bool(families)
+    if sweep_theory_csv is None or not (sweeps or optima):
+        return written
     table = measure_lookup(perf_all, term)  # once for every figure
-    if crossovers_csv is not None and sweep_theory_csv is not None and reference:
+    curves = pd.read_csv(sweep_theory_csv, keep_default_na=False, na_values=[""])
+    if sweeps:
         cross = pd.read_csv(crossovers_csv, keep_default_na=False, na_values=[""])
-        curves = pd.read_csv(sweep_theory_csv, keep_default_na=False, na_values=[""])
         shown = list(dict.fromkeys(perf["estimator"].astype(str)))
         done: set[tuple[str, str]] = set()
         for s in sweep_series(scen_all):
@@ -397,9 +401,8 @@ def _sweep_figures(
                             level, term, table)  # fmt: skip
             if fig is not None:
                 written += _save(fig, outdir, f"{SWEEP_PREFIX}{s.base}")
-    if optima_csv is not None and sweep_theory_csv is not None and families:
+    if optima:
         opt = pd.read_csv(optima_csv, keep_default_na=False, na_values=[""])
-        curves = pd.read_csv(sweep_theory_csv, keep_default_na=False, na_values=[""])
         cells = optimum_cells(scen_all)
         for family in dict.fromkeys(str(m["family"]) for m in families.values()):
             members = {
