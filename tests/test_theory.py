@@ -24,6 +24,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -490,9 +491,9 @@ def test_simulated_side_agrees_with_the_performance_table(exact_tables):
     pd.testing.assert_series_equal(got, bias.loc[got.index], check_names=False)
 
 
-def test_theory_table_for_a_study_and_its_reasons():
-    """theory_table over several scenarios: Cauchy and rank-deficient designs are skipped with
-    reasons, and a flagged exact row without a caveat gets the chance explanation."""
+def _three_scenarios() -> tuple[dict[str, dict[str, Any]], dict[str, pd.DataFrame]]:
+    """A normal, a Cauchy and a rank-deficient scenario (n = 20, 50 replicates) and their
+    estimates from every LINEAR estimator, with the estimates files' text columns."""
     scenarios = {
         "gm": deep_merge(BUILTIN_DEFAULTS, {"n": 20}),
         "cauchy": deep_merge(BUILTIN_DEFAULTS, {"n": 20, "errors": {"distribution": "cauchy"}}),
@@ -511,12 +512,14 @@ def test_theory_table_for_a_study_and_its_reasons():
                             sid,
                             r,
                             name,
+                            spec["method"],
                             t,
                             data.beta[i, j],
                             f.estimate[i, j],
                             f.ci_low[i, j],
                             f.ci_high[i, j],
                             f.status[i],
+                            f.message[i],
                         )
                     )
         est[sid] = pd.DataFrame(
@@ -525,14 +528,23 @@ def test_theory_table_for_a_study_and_its_reasons():
                 "scenario",
                 "replicate",
                 "estimator",
+                "method",
                 "term",
                 "true_value",
                 "estimate",
                 "ci_low",
                 "ci_high",
                 "status",
+                "message",
             ],
         )
+    return scenarios, est
+
+
+def test_theory_table_for_a_study_and_its_reasons():
+    """theory_table over several scenarios: Cauchy and rank-deficient designs are skipped with
+    reasons, and a flagged exact row without a caveat gets the chance explanation."""
+    scenarios, est = _three_scenarios()
     table, skipped = theory.theory_table(scenarios, 3, normalise(LINEAR), LEVEL, est)
     assert list(table.columns) == list(theory.COLUMNS)
     assert set(table["kind"]) <= set(theory.KINDS)
@@ -545,6 +557,23 @@ def test_theory_table_for_a_study_and_its_reasons():
     forced.loc[forced.index[0], "flag"] = True
     forced = theory._explain_chance(forced)
     assert "by chance alone" in forced.loc[forced.index[0], "note"]
+
+
+def test_theory_reads_the_estimates_files_without_their_unread_columns(tmp_path: Path):
+    """The theory job reads each estimates file without ``UNREAD_COLUMNS`` (the costliest text
+    columns to read): its table and skipped checks equal those from the whole frames."""
+    scenarios, est = _three_scenarios()
+    files = {}
+    for sid, frame in est.items():
+        files[sid] = tmp_path / f"{sid}.parquet"
+        frame.to_parquet(files[sid], index=False)
+    lazy = theory._LazyEstimates(files)
+    assert set(lazy["gm"].columns) == set(est["gm"].columns) - theory.UNREAD_COLUMNS
+    whole = theory.theory_table(scenarios, 3, normalise(LINEAR), LEVEL, est)
+    read = theory.theory_table(scenarios, 3, normalise(LINEAR), LEVEL, lazy)
+    assert len(whole[0]) > 50
+    for a, b in zip(whole, read, strict=True):
+        pd.testing.assert_frame_equal(a, b, check_exact=True)
 
 
 # --------------------------------------------------------------------------- power
