@@ -241,17 +241,21 @@ def fit_with(
     *,
     seed: int | None = None,
     scenario_id: str | None = None,
+    test: TestSpec | None = None,
 ) -> Any:
     """Fit a chunk with the named engine (``vectorized`` or ``reference``), BLAS on one thread
     (``lossstudy.blas``): the stored bits, whatever thread count the caller's environment sets.
     A trained spec is trained alone (``lossstudy.training.fit``; its minibatches need the
-    study's ``seed`` and the ``scenario_id``): the bits a fit job stores for it."""
+    study's ``seed`` and the ``scenario_id``): the bits a fit job stores for it. A network
+    also needs ``test``, the scenario's knobs (its true mean) and test rows, as a job has."""
     if methods.fit_for(spec).trained:
         from lossstudy.training.fit import fit_trained
 
         if seed is None or scenario_id is None:
             raise ValueError("fit_with: a trained fit needs the seed and the scenario id")
-        return _trained_result(fit_trained(data, {"fit": spec}, seed, scenario_id)["fit"])
+        scored = None if test is None else (test.knobs, test.rows)
+        fits = fit_trained(data, {"fit": spec}, seed, scenario_id, test=scored)
+        return _trained_result(fits["fit"])
     if engine == "reference":
         from lossstudy.estimators import fit_dataset as fit
     else:

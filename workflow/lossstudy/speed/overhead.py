@@ -64,10 +64,12 @@ def warm_fit_seconds(
     ``sample`` < 1 fits only the first ``ceil(sample × R)`` replicates of each dataset (for the
     slow reference engine); the seconds are then per those fits, scale by ``fits``.
     """
-    from lossstudy.pipeline import fit_with
+    from lossstudy.pipeline import TestSpec, fit_with
+    from lossstudy.prediction import test_rows
 
     out = {name: {"seconds": 0.0, "fits": 0.0} for name in study.estimators}
-    for sid in study.scenarios:
+    for sid, sc in study.scenarios.items():
+        test = TestSpec(sc.knobs, study.seed, test_rows(sc.replicates))  # a network's scoring
         for chunk in study.chunks(sid):
             path = Path(results) / "datasets" / sid / f"chunk{chunk}.npz"
             if not path.exists():
@@ -79,7 +81,9 @@ def warm_fit_seconds(
                 data = data.head(max(1, math.ceil(sample * len(data.replicates))))
             for name, spec in study.estimators_in(sid).items():
                 t0 = time.perf_counter()
-                fit_with(engine, data, spec, study.level, seed=study.seed, scenario_id=sid)
+                fit_with(
+                    engine, data, spec, study.level, seed=study.seed, scenario_id=sid, test=test
+                )
                 out[name]["seconds"] += time.perf_counter() - t0
                 out[name]["fits"] += len(data.replicates)
     return out
