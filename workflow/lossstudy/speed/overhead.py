@@ -87,8 +87,9 @@ def warm_fit_seconds(
                 t0 = time.perf_counter()
                 if len(group) == 1:
                     [(name, spec)] = group.items()
-                    fit_with(engine, data, spec, study.level, seed=study.seed, scenario_id=sid,
-                             test=test)  # fmt: skip
+                    fit_with(
+                        engine, data, spec, study.level, seed=study.seed, scenario_id=sid, test=test
+                    )
                 else:
                     from lossstudy.training.fit import fit_trained
 

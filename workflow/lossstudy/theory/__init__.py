@@ -192,7 +192,7 @@ SCORE_TESTED = ("divergence",)
 SKIPPED_COLUMNS = ("scenario", "check", "estimator", "reason")
 #: Columns of the estimates files no check reads (the scenario and method are the file's and
 #: the spec's, messages go to the failure rows): text columns cost the most to read, and these
-#: three were a quarter of the job's reading of the default study's 204 files.
+#: three were a quarter of the time it took the job to read the exact-fit study's 204 files.
 UNREAD_COLUMNS = frozenset({"scenario", "method", "message"})
 #: A difference at most this share of the values' scale is floating-point rounding, not a
 #: finding (different code paths to the same number differ by ~1e-16 relative).

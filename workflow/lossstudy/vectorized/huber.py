@@ -47,8 +47,8 @@ def _row_mad(a: np.ndarray, buf: np.ndarray) -> np.ndarray:
     those of a, divided: only they are divided, and the copy is ordered in place in a reused
     buffer instead of two fresh m×n arrays. A full sort, not a partition: numpy sorts rows of
     floats with SIMD kernels and partitions them without, so at n = 25–400 the sort takes
-    0.6–0.8 times as long (``python -m lossstudy.speed.huber``), and any exact method picks
-    the same order statistics.
+    0.6–0.8 times as long (docs/speed.md), and any exact method picks the same order
+    statistics.
     """
     n = a.shape[1]
     h = n // 2
