@@ -183,6 +183,7 @@ def tuned_rows(
     if not tuned or optima is None or optima.empty or estimates_dir is None:
         return []
     opt = optima[(optima["measure"] == "mse") & (optima["term"].astype(str) == term)]
+    perf = perf[perf["scenario"].astype(str).isin(cells)]  # looked up per cell: these rows only
     out = []
     for cell in cells:
         path = Path(estimates_dir) / f"{cell}.parquet"
