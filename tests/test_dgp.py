@@ -19,6 +19,7 @@ from lossstudy.config import BUILTIN_DEFAULTS, deep_merge
 from lossstudy.dgp import (
     Dataset,
     draw_errors,
+    equicorrelate,
     equicorrelation_root,
     error_moments,
     leverage_rows,
@@ -189,6 +190,18 @@ def test_equicorrelation_root_squares_to_the_equicorrelation_matrix(k, rho):
     sigma = np.full((k, k), rho) + (1.0 - rho) * np.eye(k)
     np.testing.assert_allclose(root, root.T, atol=1e-14)
     np.testing.assert_allclose(root @ root, sigma, atol=1e-12)
+
+
+@pytest.mark.parametrize("k", [2, 4, 7])
+@pytest.mark.parametrize("rho", [0.0, 0.3, 0.95, 1.0])
+def test_equicorrelate_applies_the_root_row_by_row(k, rho):
+    """equicorrelate(z) is z @ root (to rounding: another order of operations), and a row's
+    bits are the same alone as in any batch; ρ = 0 leaves z as it is."""
+    z = np.random.default_rng(7).standard_normal((5, 40, k))
+    x = equicorrelate(z, rho)
+    np.testing.assert_allclose(x, z @ equicorrelation_root(k, rho), rtol=0, atol=1e-14)
+    assert np.array_equal(equicorrelate(z[3, 17:18], rho)[0], x[3, 17])
+    assert (x is z) == (rho == 0.0)
 
 
 @pytest.mark.parametrize("p", [3, 5, 6, 8, 11])

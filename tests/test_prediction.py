@@ -5,6 +5,11 @@ from __future__ import annotations
 import copy
 import hashlib
 import math
+import os
+import platform
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -72,10 +77,14 @@ VARIANTS = {
 #: into dgp.respond (shared with the test samples): the training data keep every bit. "all"
 #: was computed again when the cubic misspecification became x·x·x instead of x**3 (numpy's
 #: power gave another last bit on AVX-512 machines; the product is the same on every CPU,
-#: checked with numpy's AVX-512 and AVX2 loops switched off).
+#: checked with numpy's AVX-512 and AVX2 loops switched off), and "random_corr" and "all"
+#: when correlated designs became dgp.equicorrelate instead of z @ root (OpenBLAS's SkylakeX
+#: kernel gave other last bits than its Haswell one; now no BLAS is involved: the same digests
+#: with OPENBLAS_CORETYPE=Haswell, SkylakeX and Nehalem and with numpy's AVX2 and AVX-512 loops
+#: off).
 DIGESTS = {
     "default": "9ba532492db34228",
-    "random_corr": "a1f13c285fcd47ad",
+    "random_corr": "55d691574bcbc54f",
     "design_ar": "62a876b402fbc31a",
     "leverage_bad": "e34762c2fae46fda",
     "leverage_good": "5fa61c0e4649fae3",
@@ -84,7 +93,7 @@ DIGESTS = {
     "endo": "18b0e19920a0f583",
     "mis": "ee111b1edb3ac9bb",
     "prior": "c1525bc6ac6fd693",
-    "all": "df217db9125a2327",
+    "all": "010d2388c1da9c0d",
 }
 
 
@@ -99,6 +108,27 @@ def _digest(data: Dataset) -> str:
 def test_training_datasets_keep_their_bits(name):
     data = simulate(knobs_with(**VARIANTS[name]), SEED, "sc_" + name, 3, 9)
     assert _digest(data) == DIGESTS[name]
+
+
+@pytest.mark.skipif(
+    platform.machine() not in ("x86_64", "AMD64"), reason="OpenBLAS's x86-64 kernels only"
+)
+def test_correlated_designs_do_not_depend_on_the_blas_kernel():
+    """The correlated random design in a process whose OpenBLAS runs its SSE-only kernel
+    (Nehalem: no FMA, other blocking) has the pinned digest: no BLAS product draws it."""
+    code = (
+        "import sys; sys.path.insert(0, sys.argv[1]); "
+        "from test_prediction import VARIANTS, _digest, knobs_with, SEED; "
+        "from lossstudy.dgp import simulate; "
+        "knobs = knobs_with(**VARIANTS['random_corr']); "
+        "print(_digest(simulate(knobs, SEED, 'sc_random_corr', 3, 9)))"
+    )
+    env = {**os.environ, "OPENBLAS_CORETYPE": "Nehalem"}
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(Path(__file__).parent)],
+        env=env, capture_output=True, text=True, check=True,
+    ).stdout.strip()  # fmt: skip
+    assert out == DIGESTS["random_corr"]
 
 
 def test_test_and_training_streams_are_new_branches_of_the_replicate_tree():

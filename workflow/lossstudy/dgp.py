@@ -50,14 +50,37 @@ def _ar1_rows(z: np.ndarray, phi: float, innovation_sd: float) -> np.ndarray:
     return out
 
 
+def _equicorrelation_weights(k: int, rho: float) -> tuple[float, float]:
+    """(a, c) with Σ^{1/2} = a·I + c·11' for the k×k equicorrelation matrix Σ = (1 − ρ)I + ρ11'.
+
+    Why closed form and not an eigendecomposition: Σ's eigenvalues are 1 − ρ (k − 1 times) and
+    1 + (k − 1)ρ, so its symmetric root is a = √(1 − ρ) and c = ρ / (√(1 + (k − 1)ρ) + a)
+    (the difference of the two roots over k, written without cancellation), a few correctly
+    rounded operations that give the same bits on every CPU, where LAPACK's and BLAS's kernels
+    do not; at ρ = 1 it is exactly rank one (identical predictors), at ρ = 0 the identity.
+    """
+    a = math.sqrt(1.0 - rho)
+    return a, rho / (math.sqrt(1.0 + (k - 1) * rho) + a)
+
+
 def equicorrelation_root(k: int, rho: float) -> np.ndarray:
     """Symmetric square root of the k×k equicorrelation matrix (valid up to rho = 1)."""
-    sigma = np.full((k, k), rho) + (1.0 - rho) * np.eye(k)
-    w, v = np.linalg.eigh(sigma)
-    # Zero eigenvalues (rho = 1) come back as ±1e-16 rounding noise whose square root (1e-8)
-    # would make "identical" predictors differ (design rank 3, not 2): treat them as zero.
-    w = np.where(w > k * np.finfo(float).eps * w.max(), w, 0.0)
-    return (v * np.sqrt(w)) @ v.T
+    a, c = _equicorrelation_weights(k, rho)
+    return np.full((k, k), c) + a * np.eye(k)
+
+
+def equicorrelate(z: np.ndarray, rho: float) -> np.ndarray:
+    """z @ equicorrelation_root(k, rho) for rows z (..., k) of independent standard normals,
+    as a·z + c·(z₁ + … + z_k) summed in a fixed order: elementwise operations, so a row's bits
+    do not depend on the CPU's BLAS kernel or on the other rows of the batch (a matrix product
+    promises neither). ρ = 0 returns z itself."""
+    if rho == 0.0:
+        return z
+    a, c = _equicorrelation_weights(z.shape[-1], rho)
+    total = z[..., 0].copy()
+    for j in range(1, z.shape[-1]):
+        total += z[..., j]
+    return a * z + (c * total)[..., None]
 
 
 def draw_design(rng: np.random.Generator, knobs: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
@@ -72,7 +95,7 @@ def draw_design(rng: np.random.Generator, knobs: dict[str, Any]) -> tuple[np.nda
     psi = float(d["autocorrelation"])
     if psi != 0.0:
         z = _ar1_rows(z, psi, math.sqrt(1.0 - psi * psi))
-    x = z @ equicorrelation_root(p - 1, float(d["correlation"]))
+    x = equicorrelate(z, float(d["correlation"]))
     clean = np.column_stack([np.ones(n), x])
     return _shift_leverage(clean, knobs), clean
 

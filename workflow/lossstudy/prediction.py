@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from lossstudy.dgp import _ar1_rows, equicorrelation_root, respond
+from lossstudy.dgp import _ar1_rows, equicorrelate, respond
 from lossstudy.response import noise_sampler
 from lossstudy.responses import is_uniform
 from lossstudy.seeding import test_streams
@@ -113,12 +113,7 @@ def draw_test(
         psi = float(d["autocorrelation"])
         if psi != 0.0:
             z = _ar1_rows(z, psi, math.sqrt(1.0 - psi * psi))
-        root = equicorrelation_root(p - 1, float(d["correlation"]))
-        # x = z @ root as an explicit sum in a fixed order: elementwise, so the same bits per
-        # replicate whatever else is in the batch (a batched matmul promises no such thing)
-        x_clean[:, :, 1:] = z[:, :, :1] * root[0]
-        for j in range(1, p - 1):
-            x_clean[:, :, 1:] += z[:, :, j : j + 1] * root[j]
+        x_clean[:, :, 1:] = equicorrelate(z, float(d["correlation"]))  # as the training rows
     x_obs = x_clean
     lev = int(round(float(d["leverage"]["fraction"]) * m))
     if lev:
