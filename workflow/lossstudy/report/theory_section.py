@@ -34,8 +34,8 @@ def theory_section(
     tab = pd.read_csv(theory_csv, keep_default_na=False, na_values=[""])
     if tab.empty:
         return {**empty, "available": True, "n_rows": 0, "scenarios": [], "summary": []}
-    tab["note"] = tab["note"].fillna("").astype(str)
-    tab["versus"] = tab["versus"].fillna("").astype(str)
+    for col in ("note", "versus"):  # an all-empty column reads as float64: "" is no float
+        tab[col] = tab[col].astype(object).fillna("").astype(str)
     tab["flag"] = tab["flag"].map(lambda v: str(v).strip().lower() in ("true", "1"))
     for col in ("simulated", "mcse", "theoretical", "z"):
         tab[col] = pd.to_numeric(tab[col], errors="coerce")
