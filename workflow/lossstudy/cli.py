@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -75,20 +76,16 @@ def replay(
             raise ConfigError(
                 f"unknown estimator '{name}' in scenario '{scenario}'; allowed: {', '.join(fitted)}"
             )
+        old = None  # this estimator's stored rows of the replicate, if any
+        if stored is not None:
+            old = stored[(stored.estimator == name) & (stored.replicate == replicate)]
         if methods.fit_for(fitted[name]).model != "linear":
-            rows.append(_network_row(study, scenario, data, name, stored))
+            rows.append(_network_row(study, scenario, data, name, fitted[name], old))
             continue
         fit = fit_with(
             study.engine, data, fitted[name], study.level, seed=study.seed, scenario_id=scenario
         )
-        match = ""
-        if stored is not None:
-            old = stored[(stored.estimator == name) & (stored.replicate == replicate)]
-            if len(old):
-                same = np.array_equal(
-                    old["estimate"].to_numpy(), fit.estimate[0], equal_nan=True
-                ) and np.array_equal(old["std_error"].to_numpy(), fit.std_error[0], equal_nan=True)
-                match = "identical to stored" if same else "DIFFERS from stored"
+        match = _check(old, {"estimate": fit.estimate[0], "std_error": fit.std_error[0]})
         for j, term in enumerate(terms):
             rows.append(
                 {
@@ -109,8 +106,20 @@ def replay(
     return "\n".join([*lines, table])
 
 
+def _check(old: Any, replayed: Mapping[str, Any]) -> str:
+    """The replay's check: ``old``, the stored rows of its estimator and replicate (None or
+    empty: nothing stored), against the ``replayed`` values of each column, bit for bit."""
+    if old is None or not len(old):
+        return ""
+    same = all(
+        np.array_equal(old[col].to_numpy(dtype=float), values, equal_nan=True)
+        for col, values in replayed.items()
+    )
+    return "identical to stored" if same else "DIFFERS from stored"
+
+
 def _network_row(
-    study: Study, scenario: str, data: Dataset, name: str, stored: Any
+    study: Study, scenario: str, data: Dataset, name: str, spec: Mapping[str, Any], old: Any
 ) -> dict[str, Any]:
     """A network member's replay: its row on the term ``model`` (no coefficients), its ISE
     against the scenario's true mean on the job's test rows, checked against the stored ISE."""
@@ -119,16 +128,8 @@ def _network_row(
 
     sc = study.scenarios[scenario]
     test = (sc.knobs, test_rows(sc.replicates))
-    fit = fit_trained(
-        data, {name: study.estimators_in(scenario)[name]}, study.seed, scenario, test=test
-    )[name]
+    fit = fit_trained(data, {name: spec}, study.seed, scenario, test=test)[name]
     ise = float(fit.scores.ise[0])
-    match = ""
-    if stored is not None:
-        old = stored[(stored.estimator == name) & (stored.replicate == data.replicates[0])]
-        if len(old):
-            same = np.array_equal(old["ise"].to_numpy(dtype=float), [ise], equal_nan=True)
-            match = "identical to stored" if same else "DIFFERS from stored"
     nan = float("nan")
     row = dict.fromkeys(("true", "estimate", "std_error", "ci_low", "ci_high"), nan)
     return {
@@ -137,7 +138,7 @@ def _network_row(
         **row,
         "ise": ise,
         "status": fit.status[0],
-        "check": match,
+        "check": _check(old, {"ise": [ise]}),
     }
 
 
